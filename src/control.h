@@ -1,0 +1,41 @@
+/*
+ * control.h: the control socket served by the supervisor for routingctl.
+ * SOCK_SEQPACKET on a filesystem path; one request, one reply (ipc.h).
+ */
+
+#ifndef CONTROL_H
+#define CONTROL_H
+
+#include <ev.h>
+
+#include "ipc.h"
+
+/* What the supervisor does for each request; control.c only frames. */
+struct control_ops {
+	void	(*co_status)(void *arg, struct ipc_status *out);
+	/* fills up to max entries, returns how many */
+	size_t	(*co_workers)(void *arg, struct ipc_worker *out, size_t max);
+	/* 0 on success; msg (cap msglen) says what happened or why not */
+	int	(*co_reload)(void *arg, char *msg, size_t msglen);
+	/* start a graceful stop; called after the OK reply is sent */
+	void	(*co_stop)(void *arg);
+};
+
+/*
+ * control_new: bind path (refusing if a live daemon answers there,
+ * replacing a stale socket), mode 0600, or 0660 with group ownership when
+ * group is not NULL/empty, and serve it in loop.  Returns NULL and sets
+ * *errstr (static text; errno kept) on failure.
+ */
+struct control	*control_new(struct ev_loop *, const char *path,
+		    const char *group, const struct control_ops *, void *arg,
+		    const char **errstr);
+
+/* control_free: stop serving, close every client, unlink the path. */
+void		 control_free(struct control *);
+
+/* control_close_fds: in a freshly forked child, close the inherited fds
+ * without touching the path or the loop. */
+void		 control_close_fds(struct control *);
+
+#endif /* CONTROL_H */

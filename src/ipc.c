@@ -1,0 +1,266 @@
+/*
+ * ipc.c: framing of the wire protocol in ipc.h, linked into routingd (every
+ * process) and into routingctl.
+ *
+ * Owns: the type table (name and payload size of every enum ipc_type), the
+ * encoder, the strict decoder and the send/recv helpers for SOCK_SEQPACKET
+ * sockets.  One message is one datagram: struct ipc_hdr, then exactly
+ * ih_len payload bytes.
+ *
+ * Invariants: a message that ipc_decode() accepts has a known type and a
+ * payload of exactly the size its type requires, so a receiver may copy it
+ * into the payload struct without further length checks (strings still
+ * need ipc_strfix).  Nothing here logs or allocates: callers have the
+ * context and report errors once.  libc only.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+/* The largest variable payload must fit one message. */
+_Static_assert(sizeof(struct ipc_workers) +
+    IPC_MAX_WORKERS * sizeof(struct ipc_worker) <= IPC_MAX_PAYLOAD,
+    "IPC_MAX_WORKERS entries do not fit IPC_MAX_PAYLOAD");
+_Static_assert(sizeof(struct ipc_status) <= IPC_MAX_PAYLOAD,
+    "struct ipc_status does not fit IPC_MAX_PAYLOAD");
+
+#define IPC_SIZE_NONE		0	/* no payload */
+#define IPC_SIZE_VARIABLE	(-1)	/* checked by its own function */
+#define IPC_SIZE_UNKNOWN	(-2)	/* not a type of ours */
+
+/* One row per enum ipc_type value: the schema as data. */
+struct ipc_typeinfo {
+	uint32_t	 it_type;
+	const char	*it_name;
+	ssize_t		 it_size;
+};
+
+static const struct ipc_typeinfo ipc_types[] = {
+	{ IPC_CTL_STATUS, "IPC_CTL_STATUS", IPC_SIZE_NONE },
+	{ IPC_CTL_WORKERS, "IPC_CTL_WORKERS", IPC_SIZE_NONE },
+	{ IPC_CTL_RELOAD, "IPC_CTL_RELOAD", IPC_SIZE_NONE },
+	{ IPC_CTL_STOP, "IPC_CTL_STOP", IPC_SIZE_NONE },
+	{ IPC_CTL_OK, "IPC_CTL_OK", sizeof(struct ipc_text) },
+	{ IPC_CTL_FAIL, "IPC_CTL_FAIL", sizeof(struct ipc_text) },
+	{ IPC_CTL_STATUS_REPLY, "IPC_CTL_STATUS_REPLY",
+	    sizeof(struct ipc_status) },
+	{ IPC_CTL_WORKERS_REPLY, "IPC_CTL_WORKERS_REPLY", IPC_SIZE_VARIABLE },
+	{ IPC_PROC_READY, "IPC_PROC_READY", sizeof(struct ipc_ready) },
+};
+
+static const struct ipc_typeinfo	*ipc_typeinfo(uint32_t);
+static int	 ipc_check_workers(const void *, size_t);
+static int	 ipc_check_size(uint32_t, const void *, size_t);
+
+static const struct ipc_typeinfo *
+ipc_typeinfo(uint32_t type)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ipc_types) / sizeof(ipc_types[0]); i++)
+		if (ipc_types[i].it_type == type)
+			return (&ipc_types[i]);
+	return (NULL);
+}
+
+/*
+ * ipc_payload_size: see ipc.h.
+ */
+ssize_t
+ipc_payload_size(uint32_t type)
+{
+	const struct ipc_typeinfo	*ti;
+
+	if ((ti = ipc_typeinfo(type)) == NULL)
+		return (IPC_SIZE_UNKNOWN);
+	return (ti->it_size);
+}
+
+/*
+ * ipc_type_str: see ipc.h.  The buffer for unknown types is static: the
+ * result is valid until the next call with an unknown type.
+ */
+const char *
+ipc_type_str(uint32_t type)
+{
+	static char			 unknown[32];
+	const struct ipc_typeinfo	*ti;
+
+	if ((ti = ipc_typeinfo(type)) != NULL)
+		return (ti->it_name);
+	(void)snprintf(unknown, sizeof(unknown), "IPC_UNKNOWN(%u)", type);
+	return (unknown);
+}
+
+/*
+ * ipc_encode: see ipc.h.  ih_pid is the caller's pid.
+ */
+ssize_t
+ipc_encode(void *buf, size_t cap, uint32_t type, uint32_t peerid,
+    const void *payload, size_t len)
+{
+	struct ipc_hdr	 hdr;
+
+	if (len > IPC_MAX_PAYLOAD || (len > 0 && payload == NULL))
+		return (-1);
+	if (cap < sizeof(hdr) || cap - sizeof(hdr) < len)
+		return (-1);
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.ih_type = type;
+	hdr.ih_len = (uint32_t)len;
+	hdr.ih_peerid = peerid;
+	hdr.ih_pid = (uint32_t)getpid();
+	memcpy(buf, &hdr, sizeof(hdr));
+	if (len > 0)
+		memcpy((unsigned char *)buf + sizeof(hdr), payload, len);
+	return ((ssize_t)(sizeof(hdr) + len));
+}
+
+/* IPC_CTL_WORKERS_REPLY: a count, then exactly that many entries. */
+static int
+ipc_check_workers(const void *payload, size_t len)
+{
+	struct ipc_workers	 iw;
+
+	if (len < sizeof(iw))
+		return (IPC_BADSIZE);
+	memcpy(&iw, payload, sizeof(iw));
+	if (iw.iw_n > IPC_MAX_WORKERS)
+		return (IPC_BADSIZE);
+	if (len != sizeof(iw) + iw.iw_n * sizeof(struct ipc_worker))
+		return (IPC_BADSIZE);
+	return (IPC_OK);
+}
+
+static int
+ipc_check_size(uint32_t type, const void *payload, size_t len)
+{
+	ssize_t	 want;
+
+	want = ipc_payload_size(type);
+	if (want == IPC_SIZE_UNKNOWN)
+		return (IPC_UNKNOWN);
+	if (want == IPC_SIZE_VARIABLE) {
+		if (type == IPC_CTL_WORKERS_REPLY)
+			return (ipc_check_workers(payload, len));
+		return (IPC_BADSIZE);	/* a variable type without a check */
+	}
+	if ((size_t)want != len)
+		return (IPC_BADSIZE);
+	return (IPC_OK);
+}
+
+/*
+ * ipc_decode: see ipc.h.  The checks run in the order of enum ipc_result:
+ * a short header, an oversize length, a short or long datagram, then the
+ * type and its payload size.  *hdr and *payload are only set on IPC_OK;
+ * *payload points just past the header (a zero-length area when ih_len is
+ * 0) and is not aligned for direct struct access: copy it out.
+ */
+int
+ipc_decode(const void *buf, size_t n, struct ipc_hdr *hdr,
+    const void **payload)
+{
+	struct ipc_hdr	 h;
+	const void	*p;
+	int		 rv;
+
+	if (n < sizeof(h))
+		return (IPC_TRUNCATED);
+	memcpy(&h, buf, sizeof(h));
+	if (h.ih_len > IPC_MAX_PAYLOAD)
+		return (IPC_OVERSIZE);
+	if (n - sizeof(h) < h.ih_len)
+		return (IPC_TRUNCATED);
+	if (n - sizeof(h) > h.ih_len)
+		return (IPC_TRAILING);
+	p = (const unsigned char *)buf + sizeof(h);
+	if ((rv = ipc_check_size(h.ih_type, p, h.ih_len)) != IPC_OK)
+		return (rv);
+	*hdr = h;
+	*payload = p;
+	return (IPC_OK);
+}
+
+/*
+ * ipc_send: see ipc.h.  Header and payload go out as one record through
+ * two iovecs, so no message-sized buffer is needed.  Retries on EINTR;
+ * EMSGSIZE when len > IPC_MAX_PAYLOAD; EAGAIN when nonblock and the
+ * socket is full.
+ */
+int
+ipc_send(int fd, uint32_t type, uint32_t peerid, const void *payload,
+    size_t len, int nonblock)
+{
+	struct ipc_hdr	 hdr;
+	struct iovec	 iov[2];
+	struct msghdr	 msg;
+	ssize_t		 n;
+	int		 flags;
+
+	if (len > IPC_MAX_PAYLOAD || (len > 0 && payload == NULL)) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.ih_type = type;
+	hdr.ih_len = (uint32_t)len;
+	hdr.ih_peerid = peerid;
+	hdr.ih_pid = (uint32_t)getpid();
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)(uintptr_t)payload;
+	iov[1].iov_len = len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = len > 0 ? 2 : 1;
+	flags = MSG_NOSIGNAL | (nonblock ? MSG_DONTWAIT : 0);
+	do {
+		n = sendmsg(fd, &msg, flags);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (-1);
+	if ((size_t)n != sizeof(hdr) + len) {
+		errno = EMSGSIZE;	/* SEQPACKET never sends part of one */
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * ipc_recv: see ipc.h.  A datagram longer than cap is discarded by the
+ * kernel; MSG_TRUNC in msg_flags turns that into -1/EMSGSIZE instead of a
+ * silently cut message.  Retries on EINTR; EAGAIN on a non-blocking socket
+ * with nothing queued or when SO_RCVTIMEO expires.
+ */
+ssize_t
+ipc_recv(int fd, void *buf, size_t cap)
+{
+	struct iovec	 iov;
+	struct msghdr	 msg;
+	ssize_t		 n;
+
+	iov.iov_base = buf;
+	iov.iov_len = cap;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	do {
+		n = recvmsg(fd, &msg, 0);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return (-1);
+	if (msg.msg_flags & MSG_TRUNC) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	return (n);
+}

@@ -1,0 +1,159 @@
+/*
+ * ipc.h: THE wire protocol between routingd processes and routingctl.
+ *
+ * Every message is one SOCK_SEQPACKET datagram: a fixed struct ipc_hdr and
+ * then ih_len payload bytes.  The payload of each type is the struct named
+ * beside it, with explicit-width fields in host byte order (all peers run
+ * on one host).  Strings inside payloads are fixed-size arrays; receivers
+ * re-terminate them.  On control connections ih_peerid carries
+ * IPC_VERSION; a mismatch is answered with IPC_CTL_FAIL.
+ *
+ * Compatibility: bump IPC_VERSION whenever this enum or a struct changes.
+ * Adding a message: the enum value and struct here, a sender, and one case
+ * in the receiver's dispatch switch.
+ */
+
+#ifndef IPC_H
+#define IPC_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPC_VERSION		1
+#define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
+#define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
+
+struct ipc_hdr {
+	uint32_t	ih_type;	/* enum ipc_type */
+	uint32_t	ih_len;		/* payload bytes that follow */
+	uint32_t	ih_peerid;	/* IPC_VERSION on ctl, else a req id */
+	uint32_t	ih_pid;		/* sender's pid */
+};
+
+enum ipc_type {
+	/* routingctl <-> supervisor: 100.. */
+	IPC_CTL_STATUS = 100,		/* no payload -> IPC_CTL_STATUS_REPLY */
+	IPC_CTL_WORKERS,		/* no payload -> IPC_CTL_WORKERS_REPLY */
+	IPC_CTL_RELOAD,			/* no payload -> IPC_CTL_OK / FAIL */
+	IPC_CTL_STOP,			/* no payload -> IPC_CTL_OK */
+	IPC_CTL_OK,			/* struct ipc_text */
+	IPC_CTL_FAIL,			/* struct ipc_text */
+	IPC_CTL_STATUS_REPLY,		/* struct ipc_status */
+	IPC_CTL_WORKERS_REPLY,		/* struct ipc_workers + n ipc_worker */
+
+	/* worker -> supervisor: 300.. */
+	IPC_PROC_READY = 300,		/* struct ipc_ready */
+};
+
+/* IPC_CTL_OK, IPC_CTL_FAIL: a human-readable sentence. */
+struct ipc_text {
+	char		it_text[1024];
+};
+
+/* IPC_CTL_STATUS_REPLY */
+struct ipc_status {
+	char		is_version[32];		/* package version */
+	char		is_config[256];		/* config path, "" embedded */
+	char		is_api_listen[128];
+	char		is_ws_listen[128];
+	char		is_data_dir[256];
+	int32_t		is_pid;			/* supervisor */
+	uint32_t	is_ready;		/* 1 when every worker is up */
+	uint32_t	is_draining;		/* 1 after stop/SIGTERM */
+	uint32_t	is_api_workers;		/* configured */
+	uint32_t	is_ws_workers;		/* configured */
+	uint32_t	is_workers_up;		/* live, ready workers */
+	uint64_t	is_started;		/* unix time, seconds */
+	uint64_t	is_uptime;		/* seconds */
+	uint64_t	is_reloads;		/* successful reloads */
+	uint64_t	is_restarts_api;	/* respawns since start */
+	uint64_t	is_restarts_ws;
+};
+
+/* IPC_CTL_WORKERS_REPLY: struct ipc_workers, then iw_n struct ipc_worker. */
+#define IPC_MAX_WORKERS		256
+struct ipc_workers {
+	uint32_t	iw_n;
+	uint32_t	iw_pad;
+};
+
+enum ipc_worker_state {
+	IPC_WORKER_STARTING = 1,
+	IPC_WORKER_READY = 2,
+	IPC_WORKER_DRAINING = 3
+};
+
+struct ipc_worker {
+	char		iw_role[8];		/* "api", "ws" */
+	uint32_t	iw_index;
+	int32_t		iw_pid;
+	uint32_t	iw_state;		/* enum ipc_worker_state */
+	uint32_t	iw_restarts;		/* respawns of this index */
+	uint64_t	iw_uptime_ms;
+	uint64_t	iw_heartbeat_age_ms;
+	uint64_t	iw_conns;		/* open connections */
+	uint64_t	iw_requests;		/* requests served, total */
+};
+
+/* IPC_PROC_READY: the worker listens and has opened what it needs. */
+struct ipc_ready {
+	uint32_t	ir_role;		/* enum proc_role */
+	uint32_t	ir_index;
+	uint32_t	ir_slot;		/* shm slot */
+	uint32_t	ir_pad;
+};
+
+/* Result of ipc_decode(). */
+enum ipc_result {
+	IPC_OK = 0,
+	IPC_TRUNCATED = -1,		/* fewer bytes than header + ih_len */
+	IPC_OVERSIZE = -2,		/* ih_len > IPC_MAX_PAYLOAD */
+	IPC_TRAILING = -3,		/* more bytes than header + ih_len */
+	IPC_BADSIZE = -4,		/* payload size wrong for its type */
+	IPC_UNKNOWN = -5		/* type not in enum ipc_type */
+};
+
+/*
+ * ipc_encode: write header + payload into buf (capacity cap).  Returns the
+ * total length, or -1 if it does not fit or len > IPC_MAX_PAYLOAD.
+ */
+ssize_t		 ipc_encode(void *buf, size_t cap, uint32_t type,
+		    uint32_t peerid, const void *payload, size_t len);
+
+/*
+ * ipc_decode: check one received datagram of n bytes.  On IPC_OK fills *hdr
+ * and points *payload into buf (not copied).  Checks the payload size
+ * against the type's struct (ipc_payload_size) when the type is known.
+ */
+int		 ipc_decode(const void *buf, size_t n, struct ipc_hdr *hdr,
+		    const void **payload);
+
+/*
+ * ipc_payload_size: the exact payload size of a fixed-size type, 0 for
+ * types without payload, -1 for variable-size types (WORKERS_REPLY), -2 for
+ * unknown types.
+ */
+ssize_t		 ipc_payload_size(uint32_t type);
+
+/* ipc_type_str: "IPC_CTL_STATUS", or "IPC_UNKNOWN(n)" in a static buffer. */
+const char	*ipc_type_str(uint32_t type);
+
+/*
+ * ipc_send: encode and send one message on a SEQPACKET socket with
+ * MSG_NOSIGNAL (and MSG_DONTWAIT if nonblock).  Returns 0, or -1 with errno.
+ */
+int		 ipc_send(int fd, uint32_t type, uint32_t peerid,
+		    const void *payload, size_t len, int nonblock);
+
+/*
+ * ipc_recv: receive one message into buf (cap >= IPC_MAX_MSG).  Returns the
+ * byte count (0 on EOF), or -1 with errno (EMSGSIZE when truncated).
+ */
+ssize_t		 ipc_recv(int fd, void *buf, size_t cap);
+
+/* ipc_strfix: force NUL termination of a fixed-size string field. */
+#define ipc_strfix(field)	((field)[sizeof(field) - 1] = '\0')
+
+#endif /* IPC_H */

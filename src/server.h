@@ -1,0 +1,96 @@
+/*
+ * server.h: the HTTP/1.1 connection layer shared by API and WS workers:
+ * accept loop on the inherited listening socket, per-connection buffers,
+ * timeouts, keep-alive and pipelining (answers in request order), drain.
+ * It knows nothing of routes: each complete request goes to the handler.
+ */
+
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <ev.h>
+
+#include "http.h"
+#include "shm.h"
+
+struct server;
+struct server_conn;
+
+struct server_config {
+	int64_t		sc_max_body;		/* bytes; more is 413 */
+	double		sc_header_timeout;	/* s, from first byte of a head */
+	double		sc_body_timeout;	/* s, whole body */
+	double		sc_keepalive_timeout;	/* s, idle between requests */
+	double		sc_write_timeout;	/* s, no progress writing */
+	unsigned	sc_max_clients;		/* open connections; 0 = no cap */
+};
+
+/*
+ * The handler gets each complete request (head and body) in order.  It
+ * must answer exactly once with server_respond*(), at once or later (then
+ * the connection parses nothing further until the answer is given).  req
+ * and its pointers stay valid until the answer is given.
+ */
+typedef void	 server_handler(struct server_conn *,
+		    const struct http_request *, void *arg);
+
+/*
+ * server_new: start accepting on lfd (non-blocking, listening) in loop.
+ * slot, if not NULL, receives connection and request counters.  Returns
+ * NULL on allocation failure.  The server does not own lfd until drain.
+ */
+struct server	*server_new(struct ev_loop *, int lfd,
+		    const struct server_config *, server_handler *,
+		    void *arg, struct shm_slot *slot);
+
+/*
+ * server_drain: stop accepting and close lfd, close idle connections,
+ * let in-flight requests finish (their answers carry Connection: close).
+ * idle_cb(arg) is called once no connection is left (maybe at once).
+ */
+void		 server_drain(struct server *, void (*idle_cb)(void *),
+		    void *arg);
+
+/* server_nconns: open connections. */
+unsigned	 server_nconns(const struct server *);
+
+/*
+ * server_free: close every connection and free the server (lfd is closed
+ * only if server_drain() took it).  Connections a handler still holds are
+ * freed too: the handler must not answer them afterwards.
+ */
+void		 server_free(struct server *);
+
+/*
+ * server_respond: queue the answer to the connection's current request.
+ * ctype may be NULL (no Content-Type); extra is NULL or header lines each
+ * ending in CRLF.  body is copied.  HEAD requests get no body bytes.
+ */
+void		 server_respond(struct server_conn *, int status,
+		    const char *ctype, const char *extra, const void *body,
+		    size_t len);
+
+/* server_respond_error: status with the JSON error body
+ * {"error":code,"message":msg} (application/json). */
+void		 server_respond_error(struct server_conn *, int status,
+		    const char *code, const char *msg, const char *extra);
+
+/* server_conn_peer: the peer address text ("127.0.0.1:5555"), for logs. */
+const char	*server_conn_peer(const struct server_conn *);
+
+/*
+ * server_conn_detach: instead of answering, take the socket of the
+ * connection whose request the handler holds (a WebSocket upgrade: the
+ * caller then writes the 101 itself).  Works only when no earlier answer
+ * is still queued.  Bytes the client sent after this request are copied to
+ * rest (*restlen of them, at most restcap).  On success the request counts
+ * as answered, the connection and req are gone (the server no longer
+ * counts or watches it), and the returned fd (non-blocking) belongs to the
+ * caller.  Returns -1 when output is still queued, the client is already
+ * gone, more than restcap bytes follow, or no request is held: nothing
+ * changed, and the handler must still answer with server_respond*().
+ */
+int		 server_conn_detach(struct server_conn *, char *rest,
+		    size_t restcap, size_t *restlen);
+
+#endif /* SERVER_H */

@@ -1,0 +1,1113 @@
+/*
+ * supervisor.c: the routingd parent process.  It handles no traffic.
+ *
+ * It owns the configuration, the listening sockets, the shared-memory
+ * region, the control socket, and one record per worker process.  The
+ * topology is the procs[] table: one row per role, with the number of
+ * instances taken from the configuration.
+ *
+ * Invariants:
+ * - It never opens LMDB (workers open it after fork).
+ * - Every "seat" (role, index < configured count) has at most one current
+ *   worker; a seat whose worker died is refilled after a backoff that grows
+ *   with consecutive quick deaths.  Retired workers (old generation after a
+ *   reload, or everybody during a stop) are drained and killed at their
+ *   deadline, never refilled.
+ * - Signals arrive through libev watchers, so every handler runs in the
+ *   loop, never in signal context.  Signals are blocked across fork; the
+ *   child unblocks them once its own watchers exist.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "control.h"
+#include "ipc.h"
+#include "log.h"
+#include "routingd.h"
+#include "shm.h"
+#include "supervisor.h"
+#include "worker.h"
+
+#define SUP_TICK		0.25	/* s between heartbeat/deadline checks */
+#define SUP_FAST_STOP_GRACE	2000	/* ms a SIGINT'd worker gets */
+#define SUP_LISTEN_BACKLOG	4096
+
+/* The process table: the whole topology. */
+struct proc_desc {
+	const char		*pd_name;
+	int			 pd_role;
+	const struct worker_ops	*pd_ops;
+};
+
+static const struct proc_desc procs[] = {
+	{ "api",	PROC_API,	&api_ops },
+	{ "ws",		PROC_WS,	&ws_ops },
+};
+#define NPROCS	(sizeof(procs) / sizeof(procs[0]))
+
+enum sup_state {
+	SUP_RUNNING,
+	SUP_DRAINING,		/* SIGTERM / routingctl stop */
+	SUP_STOPPING		/* SIGINT: fast */
+};
+
+struct child {
+	TAILQ_ENTRY(child)	 ch_entry;
+	struct sup		*ch_sup;
+	const struct proc_desc	*ch_proc;
+	pid_t			 ch_pid;
+	int			 ch_index;
+	int			 ch_slot;
+	int			 ch_fd;		/* our end of the channel */
+	int			 ch_ready;
+	int			 ch_retired;
+	int			 ch_signalled;	/* retired and told to stop */
+	uint64_t		 ch_started_ms;
+	uint64_t		 ch_kill_at_ms;	/* retired: SIGKILL after */
+	ev_io			 ch_io;
+};
+TAILQ_HEAD(childlist, child);
+
+/* One (role, index) position and its respawn history. */
+struct seat {
+	struct sup		*se_sup;
+	const struct proc_desc	*se_proc;
+	int			 se_index;
+	struct child		*se_child;	/* NULL while empty */
+	int			 se_fast_deaths;
+	uint32_t		 se_restarts;
+	ev_timer		 se_respawn;
+};
+
+struct sup {
+	struct ev_loop		*s_loop;
+	struct config		*s_cfg;
+	struct sup_options	 s_opts;
+	struct shm		*s_shm;
+	struct control		*s_ctl;
+	int			 s_listen[PROC_NROLES]; /* by role */
+	enum sup_state		 s_state;
+	uint64_t		 s_stop_deadline_ms;
+	int			 s_reloading;
+	pid_t			 s_pid;
+	struct childlist	 s_children;
+	struct seat		 s_seats[NPROCS][MAX_WORKERS_PER_ROLE];
+	ev_signal		 s_sighup, s_sigterm, s_sigint, s_sigusr1;
+	ev_child		 s_sigchld;
+	ev_timer		 s_tick;
+};
+
+static int	sup_listen(const struct listen_addr *, const char **);
+static int	sup_role_count(const struct sup *, const struct proc_desc *);
+static void	sup_spawn(struct sup *, struct seat *);
+static void	sup_child_start(struct sup *, struct worker *);
+static void	sup_forget(struct sup *, struct child *);
+static void	sup_child_free(struct sup *, struct child *);
+static void	sup_child_chan_cb(struct ev_loop *, ev_io *, int);
+static void	sup_dispatch_child(struct child *, const struct ipc_hdr *,
+		    const void *);
+static void	sup_child_ready(struct child *);
+static void	sup_check_ready(struct sup *);
+static void	sup_reap_cb(struct ev_loop *, ev_child *, int);
+static void	sup_reaped(struct sup *, struct child *, int);
+static void	sup_respawn_cb(struct ev_loop *, ev_timer *, int);
+static void	sup_schedule_respawn(struct sup *, struct seat *, uint64_t);
+static void	sup_tick_cb(struct ev_loop *, ev_timer *, int);
+static void	sup_check_heartbeat(struct sup *, struct child *, uint64_t);
+static void	sup_retire(struct sup *, struct child *, int, uint64_t);
+static void	sup_spawn_all(struct sup *);
+static void	sup_stop(struct sup *, enum sup_state);
+static void	sup_maybe_exit(struct sup *);
+static int	sup_reload(struct sup *, char *, size_t);
+static int	sup_reload_apply(struct sup *, struct config *, char *, size_t);
+static void	sup_sighup_cb(struct ev_loop *, ev_signal *, int);
+static void	sup_sigterm_cb(struct ev_loop *, ev_signal *, int);
+static void	sup_sigint_cb(struct ev_loop *, ev_signal *, int);
+static void	sup_sigusr1_cb(struct ev_loop *, ev_signal *, int);
+static void	sup_ctl_status(void *, struct ipc_status *);
+static size_t	sup_ctl_workers(void *, struct ipc_worker *, size_t);
+static int	sup_ctl_reload(void *, char *, size_t);
+static void	sup_ctl_stop(void *);
+static void	sup_describe_exit(int, char *, size_t);
+static void	sup_notify_status(struct sup *);
+static void	sup_apply_logging(struct sup *);
+
+static const struct control_ops sup_ctl_ops = {
+	sup_ctl_status,
+	sup_ctl_workers,
+	sup_ctl_reload,
+	sup_ctl_stop
+};
+
+/* ------------------------------------------------------------------ */
+/* Setup                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * sup_listen: a non-blocking listening TCP socket on la.  Returns the fd,
+ * or -1 with *errstr naming the failed call (errno kept).
+ */
+static int
+sup_listen(const struct listen_addr *la, const char **errstr)
+{
+	int	 fd, on = 1;
+
+	fd = socket(la->la_ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		*errstr = "socket()";
+		return (-1);
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (la->la_ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on));
+	if (bind(fd, (const struct sockaddr *)&la->la_ss, la->la_sslen) ==
+	    -1) {
+		*errstr = "bind()";
+		goto fail;
+	}
+	if (listen(fd, SUP_LISTEN_BACKLOG) == -1) {
+		*errstr = "listen()";
+		goto fail;
+	}
+	return (fd);
+ fail:
+	{
+		int	 saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return (-1);
+}
+
+/* Write a new random hex HS256 secret to path (0600, fsync'd). */
+static int
+sup_write_secret(const char *path, const char **errstr)
+{
+	char	 hex[2 * LOCAL_SECRET_BYTES + 2];
+	int	 fd;
+	size_t	 n;
+
+	if (util_random_hex(hex, LOCAL_SECRET_BYTES) == -1) {
+		*errstr = "getrandom()";
+		return (-1);
+	}
+	n = strlen(hex);
+	hex[n++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		*errstr = "open() of the new JWT secret";
+		return (-1);
+	}
+	if (write(fd, hex, n) != (ssize_t)n || fsync(fd) == -1) {
+		*errstr = "write() of the new JWT secret";
+		close(fd);
+		(void)unlink(path);
+		return (-1);
+	}
+	util_wipe(hex, sizeof(hex));
+	return (close(fd));
+}
+
+/* sup_prepare_state: see supervisor.h. */
+int
+sup_prepare_state(struct config *cfg, const char **errstr)
+{
+	char		 path[4096];
+	struct stat	 st;
+
+	if (util_mkdir_p(cfg->cf_data_dir, 0700) == -1) {
+		*errstr = "mkdir() of data_dir";
+		return (-1);
+	}
+	if (cfg->cf_jwt_secret != NULL || cfg->cf_jwt_secret_file != NULL ||
+	    cfg->cf_jwt_jwks_file != NULL)
+		return (0);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->cf_data_dir,
+	    LOCAL_SECRET_NAME) >= sizeof(path)) {
+		*errstr = "data_dir is too long";
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if (stat(path, &st) == -1) {
+		if (errno != ENOENT) {
+			*errstr = "stat() of the JWT secret";
+			return (-1);
+		}
+		if (sup_write_secret(path, errstr) == -1)
+			return (-1);
+		log_notice("generated an HS256 secret path=%s", path);
+	}
+	if ((cfg->cf_jwt_secret_file = strdup(path)) == NULL) {
+		*errstr = "strdup()";
+		return (-1);
+	}
+	return (0);
+}
+
+/* Bind what the configuration asks for; fatal on failure (setup). */
+static void
+sup_bind_all(struct sup *s)
+{
+	const char	*err;
+	int		 fd;
+
+	if ((fd = sup_listen(&s->s_cfg->cf_api_listen, &err)) == -1)
+		fatal("%s failed for api_listen %s", err,
+		    s->s_cfg->cf_api_listen.la_text);
+	s->s_listen[PROC_API] = fd;
+	if ((fd = sup_listen(&s->s_cfg->cf_ws_listen, &err)) == -1)
+		fatal("%s failed for ws_listen %s", err,
+		    s->s_cfg->cf_ws_listen.la_text);
+	s->s_listen[PROC_WS] = fd;
+	s->s_ctl = control_new(s->s_loop, s->s_cfg->cf_control_socket,
+	    s->s_cfg->cf_control_socket_group, &sup_ctl_ops, s, &err);
+	if (s->s_ctl == NULL)
+		fatal("control socket %s: %s", s->s_cfg->cf_control_socket,
+		    err);
+}
+
+/* Start the supervisor's own watchers on the default loop. */
+static void
+sup_watchers(struct sup *s)
+{
+	ev_signal_init(&s->s_sighup, sup_sighup_cb, SIGHUP);
+	ev_signal_init(&s->s_sigterm, sup_sigterm_cb, SIGTERM);
+	ev_signal_init(&s->s_sigint, sup_sigint_cb, SIGINT);
+	ev_signal_init(&s->s_sigusr1, sup_sigusr1_cb, SIGUSR1);
+	ev_child_init(&s->s_sigchld, sup_reap_cb, 0, 0);
+	ev_timer_init(&s->s_tick, sup_tick_cb, SUP_TICK, SUP_TICK);
+	s->s_sighup.data = s->s_sigterm.data = s->s_sigint.data = s;
+	s->s_sigusr1.data = s->s_sigchld.data = s->s_tick.data = s;
+	ev_signal_start(s->s_loop, &s->s_sighup);
+	ev_signal_start(s->s_loop, &s->s_sigterm);
+	ev_signal_start(s->s_loop, &s->s_sigint);
+	ev_signal_start(s->s_loop, &s->s_sigusr1);
+	ev_child_start(s->s_loop, &s->s_sigchld);
+	ev_timer_start(s->s_loop, &s->s_tick);
+}
+
+/* Initialise the seats of the process table. */
+static void
+sup_seats_init(struct sup *s)
+{
+	struct seat	*se;
+	size_t		 p;
+	int		 i;
+
+	for (p = 0; p < NPROCS; p++)
+		for (i = 0; i < MAX_WORKERS_PER_ROLE; i++) {
+			se = &s->s_seats[p][i];
+			se->se_sup = s;
+			se->se_proc = &procs[p];
+			se->se_index = i;
+			ev_init(&se->se_respawn, sup_respawn_cb);
+			se->se_respawn.data = se;
+		}
+}
+
+/* sup_main: see supervisor.h. */
+void
+sup_main(struct config *cfg, const struct sup_options *opts)
+{
+	struct sup	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("calloc");
+	s->s_cfg = cfg;
+	s->s_opts = *opts;
+	s->s_pid = getpid();
+	TAILQ_INIT(&s->s_children);
+	notify_init();
+	(void)signal(SIGPIPE, SIG_IGN);
+	log_procinit("supervisor", -1);
+	util_title_set("routingd: supervisor");
+	if ((s->s_loop = ev_default_loop(EVBACKEND_EPOLL)) == NULL)
+		fatalx("cannot initialise the event loop");
+	s->s_shm = shm_create();
+	sup_bind_all(s);
+	sup_seats_init(s);
+	sup_watchers(s);
+	log_info("routingd %s starting config=%s api=%s ws=%s api_workers=%d "
+	    "ws_workers=%d data_dir=%s", PACKAGE_VERSION,
+	    cfg->cf_path ? cfg->cf_path : "(embedded defaults)",
+	    cfg->cf_api_listen.la_text, cfg->cf_ws_listen.la_text,
+	    cfg->cf_api_workers, cfg->cf_ws_workers, cfg->cf_data_dir);
+	sup_spawn_all(s);
+	ev_run(s->s_loop, 0);
+	control_free(s->s_ctl);
+	log_info("routingd stopped");
+	(void)notify_send("STATUS=stopped");
+	config_free(s->s_cfg);
+	free(s);
+	exit(0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Spawning                                                            */
+/* ------------------------------------------------------------------ */
+
+static int
+sup_role_count(const struct sup *s, const struct proc_desc *pd)
+{
+	return (pd->pd_role == PROC_API ? s->s_cfg->cf_api_workers :
+	    s->s_cfg->cf_ws_workers);
+}
+
+/* Fill every configured seat that has no current worker. */
+static void
+sup_spawn_all(struct sup *s)
+{
+	struct seat	*se;
+	size_t		 p;
+	int		 i;
+
+	for (p = 0; p < NPROCS; p++)
+		for (i = 0; i < sup_role_count(s, &procs[p]); i++) {
+			se = &s->s_seats[p][i];
+			if (se->se_child == NULL &&
+			    !ev_is_active(&se->se_respawn))
+				sup_spawn(s, se);
+		}
+}
+
+/*
+ * Fork one worker into seat se.  On a fork or socketpair failure the seat
+ * is retried after the backoff, as if the worker had died at once.
+ */
+static void
+sup_spawn(struct sup *s, struct seat *se)
+{
+	struct worker	 w;
+	struct child	*ch;
+	sigset_t	 all, old;
+	int		 sv[2], slot;
+
+	slot = shm_slot_alloc(s->s_shm, se->se_proc->pd_role, se->se_index);
+	if (slot == -1 || (ch = calloc(1, sizeof(*ch))) == NULL) {
+		log_warnx("%s: no slot or memory for %s %d", __func__,
+		    se->se_proc->pd_name, se->se_index);
+		goto retry;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair() failed while spawning %s %d",
+		    se->se_proc->pd_name, se->se_index);
+		goto retry_free;
+	}
+	sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	switch ((ch->ch_pid = fork())) {
+	case -1:
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
+		log_warn("fork() failed while spawning %s %d",
+		    se->se_proc->pd_name, se->se_index);
+		close(sv[0]);
+		close(sv[1]);
+		goto retry_free;
+	case 0:
+		close(sv[0]);
+		memset(&w, 0, sizeof(w));
+		w.w_role = se->se_proc->pd_role;
+		w.w_index = se->se_index;
+		w.w_slotno = slot;
+		w.w_chan = sv[1];
+		w.w_ops = se->se_proc->pd_ops;
+		sup_child_start(s, &w);
+		/* NOTREACHED */
+	}
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	(void)util_nonblock(sv[0]);
+	ch->ch_sup = s;
+	ch->ch_proc = se->se_proc;
+	ch->ch_index = se->se_index;
+	ch->ch_slot = slot;
+	ch->ch_fd = sv[0];
+	ch->ch_started_ms = util_mono_ms();
+	atomic_store(&s->s_shm->sh_slots[slot].ss_pid, (int32_t)ch->ch_pid);
+	ev_io_init(&ch->ch_io, sup_child_chan_cb, ch->ch_fd, EV_READ);
+	ch->ch_io.data = ch;
+	ev_io_start(s->s_loop, &ch->ch_io);
+	TAILQ_INSERT_TAIL(&s->s_children, ch, ch_entry);
+	se->se_child = ch;
+	log_debug("spawned %s %d pid=%ld slot=%d", se->se_proc->pd_name,
+	    se->se_index, (long)ch->ch_pid, slot);
+	return;
+ retry_free:
+	free(ch);
+ retry:
+	if (slot != -1)
+		shm_slot_release(s->s_shm, slot);
+	sup_schedule_respawn(s, se, 0);
+}
+
+/*
+ * In the child right after fork: make the default loop the child's own,
+ * drop everything of the supervisor, and become the worker.
+ */
+static void
+sup_child_start(struct sup *s, struct worker *w)
+{
+	ev_loop_fork(s->s_loop);
+	sup_forget(s, NULL);
+	w->w_loop = s->s_loop;
+	w->w_cfg = s->s_cfg;
+	w->w_shm = s->s_shm;
+	w->w_listen = s->s_listen[w->w_role];
+	if (w->w_role != PROC_API)
+		close(s->s_listen[PROC_API]);
+	if (w->w_role != PROC_WS)
+		close(s->s_listen[PROC_WS]);
+	if (getppid() != s->s_pid)
+		_exit(0);	/* the supervisor died while we forked */
+	worker_run(w);
+}
+
+/*
+ * In a forked child: stop every supervisor watcher and close every
+ * descriptor the worker must not hold (other workers' channels, the
+ * control socket, the other role's listener).  keep is unused for now.
+ */
+static void
+sup_forget(struct sup *s, struct child *keep)
+{
+	struct child	*ch;
+	struct seat	*se;
+	size_t		 p;
+	int		 i;
+
+	ev_signal_stop(s->s_loop, &s->s_sighup);
+	ev_signal_stop(s->s_loop, &s->s_sigterm);
+	ev_signal_stop(s->s_loop, &s->s_sigint);
+	ev_signal_stop(s->s_loop, &s->s_sigusr1);
+	ev_child_stop(s->s_loop, &s->s_sigchld);
+	ev_timer_stop(s->s_loop, &s->s_tick);
+	for (p = 0; p < NPROCS; p++)
+		for (i = 0; i < MAX_WORKERS_PER_ROLE; i++) {
+			se = &s->s_seats[p][i];
+			ev_timer_stop(s->s_loop, &se->se_respawn);
+		}
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry) {
+		ev_io_stop(s->s_loop, &ch->ch_io);
+		close(ch->ch_fd);
+	}
+	control_close_fds(s->s_ctl);
+	(void)keep;
+}
+
+/* ------------------------------------------------------------------ */
+/* Channel from the workers                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+sup_child_chan_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct child	*ch = io->data;
+	char		 buf[IPC_MAX_MSG];
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+	ssize_t		 n;
+
+	n = ipc_recv(ch->ch_fd, buf, sizeof(buf));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* The worker is gone or going; SIGCHLD does the rest. */
+		ev_io_stop(loop, io);
+		return;
+	}
+	if (ipc_decode(buf, (size_t)n, &hdr, &payload) != IPC_OK) {
+		log_warnx("%s %d sent a malformed message; killing it",
+		    ch->ch_proc->pd_name, ch->ch_index);
+		(void)kill(ch->ch_pid, SIGKILL);
+		ev_io_stop(loop, io);
+		return;
+	}
+	sup_dispatch_child(ch, &hdr, payload);
+}
+
+/* One case per message type a worker may send. */
+static void
+sup_dispatch_child(struct child *ch, const struct ipc_hdr *hdr,
+    const void *payload)
+{
+	log_debug("supervisor <- %s %d %s len %u", ch->ch_proc->pd_name,
+	    ch->ch_index, ipc_type_str(hdr->ih_type), hdr->ih_len);
+	switch (hdr->ih_type) {
+	case IPC_PROC_READY:
+		sup_child_ready(ch);
+		break;
+	default:
+		log_warnx("%s %d sent unexpected %s; killing it",
+		    ch->ch_proc->pd_name, ch->ch_index,
+		    ipc_type_str(hdr->ih_type));
+		(void)kill(ch->ch_pid, SIGKILL);
+		break;
+	}
+}
+
+static void
+sup_child_ready(struct child *ch)
+{
+	ch->ch_ready = 1;
+	log_info("worker up role=%s index=%d pid=%ld", ch->ch_proc->pd_name,
+	    ch->ch_index, (long)ch->ch_pid);
+	sup_check_ready(ch->ch_sup);
+}
+
+/* Once every configured seat has a ready worker, say so (once). */
+static void
+sup_check_ready(struct sup *s)
+{
+	struct seat	*se;
+	size_t		 p;
+	int		 i;
+
+	if (s->s_state != SUP_RUNNING)
+		return;
+	if (atomic_load(&s->s_shm->sh_ready) && !s->s_reloading)
+		return;
+	for (p = 0; p < NPROCS; p++)
+		for (i = 0; i < sup_role_count(s, &procs[p]); i++) {
+			se = &s->s_seats[p][i];
+			if (se->se_child == NULL || !se->se_child->ch_ready)
+				return;
+		}
+	atomic_store(&s->s_shm->sh_ready, 1);
+	s->s_reloading = 0;
+	sup_notify_status(s);
+	(void)notify_send("READY=1");
+	log_info("routingd ready api_workers=%d ws_workers=%d",
+	    s->s_cfg->cf_api_workers, s->s_cfg->cf_ws_workers);
+}
+
+static void
+sup_notify_status(struct sup *s)
+{
+	char	 buf[512];
+
+	(void)snprintf(buf, sizeof(buf), "STATUS=serving api=%s ws=%s "
+	    "api_workers=%d ws_workers=%d", s->s_cfg->cf_api_listen.la_text,
+	    s->s_cfg->cf_ws_listen.la_text, s->s_cfg->cf_api_workers,
+	    s->s_cfg->cf_ws_workers);
+	(void)notify_send(buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reaping and respawning                                              */
+/* ------------------------------------------------------------------ */
+
+/* Say how a process ended: "exited with status 1", "killed by signal 9". */
+static void
+sup_describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		(void)snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		(void)snprintf(buf, len, "killed by signal %d (%s)%s",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		(void)snprintf(buf, len, "ended with wait status 0x%x",
+		    status);
+}
+
+static void
+sup_reap_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct sup	*s = w->data;
+	struct child	*ch;
+
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
+		if (ch->ch_pid == w->rpid)
+			break;
+	if (ch == NULL) {
+		log_debug("reaped unknown pid=%ld", (long)w->rpid);
+		return;
+	}
+	sup_reaped(s, ch, w->rstatus);
+	sup_maybe_exit(s);
+}
+
+/* A worker ended: log how, free its record, refill its seat if current. */
+static void
+sup_reaped(struct sup *s, struct child *ch, int status)
+{
+	struct seat	*se;
+	char		 how[128];
+	uint64_t	 lived = util_mono_ms() - ch->ch_started_ms;
+	int		 clean;
+
+	sup_describe_exit(status, how, sizeof(how));
+	clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	se = &s->s_seats[ch->ch_proc - procs][ch->ch_index];
+	if (ch->ch_retired || s->s_state != SUP_RUNNING) {
+		if (clean)
+			log_debug("worker %s %d pid=%ld %s", ch->ch_proc->pd_name,
+			    ch->ch_index, (long)ch->ch_pid, how);
+		else
+			log_notice("retired worker %s %d pid=%ld %s",
+			    ch->ch_proc->pd_name, ch->ch_index,
+			    (long)ch->ch_pid, how);
+	} else
+		log_warnx("lost child: %s %d pid=%ld %s after %llu ms",
+		    ch->ch_proc->pd_name, ch->ch_index, (long)ch->ch_pid, how,
+		    (unsigned long long)lived);
+	if (se->se_child == ch) {
+		se->se_child = NULL;
+		if (s->s_state == SUP_RUNNING &&
+		    ch->ch_index < sup_role_count(s, ch->ch_proc)) {
+			se->se_restarts++;
+			atomic_fetch_add(&s->s_shm->sh_restarts[
+			    ch->ch_proc->pd_role], 1);
+			sup_schedule_respawn(s, se, lived);
+		}
+	}
+	sup_child_free(s, ch);
+}
+
+static void
+sup_child_free(struct sup *s, struct child *ch)
+{
+	ev_io_stop(s->s_loop, &ch->ch_io);
+	close(ch->ch_fd);
+	shm_slot_release(s->s_shm, ch->ch_slot);
+	TAILQ_REMOVE(&s->s_children, ch, ch_entry);
+	free(ch);
+}
+
+/*
+ * Refill a seat after a delay: none after a worker that lived
+ * RESPAWN_STABLE_AFTER or more, else doubling from RESPAWN_MIN_DELAY up to
+ * RESPAWN_MAX_DELAY with each consecutive quick death.
+ */
+static void
+sup_schedule_respawn(struct sup *s, struct seat *se, uint64_t lived_ms)
+{
+	double	 delay = 0.0;
+	int	 i;
+
+	if (lived_ms >= (uint64_t)(RESPAWN_STABLE_AFTER * 1000))
+		se->se_fast_deaths = 0;
+	if (se->se_fast_deaths > 0) {
+		delay = RESPAWN_MIN_DELAY;
+		for (i = 1; i < se->se_fast_deaths && delay < RESPAWN_MAX_DELAY;
+		    i++)
+			delay *= 2;
+		if (delay > RESPAWN_MAX_DELAY)
+			delay = RESPAWN_MAX_DELAY;
+	}
+	se->se_fast_deaths++;
+	if (delay > 0)
+		log_notice("respawning %s %d in %.1f s", se->se_proc->pd_name,
+		    se->se_index, delay);
+	ev_timer_stop(s->s_loop, &se->se_respawn);
+	ev_timer_set(&se->se_respawn, delay, 0.);
+	ev_timer_start(s->s_loop, &se->se_respawn);
+}
+
+static void
+sup_respawn_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct seat	*se = t->data;
+	struct sup	*s = se->se_sup;
+
+	if (s->s_state != SUP_RUNNING || se->se_child != NULL ||
+	    se->se_index >= sup_role_count(s, se->se_proc))
+		return;
+	sup_spawn(s, se);
+}
+
+/* ------------------------------------------------------------------ */
+/* Heartbeats and deadlines                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+sup_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sup	*s = t->data;
+	struct child	*ch;
+	uint64_t	 now = util_mono_ms();
+
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry) {
+		if (ch->ch_retired || s->s_state != SUP_RUNNING) {
+			if (ch->ch_kill_at_ms != 0 && now >= ch->ch_kill_at_ms) {
+				log_warnx("%s %d pid=%ld did not stop in time; "
+				    "killing it", ch->ch_proc->pd_name,
+				    ch->ch_index, (long)ch->ch_pid);
+				(void)kill(ch->ch_pid, SIGKILL);
+				ch->ch_kill_at_ms = 0;
+			}
+			continue;
+		}
+		sup_check_heartbeat(s, ch, now);
+	}
+}
+
+/* Kill a worker that stopped beating (stuck, or stopped). */
+static void
+sup_check_heartbeat(struct sup *s, struct child *ch, uint64_t now)
+{
+	struct shm_slot	*ss = &s->s_shm->sh_slots[ch->ch_slot];
+	uint64_t	 beat = atomic_load(&ss->ss_heartbeat_ms);
+	uint64_t	 limit = (uint64_t)s->s_cfg->cf_heartbeat_timeout;
+
+	if (now < beat || now - beat <= limit)
+		return;
+	log_warnx("%s %d pid=%ld missed its heartbeat for %llu ms; killing it",
+	    ch->ch_proc->pd_name, ch->ch_index, (long)ch->ch_pid,
+	    (unsigned long long)(now - beat));
+	atomic_fetch_add(&s->s_shm->sh_heartbeat_kills, 1);
+	(void)kill(ch->ch_pid, SIGKILL);
+	/* Don't kill it again every tick while the kernel reaps it. */
+	atomic_store(&ss->ss_heartbeat_ms, now + limit);
+}
+
+/* ------------------------------------------------------------------ */
+/* Stop, retire, reload                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Take a worker out of its seat, ask it to stop with sig (0: the caller
+ * signals later) and kill it if it is not gone by deadline.
+ */
+static void
+sup_retire(struct sup *s, struct child *ch, int sig, uint64_t deadline)
+{
+	struct seat	*se = &s->s_seats[ch->ch_proc - procs][ch->ch_index];
+
+	if (se->se_child == ch)
+		se->se_child = NULL;
+	ch->ch_retired = 1;
+	ch->ch_kill_at_ms = deadline;
+	if (sig != 0) {
+		ch->ch_signalled = 1;
+		(void)kill(ch->ch_pid, sig);
+	}
+}
+
+/* Begin a graceful (SUP_DRAINING) or fast (SUP_STOPPING) stop. */
+static void
+sup_stop(struct sup *s, enum sup_state how)
+{
+	struct child	*ch;
+	struct seat	*se;
+	uint64_t	 deadline;
+	size_t		 p;
+	int		 i, sig;
+
+	if (s->s_state == how || s->s_state == SUP_STOPPING)
+		return;
+	s->s_state = how;
+	atomic_store(&s->s_shm->sh_draining, 1);
+	(void)notify_send("STOPPING=1");
+	sig = (how == SUP_DRAINING) ? SIGTERM : SIGINT;
+	deadline = util_mono_ms() + (how == SUP_DRAINING ?
+	    (uint64_t)s->s_cfg->cf_shutdown_timeout : SUP_FAST_STOP_GRACE);
+	log_info("%s deadline_ms=%llu", how == SUP_DRAINING ? "draining" :
+	    "stopping fast", (unsigned long long)(deadline - util_mono_ms()));
+	for (p = 0; p < NPROCS; p++)
+		for (i = 0; i < MAX_WORKERS_PER_ROLE; i++) {
+			se = &s->s_seats[p][i];
+			ev_timer_stop(s->s_loop, &se->se_respawn);
+		}
+	for (p = 0; p < PROC_NROLES; p++)
+		if (s->s_listen[p] > 0) {
+			close(s->s_listen[p]);
+			s->s_listen[p] = -1;
+		}
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
+		if (!ch->ch_retired || how == SUP_STOPPING)
+			sup_retire(s, ch, sig, deadline);
+	sup_maybe_exit(s);
+}
+
+/* End the loop once a stop has seen every worker go. */
+static void
+sup_maybe_exit(struct sup *s)
+{
+	if (s->s_state != SUP_RUNNING && TAILQ_EMPTY(&s->s_children))
+		ev_break(s->s_loop, EVBREAK_ALL);
+}
+
+/*
+ * Reload: read the configuration again; if it is valid, bind what changed,
+ * start a new generation of workers with it and drain the old one.  A bad
+ * file changes nothing.  Returns 0, or -1 with msg saying why.
+ */
+static int
+sup_reload(struct sup *s, char *msg, size_t msglen)
+{
+	struct cfg_errors	*errs;
+	struct config		*ncfg = NULL;
+	const char		*err = "";
+	int			 i;
+
+	if (s->s_state != SUP_RUNNING) {
+		(void)snprintf(msg, msglen, "routingd is stopping");
+		return (-1);
+	}
+	if (s->s_opts.so_config == NULL) {
+		(void)snprintf(msg, msglen, "running on embedded defaults; "
+		    "nothing to reload");
+		return (0);
+	}
+	if ((errs = calloc(1, sizeof(*errs))) == NULL) {
+		(void)snprintf(msg, msglen, "out of memory");
+		return (-1);
+	}
+	if (config_load(s->s_opts.so_config, &ncfg, errs) == -1 ||
+	    sup_prepare_state(ncfg, &err) == -1) {
+		if (ncfg != NULL)
+			(void)snprintf(errs->ce_msg[errs->ce_n++ %
+			    CFG_MAX_ERRORS], CFG_ERRLEN, "%s: %s",
+			    ncfg->cf_data_dir, err);
+		for (i = 0; i < errs->ce_n && i < CFG_MAX_ERRORS; i++)
+			log_warnx("reload: %s", errs->ce_msg[i]);
+		(void)snprintf(msg, msglen, "configuration not reloaded, the "
+		    "old one stays: %s%s", errs->ce_msg[0], errs->ce_n > 1 ?
+		    " (and more; see the log)" : "");
+		config_free(ncfg);
+		free(errs);
+		return (-1);
+	}
+	free(errs);
+	return (sup_reload_apply(s, ncfg, msg, msglen));
+}
+
+/* Replace a listener whose address changed; -1 (msg set) if bind fails. */
+static int
+sup_rebind(struct sup *s, int role, const struct listen_addr *old,
+    const struct listen_addr *new, char *msg, size_t msglen)
+{
+	const char	*err;
+	int		 fd;
+
+	if (strcmp(old->la_text, new->la_text) == 0)
+		return (s->s_listen[role]);
+	if ((fd = sup_listen(new, &err)) == -1) {
+		(void)snprintf(msg, msglen, "configuration not reloaded: %s "
+		    "failed for %s: %s", err, new->la_text, strerror(errno));
+		return (-1);
+	}
+	return (fd);
+}
+
+static int
+sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
+    size_t msglen)
+{
+	struct control	*nctl = s->s_ctl;
+	struct child	*ch;
+	const char	*err;
+	uint64_t	 deadline;
+	int		 api, ws;
+
+	if ((api = sup_rebind(s, PROC_API, &s->s_cfg->cf_api_listen,
+	    &ncfg->cf_api_listen, msg, msglen)) == -1)
+		goto fail;
+	if ((ws = sup_rebind(s, PROC_WS, &s->s_cfg->cf_ws_listen,
+	    &ncfg->cf_ws_listen, msg, msglen)) == -1)
+		goto fail_api;
+	if (strcmp(s->s_cfg->cf_control_socket, ncfg->cf_control_socket) != 0 &&
+	    (nctl = control_new(s->s_loop, ncfg->cf_control_socket,
+	    ncfg->cf_control_socket_group, &sup_ctl_ops, s, &err)) == NULL) {
+		(void)snprintf(msg, msglen, "configuration not reloaded: "
+		    "control socket %s: %s", ncfg->cf_control_socket, err);
+		goto fail_ws;
+	}
+	if (nctl != s->s_ctl)
+		control_free(s->s_ctl);
+	s->s_ctl = nctl;
+	if (api != s->s_listen[PROC_API])
+		close(s->s_listen[PROC_API]);
+	if (ws != s->s_listen[PROC_WS])
+		close(s->s_listen[PROC_WS]);
+	s->s_listen[PROC_API] = api;
+	s->s_listen[PROC_WS] = ws;
+	config_free(s->s_cfg);
+	s->s_cfg = ncfg;
+	sup_apply_logging(s);
+	/* New generation first, then drain the old one. */
+	deadline = util_mono_ms() + (uint64_t)ncfg->cf_shutdown_timeout;
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
+		if (!ch->ch_retired)
+			sup_retire(s, ch, 0, deadline);
+	s->s_reloading = 1;
+	(void)notify_send("RELOADING=1");
+	sup_spawn_all(s);
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
+		if (ch->ch_retired && !ch->ch_signalled) {
+			ch->ch_signalled = 1;
+			(void)kill(ch->ch_pid, SIGTERM);
+		}
+	atomic_fetch_add(&s->s_shm->sh_reloads, 1);
+	log_info("configuration reloaded config=%s api_workers=%d "
+	    "ws_workers=%d", ncfg->cf_path, ncfg->cf_api_workers,
+	    ncfg->cf_ws_workers);
+	(void)snprintf(msg, msglen, "configuration reloaded from %s",
+	    ncfg->cf_path);
+	return (0);
+ fail_ws:
+	if (ws != s->s_listen[PROC_WS])
+		close(ws);
+ fail_api:
+	if (api != s->s_listen[PROC_API])
+		close(api);
+ fail:
+	log_warnx("reload: %s", msg);
+	config_free(ncfg);
+	return (-1);
+}
+
+/* Apply log_level (unless -v) and log_file (unless -d) of s_cfg. */
+static void
+sup_apply_logging(struct sup *s)
+{
+	log_setlevel(s->s_opts.so_verbose ? CFG_LOG_DEBUG :
+	    s->s_cfg->cf_log_level);
+	if (s->s_opts.so_debug)
+		return;
+	if (s->s_cfg->cf_log_file == NULL)
+		log_close();
+	else if (log_open_file(s->s_cfg->cf_log_file) == -1)
+		log_warn("cannot open log_file %s", s->s_cfg->cf_log_file);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals                                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+sup_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	char	 msg[1024];
+
+	if (sup_reload(w->data, msg, sizeof(msg)) == 0)
+		log_info("SIGHUP: %s", msg);
+}
+
+static void
+sup_sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	sup_stop(w->data, SUP_DRAINING);
+}
+
+static void
+sup_sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	sup_stop(w->data, SUP_STOPPING);
+}
+
+/* SIGUSR1: reopen our log file and have every worker do the same. */
+static void
+sup_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct sup	*s = w->data;
+	struct child	*ch;
+
+	if (log_reopen() == -1)
+		log_warn("cannot reopen log file");
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
+		(void)kill(ch->ch_pid, SIGUSR1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Control socket requests                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+sup_ctl_status(void *arg, struct ipc_status *st)
+{
+	struct sup	*s = arg;
+	struct child	*ch;
+	uint64_t	 now = util_real_ms();
+
+	memset(st, 0, sizeof(*st));
+	(void)snprintf(st->is_version, sizeof(st->is_version), "%s",
+	    PACKAGE_VERSION);
+	(void)snprintf(st->is_config, sizeof(st->is_config), "%s",
+	    s->s_cfg->cf_path ? s->s_cfg->cf_path : "");
+	(void)snprintf(st->is_api_listen, sizeof(st->is_api_listen), "%s",
+	    s->s_cfg->cf_api_listen.la_text);
+	(void)snprintf(st->is_ws_listen, sizeof(st->is_ws_listen), "%s",
+	    s->s_cfg->cf_ws_listen.la_text);
+	(void)snprintf(st->is_data_dir, sizeof(st->is_data_dir), "%s",
+	    s->s_cfg->cf_data_dir);
+	st->is_pid = (int32_t)s->s_pid;
+	st->is_ready = atomic_load(&s->s_shm->sh_ready);
+	st->is_draining = atomic_load(&s->s_shm->sh_draining);
+	st->is_api_workers = (uint32_t)s->s_cfg->cf_api_workers;
+	st->is_ws_workers = (uint32_t)s->s_cfg->cf_ws_workers;
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
+		if (ch->ch_ready && !ch->ch_retired)
+			st->is_workers_up++;
+	st->is_started = s->s_shm->sh_started_real_ms / 1000;
+	st->is_uptime = (now - s->s_shm->sh_started_real_ms) / 1000;
+	st->is_reloads = atomic_load(&s->s_shm->sh_reloads);
+	st->is_restarts_api = atomic_load(&s->s_shm->sh_restarts[PROC_API]);
+	st->is_restarts_ws = atomic_load(&s->s_shm->sh_restarts[PROC_WS]);
+}
+
+static size_t
+sup_ctl_workers(void *arg, struct ipc_worker *out, size_t max)
+{
+	struct sup	*s = arg;
+	struct child	*ch;
+	struct shm_slot	*ss;
+	struct ipc_worker *iw;
+	uint64_t	 now = util_mono_ms(), beat;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry) {
+		if (n == max)
+			break;
+		iw = &out[n++];
+		ss = &s->s_shm->sh_slots[ch->ch_slot];
+		memset(iw, 0, sizeof(*iw));
+		(void)snprintf(iw->iw_role, sizeof(iw->iw_role), "%s",
+		    ch->ch_proc->pd_name);
+		iw->iw_index = (uint32_t)ch->ch_index;
+		iw->iw_pid = (int32_t)ch->ch_pid;
+		iw->iw_state = ch->ch_retired ? IPC_WORKER_DRAINING :
+		    ch->ch_ready ? IPC_WORKER_READY : IPC_WORKER_STARTING;
+		iw->iw_restarts = s->s_seats[ch->ch_proc - procs]
+		    [ch->ch_index].se_restarts;
+		iw->iw_uptime_ms = now - ch->ch_started_ms;
+		beat = atomic_load(&ss->ss_heartbeat_ms);
+		iw->iw_heartbeat_age_ms = now > beat ? now - beat : 0;
+		iw->iw_conns = atomic_load(&ss->ss_conns);
+		iw->iw_requests = atomic_load(&ss->ss_requests);
+	}
+	return (n);
+}
+
+static int
+sup_ctl_reload(void *arg, char *msg, size_t msglen)
+{
+	return (sup_reload(arg, msg, msglen));
+}
+
+static void
+sup_ctl_stop(void *arg)
+{
+	sup_stop(arg, SUP_DRAINING);
+}

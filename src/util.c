@@ -1,0 +1,194 @@
+/*
+ * util.c: small helpers used by every routingd process: clocks, the
+ * process title ("routingd: api 1" in ps), descriptor flags, directories,
+ * random bytes.
+ *
+ * The process title reuses the memory of argv and environ, which are
+ * contiguous on Linux: util_title_init() copies environ to the heap once,
+ * before anything reads the environment through saved pointers; afterwards
+ * util_title_set() may overwrite that whole area.
+ */
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "routingd.h"
+
+extern char	**environ;
+
+static char	*util_title_base;	/* start of argv[0] */
+static size_t	 util_title_len;	/* bytes usable there */
+
+/* util_mono_ms: CLOCK_MONOTONIC in milliseconds. */
+uint64_t
+util_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* util_real_ms: wall-clock time in milliseconds since the epoch. */
+uint64_t
+util_real_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/*
+ * util_title_init: make argv's memory (and environ's, after moving environ
+ * to the heap) available for util_title_set.  Call once, early in main.
+ * On allocation failure the title simply stays as it was.
+ */
+void
+util_title_init(int argc, char **argv)
+{
+	char	**env;
+	char	 *end;
+	int	  i, n;
+
+	if (argc < 1 || argv[0] == NULL)
+		return;
+	end = argv[0] + strlen(argv[0]) + 1;
+	for (i = 1; i < argc; i++)
+		if (argv[i] == end)
+			end = argv[i] + strlen(argv[i]) + 1;
+	for (n = 0; environ[n] != NULL; n++)
+		;
+	if ((env = calloc((size_t)n + 1, sizeof(*env))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (environ[i] == end)
+			end = environ[i] + strlen(environ[i]) + 1;
+		if ((env[i] = strdup(environ[i])) == NULL)
+			return;
+	}
+	environ = env;
+	util_title_base = argv[0];
+	util_title_len = (size_t)(end - argv[0]);
+	for (i = 1; i < argc; i++)
+		argv[i] = NULL;
+}
+
+/*
+ * util_title_set: set the process title shown by ps to the formatted text
+ * (cut to fit) and the 15-byte comm name to its first word plus role.
+ */
+void
+util_title_set(const char *fmt, ...)
+{
+	char	 title[256];
+	va_list	 ap;
+	size_t	 n;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(title, sizeof(title), fmt, ap);
+	va_end(ap);
+	(void)prctl(PR_SET_NAME, title, 0, 0, 0);
+	if (util_title_base == NULL || util_title_len < 2)
+		return;
+	n = strlen(title);
+	if (n > util_title_len - 1)
+		n = util_title_len - 1;
+	memset(util_title_base, 0, util_title_len);
+	memcpy(util_title_base, title, n);
+}
+
+/* util_nonblock: set O_NONBLOCK.  Returns 0 or -1 with errno. */
+int
+util_nonblock(int fd)
+{
+	int	 fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
+		return (-1);
+	return (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ? -1 : 0);
+}
+
+/* util_cloexec: set FD_CLOEXEC.  Returns 0 or -1 with errno. */
+int
+util_cloexec(int fd)
+{
+	int	 fl;
+
+	if ((fl = fcntl(fd, F_GETFD)) == -1)
+		return (-1);
+	return (fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1 ? -1 : 0);
+}
+
+/*
+ * util_mkdir_p: create path and its missing parents with mode (existing
+ * directories are left as they are).  Returns 0 or -1 with errno.
+ */
+int
+util_mkdir_p(const char *path, mode_t mode)
+{
+	char	 buf[PATH_MAX];
+	char	*p;
+
+	if (strlen(path) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	(void)strcpy(buf, path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return (-1);
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return (-1);
+	return (0);
+}
+
+/*
+ * util_random_hex: nbytes random bytes from the kernel, hex-encoded into
+ * out (2 * nbytes + 1 bytes, NUL-terminated).  Returns 0 or -1 with errno.
+ */
+int
+util_random_hex(char *out, size_t nbytes)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 raw[256];
+	size_t			 i;
+
+	if (nbytes > sizeof(raw)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
+		return (-1);
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	out[2 * nbytes] = '\0';
+	util_wipe(raw, sizeof(raw));
+	return (0);
+}
+
+/* util_wipe: erase secret bytes in a way the compiler keeps. */
+void
+util_wipe(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}

@@ -1,0 +1,213 @@
+/*
+ * worker.c: the life cycle common to every worker process (API and WS).
+ *
+ * Runs in a worker, right after fork.  It owns the worker's signal
+ * watchers, the channel to the supervisor and the heartbeat.  Invariants:
+ * the heartbeat is written only from the event loop, so a worker stuck in
+ * a callback stops beating and the supervisor kills it; a worker exits
+ * when its supervisor is gone (channel EOF, or PR_SET_PDEATHSIG), so there
+ * are never orphans; drain is idempotent and bounded by shutdown_timeout.
+ */
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "routingd.h"
+#include "server.h"
+#include "shm.h"
+#include "worker.h"
+
+static void	worker_beat_cb(struct ev_loop *, ev_timer *, int);
+static void	worker_deadline_cb(struct ev_loop *, ev_timer *, int);
+static void	worker_sigterm_cb(struct ev_loop *, ev_signal *, int);
+static void	worker_sigint_cb(struct ev_loop *, ev_signal *, int);
+static void	worker_sigusr1_cb(struct ev_loop *, ev_signal *, int);
+static void	worker_chan_cb(struct ev_loop *, ev_io *, int);
+static void	worker_drain(struct worker *, const char *);
+static void	worker_watchers(struct worker *);
+static void	worker_report_ready(struct worker *);
+
+/*
+ * worker_run: see worker.h.  Never returns: exits 0 after a drain, 1 if
+ * the role cannot start.
+ */
+void
+worker_run(struct worker *w)
+{
+	sigset_t	 none;
+
+	log_procinit(w->w_ops->wo_name, w->w_index);
+	util_title_set("routingd: %s %d", w->w_ops->wo_name, w->w_index);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	(void)signal(SIGHUP, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
+	w->w_slot = &w->w_shm->sh_slots[w->w_slotno];
+	atomic_store(&w->w_slot->ss_heartbeat_ms, util_mono_ms());
+	worker_watchers(w);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (w->w_ops->wo_init(w) == -1)
+		exit(1);
+	worker_report_ready(w);
+	ev_run(w->w_loop, 0);
+	if (w->w_ops->wo_free != NULL)
+		w->w_ops->wo_free(w);
+	log_debug("worker exiting pid=%ld", (long)getpid());
+	exit(0);
+}
+
+/* Start the signal, channel and heartbeat watchers of the worker. */
+static void
+worker_watchers(struct worker *w)
+{
+	ev_signal_init(&w->w_sigterm, worker_sigterm_cb, SIGTERM);
+	ev_signal_init(&w->w_sigint, worker_sigint_cb, SIGINT);
+	ev_signal_init(&w->w_sigusr1, worker_sigusr1_cb, SIGUSR1);
+	ev_io_init(&w->w_chan_io, worker_chan_cb, w->w_chan, EV_READ);
+	ev_timer_init(&w->w_beat, worker_beat_cb, HEARTBEAT_INTERVAL,
+	    HEARTBEAT_INTERVAL);
+	ev_init(&w->w_deadline, worker_deadline_cb);
+	w->w_sigterm.data = w->w_sigint.data = w->w_sigusr1.data = w;
+	w->w_chan_io.data = w->w_beat.data = w->w_deadline.data = w;
+	ev_signal_start(w->w_loop, &w->w_sigterm);
+	ev_signal_start(w->w_loop, &w->w_sigint);
+	ev_signal_start(w->w_loop, &w->w_sigusr1);
+	ev_io_start(w->w_loop, &w->w_chan_io);
+	ev_timer_start(w->w_loop, &w->w_beat);
+}
+
+/* Tell the supervisor this worker listens and serves. */
+static void
+worker_report_ready(struct worker *w)
+{
+	struct ipc_ready	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.ir_role = (uint32_t)w->w_role;
+	r.ir_index = (uint32_t)w->w_index;
+	r.ir_slot = (uint32_t)w->w_slotno;
+	atomic_store(&w->w_slot->ss_state, SHM_SLOT_READY);
+	if (ipc_send(w->w_chan, IPC_PROC_READY, 0, &r, sizeof(r), 0) == -1)
+		log_warn("%s: cannot report readiness", __func__);
+	log_debug("worker ready pid=%ld slot=%d", (long)getpid(),
+	    w->w_slotno);
+}
+
+/* worker_is_ready: see worker.h. */
+int
+worker_is_ready(const struct worker *w)
+{
+	return (atomic_load(&w->w_shm->sh_ready) &&
+	    !atomic_load(&w->w_shm->sh_draining) && !w->w_draining);
+}
+
+/* Write the heartbeat stamp the supervisor watches. */
+static void
+worker_beat_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker	*w = t->data;
+
+	atomic_store(&w->w_slot->ss_heartbeat_ms, util_mono_ms());
+}
+
+/* Begin a graceful drain, at most once; the deadline bounds it. */
+static void
+worker_drain(struct worker *w, const char *why)
+{
+	double	 limit = (double)w->w_cfg->cf_shutdown_timeout / 1000.0;
+
+	if (w->w_draining)
+		return;
+	w->w_draining = 1;
+	atomic_store(&w->w_slot->ss_state, SHM_SLOT_DRAINING);
+	log_debug("draining (%s) conns=%llu", why, (unsigned long long)
+	    atomic_load(&w->w_slot->ss_conns));
+	ev_timer_set(&w->w_deadline, limit, 0.);
+	ev_timer_start(w->w_loop, &w->w_deadline);
+	w->w_ops->wo_drain(w);
+}
+
+/* worker_drained: see worker.h.  Ends the loop; worker_run exits 0. */
+void
+worker_drained(struct worker *w)
+{
+	if (w->w_exiting)
+		return;
+	w->w_exiting = 1;
+	ev_break(w->w_loop, EVBREAK_ALL);
+}
+
+/* The drain took longer than shutdown_timeout: leave now. */
+static void
+worker_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker	*w = t->data;
+
+	log_warnx("drain deadline passed with conns=%llu; exiting",
+	    (unsigned long long)atomic_load(&w->w_slot->ss_conns));
+	_exit(0);
+}
+
+static void
+worker_sigterm_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	worker_drain(s->data, "SIGTERM");
+}
+
+/* SIGINT: fast stop.  Nothing was acknowledged that is not on disk. */
+static void
+worker_sigint_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	_exit(0);
+}
+
+static void
+worker_sigusr1_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	if (log_reopen() == -1)
+		log_warn("%s: cannot reopen log file", __func__);
+}
+
+/*
+ * The supervisor channel.  The supervisor sends nothing yet; EOF means it
+ * is gone, and a worker never outlives its supervisor.
+ */
+static void
+worker_chan_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker	*w = io->data;
+	char		 buf[IPC_MAX_MSG];
+	ssize_t		 n;
+
+	n = ipc_recv(w->w_chan, buf, sizeof(buf));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		log_debug("%s: ignoring message of %zd bytes", __func__, n);
+		return;
+	}
+	ev_io_stop(loop, io);
+	worker_drain(w, "supervisor gone");
+}
+
+/* worker_server_config: see worker.h. */
+void
+worker_server_config(const struct config *cfg, int64_t max_body,
+    struct server_config *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->sc_max_body = max_body;
+	sc->sc_header_timeout = (double)cfg->cf_client_header_timeout / 1000.0;
+	sc->sc_body_timeout = (double)cfg->cf_client_body_timeout / 1000.0;
+	sc->sc_keepalive_timeout = (double)cfg->cf_keepalive_timeout / 1000.0;
+	sc->sc_write_timeout = (double)cfg->cf_send_timeout / 1000.0;
+	sc->sc_max_clients = (unsigned)cfg->cf_max_clients;
+}

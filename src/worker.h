@@ -1,0 +1,85 @@
+/*
+ * worker.h: what every worker process has, whatever its role, and the
+ * hooks a role (api.c, ws.c) plugs into the common worker life cycle.
+ */
+
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <ev.h>
+
+#include "routingd.h"
+#include "shm.h"
+
+struct worker;
+
+/* A role's hooks: the process table in supervisor.c points at these. */
+struct worker_ops {
+	const char	*wo_name;			/* "api", "ws" */
+	/* set up listeners and state; 0, or -1 (the worker exits 1) */
+	int		(*wo_init)(struct worker *);
+	/* stop accepting, finish in-flight work, then call worker_drained */
+	void		(*wo_drain)(struct worker *);
+	/* free the role's state (after the loop ends) */
+	void		(*wo_free)(struct worker *);
+};
+
+struct worker {
+	struct ev_loop		*w_loop;
+	const struct config	*w_cfg;		/* the supervisor's copy */
+	struct shm		*w_shm;
+	struct shm_slot		*w_slot;
+	const struct worker_ops	*w_ops;
+	int			 w_role;	/* enum proc_role */
+	int			 w_index;
+	int			 w_slotno;
+	int			 w_chan;	/* SEQPACKET to the supervisor */
+	int			 w_listen;	/* this role's listening socket */
+	int			 w_draining;
+	int			 w_exiting;
+	void			*w_ctx;		/* the role's state */
+
+	ev_signal		 w_sigterm;
+	ev_signal		 w_sigint;
+	ev_signal		 w_sigusr1;
+	ev_io			 w_chan_io;
+	ev_timer		 w_beat;
+	ev_timer		 w_deadline;
+};
+
+/*
+ * worker_run: the body of a freshly forked worker.  The caller has already
+ * called ev_loop_fork() and stopped or closed everything of the supervisor
+ * (supervisor.c does both).  Sets the title, watchers and heartbeat, runs
+ * wo_init, reports IPC_PROC_READY, runs the loop and exits the process.
+ */
+void		 worker_run(struct worker *) __attribute__((noreturn));
+
+/* worker_drained: the role has nothing in flight any more; exit cleanly. */
+void		 worker_drained(struct worker *);
+
+/* worker_is_ready: 1 if the daemon is ready and this worker not draining. */
+int		 worker_is_ready(const struct worker *);
+
+struct server_config;
+
+/*
+ * worker_server_config: the HTTP server settings (timeouts, client cap)
+ * of cfg, with max_body as the request body limit, into *sc.
+ */
+void		 worker_server_config(const struct config *, int64_t max_body,
+		    struct server_config *sc);
+
+/* The roles. */
+extern const struct worker_ops	api_ops;
+extern const struct worker_ops	ws_ops;
+
+/* metrics.c */
+/*
+ * metrics_render: the Prometheus text exposition of the daemon-wide
+ * counters in sh into a malloc'd buffer (*out, caller frees), length in
+ * *len.  Returns 0, or -1 on allocation failure.
+ */
+int		 metrics_render(const struct shm *, char **out, size_t *len);
+
+#endif /* WORKER_H */

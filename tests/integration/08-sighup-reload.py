@@ -1,0 +1,55 @@
+"""SIGHUP with a valid change applies it (a new generation of workers
+with the new settings, the old one drained); SIGHUP with a broken file
+keeps the old configuration and workers, and the log says why."""
+
+import signal
+import time
+
+import rtd
+
+
+def api_pids(d):
+    return sorted(p for p, t in d.workers().items()
+                  if t and t.startswith("routingd: api"))
+
+
+def test():
+    with rtd.Daemon(api_workers=2, ws_workers=1) as d:
+        before = set(d.workers())
+        keys = dict(d.keys, api_workers=3)
+        d.write_config(keys)
+        d.signal(signal.SIGHUP)
+        rtd.wait_for(lambda: len(api_pids(d)) == 3 and
+                     not (set(d.workers()) & before), 8,
+                     "3 new api workers, old generation gone")
+        titles = sorted(d.workers().values())
+        rtd.check(titles == ["routingd: api 0", "routingd: api 1",
+                             "routingd: api 2", "routingd: ws 0"],
+                  "the new topology (got %s)" % titles)
+        d.wait_ready()
+        rtd.check("configuration reloaded" in d.log(), "the log says so")
+        rtd.wait_for(lambda: d.metrics().get("routingd_reloads_total") == 1,
+                     3, "routingd_reloads_total 1")
+
+        # A broken file: nothing changes.
+        current = set(d.workers())
+        d.write_config(text="api_workers = 3\napi_workers = 4\n"
+                       "bogus_key = 1\n")
+        d.signal(signal.SIGHUP)
+        rtd.wait_for(lambda: "reload:" in d.log(), 3, "the reload refusal")
+        time.sleep(0.5)
+        rtd.check(set(d.workers()) == current,
+                  "the same workers keep running")
+        log = d.log()
+        rtd.check("routingd.conf:2:" in log and "bogus_key" in log,
+                  "the log names the bad lines")
+        st, _, _ = d.get("/readyz")
+        rtd.check(st == 200, "still ready on the old configuration")
+        rc, out, err = d.ctl("reload")
+        rtd.check(rc == 1 and "routingd.conf:2" in (out + err),
+                  "routingctl reload fails with the reason (rc=%d %r)"
+                  % (rc, out + err))
+        rtd.check(set(d.workers()) == current, "still the same workers")
+
+
+rtd.run(test)

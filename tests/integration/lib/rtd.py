@@ -1,0 +1,274 @@
+"""rtd.py: helpers for routingd integration tests.
+
+Each test starts the real daemon (the built binary, $ROUTINGD) with a
+generated configuration on free loopback ports, talks to it over real
+sockets, and stops it.  A test is a script: exit 0 pass, 1 fail, 77 skip.
+
+    import rtd
+    with rtd.Daemon(api_workers=2) as d:
+        status, headers, body = d.get("/healthz")
+        rtd.check(status == 200, "healthz answers")
+"""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROUTINGD = os.environ.get("ROUTINGD", "src/routingd")
+ROUTINGCTL = os.environ.get("ROUTINGCTL", "routingctl/routingctl")
+TESTDIR = os.environ.get("RTD_TESTDIR", "/tmp")
+SKIP = 77
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    """Assert one behaviour; the message says what was expected."""
+    if not cond:
+        raise Failure("expected: " + what)
+    print("ok -", what)
+
+
+def wait_for(pred, timeout, what, step=0.05):
+    """Poll pred() until true; fail with what after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except OSError:
+            pass
+        time.sleep(step)
+    raise Failure("timed out after %.1fs waiting for: %s" % (timeout, what))
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def run(test):
+    """Run test() as the whole script and exit with its verdict."""
+    try:
+        test()
+    except Failure as e:
+        print("FAIL:", e)
+        sys.exit(1)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
+    sys.exit(0)
+
+
+def proc_title(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return None
+
+
+def proc_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def children_of(ppid):
+    """{pid: title} of the live children of ppid."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == ppid and fields[0] != "Z":
+            out[int(name)] = proc_title(int(name))
+    return out
+
+
+def http_raw(port, data, timeout=5.0, host="127.0.0.1"):
+    """Send raw bytes, read until the server closes or timeout."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+class Daemon:
+    """One routingd instance with its own directory, ports and config."""
+
+    def __init__(self, start=True, **keys):
+        os.makedirs(TESTDIR, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="rtd-", dir=TESTDIR)
+        self.api_port = free_port()
+        self.ws_port = free_port()
+        self.sock = os.path.join(self.dir, "ctl.sock")
+        self.conf = os.path.join(self.dir, "routingd.conf")
+        self.logpath = os.path.join(self.dir, "stderr.log")
+        self.keys = {
+            "api_listen": "127.0.0.1:%d" % self.api_port,
+            "ws_listen": "127.0.0.1:%d" % self.ws_port,
+            "data_dir": os.path.join(self.dir, "data"),
+            "control_socket": self.sock,
+            "api_workers": 2,
+            "ws_workers": 2,
+            "shutdown_timeout": "5s",
+            "log_level": "debug",
+        }
+        self.keys.update(keys)
+        self.proc = None
+        self.write_config()
+        if start:
+            self.start()
+
+    # -- life cycle ----------------------------------------------------
+
+    def write_config(self, keys=None, text=None):
+        if text is None:
+            keys = self.keys if keys is None else keys
+            text = "".join("%s = %s\n" % (k, v) for k, v in keys.items()
+                           if v is not None)
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def start(self, args=None, env=None, wait=True):
+        self.stderr = open(self.logpath, "ab")
+        cmd = [ROUTINGD, "-d", "-f", self.conf] if args is None else args
+        self.proc = subprocess.Popen(cmd, stdout=self.stderr,
+                                     stderr=self.stderr, cwd=self.dir,
+                                     env=env, start_new_session=True)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=15):
+        def ready():
+            if self.proc.poll() is not None:
+                raise Failure("routingd exited with %s:\n%s"
+                              % (self.proc.returncode, self.log()))
+            st, _, _ = self.get("/readyz")
+            return st == 200
+        wait_for(ready, timeout, "GET /readyz 200")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def workers(self):
+        """{pid: title} of the supervisor's live children."""
+        return children_of(self.pid)
+
+    def workers_by_title(self):
+        return {t: p for p, t in self.workers().items()}
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure("routingd still running after %.1fs" % timeout)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        else:
+            # The supervisor is gone; make sure its workers are too.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.stderr.close()
+        self.proc = None
+
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop()
+        if exc_type is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print("--- routingd log (%s) ---" % self.logpath)
+            print(self.log()[-6000:])
+        return False
+
+    # -- clients -------------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None, port=None,
+                timeout=5.0):
+        """One HTTP request on a new connection: (status, headers, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1",
+                                          port or self.api_port,
+                                          timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def metrics(self):
+        """The /metrics samples as {name_with_labels: value}."""
+        st, _, body = self.get("/metrics")
+        if st != 200:
+            raise Failure("GET /metrics returned %d" % st)
+        out = {}
+        for line in body.decode().splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
+
+    def ctl(self, *args, sock=None, timeout=30):
+        """Run routingctl: (exit status, stdout, stderr)."""
+        cmd = [ROUTINGCTL, "-s", sock or self.sock] + list(args)
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def ctl_json(self, *args):
+        rc, out, err = self.ctl("--json", *args)
+        if rc != 0:
+            raise Failure("routingctl %s failed (%d): %s" % (args, rc, err))
+        return json.loads(out)

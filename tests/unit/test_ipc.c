@@ -1,0 +1,398 @@
+/*
+ * test_ipc.c: unit tests for ipc.c (framing, strict decode, type names,
+ * send/recv over a real SOCK_SEQPACKET socketpair).  Links ipc.c only.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ipc.h"
+
+/* Every type with the size of the payload used to exercise it. */
+struct test_ipc_case {
+	uint32_t	 type;
+	size_t		 len;
+};
+
+static const struct test_ipc_case test_ipc_cases[] = {
+	{ IPC_CTL_STATUS, 0 },
+	{ IPC_CTL_WORKERS, 0 },
+	{ IPC_CTL_RELOAD, 0 },
+	{ IPC_CTL_STOP, 0 },
+	{ IPC_CTL_OK, sizeof(struct ipc_text) },
+	{ IPC_CTL_FAIL, sizeof(struct ipc_text) },
+	{ IPC_CTL_STATUS_REPLY, sizeof(struct ipc_status) },
+	{ IPC_CTL_WORKERS_REPLY, sizeof(struct ipc_workers) },
+	{ IPC_PROC_READY, sizeof(struct ipc_ready) },
+};
+#define TEST_IPC_NCASES	(sizeof(test_ipc_cases) / sizeof(test_ipc_cases[0]))
+
+static unsigned char	 test_buf[IPC_MAX_MSG + 64];
+static unsigned char	 test_payload[IPC_MAX_PAYLOAD + 64];
+
+static void	 test_ipc_fill(size_t);
+static size_t	 test_ipc_workers_msg(uint32_t, size_t);
+static void	 test_ipc_pair(int[2]);
+
+/* A recognisable payload; a WORKERS_REPLY body stays consistent (n 0). */
+static void
+test_ipc_fill(size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		test_payload[i] = (unsigned char)(i * 7 + 1);
+}
+
+/* Encode a WORKERS_REPLY that claims n entries and carries nw of them. */
+static size_t
+test_ipc_workers_msg(uint32_t n, size_t nw)
+{
+	struct ipc_workers	 iw;
+	size_t			 len;
+	ssize_t			 r;
+
+	memset(test_payload, 0, sizeof(test_payload));
+	memset(&iw, 0, sizeof(iw));
+	iw.iw_n = n;
+	memcpy(test_payload, &iw, sizeof(iw));
+	len = sizeof(iw) + nw * sizeof(struct ipc_worker);
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_WORKERS_REPLY,
+	    IPC_VERSION, test_payload, len);
+	assert_int_equal(r, sizeof(struct ipc_hdr) + len);
+	return ((size_t)r);
+}
+
+static void
+test_ipc_pair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+}
+
+static void
+test_ipc_roundtrip_all(void **state)
+{
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+	ssize_t		 r;
+	size_t		 i, len;
+
+	for (i = 0; i < TEST_IPC_NCASES; i++) {
+		len = test_ipc_cases[i].len;
+		test_ipc_fill(len);
+		if (test_ipc_cases[i].type == IPC_CTL_WORKERS_REPLY)
+			memset(test_payload, 0, len);	/* n = 0 */
+		r = ipc_encode(test_buf, sizeof(test_buf),
+		    test_ipc_cases[i].type, 42, test_payload, len);
+		assert_int_equal(r, sizeof(struct ipc_hdr) + len);
+		assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr,
+		    &payload), IPC_OK);
+		assert_int_equal(hdr.ih_type, test_ipc_cases[i].type);
+		assert_int_equal(hdr.ih_len, len);
+		assert_int_equal(hdr.ih_peerid, 42);
+		assert_int_equal(hdr.ih_pid, (uint32_t)getpid());
+		assert_ptr_equal(payload, test_buf + sizeof(struct ipc_hdr));
+		if (len > 0)
+			assert_memory_equal(payload, test_payload, len);
+	}
+}
+
+static void
+test_ipc_roundtrip_workers(void **state)
+{
+	struct ipc_hdr		 hdr;
+	struct ipc_workers	 iw;
+	struct ipc_worker	 w;
+	const void		*payload;
+	size_t			 n;
+
+	n = test_ipc_workers_msg(3, 3);
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload), IPC_OK);
+	memcpy(&iw, payload, sizeof(iw));
+	assert_int_equal(iw.iw_n, 3);
+	n = test_ipc_workers_msg(IPC_MAX_WORKERS, IPC_MAX_WORKERS);
+	assert_true(n <= IPC_MAX_MSG);
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload), IPC_OK);
+	memcpy(&w, (const unsigned char *)payload + sizeof(iw) +
+	    (IPC_MAX_WORKERS - 1) * sizeof(w), sizeof(w));
+	assert_int_equal(w.iw_pid, 0);
+}
+
+static void
+test_ipc_truncated(void **state)
+{
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+	ssize_t		 r;
+
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_OK, IPC_VERSION,
+	    test_payload, sizeof(struct ipc_text));
+	assert_true(r > 0);
+	assert_int_equal(ipc_decode(test_buf, 0, &hdr, &payload),
+	    IPC_TRUNCATED);
+	assert_int_equal(ipc_decode(test_buf, sizeof(hdr) - 1, &hdr,
+	    &payload), IPC_TRUNCATED);
+	assert_int_equal(ipc_decode(test_buf, sizeof(hdr), &hdr, &payload),
+	    IPC_TRUNCATED);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r - 1, &hdr, &payload),
+	    IPC_TRUNCATED);
+}
+
+static void
+test_ipc_oversize(void **state)
+{
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.ih_type = IPC_CTL_OK;
+	hdr.ih_len = IPC_MAX_PAYLOAD + 1;
+	memcpy(test_buf, &hdr, sizeof(hdr));
+	assert_int_equal(ipc_decode(test_buf, sizeof(hdr), &hdr, &payload),
+	    IPC_OVERSIZE);
+	assert_int_equal(ipc_decode(test_buf, sizeof(test_buf), &hdr,
+	    &payload), IPC_OVERSIZE);
+	hdr.ih_len = UINT32_MAX;
+	memcpy(test_buf, &hdr, sizeof(hdr));
+	assert_int_equal(ipc_decode(test_buf, sizeof(hdr), &hdr, &payload),
+	    IPC_OVERSIZE);
+}
+
+static void
+test_ipc_trailing(void **state)
+{
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+	ssize_t		 r;
+
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_STATUS,
+	    IPC_VERSION, NULL, 0);
+	assert_int_equal(r, sizeof(hdr));
+	assert_int_equal(ipc_decode(test_buf, (size_t)r + 1, &hdr, &payload),
+	    IPC_TRAILING);
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_PROC_READY, 7,
+	    test_payload, sizeof(struct ipc_ready));
+	assert_int_equal(ipc_decode(test_buf, (size_t)r + 8, &hdr, &payload),
+	    IPC_TRAILING);
+}
+
+static void
+test_ipc_badsize(void **state)
+{
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+	ssize_t		 r;
+
+	/* a request that must be empty, carrying 4 bytes */
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_STOP, IPC_VERSION,
+	    test_payload, 4);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_BADSIZE);
+	/* a fixed struct one byte short and one byte long */
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_STATUS_REPLY,
+	    IPC_VERSION, test_payload, sizeof(struct ipc_status) - 1);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_BADSIZE);
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_FAIL,
+	    IPC_VERSION, test_payload, sizeof(struct ipc_text) + 1);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_BADSIZE);
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_OK,
+	    IPC_VERSION, NULL, 0);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_BADSIZE);
+}
+
+static void
+test_ipc_workers_inconsistent(void **state)
+{
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+	size_t		 n;
+
+	n = test_ipc_workers_msg(3, 2);		/* claims more than sent */
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	n = test_ipc_workers_msg(1, 2);		/* claims fewer */
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	n = test_ipc_workers_msg(IPC_MAX_WORKERS + 1, IPC_MAX_WORKERS + 1);
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	n = test_ipc_workers_msg(UINT32_MAX, 0);	/* no overflow */
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	/* shorter than struct ipc_workers itself */
+	n = (size_t)ipc_encode(test_buf, sizeof(test_buf),
+	    IPC_CTL_WORKERS_REPLY, IPC_VERSION, test_payload, 4);
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+}
+
+static void
+test_ipc_unknown(void **state)
+{
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+	ssize_t		 r;
+
+	r = ipc_encode(test_buf, sizeof(test_buf), 999, IPC_VERSION, NULL, 0);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_UNKNOWN);
+	r = ipc_encode(test_buf, sizeof(test_buf), 0, IPC_VERSION,
+	    test_payload, 16);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_UNKNOWN);
+	assert_int_equal(ipc_payload_size(999), -2);
+	assert_int_equal(ipc_payload_size(IPC_CTL_WORKERS_REPLY), -1);
+	assert_int_equal(ipc_payload_size(IPC_CTL_STATUS), 0);
+	assert_int_equal(ipc_payload_size(IPC_CTL_OK),
+	    sizeof(struct ipc_text));
+}
+
+static void
+test_ipc_encode_small(void **state)
+{
+	unsigned char	 small[sizeof(struct ipc_hdr) + 8];
+
+	assert_int_equal(ipc_encode(small, sizeof(struct ipc_hdr) - 1,
+	    IPC_CTL_STATUS, IPC_VERSION, NULL, 0), -1);
+	assert_int_equal(ipc_encode(small, sizeof(small), IPC_CTL_OK,
+	    IPC_VERSION, test_payload, sizeof(struct ipc_text)), -1);
+	assert_int_equal(ipc_encode(small, sizeof(small), IPC_PROC_READY,
+	    IPC_VERSION, test_payload, 9), -1);
+	assert_int_equal(ipc_encode(small, sizeof(small), IPC_PROC_READY,
+	    IPC_VERSION, test_payload, 8), sizeof(small));
+	assert_int_equal(ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_OK,
+	    IPC_VERSION, test_payload, IPC_MAX_PAYLOAD + 1), -1);
+}
+
+static void
+test_ipc_type_str(void **state)
+{
+	assert_string_equal(ipc_type_str(IPC_CTL_STATUS), "IPC_CTL_STATUS");
+	assert_string_equal(ipc_type_str(IPC_CTL_WORKERS_REPLY),
+	    "IPC_CTL_WORKERS_REPLY");
+	assert_string_equal(ipc_type_str(IPC_PROC_READY), "IPC_PROC_READY");
+	assert_string_equal(ipc_type_str(12345), "IPC_UNKNOWN(12345)");
+	assert_string_equal(ipc_type_str(UINT32_MAX),
+	    "IPC_UNKNOWN(4294967295)");
+}
+
+static void
+test_ipc_send_recv(void **state)
+{
+	struct ipc_hdr	 hdr;
+	struct ipc_text	 t, got;
+	const void	*payload;
+	ssize_t		 n;
+	int		 sv[2];
+
+	test_ipc_pair(sv);
+	memset(&t, 0, sizeof(t));
+	(void)snprintf(t.it_text, sizeof(t.it_text), "reloaded");
+	assert_int_equal(ipc_send(sv[0], IPC_CTL_OK, IPC_VERSION, &t,
+	    sizeof(t), 0), 0);
+	assert_int_equal(ipc_send(sv[0], IPC_CTL_STATUS, IPC_VERSION, NULL,
+	    0, 1), 0);
+	n = ipc_recv(sv[1], test_buf, IPC_MAX_MSG);
+	assert_int_equal(n, sizeof(hdr) + sizeof(t));
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_OK);
+	assert_int_equal(hdr.ih_type, IPC_CTL_OK);
+	memcpy(&got, payload, sizeof(got));
+	ipc_strfix(got.it_text);
+	assert_string_equal(got.it_text, "reloaded");
+	/* records stay separate: the next one is the empty request */
+	n = ipc_recv(sv[1], test_buf, IPC_MAX_MSG);
+	assert_int_equal(n, sizeof(hdr));
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_OK);
+	assert_int_equal(hdr.ih_type, IPC_CTL_STATUS);
+	close(sv[0]);
+	assert_int_equal(ipc_recv(sv[1], test_buf, IPC_MAX_MSG), 0);
+	close(sv[1]);
+}
+
+static void
+test_ipc_recv_too_big(void **state)
+{
+	unsigned char	 small[sizeof(struct ipc_hdr) + 16];
+	int		 sv[2];
+
+	test_ipc_pair(sv);
+	test_ipc_fill(sizeof(struct ipc_text));
+	assert_int_equal(ipc_send(sv[0], IPC_CTL_FAIL, IPC_VERSION,
+	    test_payload, sizeof(struct ipc_text), 0), 0);
+	errno = 0;
+	assert_int_equal(ipc_recv(sv[1], small, sizeof(small)), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	/* the oversized record is gone, not left half-read */
+	assert_int_equal(ipc_send(sv[0], IPC_CTL_STOP, IPC_VERSION, NULL, 0,
+	    0), 0);
+	assert_int_equal(ipc_recv(sv[1], small, sizeof(small)),
+	    sizeof(struct ipc_hdr));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+test_ipc_send_errors(void **state)
+{
+	int	 sv[2], i, rv = 0;
+
+	test_ipc_pair(sv);
+	errno = 0;
+	assert_int_equal(ipc_send(sv[0], IPC_CTL_OK, IPC_VERSION,
+	    test_payload, IPC_MAX_PAYLOAD + 1, 0), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	/* a full socket: non-blocking send says EAGAIN, never blocks */
+	for (i = 0; i < 100000 && rv == 0; i++)
+		rv = ipc_send(sv[0], IPC_CTL_OK, IPC_VERSION, test_payload,
+		    sizeof(struct ipc_text), 1);
+	assert_int_equal(rv, -1);
+	assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	close(sv[0]);
+	close(sv[1]);
+	/* a closed peer: EPIPE and no SIGPIPE (MSG_NOSIGNAL) */
+	test_ipc_pair(sv);
+	close(sv[1]);
+	assert_int_equal(ipc_send(sv[0], IPC_CTL_STATUS, IPC_VERSION, NULL,
+	    0, 0), -1);
+	assert_int_equal(errno, EPIPE);
+	close(sv[0]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest	 tests[] = {
+		cmocka_unit_test(test_ipc_roundtrip_all),
+		cmocka_unit_test(test_ipc_roundtrip_workers),
+		cmocka_unit_test(test_ipc_truncated),
+		cmocka_unit_test(test_ipc_oversize),
+		cmocka_unit_test(test_ipc_trailing),
+		cmocka_unit_test(test_ipc_badsize),
+		cmocka_unit_test(test_ipc_workers_inconsistent),
+		cmocka_unit_test(test_ipc_unknown),
+		cmocka_unit_test(test_ipc_encode_small),
+		cmocka_unit_test(test_ipc_type_str),
+		cmocka_unit_test(test_ipc_send_recv),
+		cmocka_unit_test(test_ipc_recv_too_big),
+		cmocka_unit_test(test_ipc_send_errors),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
