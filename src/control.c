@@ -16,8 +16,8 @@
  * - A request whose ih_peerid is not IPC_VERSION, an unknown type or a
  *   malformed message is answered with IPC_CTL_FAIL, never fatal.
  * - Client trouble is logged at debug level only.
- * - After control_close_fds (in a forked child) the struct owns no fd and
- *   no path: control_free then only releases memory.
+ * - After control_close_fds (in a forked child) the struct owns no fd, no
+ *   active watcher and no path: control_free then only releases memory.
  */
 
 #ifndef _GNU_SOURCE
@@ -151,8 +151,7 @@ control_new(struct ev_loop *loop, const char *path, const char *group,
 
 /*
  * control_free: see control.h.  NULL is allowed.  After control_close_fds
- * it neither touches the loop nor unlinks the path (they are the
- * parent's).
+ * it only releases memory: the path belongs to the parent.
  */
 void
 control_free(struct control *ctl)
@@ -161,25 +160,21 @@ control_free(struct control *ctl)
 
 	if (ctl == NULL)
 		return;
+	while ((cc = TAILQ_FIRST(&ctl->ctl_clients)) != NULL)
+		control_client_free(cc);
 	if (!ctl->ctl_closed) {
-		while ((cc = TAILQ_FIRST(&ctl->ctl_clients)) != NULL)
-			control_client_free(cc);
 		ev_io_stop(ctl->ctl_loop, &ctl->ctl_io);
 		close(ctl->ctl_fd);
 		(void)unlink(ctl->ctl_path);
-	} else {
-		while ((cc = TAILQ_FIRST(&ctl->ctl_clients)) != NULL) {
-			TAILQ_REMOVE(&ctl->ctl_clients, cc, cc_entry);
-			free(cc);
-		}
 	}
 	free(ctl->ctl_path);
 	free(ctl);
 }
 
 /*
- * control_close_fds: see control.h.  NULL is allowed.  The watchers stay
- * as they are: the child must not run the parent's loop state anyway.
+ * control_close_fds: see control.h.  NULL is allowed.  The watchers are
+ * stopped before their fds close, so a child that keeps running the
+ * inherited loop (after ev_loop_fork) never polls a closed fd.
  */
 void
 control_close_fds(struct control *ctl)
@@ -188,10 +183,9 @@ control_close_fds(struct control *ctl)
 
 	if (ctl == NULL || ctl->ctl_closed)
 		return;
-	TAILQ_FOREACH(cc, &ctl->ctl_clients, cc_entry) {
-		close(cc->cc_fd);
-		cc->cc_fd = -1;
-	}
+	while ((cc = TAILQ_FIRST(&ctl->ctl_clients)) != NULL)
+		control_client_free(cc);
+	ev_io_stop(ctl->ctl_loop, &ctl->ctl_io);
 	close(ctl->ctl_fd);
 	ctl->ctl_fd = -1;
 	ctl->ctl_closed = 1;
@@ -414,8 +408,7 @@ control_client_free(struct control_client *cc)
 
 	ev_io_stop(ctl->ctl_loop, &cc->cc_io);
 	ev_timer_stop(ctl->ctl_loop, &cc->cc_idle);
-	if (cc->cc_fd != -1)
-		close(cc->cc_fd);
+	close(cc->cc_fd);
 	TAILQ_REMOVE(&ctl->ctl_clients, cc, cc_entry);
 	ctl->ctl_nclients--;
 	free(cc);

@@ -34,8 +34,9 @@ struct control	*control_new(struct ev_loop *, const char *path,
 /* control_free: stop serving, close every client, unlink the path. */
 void		 control_free(struct control *);
 
-/* control_close_fds: in a freshly forked child, close the inherited fds
- * without touching the path or the loop. */
+/* control_close_fds: in a freshly forked child that keeps the inherited
+ * loop (after ev_loop_fork), stop this module's watchers and close its
+ * fds without unlinking the path; control_free afterwards only frees. */
 void		 control_close_fds(struct control *);
 
 #endif /* CONTROL_H */

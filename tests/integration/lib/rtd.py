@@ -146,7 +146,12 @@ class Daemon:
         self.proc = None
         self.write_config()
         if start:
-            self.start()
+            try:
+                self.start()
+            except BaseException:
+                print(self.log()[-4000:])
+                self.stop()
+                raise
 
     # -- life cycle ----------------------------------------------------
 
@@ -216,8 +221,11 @@ class Daemon:
         self.proc = None
 
     def log(self):
-        with open(self.logpath, "rb") as f:
-            return f.read().decode(errors="replace")
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return 
 
     def __enter__(self):
         return self
