@@ -422,6 +422,7 @@ sup_spawn(struct sup *s, struct seat *se)
 		close(sv[1]);
 		goto retry_free;
 	case 0:
+		free(ch);		/* the parent's record, not ours */
 		close(sv[0]);
 		memset(&w, 0, sizeof(w));
 		w.w_role = se->se_proc->pd_role;

@@ -230,8 +230,24 @@ class Daemon:
     def __enter__(self):
         return self
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:", "exited with status 23")
+
+    def sanitizer_report(self):
+        """The first sanitizer complaint in the daemon's output, or None."""
+        log = self.log()
+        for mark in self.SANITIZER_MARKS:
+            i = log.find(mark)
+            if i >= 0:
+                return log[max(0, i - 200):i + 1500]
+        return None
+
     def __exit__(self, exc_type, exc, tb):
         self.stop()
+        report = self.sanitizer_report()
+        if exc_type is None and report is not None:
+            print("--- sanitizer report ---\n" + report)
+            raise Failure("no sanitizer report in the daemon's output")
         if exc_type is None:
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
