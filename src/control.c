@@ -191,6 +191,18 @@ control_close_fds(struct control *ctl)
 	ctl->ctl_closed = 1;
 }
 
+/*
+ * control_set_group: apply a new control_socket_group to the live socket:
+ * mode 0660 and that group, or 0600 when group is NULL or empty.  Returns
+ * 0, or -1 with *errstr set (the socket keeps its old mode then).
+ */
+int
+control_set_group(struct control *ctl, const char *group,
+    const char **errstr)
+{
+	return (control_set_mode(ctl->ctl_path, group, errstr));
+}
+
 /* ------------------------------------------------------------------ */
 /* Setup                                                               */
 /* ------------------------------------------------------------------ */

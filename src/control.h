@@ -31,6 +31,14 @@ struct control	*control_new(struct ev_loop *, const char *path,
 		    const char *group, const struct control_ops *, void *arg,
 		    const char **errstr);
 
+/*
+ * control_set_group: apply a new group to the live socket (0660 and that
+ * group, or 0600 when group is NULL or empty).  Returns 0, or -1 with
+ * *errstr set.
+ */
+int		 control_set_group(struct control *, const char *group,
+		    const char **errstr);
+
 /* control_free: stop serving, close every client, unlink the path. */
 void		 control_free(struct control *);
 

@@ -22,6 +22,7 @@
 #include "supervisor.h"
 
 static void	usage(void) __attribute__((noreturn));
+static void	routingd_help(void) __attribute__((noreturn));
 static struct config *routingd_config(const char *, int, struct cfg_errors *);
 static int	routingd_check(const char *, struct config *,
 		    const struct cfg_errors *, int);
@@ -31,6 +32,22 @@ usage(void)
 {
 	fprintf(stderr, "usage: routingd [-dhnVv] [-f file]\n");
 	exit(2);
+}
+
+/* -h: the usage and what each option does, on stdout. */
+static void
+routingd_help(void)
+{
+	printf("usage: routingd [-dhnVv] [-f file]\n"
+	    "  -d       log to stderr even if log_file is set\n"
+	    "  -f file  configuration file (default %s if it exists,\n"
+	    "           else embedded defaults for local use)\n"
+	    "  -h       this help\n"
+	    "  -n       check the configuration and exit (0 OK, 1 not)\n"
+	    "  -V       print the version\n"
+	    "  -v       debug logging; with -n, print the effective "
+	    "configuration\n", ROUTINGD_CONF);
+	exit(0);
 }
 
 /*
@@ -102,6 +119,8 @@ main(int argc, char *argv[])
 			if ((path = strdup(optarg)) == NULL)
 				err(1, "strdup");
 			break;
+		case 'h':
+			routingd_help();
 		case 'n':
 			check = 1;
 			break;

@@ -912,6 +912,13 @@ sup_rebind(struct sup *s, int role, const struct listen_addr *old,
 	return (fd);
 }
 
+/* Two optional strings are equal (NULL equals NULL and ""). */
+static int
+sup_same_str(const char *a, const char *b)
+{
+	return (strcmp(a ? a : "", b ? b : "") == 0);
+}
+
 static int
 sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
     size_t msglen)
@@ -933,6 +940,14 @@ sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
 	    ncfg->cf_control_socket_group, &sup_ctl_ops, s, &err)) == NULL) {
 		(void)snprintf(msg, msglen, "configuration not reloaded: "
 		    "control socket %s: %s", ncfg->cf_control_socket, err);
+		goto fail_ws;
+	}
+	if (nctl == s->s_ctl && !sup_same_str(s->s_cfg->cf_control_socket_group,
+	    ncfg->cf_control_socket_group) && control_set_group(nctl,
+	    ncfg->cf_control_socket_group, &err) == -1) {
+		(void)snprintf(msg, msglen, "configuration not reloaded: "
+		    "control_socket_group %s: %s",
+		    ncfg->cf_control_socket_group, err);
 		goto fail_ws;
 	}
 	if (nctl != s->s_ctl)

@@ -2,7 +2,10 @@
 with the new settings, the old one drained); SIGHUP with a broken file
 keeps the old configuration and workers, and the log says why."""
 
+import grp
+import os
 import signal
+import stat
 import time
 
 import rtd
@@ -50,6 +53,16 @@ def test():
                   "routingctl reload fails with the reason (rc=%d %r)"
                   % (rc, out + err))
         rtd.check(set(d.workers()) == current, "still the same workers")
+
+        # control_socket_group applies to the live socket on reload.
+        if os.path.exists(d.sock):
+            d.write_config(dict(keys, control_socket_group="adm"))
+            rc, out, err = d.ctl("reload")
+            rtd.check(rc == 0, "reload with a group (%r)" % (out + err))
+            st = os.stat(d.sock)
+            rtd.check(stat.S_IMODE(st.st_mode) == 0o660 and
+                      st.st_gid == grp.getgrnam("adm").gr_gid,
+                      "the control socket is 0660 group adm")
 
 
 rtd.run(test)
