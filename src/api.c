@@ -20,7 +20,6 @@
 
 struct api {
 	struct worker	*a_w;
-	struct server	*a_srv;
 };
 
 typedef void	 api_route_fn(struct api *, struct server_conn *,
@@ -62,52 +61,30 @@ const struct worker_ops api_ops = {
 static int
 api_init(struct worker *w)
 {
-	struct server_config	 sc;
-	struct api		*a;
+	struct api	*a;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		log_warn("%s: calloc", __func__);
 		return (-1);
 	}
 	a->a_w = w;
-	worker_server_config(w->w_cfg, w->w_cfg->cf_max_envelope_bytes,
-	    &sc);
-	a->a_srv = server_new(w->w_loop, w->w_listen, &sc, api_handle, a,
-	    w->w_slot);
-	if (a->a_srv == NULL) {
-		log_warn("%s: cannot start the HTTP server", __func__);
-		free(a);
-		return (-1);
-	}
 	w->w_ctx = a;
-	return (0);
+	return (worker_http_start(w, w->w_cfg->cf_max_envelope_bytes,
+	    api_handle, a));
 }
 
-static void
-api_idle(void *arg)
-{
-	struct api	*a = arg;
-
-	worker_drained(a->a_w);
-}
-
+/* Nothing but HTTP is in flight in an API worker yet. */
 static void
 api_drain(struct worker *w)
 {
-	struct api	*a = w->w_ctx;
-
-	server_drain(a->a_srv, api_idle, a);
+	worker_http_drain(w);
 }
 
 static void
 api_free(struct worker *w)
 {
-	struct api	*a = w->w_ctx;
-
-	if (a == NULL)
-		return;
-	server_free(a->a_srv);
-	free(a);
+	worker_http_free(w);
+	free(w->w_ctx);
 	w->w_ctx = NULL;
 }
 

@@ -198,8 +198,8 @@ worker_chan_cb(struct ev_loop *loop, ev_io *io, int revents)
 	worker_drain(w, "supervisor gone");
 }
 
-/* worker_server_config: see worker.h. */
-void
+/* Fill a server_config from the configuration. */
+static void
 worker_server_config(const struct config *cfg, int64_t max_body,
     struct server_config *sc)
 {
@@ -210,4 +210,44 @@ worker_server_config(const struct config *cfg, int64_t max_body,
 	sc->sc_keepalive_timeout = (double)cfg->cf_keepalive_timeout / 1000.0;
 	sc->sc_write_timeout = (double)cfg->cf_send_timeout / 1000.0;
 	sc->sc_max_clients = (unsigned)cfg->cf_max_clients;
+}
+
+/* worker_http_start: see worker.h. */
+int
+worker_http_start(struct worker *w, int64_t max_body,
+    void (*handler)(struct server_conn *, const struct http_request *,
+    void *), void *arg)
+{
+	struct server_config	 sc;
+
+	worker_server_config(w->w_cfg, max_body, &sc);
+	w->w_srv = server_new(w->w_loop, w->w_listen, &sc, handler, arg,
+	    w->w_slot);
+	if (w->w_srv == NULL) {
+		log_warn("%s: cannot start the HTTP server", __func__);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+worker_http_idle_cb(void *arg)
+{
+	worker_drained(arg);
+}
+
+/* worker_http_drain: see worker.h. */
+void
+worker_http_drain(struct worker *w)
+{
+	server_drain(w->w_srv, worker_http_idle_cb, w);
+}
+
+/* worker_http_free: see worker.h. */
+void
+worker_http_free(struct worker *w)
+{
+	if (w->w_srv != NULL)
+		server_free(w->w_srv);
+	w->w_srv = NULL;
 }

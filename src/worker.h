@@ -11,6 +11,7 @@
 #include "routingd.h"
 #include "shm.h"
 
+struct server;
 struct worker;
 
 /* A role's hooks: the process table in supervisor.c points at these. */
@@ -38,6 +39,7 @@ struct worker {
 	int			 w_draining;
 	int			 w_exiting;
 	void			*w_ctx;		/* the role's state */
+	struct server		*w_srv;		/* its HTTP server */
 
 	ev_signal		 w_sigterm;
 	ev_signal		 w_sigint;
@@ -61,14 +63,27 @@ void		 worker_drained(struct worker *);
 /* worker_is_ready: 1 if the daemon is ready and this worker not draining. */
 int		 worker_is_ready(const struct worker *);
 
-struct server_config;
+struct http_request;
+struct server_conn;
 
 /*
- * worker_server_config: the HTTP server settings (timeouts, client cap)
- * of cfg, with max_body as the request body limit, into *sc.
+ * worker_http_start: serve HTTP/1.1 on the worker's listening socket with
+ * the configured timeouts and client cap, max_body as the body limit, and
+ * handler(conn, req, arg) for every request.  Returns 0, or -1 (logged).
  */
-void		 worker_server_config(const struct config *, int64_t max_body,
-		    struct server_config *sc);
+int		 worker_http_start(struct worker *, int64_t max_body,
+		    void (*handler)(struct server_conn *,
+		    const struct http_request *, void *), void *arg);
+
+/*
+ * worker_http_drain: stop accepting and call worker_drained once the last
+ * connection is gone.  The wo_drain hook of a role with nothing else in
+ * flight.
+ */
+void		 worker_http_drain(struct worker *);
+
+/* worker_http_free: close every connection (after the loop ended). */
+void		 worker_http_free(struct worker *);
 
 /* The roles. */
 extern const struct worker_ops	api_ops;

@@ -7,20 +7,11 @@
  * well-behaved HTTP/1.1 endpoint that drains like the API.
  */
 
-#include <stdlib.h>
-#include <string.h>
-
-#include "log.h"
 #include "routingd.h"
 #include "server.h"
 #include "worker.h"
 
 #define WS_MAX_HTTP_BODY	4096	/* bytes: no request body is expected */
-
-struct ws {
-	struct worker	*ws_w;
-	struct server	*ws_srv;
-};
 
 static int	ws_init(struct worker *);
 static void	ws_drain(struct worker *);
@@ -43,50 +34,17 @@ ws_handle(struct server_conn *c, const struct http_request *req, void *arg)
 static int
 ws_init(struct worker *w)
 {
-	struct server_config	 sc;
-	struct ws		*ws;
-
-	if ((ws = calloc(1, sizeof(*ws))) == NULL) {
-		log_warn("%s: calloc", __func__);
-		return (-1);
-	}
-	ws->ws_w = w;
-	worker_server_config(w->w_cfg, WS_MAX_HTTP_BODY, &sc);
-	ws->ws_srv = server_new(w->w_loop, w->w_listen, &sc, ws_handle, ws,
-	    w->w_slot);
-	if (ws->ws_srv == NULL) {
-		log_warn("%s: cannot start the HTTP server", __func__);
-		free(ws);
-		return (-1);
-	}
-	w->w_ctx = ws;
-	return (0);
-}
-
-static void
-ws_idle(void *arg)
-{
-	struct ws	*ws = arg;
-
-	worker_drained(ws->ws_w);
+	return (worker_http_start(w, WS_MAX_HTTP_BODY, ws_handle, w));
 }
 
 static void
 ws_drain(struct worker *w)
 {
-	struct ws	*ws = w->w_ctx;
-
-	server_drain(ws->ws_srv, ws_idle, ws);
+	worker_http_drain(w);
 }
 
 static void
 ws_free(struct worker *w)
 {
-	struct ws	*ws = w->w_ctx;
-
-	if (ws == NULL)
-		return;
-	server_free(ws->ws_srv);
-	free(ws);
-	w->w_ctx = NULL;
+	worker_http_free(w);
 }
