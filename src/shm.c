@@ -33,6 +33,7 @@ shm_create(void)
 	sh->sh_size = sizeof(*sh);
 	sh->sh_started_real_ms = util_real_ms();
 	sh->sh_started_mono_ms = util_mono_ms();
+	rl_init(&sh->sh_rl);
 	return (sh);
 }
 

@@ -21,8 +21,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "ratelimit.h"
+
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	1
+#define SHM_VERSION	2	/* 2: the rate-limit table */
 #define SHM_SLOTS	256		/* worker slots: half API, half WS */
 
 enum shm_slot_state {
@@ -58,6 +60,7 @@ struct shm {
 	_Atomic uint64_t	sh_reloads;
 	_Atomic uint64_t	sh_heartbeat_kills;
 	struct shm_slot		sh_slots[SHM_SLOTS];
+	struct rl_table		sh_rl;		/* per-user rate limits */
 };
 
 /* shm_create: map and initialise a region; fatal on failure. */
