@@ -1,0 +1,355 @@
+/*
+ * qstore.h: the durable per-device message queue on LMDB.
+ *
+ * Every worker (API and WS) calls qs_open() AFTER fork and gets its own
+ * handle; all of them share the files under data_dir.  Writes are grouped
+ * by the caller: one batch (one LMDB write txn, one fsync'd commit) per
+ * event-loop iteration, and inside it one sub-transaction per client
+ * request, so a failing request rolls back alone.  Reads are short read
+ * txns that never outlive the call.  The module never logs and never
+ * exits: every function returns an enum qs_result, and qs_lasterr() tells
+ * the caller (who logs once) what exactly failed.
+ *
+ * Ids (users and devices) are NUL-terminated strings of 1 to QS_ID_MAX
+ * bytes of printable ASCII without space (0x21-0x7e); anything else is
+ * QS_BADID.  Message ids are opaque strings of fewer than QS_MSGID_SIZE
+ * bytes made by this module; all copies of one message (one per device of
+ * the recipient) share the same id.
+ */
+
+#ifndef QSTORE_H
+#define QSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QS_ID_MAX		128	/* bytes of a user or device id */
+#define QS_MSGID_SIZE		32	/* bytes of a message id buffer */
+#define QS_PLATFORM_MAX		32	/* bytes of a push platform name */
+#define QS_APPID_MAX		128	/* bytes of a push app id */
+#define QS_TOKEN_MAX		4096	/* bytes of a push token */
+#define QS_ENVELOPE_MAX		(16 * 1024 * 1024)	/* bytes per message */
+#define QS_PRIO_MAX		9	/* priorities are 0..QS_PRIO_MAX */
+#define QS_PRIO_HIGH		5	/* priority >= this: high lane */
+#define QS_LANE_HIGH		0	/* lanes in delivery order */
+#define QS_LANE_NORMAL		1
+#define QS_NLANES		2
+#define QS_DEFAULT_MAPSIZE	(8ULL * 1024 * 1024 * 1024)	/* bytes */
+#define QS_MAXREADERS		512	/* reader slots (1st opener fixes) */
+#define QS_MAXDBS		8	/* named databases */
+#define QS_DEFAULT_DEVICE	"default"	/* device of a user with none */
+#define QS_SCHEMA_VERSION	1	/* on-disk schema written and read */
+#define QS_TOUCH_INTERVAL_MS	60000	/* ms: last-seen write granularity */
+
+enum qs_result {
+	QS_OK = 0,
+	QS_NOTFOUND,		/* no such user, device or message */
+	QS_FULL,		/* a recipient device queue is at queue_max */
+	QS_MAPFULL,		/* LMDB map full: abort, answer 503, alarm */
+	QS_TXNFULL,		/* too many dirty pages: batch too large */
+	QS_READERSFULL,		/* no reader slot even after a reader check */
+	QS_BADID,		/* a user or device id breaks the id rules */
+	QS_INVAL,		/* another argument out of range */
+	QS_CORRUPT,		/* a record this version cannot read */
+	QS_SCHEMA,		/* the env has a newer or unknown schema */
+	QS_ERR			/* misuse, I/O, fork...: see lasterr */
+};
+
+struct qstore;			/* one handle per process, opaque */
+
+/*
+ * A streaming position in one device queue: the sequence number of the last
+ * message passed, per lane (0: none yet).  Because sequence numbers only
+ * grow, a message enqueued later always lies after the position of its
+ * lane, even a high-lane message arriving after the stream moved on to the
+ * normal lane.  Zero it (or use qs_cursor_init) to start at the beginning.
+ */
+struct qs_cursor {
+	uint64_t	 qc_last[QS_NLANES];
+};
+
+/* One known device, as given to a qs_device_cb.  Strings are
+ * NUL-terminated copies valid only during the callback. */
+struct qs_device {
+	const char	*qd_device;
+	uint32_t	 qd_count;		/* queued messages */
+	uint64_t	 qd_bytes;		/* envelope bytes queued */
+	uint64_t	 qd_created_ms;
+	uint64_t	 qd_last_seen_ms;
+	int		 qd_has_push;		/* the fields below are set */
+	const char	*qd_platform;
+	const char	*qd_token;
+	const char	*qd_app_id;
+	uint64_t	 qd_registered_ms;
+};
+
+struct qs_stats {
+	uint64_t	 st_messages;		/* message copies queued */
+	uint64_t	 st_queues;		/* known devices */
+	uint64_t	 st_users;		/* users ever sent to */
+	uint64_t	 st_push;		/* push registrations */
+	uint64_t	 st_expiry;		/* lanes in the expiry index */
+	uint64_t	 st_map_size;		/* bytes mapped */
+	uint64_t	 st_map_used;		/* bytes to the last page */
+	uint64_t	 st_last_txnid;
+	uint32_t	 st_page_size;		/* bytes */
+	uint32_t	 st_readers;		/* reader slots ever used */
+	uint32_t	 st_max_readers;
+};
+
+/*
+ * Called once per message, inside the read txn: id is a NUL-terminated
+ * message id, data/len the envelope bytes, which point into the map and
+ * must be copied before returning.  Return 0 to go on; anything else stops
+ * the walk (that message is not counted as passed).  It must not call any
+ * qs_ function.
+ */
+typedef int (*qs_msg_cb)(void *arg, const char *id, int priority,
+    uint64_t enqueued_ms, const void *data, size_t len);
+
+/* Called once per known device (see struct qs_device); same rules as
+ * qs_msg_cb. */
+typedef int (*qs_device_cb)(void *arg, const struct qs_device *dev);
+
+/* ---- Life cycle -------------------------------------------------- *
+ * A handle belongs to one thread of one process.  Between calls it keeps
+ * one reset read txn, i.e. one of the QS_MAXREADERS reader slots (which
+ * pins no pages).
+ */
+
+/*
+ * qs_open: open (creating if needed) the store in directory dir, which is
+ * created with mode 0700 when missing.  Must be called AFTER fork, in the
+ * process that will use the handle.  mapsize is the map size in bytes (0:
+ * QS_DEFAULT_MAPSIZE); every process must pass the same value.  Retries a
+ * few times when another process is opening or closing at the same
+ * instant, clears stale reader slots, creates the databases and the schema
+ * record on first open and refuses an env with a newer or unknown schema.
+ * Returns a handle (free with qs_close) or NULL with *errstr (if errstr is
+ * not NULL) set to a reason in a static buffer, valid until the next
+ * qs_open or qs_backup call.
+ */
+struct qstore	*qs_open(const char *dir, uint64_t mapsize,
+		    const char **errstr);
+
+/*
+ * qs_close: abort any open batch, release the handle and the env.  In a
+ * process other than the one that opened it (a forked child) only the
+ * handle's memory is freed: closing the inherited env would free the
+ * opener's reader slots in the shared lock file, and closing its
+ * descriptors would drop the fcntl locks of the child's own env.  NULL is
+ * accepted.
+ */
+void		 qs_close(struct qstore *);
+
+/*
+ * qs_reader_check: clear reader slots left by dead processes (for an
+ * ev_timer every 30-60 s; qs_open already ran it).  *cleared (may be NULL)
+ * gets the number of slots freed.  QS_OK or QS_ERR.
+ */
+int		 qs_reader_check(struct qstore *, int *cleared);
+
+/* qs_strerror: a static text for a result code. */
+const char	*qs_strerror(int result);
+
+/* qs_lasterr: a text naming the last failure of this handle (the LMDB
+ * call and its error), valid until the next call on the handle. */
+const char	*qs_lasterr(const struct qstore *);
+
+/* ---- Batches (group commit) -------------------------------------- */
+
+/*
+ * qs_batch_begin: open the batch (one write txn; it takes the env-wide
+ * write lock until commit or abort, so open it just before the first write
+ * of an iteration and commit it in ev_prepare).  Never do other I/O while
+ * it is open.  QS_ERR if a batch is already open; QS_MAPFULL,
+ * QS_READERSFULL or QS_ERR from LMDB.
+ */
+int		 qs_batch_begin(struct qstore *);
+
+/*
+ * qs_batch_commit: commit the batch durably (fsync'd data and meta page).
+ * Only after QS_OK may the caller answer 202/204 for the requests in it.
+ * A sub-transaction still open is aborted first.  If an operation poisoned
+ * the batch (see qs_sub_commit), nothing is committed and its error is
+ * returned.  The batch is closed whatever the result.  QS_OK, QS_MAPFULL,
+ * QS_TXNFULL or QS_ERR (the requests of the batch all failed).
+ */
+int		 qs_batch_commit(struct qstore *);
+
+/* qs_batch_abort: drop the batch and everything in it; no-op without. */
+void		 qs_batch_abort(struct qstore *);
+
+/* qs_batch_active: 1 while a batch is open, else 0. */
+int		 qs_batch_active(const struct qstore *);
+
+/*
+ * qs_batch_size: what the open batch has written so far, to cap it: *ops
+ * (may be NULL) puts and deletes, *bytes (may be NULL) key and value bytes
+ * put.  Work rolled back by qs_sub_abort is not counted.  Zero without a
+ * batch.
+ */
+void		 qs_batch_size(const struct qstore *, size_t *ops,
+		    size_t *bytes);
+
+/*
+ * qs_sub_begin: open a nested txn inside the batch for one client request.
+ * QS_ERR without a batch or with a sub already open.
+ */
+int		 qs_sub_begin(struct qstore *);
+
+/*
+ * qs_sub_commit: keep the request's changes in the batch (not yet durable:
+ * that is qs_batch_commit).  If an operation inside failed with an LMDB
+ * error, the sub is aborted and that error returned.  If LMDB fails to
+ * merge the sub, the batch is poisoned: qs_batch_commit will fail.
+ */
+int		 qs_sub_commit(struct qstore *);
+
+/* qs_sub_abort: roll back the request's changes; no-op without a sub. */
+void		 qs_sub_abort(struct qstore *);
+
+/* ---- Writes: inside a batch ---------------------------------------- *
+ * They work in the open sub-transaction, or in the batch txn when no sub is
+ * open; QS_ERR when neither is open.  QS_BADID, QS_INVAL and QS_FULL write
+ * nothing.  Any other failure (QS_MAPFULL, QS_TXNFULL, QS_CORRUPT, QS_ERR)
+ * may leave a partial write and poisons that txn: abort the sub (or, with
+ * no sub, the whole batch).
+ */
+
+/*
+ * qs_enqueue: queue one envelope (len bytes, copied) for every known device
+ * of user, or for device QS_DEFAULT_DEVICE when the user has none (which
+ * makes it known).  All copies share one id, written to id_out (a
+ * NUL-terminated string).  priority is 0..QS_PRIO_MAX; the message expires
+ * at now_ms + ttl_ms (ttl_ms 0: never).  queue_max caps each device queue
+ * (0: no cap): if any recipient device already holds queue_max messages,
+ * nothing is written and QS_FULL is returned.
+ */
+int		 qs_enqueue(struct qstore *, const char *user,
+		    const void *envelope, size_t len, int priority,
+		    uint64_t now_ms, uint64_t ttl_ms, uint32_t queue_max,
+		    char id_out[QS_MSGID_SIZE]);
+
+/*
+ * qs_ack: delete the messages ids[0..n-1] from the queue of (user, device)
+ * only.  Ids that do not parse, are not in that queue or repeat are
+ * ignored.  *deleted (may be NULL) gets the number deleted.  QS_OK (also
+ * for an unknown device: nothing to delete) or an error as above.
+ */
+int		 qs_ack(struct qstore *, const char *user, const char *device,
+		    const char *const *ids, size_t n, size_t *deleted);
+
+/*
+ * qs_touch: make (user, device) known (it then receives messages sent to
+ * the user) and record now_ms as its last-seen time.  A known device's
+ * last-seen time is rewritten only once it is QS_TOUCH_INTERVAL_MS old,
+ * so touching on every request costs no write.
+ */
+int		 qs_touch(struct qstore *, const char *user, const char *device,
+		    uint64_t now_ms);
+
+/*
+ * qs_push_register: make (user, device) known and set its push target
+ * (platform, token, app_id: printable ASCII without space, at most
+ * QS_PLATFORM_MAX, QS_TOKEN_MAX and QS_APPID_MAX bytes; QS_INVAL
+ * otherwise), replacing any earlier one.
+ */
+int		 qs_push_register(struct qstore *, const char *user,
+		    const char *device, const char *platform, const char *token,
+		    const char *app_id, uint64_t now_ms);
+
+/* qs_push_remove: forget the push target of (user, device) (the gateway
+ * rejected the token).  QS_NOTFOUND if there was none. */
+int		 qs_push_remove(struct qstore *, const char *user,
+		    const char *device);
+
+/*
+ * qs_device_delete: forget (user, device): drop its whole queue and its
+ * push target.  *dropped (may be NULL) gets the number of messages
+ * dropped.  QS_NOTFOUND if the device was not known.
+ */
+int		 qs_device_delete(struct qstore *, const char *user,
+		    const char *device, size_t *dropped);
+
+/*
+ * qs_expire: delete up to max messages whose expiry time is <= now_ms,
+ * through the expiry index of lane heads (earliest first), keeping queue
+ * counts right.  *expired (may be NULL) gets the number deleted; fewer
+ * than max means none is left.  A message whose TTL is shorter than that
+ * of a message ahead of it in its lane waits for that one to go (it is
+ * never fetched meanwhile); with one TTL for all messages none waits.
+ */
+int		 qs_expire(struct qstore *, uint64_t now_ms, size_t max,
+		    size_t *expired);
+
+/* ---- Reads ---------------------------------------------------------- *
+ * Each runs in one short read txn that ends before it returns.  When a
+ * batch is open they read through it instead (LMDB allows one txn per
+ * thread), and so see its uncommitted writes.
+ */
+
+/*
+ * qs_fetch: call cb for the oldest limit messages of (user, device): high
+ * lane first, FIFO within a lane, skipping expired ones (expiry <= now_ms).
+ * Messages stay until acknowledged, so the same call returns the same
+ * messages.  *count (may be NULL) gets the number passed to cb.
+ * QS_NOTFOUND if the device is not known (the caller may qs_touch it).
+ */
+int		 qs_fetch(struct qstore *, const char *user, const char *device,
+		    size_t limit, uint64_t now_ms, qs_msg_cb cb, void *arg,
+		    size_t *count);
+
+/* qs_cursor_init: a position before the first message. */
+void		 qs_cursor_init(struct qs_cursor *);
+
+/*
+ * qs_fetch_after: like qs_fetch, but only messages after the position
+ * *cur, which is advanced past each message cb accepts (and past expired
+ * ones).  One call is one page in one short read txn: a WS connection
+ * streams its backlog with repeated calls, and later catches up with the
+ * same cursor.  *more (may be NULL) is set to 1 when the page stopped
+ * before the end of the queue.  QS_NOTFOUND if the device is not known.
+ */
+int		 qs_fetch_after(struct qstore *, const char *user,
+		    const char *device, struct qs_cursor *cur, size_t limit,
+		    uint64_t now_ms, qs_msg_cb cb, void *arg, size_t *count,
+		    int *more);
+
+/* qs_devices: call cb for every known device of user (ordered by id
+ * length, then bytes).  *count (may be NULL) gets the number of devices.
+ * QS_OK also for none. */
+int		 qs_devices(struct qstore *, const char *user, qs_device_cb cb,
+		    void *arg, size_t *count);
+
+/* qs_depth: the number of messages and envelope bytes queued for
+ * (user, device), expired but unswept ones included.  QS_NOTFOUND if the
+ * device is not known. */
+int		 qs_depth(struct qstore *, const char *user, const char *device,
+		    uint32_t *count, uint64_t *bytes);
+
+/* qs_stats: entry counts and map usage for /metrics. */
+int		 qs_stats(struct qstore *, struct qs_stats *);
+
+/*
+ * qs_backup: write a consistent, compacted copy of the store (data.mdb,
+ * mode 0600) into dir, which must exist, be empty and should be private,
+ * then fsync the file and dir; renaming dir into place is the caller's.
+ * The live store keeps serving, but the call blocks for the whole copy:
+ * run it from a short-lived process.  No batch may be open.  QS_OK, or
+ * QS_ERR (or an LMDB result) with *errstr (may be NULL) set to a reason
+ * in a static buffer.
+ */
+int		 qs_backup(struct qstore *, const char *dir,
+		    const char **errstr);
+
+/* ---- Ids ------------------------------------------------------------ */
+
+/* qs_id_valid: 1 if s is a valid user or device id, else 0. */
+int		 qs_id_valid(const char *s);
+
+/* qs_msgid_parse: the lane and sequence number of message id s; QS_OK or
+ * QS_BADID for anything this module did not make. */
+int		 qs_msgid_parse(const char *s, int *lane, uint64_t *seq);
+
+#endif /* QSTORE_H */

@@ -1,0 +1,1708 @@
+/*
+ * test_qstore.c: unit tests of src/qstore.c against real LMDB files.
+ *
+ * Every test gets a fresh store in its own directory under one mkdtemp
+ * root in /tmp.  Covered: fan-out to every known device and to "default",
+ * FIFO and lane order, repeated fetch until ack, acks of subsets and of
+ * foreign or malformed ids, sub-transaction rollback inside a committed
+ * batch, queue_full with nothing written, TTL skipping and sweeping,
+ * device delete, push registration, durability across reopen, the schema
+ * check, paging with a cursor, misuse of the txn API, and several
+ * processes: concurrent writers with a reader, a writer and a reader
+ * SIGKILLed inside their txns, a handle used after fork, MAP_FULL with a
+ * tiny map, and a hot backup.
+ *
+ * Forked children never use cmocka: they report through their exit
+ * status and leave with _exit().
+ *
+ * "test_qstore --bench [DIR]" runs a throughput probe instead of the
+ * tests (fsync'd batches of 1, 10 and 100, then a drain); not run by
+ * make check.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "qstore.h"
+
+#define MAXGOT		512		/* messages one collector holds */
+#define DATAMAX		64		/* envelope bytes a collector keeps */
+#define QMAX		10000		/* default queue_max in tests */
+#define TTL		(30ULL * 24 * 3600 * 1000)	/* ms */
+
+static char	root[64];		/* /tmp/test_qstore.XXXXXX */
+static int	ndirs;			/* store directories made so far */
+
+struct fix {
+	struct qstore	*qs;
+	char		 dir[128];
+};
+
+/* What qs_fetch handed to the callback. */
+struct got {
+	size_t		 n;
+	int		 stop_at;	/* return 1 on this call (1-based) */
+	size_t		 calls;
+	char		 id[MAXGOT][QS_MSGID_SIZE];
+	int		 prio[MAXGOT];
+	char		 data[MAXGOT][DATAMAX + 1];
+};
+
+struct devlist {
+	size_t		 n;
+	char		 dev[16][QS_ID_MAX + 1];
+	uint32_t	 count[16];
+	uint64_t	 seen[16];
+	int		 push[16];
+	char		 token[16][64];
+	char		 platform[16][QS_PLATFORM_MAX + 1];
+	char		 app[16][QS_APPID_MAX + 1];
+};
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	return (remove(path));
+}
+
+static int
+group_setup(void **state)
+{
+	(void)strcpy(root, "/tmp/test_qstore.XXXXXX");
+	return (mkdtemp(root) == NULL ? -1 : 0);
+}
+
+static int
+group_teardown(void **state)
+{
+	return (nftw(root, rm_entry, 8, FTW_DEPTH | FTW_PHYS));
+}
+
+static void
+new_dir(char *buf, size_t len, const char *tag)
+{
+	int	 n;
+
+	n = snprintf(buf, len, "%s/%s%d", root, tag, ++ndirs);
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+static int
+fix_setup(void **state)
+{
+	struct fix	*f;
+	const char	*err = NULL;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return (-1);
+	new_dir(f->dir, sizeof(f->dir), "s");
+	if ((f->qs = qs_open(f->dir, 0, &err)) == NULL) {
+		fprintf(stderr, "qs_open: %s\n", err);
+		free(f);
+		return (-1);
+	}
+	*state = f;
+	return (0);
+}
+
+static int
+fix_teardown(void **state)
+{
+	struct fix	*f = *state;
+
+	qs_close(f->qs);
+	free(f);
+	return (0);
+}
+
+static void
+reopen(struct fix *f)
+{
+	const char	*err = "";
+
+	qs_close(f->qs);
+	f->qs = qs_open(f->dir, 0, &err);
+	if (f->qs == NULL)
+		fail_msg("reopen: %s", err);
+}
+
+static int
+collect_cb(void *arg, const char *id, int prio, uint64_t enq,
+    const void *data, size_t len)
+{
+	struct got	*g = arg;
+
+	g->calls++;
+	if (g->stop_at > 0 && g->calls == (size_t)g->stop_at)
+		return (1);
+	if (g->n >= MAXGOT)
+		return (1);
+	(void)snprintf(g->id[g->n], QS_MSGID_SIZE, "%s", id);
+	g->prio[g->n] = prio;
+	if (len > DATAMAX)
+		len = DATAMAX;
+	memcpy(g->data[g->n], data, len);
+	g->data[g->n][len] = '\0';
+	g->n++;
+	return (0);
+}
+
+static int
+dev_cb(void *arg, const struct qs_device *d)
+{
+	struct devlist	*l = arg;
+	size_t		 i = l->n;
+
+	if (i >= 16)
+		return (1);
+	(void)snprintf(l->dev[i], sizeof(l->dev[i]), "%s", d->qd_device);
+	l->count[i] = d->qd_count;
+	l->seen[i] = d->qd_last_seen_ms;
+	l->push[i] = d->qd_has_push;
+	if (d->qd_has_push) {
+		(void)snprintf(l->token[i], sizeof(l->token[i]), "%s",
+		    d->qd_token);
+		(void)snprintf(l->platform[i], sizeof(l->platform[i]), "%s",
+		    d->qd_platform);
+		(void)snprintf(l->app[i], sizeof(l->app[i]), "%s",
+		    d->qd_app_id);
+	}
+	l->n++;
+	return (0);
+}
+
+/* Enqueue text to user in a batch of its own; the enqueue result. */
+static int
+send1(struct qstore *qs, const char *user, const char *text, int prio,
+    uint64_t now, uint64_t ttl, uint32_t qmax, char *id)
+{
+	char	 tmp[QS_MSGID_SIZE];
+	int	 rc;
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	rc = qs_enqueue(qs, user, text, strlen(text), prio, now, ttl, qmax,
+	    id != NULL ? id : tmp);
+	if (rc == QS_OK)
+		assert_int_equal(qs_sub_commit(qs), QS_OK);
+	else
+		qs_sub_abort(qs);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	return (rc);
+}
+
+static void
+touch1(struct qstore *qs, const char *user, const char *dev, uint64_t now)
+{
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_touch(qs, user, dev, now), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+}
+
+static size_t
+ack1(struct qstore *qs, const char *user, const char *dev,
+    const char *const *ids, size_t n)
+{
+	size_t	 del = 999;
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	assert_int_equal(qs_ack(qs, user, dev, ids, n, &del), QS_OK);
+	assert_int_equal(qs_sub_commit(qs), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	return (del);
+}
+
+/* Fetch into a fresh collector (static: it is big). */
+static struct got *
+fetch(struct qstore *qs, const char *user, const char *dev, size_t limit,
+    uint64_t now, int expect)
+{
+	static struct got	 g;
+	size_t			 count = 999;
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(qs_fetch(qs, user, dev, limit, now, collect_cb, &g,
+	    &count), expect);
+	if (expect == QS_OK)
+		assert_int_equal(count, g.n);
+	return (&g);
+}
+
+static uint32_t
+depth(struct qstore *qs, const char *user, const char *dev, uint64_t *bytes)
+{
+	uint32_t	 count = 0;
+	uint64_t	 b = 0;
+
+	assert_int_equal(qs_depth(qs, user, dev, &count, &b), QS_OK);
+	if (bytes != NULL)
+		*bytes = b;
+	return (count);
+}
+
+static struct devlist *
+devices(struct qstore *qs, const char *user)
+{
+	static struct devlist	 l;
+	size_t			 n = 999;
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(qs_devices(qs, user, dev_cb, &l, &n), QS_OK);
+	assert_int_equal(n, l.n);
+	return (&l);
+}
+
+static size_t
+find_dev(const struct devlist *l, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->dev[i], name) == 0)
+			return (i);
+	fail_msg("device %s not listed", name);
+	return (0);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Read one byte from fd (-1 on EOF or error). */
+static int
+read_byte(int fd)
+{
+	unsigned char	 c;
+	ssize_t		 n;
+
+	while ((n = read(fd, &c, 1)) == -1 && errno == EINTR)
+		;
+	return (n == 1 ? c : -1);
+}
+
+static void
+write_byte(int fd, int c)
+{
+	unsigned char	 b = (unsigned char)c;
+
+	if (write(fd, &b, 1) != 1)
+		_exit(90);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fan-out, order, ack                                                 */
+/* ------------------------------------------------------------------ */
+
+static void
+test_fanout(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	struct devlist	*l;
+	struct got	*g;
+	char		 id[QS_MSGID_SIZE], id2[QS_MSGID_SIZE];
+
+	touch1(qs, "alice", "phone", 1000);
+	touch1(qs, "alice", "laptop", 1000);
+	assert_int_equal(send1(qs, "alice", "hello", 0, 2000, TTL, QMAX, id),
+	    QS_OK);
+	g = fetch(qs, "alice", "phone", 10, 2000, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->id[0], id);
+	assert_string_equal(g->data[0], "hello");
+	g = fetch(qs, "alice", "laptop", 10, 2000, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->id[0], id);
+
+	/* An unknown user gets "default", and keeps it. */
+	assert_int_equal(send1(qs, "urn:sm:user:bob", "b1", 0, 2000, TTL,
+	    QMAX, id), QS_OK);
+	l = devices(qs, "urn:sm:user:bob");
+	assert_int_equal(l->n, 1);
+	assert_string_equal(l->dev[0], QS_DEFAULT_DEVICE);
+	assert_int_equal(l->count[0], 1);
+	assert_int_equal(send1(qs, "urn:sm:user:bob", "b2", 0, 2000, TTL,
+	    QMAX, id2), QS_OK);
+	assert_string_not_equal(id, id2);
+	assert_int_equal(depth(qs, "urn:sm:user:bob", "default", NULL), 2);
+
+	/* A device that becomes known gets messages from then on. */
+	touch1(qs, "urn:sm:user:bob", "tablet", 3000);
+	assert_int_equal(send1(qs, "urn:sm:user:bob", "b3", 0, 3000, TTL,
+	    QMAX, id), QS_OK);
+	assert_int_equal(depth(qs, "urn:sm:user:bob", "default", NULL), 3);
+	g = fetch(qs, "urn:sm:user:bob", "tablet", 10, 3000, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->data[0], "b3");
+	assert_string_equal(g->id[0], id);
+	assert_int_equal(devices(qs, "urn:sm:user:bob")->n, 2);
+	assert_int_equal(devices(qs, "nobody")->n, 0);
+	(void)fetch(qs, "nobody", "x", 10, 3000, QS_NOTFOUND);
+}
+
+static void
+test_fifo(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	struct got	*g;
+	char		 text[16], ids[60][QS_MSGID_SIZE];
+	uint64_t	 bytes;
+	int		 i;
+
+	touch1(qs, "u", "d", 1);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	for (i = 0; i < 60; i++) {
+		(void)snprintf(text, sizeof(text), "m%02d", i);
+		assert_int_equal(qs_sub_begin(qs), QS_OK);
+		assert_int_equal(qs_enqueue(qs, "u", text, strlen(text), i % 5,
+		    10 + i, TTL, QMAX, ids[i]), QS_OK);
+		assert_int_equal(qs_sub_commit(qs), QS_OK);
+	}
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(depth(qs, "u", "d", &bytes), 60);
+	assert_int_equal(bytes, 60 * 3);
+	g = fetch(qs, "u", "d", 100, 100, QS_OK);
+	assert_int_equal(g->n, 60);
+	for (i = 0; i < 60; i++) {
+		(void)snprintf(text, sizeof(text), "m%02d", i);
+		assert_string_equal(g->data[i], text);
+		assert_string_equal(g->id[i], ids[i]);
+		assert_int_equal(g->prio[i], i % 5);
+	}
+	g = fetch(qs, "u", "d", 10, 100, QS_OK);
+	assert_int_equal(g->n, 10);
+	assert_string_equal(g->data[9], "m09");
+	g = fetch(qs, "u", "d", 0, 100, QS_OK);
+	assert_int_equal(g->n, 0);
+}
+
+static void
+test_lanes(void **state)
+{
+	static const int	 prio[] = { 0, 5, 3, 9, 1, 7, 4, 6 };
+	static const char	*order[] = { "p5", "p9", "p7", "p6", "p0", "p3",
+				    "p1", "p4" };
+	struct qstore		*qs = ((struct fix *)*state)->qs;
+	struct got		*g;
+	char			 text[16];
+	size_t			 i;
+
+	touch1(qs, "u", "d", 1);
+	for (i = 0; i < sizeof(prio) / sizeof(prio[0]); i++) {
+		(void)snprintf(text, sizeof(text), "p%d", prio[i]);
+		assert_int_equal(send1(qs, "u", text, prio[i], 5, TTL, QMAX,
+		    NULL), QS_OK);
+	}
+	g = fetch(qs, "u", "d", 100, 10, QS_OK);
+	assert_int_equal(g->n, 8);
+	for (i = 0; i < 8; i++) {
+		assert_string_equal(g->data[i], order[i]);
+		assert_int_equal(g->id[i][0], i < 4 ? 'h' : 'n');
+	}
+	g = fetch(qs, "u", "d", 3, 10, QS_OK);
+	assert_int_equal(g->n, 3);
+	assert_string_equal(g->data[2], "p7");
+}
+
+static void
+test_refetch_and_ack(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	struct got	*g;
+	char		 first[10][QS_MSGID_SIZE], text[16];
+	const char	*ids[5];
+	uint64_t	 bytes;
+	int		 i;
+
+	touch1(qs, "u", "d", 1);
+	for (i = 0; i < 10; i++) {
+		(void)snprintf(text, sizeof(text), "x%d", i);
+		assert_int_equal(send1(qs, "u", text, 0, 5, TTL, QMAX, NULL),
+		    QS_OK);
+	}
+	g = fetch(qs, "u", "d", 50, 10, QS_OK);
+	assert_int_equal(g->n, 10);
+	for (i = 0; i < 10; i++)
+		(void)strcpy(first[i], g->id[i]);
+	g = fetch(qs, "u", "d", 50, 10, QS_OK);
+	assert_int_equal(g->n, 10);
+	for (i = 0; i < 10; i++)
+		assert_string_equal(g->id[i], first[i]);
+
+	ids[0] = first[0];
+	ids[1] = first[2];
+	ids[2] = first[4];
+	ids[3] = first[2];	/* a repeat */
+	assert_int_equal(ack1(qs, "u", "d", ids, 4), 3);
+	assert_int_equal(depth(qs, "u", "d", &bytes), 7);
+	assert_int_equal(bytes, 7 * 2);
+	g = fetch(qs, "u", "d", 50, 10, QS_OK);
+	assert_int_equal(g->n, 7);
+	assert_string_equal(g->data[0], "x1");
+	assert_string_equal(g->data[1], "x3");
+	assert_string_equal(g->data[2], "x5");
+	assert_string_equal(g->data[6], "x9");
+	assert_int_equal(ack1(qs, "u", "d", ids, 3), 0);
+	assert_int_equal(ack1(qs, "u", "d", NULL, 0), 0);
+}
+
+static void
+test_ack_foreign(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	char		 only_laptop[QS_MSGID_SIZE], both[QS_MSGID_SIZE];
+	char		 bobs[QS_MSGID_SIZE], upper[QS_MSGID_SIZE], longid[200];
+	const char	*ids[10];
+	int		 i;
+
+	touch1(qs, "alice", "laptop", 1);
+	assert_int_equal(send1(qs, "alice", "l1", 0, 5, TTL, QMAX,
+	    only_laptop), QS_OK);
+	touch1(qs, "alice", "phone", 1);
+	assert_int_equal(send1(qs, "alice", "a2", 0, 5, TTL, QMAX, both),
+	    QS_OK);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(send1(qs, "bob", "b", 0, 5, TTL, QMAX, bobs),
+		    QS_OK);
+
+	(void)strcpy(upper, both);
+	upper[0] = 'N';
+	memset(longid, 'n', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	ids[0] = only_laptop;		/* another device's */
+	ids[1] = bobs;			/* another user's (seq 5) */
+	ids[2] = "garbage";
+	ids[3] = "";
+	ids[4] = "n0000000000000000";	/* seq 0 never exists */
+	ids[5] = "x0000000000000002";
+	ids[6] = upper;
+	ids[7] = longid;
+	ids[8] = "n00000000000000020";	/* one digit too many */
+	ids[9] = NULL;
+	assert_int_equal(ack1(qs, "alice", "phone", ids, 10), 0);
+	assert_int_equal(depth(qs, "alice", "phone", NULL), 1);
+	assert_int_equal(depth(qs, "alice", "laptop", NULL), 2);
+	assert_int_equal(depth(qs, "bob", "default", NULL), 5);
+	/* An unknown device acks nothing and stays unknown. */
+	assert_int_equal(ack1(qs, "alice", "tv", ids, 2), 0);
+	assert_int_equal(qs_depth(qs, "alice", "tv", NULL, NULL), QS_NOTFOUND);
+	/* The shared id deletes only the caller's copy. */
+	ids[0] = both;
+	assert_int_equal(ack1(qs, "alice", "phone", ids, 1), 1);
+	assert_int_equal(depth(qs, "alice", "phone", NULL), 0);
+	assert_int_equal(depth(qs, "alice", "laptop", NULL), 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches, limits, expiry                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+test_sub_abort(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	char		 id[QS_MSGID_SIZE];
+	size_t		 ops, bytes, ops2, bytes2;
+	int		 i;
+
+	touch1(qs, "u1", "d", 1);
+	touch1(qs, "u2", "d", 1);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_batch_active(qs), 1);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	assert_int_equal(qs_enqueue(qs, "u1", "keep1", 5, 0, 5, TTL, QMAX,
+	    id), QS_OK);
+	assert_int_equal(qs_sub_commit(qs), QS_OK);
+	qs_batch_size(qs, &ops, &bytes);
+	assert_true(ops >= 3 && bytes > 5);
+
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(qs_enqueue(qs, "u2", "drop", 4, 0, 5, TTL,
+		    QMAX, id), QS_OK);
+	assert_int_equal(qs_enqueue(qs, "u1", "drop", 4, 0, 5, TTL, QMAX,
+	    id), QS_OK);
+	qs_batch_size(qs, &ops2, &bytes2);
+	assert_true(ops2 > ops && bytes2 > bytes);
+	qs_sub_abort(qs);
+	qs_batch_size(qs, &ops2, &bytes2);
+	assert_int_equal(ops2, ops);
+	assert_int_equal(bytes2, bytes);
+
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	assert_int_equal(qs_enqueue(qs, "u2", "keep2", 5, 0, 5, TTL, QMAX,
+	    id), QS_OK);
+	assert_int_equal(qs_sub_commit(qs), QS_OK);
+	/* Reads inside the batch see its writes. */
+	assert_int_equal(depth(qs, "u2", "d", NULL), 1);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(qs_batch_active(qs), 0);
+	qs_batch_size(qs, &ops2, &bytes2);
+	assert_int_equal(ops2 + bytes2, 0);
+
+	assert_int_equal(depth(qs, "u1", "d", NULL), 1);
+	assert_int_equal(depth(qs, "u2", "d", NULL), 1);
+	assert_string_equal(fetch(qs, "u2", "d", 9, 6, QS_OK)->data[0],
+	    "keep2");
+	assert_string_equal(fetch(qs, "u1", "d", 9, 6, QS_OK)->data[0],
+	    "keep1");
+	/* u2's aborted sequence numbers were rolled back with the sub. */
+	assert_string_equal(id, "n0000000000000001");
+
+	/* A whole batch aborted leaves nothing. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_enqueue(qs, "u1", "gone", 4, 0, 5, TTL, QMAX, id),
+	    QS_OK);
+	qs_batch_abort(qs);
+	assert_int_equal(depth(qs, "u1", "d", NULL), 1);
+}
+
+static void
+test_queue_full(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	struct qs_stats	 st0, st1;
+	char		 id[QS_MSGID_SIZE];
+	int		 i, rc;
+
+	/* Fill device a, then make b known: a full, b empty. */
+	touch1(qs, "u", "a", 1);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(qs_enqueue(qs, "u", "x", 1, 0, 5, TTL, 5, id),
+		    QS_OK);
+	/* QS_FULL straight in the batch writes nothing, poisons nothing. */
+	assert_int_equal(qs_enqueue(qs, "u", "x", 1, 0, 5, TTL, 5, id),
+	    QS_FULL);
+	assert_int_equal(qs_touch(qs, "u", "b", 1), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(depth(qs, "u", "a", NULL), 5);
+	assert_int_equal(depth(qs, "u", "b", NULL), 0);
+
+	/* a is full: nothing is written, not even b's copy. */
+	assert_int_equal(qs_stats(qs, &st0), QS_OK);
+	assert_int_equal(send1(qs, "u", "y", 0, 5, TTL, 5, id), QS_FULL);
+	assert_int_equal(qs_stats(qs, &st1), QS_OK);
+	assert_int_equal(st1.st_messages, st0.st_messages);
+	assert_int_equal(depth(qs, "u", "b", NULL), 0);
+	/* queue_max 0 means no cap; a larger cap lets it through. */
+	assert_int_equal(send1(qs, "u", "y", 0, 5, TTL, 0, id), QS_OK);
+	assert_int_equal(depth(qs, "u", "a", NULL), 6);
+
+	/* An all-or-nothing array of 100 where the 51st hits the cap. */
+	touch1(qs, "v", "d", 1);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	assert_int_equal(qs_enqueue(qs, "w", "other", 5, 0, 5, TTL, 50, id),
+	    QS_OK);
+	assert_int_equal(qs_sub_commit(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	for (i = 0, rc = QS_OK; i < 100 && rc == QS_OK; i++)
+		rc = qs_enqueue(qs, "v", "e", 1, 0, 5, TTL, 50, id);
+	assert_int_equal(rc, QS_FULL);
+	assert_int_equal(i, 51);
+	qs_sub_abort(qs);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(depth(qs, "v", "d", NULL), 0);
+	assert_int_equal(depth(qs, "w", "default", NULL), 1);
+	assert_int_equal(send1(qs, "v", "e", 0, 5, TTL, 50, id), QS_OK);
+	assert_string_equal(id, "n0000000000000001");
+}
+
+static void
+test_ttl(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	struct qs_stats	 st;
+	struct got	*g;
+	uint64_t	 bytes;
+	size_t		 n;
+
+	touch1(qs, "u", "d", 1);
+	touch1(qs, "u", "e", 1);
+	assert_int_equal(send1(qs, "u", "A", 0, 1000, 1000, QMAX, NULL),
+	    QS_OK);		/* expires 2000 */
+	assert_int_equal(send1(qs, "u", "Dddd", 0, 1500, 1000, QMAX, NULL),
+	    QS_OK);		/* 2500 */
+	assert_int_equal(send1(qs, "u", "Bb", 0, 1600, 0, QMAX, NULL),
+	    QS_OK);		/* never */
+	assert_int_equal(send1(qs, "u", "Ccc", 7, 1000, 5000, QMAX, NULL),
+	    QS_OK);		/* 6000, high lane */
+
+	g = fetch(qs, "u", "d", 10, 1999, QS_OK);
+	assert_int_equal(g->n, 4);
+	g = fetch(qs, "u", "d", 10, 2000, QS_OK);
+	assert_int_equal(g->n, 3);
+	assert_string_equal(g->data[0], "Ccc");
+	assert_string_equal(g->data[1], "Dddd");
+	assert_string_equal(g->data[2], "Bb");
+	/* Expired ones are skipped and not counted against the limit. */
+	g = fetch(qs, "u", "d", 2, 2600, QS_OK);
+	assert_int_equal(g->n, 2);
+	assert_string_equal(g->data[1], "Bb");
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_messages, 8);
+	assert_int_equal(st.st_expiry, 4);	/* 2 queues x 2 lanes */
+
+	/* Sweep with a small max first, then the rest. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_expire(qs, 1999, 100, &n), QS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(qs_expire(qs, 2600, 1, &n), QS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(qs_expire(qs, 2600, 100, &n), QS_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(qs_expire(qs, 2600, 100, &n), QS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(depth(qs, "u", "d", &bytes), 2);
+	assert_int_equal(bytes, 5);
+	assert_int_equal(depth(qs, "u", "e", &bytes), 2);
+	assert_int_equal(bytes, 5);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_messages, 4);
+	assert_int_equal(st.st_expiry, 2);	/* normal heads never expire */
+	g = fetch(qs, "u", "e", 10, 0, QS_OK);
+	assert_int_equal(g->n, 2);
+
+	/* Far future: the never-expiring one stays. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_expire(qs, UINT64_MAX, 100, &n), QS_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	g = fetch(qs, "u", "d", 10, 0, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->data[0], "Bb");
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_expiry, 0);
+}
+
+/* The index follows lane heads through acks; a shorter TTL waits. */
+static void
+test_ttl_heads(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	struct qs_stats	 st;
+	struct got	*g;
+	char		 x[QS_MSGID_SIZE], y[QS_MSGID_SIZE], z[QS_MSGID_SIZE];
+	const char	*ids[1];
+	size_t		 n;
+
+	touch1(qs, "u", "d", 1);
+	assert_int_equal(send1(qs, "u", "X", 0, 1000, 10000, QMAX, x), QS_OK);
+	assert_int_equal(send1(qs, "u", "Y", 0, 1000, 100, QMAX, y), QS_OK);
+	assert_int_equal(send1(qs, "u", "Z", 0, 1000, 200, QMAX, z), QS_OK);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_expiry, 1);
+	g = fetch(qs, "u", "d", 10, 2000, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->data[0], "X");
+	/* Y and Z are never fetched, but wait behind X for the sweep. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_expire(qs, 2000, 100, &n), QS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(depth(qs, "u", "d", NULL), 3);
+	/* Acking a message behind the head leaves the index alone... */
+	ids[0] = z;
+	assert_int_equal(ack1(qs, "u", "d", ids, 1), 1);
+	/* ...acking the head re-indexes the next one. */
+	ids[0] = x;
+	assert_int_equal(ack1(qs, "u", "d", ids, 1), 1);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_expire(qs, 2000, 100, &n), QS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(depth(qs, "u", "d", NULL), 0);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_expiry, 0);
+	assert_int_equal(st.st_messages, 0);
+	/* An empty lane gets indexed again by the next message. */
+	assert_int_equal(send1(qs, "u", "W", 0, 3000, 100, QMAX, NULL), QS_OK);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_expiry, 1);
+	(void)y;
+}
+
+static void
+test_device_delete(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	struct qs_stats	 st;
+	struct devlist	*l;
+	size_t		 dropped;
+	int		 i;
+
+	touch1(qs, "alice", "phone", 1);
+	touch1(qs, "alice", "laptop", 1);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(send1(qs, "alice", "m", i % 10, 5, TTL, QMAX,
+		    NULL), QS_OK);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_push_register(qs, "alice", "phone", "apns",
+	    "tok1", "org.example", 5), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_device_delete(qs, "alice", "phone", &dropped),
+	    QS_OK);
+	assert_int_equal(dropped, 20);
+	assert_int_equal(qs_device_delete(qs, "alice", "phone", &dropped),
+	    QS_NOTFOUND);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+
+	assert_int_equal(qs_depth(qs, "alice", "phone", NULL, NULL),
+	    QS_NOTFOUND);
+	(void)fetch(qs, "alice", "phone", 10, 5, QS_NOTFOUND);
+	assert_int_equal(depth(qs, "alice", "laptop", NULL), 20);
+	l = devices(qs, "alice");
+	assert_int_equal(l->n, 1);
+	assert_string_equal(l->dev[0], "laptop");
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_messages, 20);
+	assert_int_equal(st.st_expiry, 2);	/* laptop's two lanes */
+	assert_int_equal(st.st_push, 0);
+	assert_int_equal(st.st_queues, 1);
+	assert_int_equal(send1(qs, "alice", "n", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(depth(qs, "alice", "laptop", NULL), 21);
+	assert_int_equal(qs_depth(qs, "alice", "phone", NULL, NULL),
+	    QS_NOTFOUND);
+}
+
+static void
+test_push_and_touch(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	struct devlist	*l;
+	char		 big[QS_TOKEN_MAX + 2];
+	size_t		 i;
+
+	touch1(qs, "u", "laptop", 1000);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_push_register(qs, "u", "phone", "fcm", "t0",
+	    "app", 1000), QS_OK);
+	assert_int_equal(qs_push_register(qs, "u", "phone", "apns",
+	    "abcdef0123", "org.example.app", 1500), QS_OK);
+	assert_int_equal(qs_push_register(qs, "u", "phone", "apns",
+	    "bad token", "app", 1500), QS_INVAL);
+	assert_int_equal(qs_push_register(qs, "u", "phone", "", "t", "app",
+	    1500), QS_INVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(qs_push_register(qs, "u", "phone", "apns", big,
+	    "app", 1500), QS_INVAL);
+	big[QS_TOKEN_MAX] = '\0';
+	assert_int_equal(qs_push_register(qs, "u", "tv", "web", big, "app",
+	    1500), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+
+	l = devices(qs, "u");
+	assert_int_equal(l->n, 3);
+	i = find_dev(l, "laptop");
+	assert_int_equal(l->push[i], 0);
+	assert_int_equal(l->seen[i], 1000);
+	i = find_dev(l, "phone");
+	assert_int_equal(l->push[i], 1);
+	assert_string_equal(l->platform[i], "apns");
+	assert_string_equal(l->token[i], "abcdef0123");
+	assert_string_equal(l->app[i], "org.example.app");
+	i = find_dev(l, "tv");
+	assert_int_equal(l->push[i], 1);
+	assert_int_equal(strlen(l->token[i]), sizeof(l->token[i]) - 1);
+
+	/* Last seen moves only once QS_TOUCH_INTERVAL_MS has passed. */
+	touch1(qs, "u", "laptop", 1000 + QS_TOUCH_INTERVAL_MS - 1);
+	l = devices(qs, "u");
+	assert_int_equal(l->seen[find_dev(l, "laptop")], 1000);
+	touch1(qs, "u", "laptop", 1000 + QS_TOUCH_INTERVAL_MS);
+	l = devices(qs, "u");
+	assert_int_equal(l->seen[find_dev(l, "laptop")],
+	    1000 + QS_TOUCH_INTERVAL_MS);
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_push_remove(qs, "u", "phone"), QS_OK);
+	assert_int_equal(qs_push_remove(qs, "u", "phone"), QS_NOTFOUND);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	l = devices(qs, "u");
+	assert_int_equal(l->n, 3);
+	assert_int_equal(l->push[find_dev(l, "phone")], 0);
+}
+
+static void
+test_reopen(void **state)
+{
+	struct fix	*f = *state;
+	struct devlist	*l;
+	struct got	*g;
+	char		 id1[QS_MSGID_SIZE], id2[QS_MSGID_SIZE];
+	int		 lane;
+	uint64_t	 s1, s2;
+
+	touch1(f->qs, "u", "d", 1);
+	assert_int_equal(qs_batch_begin(f->qs), QS_OK);
+	assert_int_equal(qs_push_register(f->qs, "u", "d", "apns", "tok",
+	    "app", 2), QS_OK);
+	assert_int_equal(qs_batch_commit(f->qs), QS_OK);
+	assert_int_equal(send1(f->qs, "u", "durable", 6, 5, TTL, QMAX, id1),
+	    QS_OK);
+	reopen(f);
+	g = fetch(f->qs, "u", "d", 10, 6, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->data[0], "durable");
+	assert_string_equal(g->id[0], id1);
+	assert_int_equal(g->prio[0], 6);
+	l = devices(f->qs, "u");
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->push[0], 1);
+	assert_string_equal(l->token[0], "tok");
+	/* The sequence goes on: ids are never reused. */
+	assert_int_equal(send1(f->qs, "u", "next", 0, 5, TTL, QMAX, id2),
+	    QS_OK);
+	assert_int_equal(qs_msgid_parse(id1, &lane, &s1), QS_OK);
+	assert_int_equal(lane, QS_LANE_HIGH);
+	assert_int_equal(qs_msgid_parse(id2, &lane, &s2), QS_OK);
+	assert_int_equal(lane, QS_LANE_NORMAL);
+	assert_int_equal(s2, s1 + 1);
+	/* Uncommitted work does not survive a close. */
+	assert_int_equal(qs_batch_begin(f->qs), QS_OK);
+	assert_int_equal(qs_enqueue(f->qs, "u", "lost", 4, 0, 5, TTL, QMAX,
+	    id2), QS_OK);
+	reopen(f);
+	assert_int_equal(depth(f->qs, "u", "d", NULL), 2);
+}
+
+/* Rewrite meta "schema" of a closed store with raw LMDB. */
+static void
+put_schema(const char *dir, const void *val, size_t len)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, QS_MAXDBS), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	k.mv_data = "schema";
+	k.mv_size = 6;
+	v.mv_data = (void *)val;
+	v.mv_size = len;
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void
+test_schema(void **state)
+{
+	static const unsigned char	 future[] = { 1, 0, 0, 0, 99 };
+	static const unsigned char	 oddfmt[] = { 7, 0, 0, 0, 1 };
+	static const unsigned char	 current[] = { 1, 0, 0, 0, 1 };
+	struct fix			*f = *state;
+	struct qstore			*qs;
+	MDB_env				*env;
+	MDB_txn				*txn;
+	MDB_dbi				 dbi;
+	const char			*err = NULL;
+	char				 dir[128];
+
+	assert_int_equal(send1(f->qs, "u", "x", 0, 5, TTL, QMAX, NULL), QS_OK);
+	qs_close(f->qs);
+	f->qs = NULL;
+	put_schema(f->dir, future, sizeof(future));
+	assert_null(qs_open(f->dir, 0, &err));
+	assert_non_null(err);
+	assert_non_null(strstr(err, "schema 99 is newer"));
+	put_schema(f->dir, oddfmt, sizeof(oddfmt));
+	assert_null(qs_open(f->dir, 0, &err));
+	assert_non_null(strstr(err, "unknown schema record format"));
+	put_schema(f->dir, current, sizeof(current));
+	assert_non_null(f->qs = qs_open(f->dir, 0, &err));
+	assert_int_equal(depth(f->qs, "u", "default", NULL), 1);
+
+	/* An env made by someone else is not taken over. */
+	new_dir(dir, sizeof(dir), "foreign");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "other", MDB_CREATE, &dbi), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_null(qs = qs_open(dir, 0, &err));
+	assert_non_null(strstr(err, "not a routingd store"));
+
+	/* A file where the directory should be. */
+	assert_null(qs_open("/dev/null", 0, &err));
+	assert_non_null(strstr(err, "/dev/null"));
+}
+
+static void
+test_fetch_after(void **state)
+{
+	struct qstore		*qs = ((struct fix *)*state)->qs;
+	struct qs_cursor	 cur;
+	struct got		 g;
+	char			 text[16], id[QS_MSGID_SIZE];
+	size_t			 count, total = 0;
+	int			 i, more, pages = 0;
+
+	touch1(qs, "u", "d", 1);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	for (i = 0; i < 25; i++) {
+		(void)snprintf(text, sizeof(text), "m%02d", i);
+		assert_int_equal(qs_enqueue(qs, "u", text, 3, 0, 5, TTL, QMAX,
+		    id), QS_OK);
+	}
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+
+	qs_cursor_init(&cur);
+	memset(&g, 0, sizeof(g));
+	do {
+		assert_int_equal(qs_fetch_after(qs, "u", "d", &cur, 7, 10,
+		    collect_cb, &g, &count, &more), QS_OK);
+		total += count;
+		pages++;
+		assert_int_equal(more, total < 25);
+	} while (more);
+	assert_int_equal(pages, 4);
+	assert_int_equal(g.n, 25);
+	assert_string_equal(g.data[24], "m24");
+	assert_int_equal(qs_fetch_after(qs, "u", "d", &cur, 7, 10, collect_cb,
+	    &g, &count, &more), QS_OK);
+	assert_int_equal(count + (size_t)more, 0);
+
+	/* Later messages, a high-lane one included, come after the cursor. */
+	assert_int_equal(send1(qs, "u", "late", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(send1(qs, "u", "urgent", 9, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(qs_fetch_after(qs, "u", "d", &cur, 7, 10, collect_cb,
+	    &g, &count, &more), QS_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(more, 0);
+	assert_string_equal(g.data[0], "urgent");
+	assert_string_equal(g.data[1], "late");
+
+	/* A callback that refuses stops the page without passing it. */
+	qs_cursor_init(&cur);
+	memset(&g, 0, sizeof(g));
+	g.stop_at = 2;
+	assert_int_equal(qs_fetch_after(qs, "u", "d", &cur, 100, 10,
+	    collect_cb, &g, &count, &more), QS_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(more, 1);
+	assert_string_equal(g.data[0], "urgent");
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(qs_fetch_after(qs, "u", "d", &cur, 1, 10, collect_cb,
+	    &g, &count, &more), QS_OK);
+	assert_string_equal(g.data[0], "m00");
+	assert_int_equal(qs_fetch_after(qs, "u", "x", &cur, 1, 10, collect_cb,
+	    &g, &count, &more), QS_NOTFOUND);
+}
+
+static void
+test_misuse_and_ids(void **state)
+{
+	struct qstore	*qs = ((struct fix *)*state)->qs;
+	char		 id[QS_MSGID_SIZE], big[QS_ID_MAX + 2];
+	uint64_t	 seq;
+	int		 lane;
+
+	assert_int_equal(qs_enqueue(qs, "u", "x", 1, 0, 5, TTL, QMAX, id),
+	    QS_ERR);
+	assert_non_null(strstr(qs_lasterr(qs), "outside a batch"));
+	assert_int_equal(qs_touch(qs, "u", "d", 1), QS_ERR);
+	assert_int_equal(qs_sub_begin(qs), QS_ERR);
+	assert_int_equal(qs_sub_commit(qs), QS_ERR);
+	assert_int_equal(qs_batch_commit(qs), QS_ERR);
+	qs_sub_abort(qs);
+	qs_batch_abort(qs);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_batch_begin(qs), QS_ERR);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_ERR);
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(qs_enqueue(qs, big, "x", 1, 0, 5, TTL, QMAX, id),
+	    QS_BADID);
+	big[QS_ID_MAX] = '\0';
+	assert_int_equal(qs_id_valid(big), 1);
+	assert_int_equal(qs_enqueue(qs, big, "x", 1, 0, 5, TTL, QMAX, id),
+	    QS_OK);
+	assert_int_equal(qs_enqueue(qs, "", "x", 1, 0, 5, TTL, QMAX, id),
+	    QS_BADID);
+	assert_int_equal(qs_enqueue(qs, "a b", "x", 1, 0, 5, TTL, QMAX, id),
+	    QS_BADID);
+	assert_int_equal(qs_enqueue(qs, "caf\xc3\xa9", "x", 1, 0, 5, TTL, QMAX,
+	    id), QS_BADID);
+	assert_int_equal(qs_enqueue(qs, NULL, "x", 1, 0, 5, TTL, QMAX, id),
+	    QS_BADID);
+	assert_int_equal(qs_enqueue(qs, "u", "x", 1, 10, 5, TTL, QMAX, id),
+	    QS_INVAL);
+	assert_int_equal(qs_enqueue(qs, "u", "x", 1, -1, 5, TTL, QMAX, id),
+	    QS_INVAL);
+	assert_int_equal(qs_enqueue(qs, "u", NULL, 1, 0, 5, TTL, QMAX, id),
+	    QS_INVAL);
+	assert_int_equal(qs_enqueue(qs, "u", "", 0, 0, 5, TTL, QMAX, id),
+	    QS_OK);
+	assert_int_equal(qs_touch(qs, "u", "tab\there", 1), QS_BADID);
+	assert_int_equal(qs_ack(qs, "u", "", NULL, 0, NULL), QS_BADID);
+	/* None of these poisoned the sub. */
+	assert_int_equal(qs_sub_commit(qs), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(depth(qs, big, "default", NULL), 1);
+	assert_int_equal(depth(qs, "u", "default", NULL), 1);
+	assert_int_equal(qs_depth(qs, "u", "bad id", NULL, NULL), QS_BADID);
+
+	assert_int_equal(qs_msgid_parse("hffffffffffffffff", &lane, &seq),
+	    QS_OK);
+	assert_int_equal(lane, QS_LANE_HIGH);
+	assert_true(seq == UINT64_MAX);
+	assert_int_equal(qs_msgid_parse("n000000000000000a", &lane, &seq),
+	    QS_OK);
+	assert_int_equal(seq, 10);
+	assert_int_equal(qs_msgid_parse("n000000000000000A", &lane, &seq),
+	    QS_BADID);
+	assert_int_equal(qs_msgid_parse("n000000000000000", &lane, &seq),
+	    QS_BADID);
+	assert_int_equal(qs_msgid_parse(NULL, &lane, &seq), QS_BADID);
+	assert_string_equal(qs_strerror(QS_FULL), "device queue full");
+	assert_string_equal(qs_strerror(12345), "unknown result");
+}
+
+/* ------------------------------------------------------------------ */
+/* Several processes                                                   */
+/* ------------------------------------------------------------------ */
+
+#define NWRITERS	3
+#define PERWRITER	40
+#define WBATCH		5
+
+/* Child: open the store, wait for the go byte, enqueue PERWRITER. */
+static int
+writer_child(const char *dir, int gofd, int w)
+{
+	struct qstore	*qs;
+	char		 text[32], id[QS_MSGID_SIZE];
+	int		 i, j;
+
+	if ((qs = qs_open(dir, 0, NULL)) == NULL)
+		return (10);
+	if (read_byte(gofd) != 'g')
+		return (11);
+	for (i = 0; i < PERWRITER; i += WBATCH) {
+		if (qs_batch_begin(qs) != QS_OK)
+			return (12);
+		for (j = i; j < i + WBATCH; j++) {
+			(void)snprintf(text, sizeof(text), "w%d-%02d", w, j);
+			if (qs_sub_begin(qs) != QS_OK ||
+			    qs_enqueue(qs, "carol", text, strlen(text), 0,
+			    now_ms(), TTL, QMAX, id) != QS_OK ||
+			    qs_sub_commit(qs) != QS_OK)
+				return (13);
+		}
+		if (qs_batch_commit(qs) != QS_OK)
+			return (14);
+	}
+	qs_close(qs);
+	return (0);
+}
+
+/* Every fetched set must be in id order with per-writer FIFO. */
+static void
+check_consistent(const struct got *g)
+{
+	int	 last[NWRITERS] = { -1, -1, -1 }, w, j;
+	size_t	 i;
+
+	for (i = 0; i < g->n; i++) {
+		if (i > 0)
+			assert_true(strcmp(g->id[i - 1], g->id[i]) < 0);
+		assert_int_equal(sscanf(g->data[i], "w%d-%d", &w, &j), 2);
+		assert_true(w >= 0 && w < NWRITERS);
+		assert_true(j > last[w]);
+		last[w] = j;
+	}
+}
+
+static void
+test_multiprocess(void **state)
+{
+	struct fix	*f = *state;
+	struct got	*g;
+	pid_t		 pids[NWRITERS];
+	int		 go[2], i, status, left, polls = 0, lane;
+	uint64_t	 seq;
+
+	touch1(f->qs, "carol", "d1", 1);
+	qs_close(f->qs);		/* never hold the env across fork */
+	f->qs = NULL;
+	assert_int_equal(pipe(go), 0);
+	for (i = 0; i < NWRITERS; i++) {
+		assert_true((pids[i] = fork()) != -1);
+		if (pids[i] == 0) {
+			(void)close(go[1]);
+			_exit(writer_child(f->dir, go[0], i));
+		}
+	}
+	(void)close(go[0]);
+	reopen(f);
+	for (i = 0; i < NWRITERS; i++)
+		write_byte(go[1], 'g');
+	(void)close(go[1]);
+
+	/* Read while they write. */
+	for (left = NWRITERS; left > 0; polls++) {
+		g = fetch(f->qs, "carol", "d1", MAXGOT, now_ms(), QS_OK);
+		check_consistent(g);
+		for (i = 0; i < NWRITERS; i++) {
+			if (pids[i] > 0 && waitpid(pids[i], &status,
+			    WNOHANG) == pids[i]) {
+				assert_true(WIFEXITED(status));
+				assert_int_equal(WEXITSTATUS(status), 0);
+				pids[i] = 0;
+				left--;
+			}
+		}
+		(void)usleep(2000);
+	}
+	assert_true(polls > 0);
+	g = fetch(f->qs, "carol", "d1", MAXGOT, now_ms(), QS_OK);
+	assert_int_equal(g->n, NWRITERS * PERWRITER);
+	check_consistent(g);
+	/* One per-user sequence across processes: 1..N without a gap. */
+	for (i = 0; i < (int)g->n; i++) {
+		assert_int_equal(qs_msgid_parse(g->id[i], &lane, &seq), QS_OK);
+		assert_int_equal(seq, (uint64_t)i + 1);
+	}
+	assert_int_equal(depth(f->qs, "carol", "d1", NULL),
+	    NWRITERS * PERWRITER);
+}
+
+/* A collector callback that tells the parent and blocks forever. */
+static int
+block_cb(void *arg, const char *id, int prio, uint64_t enq, const void *d,
+    size_t len)
+{
+	write_byte(*(int *)arg, 'x');
+	for (;;)
+		(void)pause();
+	return (0);
+}
+
+/* Child: open, wait for 'g', then stop inside a write or a read txn. */
+static int
+stuck_child(const char *dir, int gofd, int tellfd, int writer)
+{
+	struct qstore	*qs;
+	char		 id[QS_MSGID_SIZE];
+
+	if ((qs = qs_open(dir, 0, NULL)) == NULL)
+		return (20);
+	if (read_byte(gofd) != 'g')
+		return (21);
+	if (writer) {
+		if (qs_batch_begin(qs) != QS_OK ||
+		    qs_enqueue(qs, "dave", "doomed", 6, 0, 5, TTL, QMAX,
+		    id) != QS_OK)
+			return (22);
+		write_byte(tellfd, 'x');
+		for (;;)
+			(void)pause();
+	}
+	/* The callback runs inside the read txn: block there. */
+	(void)qs_fetch(qs, "dave", "d", 10, 0, block_cb, &tellfd, NULL);
+	return (23);
+}
+
+/* Fork a stuck_child, wait until it is inside its txn, SIGKILL it. */
+static void
+kill_inside_txn(struct fix *f, int writer)
+{
+	pid_t	 pid;
+	int	 go[2], tell[2], status;
+
+	qs_close(f->qs);
+	f->qs = NULL;
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(tell), 0);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		(void)close(go[1]);
+		(void)close(tell[0]);
+		_exit(stuck_child(f->dir, go[0], tell[1], writer));
+	}
+	(void)close(go[0]);
+	(void)close(tell[1]);
+	reopen(f);		/* before the child takes the write lock */
+	write_byte(go[1], 'g');
+	assert_int_equal(read_byte(tell[0]), 'x');
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	(void)close(go[1]);
+	(void)close(tell[0]);
+}
+
+static void
+test_kill_writer(void **state)
+{
+	struct fix	*f = *state;
+	struct got	*g;
+	int		 cleared = -1;
+
+	touch1(f->qs, "dave", "d", 1);
+	kill_inside_txn(f, 1);
+	/* The robust write mutex is recovered by the next writer. */
+	assert_int_equal(send1(f->qs, "dave", "after", 0, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	g = fetch(f->qs, "dave", "d", 10, 6, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->data[0], "after");
+	assert_string_equal(g->id[0], "n0000000000000001");
+	assert_int_equal(qs_reader_check(f->qs, &cleared), QS_OK);
+	assert_int_equal(cleared, 0);
+	reopen(f);
+	assert_int_equal(depth(f->qs, "dave", "d", NULL), 1);
+}
+
+static void
+test_kill_reader(void **state)
+{
+	struct fix	*f = *state;
+	struct qs_stats	 st;
+	int		 cleared = -1;
+
+	touch1(f->qs, "dave", "d", 1);
+	assert_int_equal(send1(f->qs, "dave", "m", 0, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	kill_inside_txn(f, 0);
+	assert_int_equal(qs_stats(f->qs, &st), QS_OK);
+	assert_true(st.st_readers >= 1);
+	assert_int_equal(st.st_max_readers, QS_MAXREADERS);
+	assert_int_equal(qs_reader_check(f->qs, &cleared), QS_OK);
+	assert_int_equal(cleared, 1);
+	assert_int_equal(qs_reader_check(f->qs, &cleared), QS_OK);
+	assert_int_equal(cleared, 0);
+	/* Readers and writers go on. */
+	assert_int_equal(send1(f->qs, "dave", "m2", 0, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	assert_int_equal(fetch(f->qs, "dave", "d", 10, 6, QS_OK)->n, 2);
+}
+
+static void
+test_after_fork(void **state)
+{
+	struct fix	*f = *state;
+	pid_t		 pid;
+	int		 status;
+
+	assert_int_equal(send1(f->qs, "u", "m", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		struct qstore	*own;
+		uint32_t	 n = 0;
+		int		 bad = 0;
+
+		/* The inherited handle refuses every use... */
+		bad |= qs_depth(f->qs, "u", "default", &n, NULL) != QS_ERR;
+		bad |= qs_batch_begin(f->qs) != QS_ERR;
+		bad |= strstr(qs_lasterr(f->qs), "after fork") == NULL;
+		qs_close(f->qs);	/* frees memory only */
+		/* ...while a handle opened here works. */
+		if ((own = qs_open(f->dir, 0, NULL)) == NULL)
+			_exit(40);
+		bad |= qs_depth(own, "u", "default", &n, NULL) != QS_OK;
+		bad |= n != 1;
+		qs_close(own);
+		_exit(bad ? 41 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The parent's handle is untouched. */
+	assert_int_equal(send1(f->qs, "u", "m", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(depth(f->qs, "u", "default", NULL), 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* Map full, backup                                                    */
+/* ------------------------------------------------------------------ */
+
+static void
+test_mapfull(void **state)
+{
+	static char		 env[8192];
+	struct qstore		*qs;
+	struct got		*g;
+	const char		*err = NULL, *ids[MAXGOT];
+	char			 dir[128], id[QS_MSGID_SIZE];
+	int			 i, rc = QS_OK, stored = 0, where = 0;
+	size_t			 n;
+
+	new_dir(dir, sizeof(dir), "tiny");
+	assert_non_null(qs = qs_open(dir, 1024 * 1024, &err));
+	memset(env, 'e', sizeof(env));
+	touch1(qs, "u", "d", 1);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(qs_batch_begin(qs), QS_OK);
+		assert_int_equal(qs_sub_begin(qs), QS_OK);
+		if ((rc = qs_enqueue(qs, "u", env, sizeof(env), 0, 5, TTL,
+		    QMAX, id)) != QS_OK) {
+			where = 1;
+			/* The sub is poisoned: commit refuses with the cause;
+			 * the rest of the batch still commits. */
+			assert_int_equal(qs_sub_commit(qs), rc);
+			assert_int_equal(qs_batch_commit(qs), QS_OK);
+			break;
+		}
+		if ((rc = qs_sub_commit(qs)) != QS_OK) {
+			where = 2;
+			assert_int_equal(qs_batch_commit(qs), rc);
+			break;
+		}
+		if ((rc = qs_batch_commit(qs)) != QS_OK) {
+			where = 3;
+			break;
+		}
+		stored++;
+	}
+	fprintf(stderr, "# map full after %d messages (at step %d)\n",
+	    stored, where);
+	assert_int_equal(rc, QS_MAPFULL);
+	assert_true(where > 0);
+	assert_true(stored > 10);
+	assert_non_null(strstr(qs_lasterr(qs), "MDB_MAP_FULL"));
+
+	/* Still usable: reads, deletes, then writes again. */
+	assert_int_equal(depth(qs, "u", "d", NULL), (uint32_t)stored);
+	g = fetch(qs, "u", "d", MAXGOT, 6, QS_OK);
+	assert_int_equal(g->n, (size_t)stored);
+	for (i = 0; i < stored; i++)
+		ids[i] = g->id[i];
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_ack(qs, "u", "d", ids, (size_t)stored, &n), QS_OK);
+	assert_int_equal(n, (size_t)stored);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(send1(qs, "u", "again", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(depth(qs, "u", "d", NULL), 1);
+
+	/* Now fill the map inside one batch: the failing request rolls
+	 * back alone and the requests before it still commit, unless the
+	 * commit itself runs out of room, which drops the whole batch. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	for (i = 0, rc = QS_OK; i < 1000 && rc == QS_OK; i++) {
+		assert_int_equal(qs_sub_begin(qs), QS_OK);
+		if ((rc = qs_enqueue(qs, "u", env, sizeof(env), 0, 5, TTL,
+		    QMAX, id)) == QS_OK)
+			assert_int_equal(qs_sub_commit(qs), QS_OK);
+		else
+			qs_sub_abort(qs);
+	}
+	assert_int_equal(rc, QS_MAPFULL);
+	stored = i - 1;
+	rc = qs_batch_commit(qs);
+	fprintf(stderr, "# in one batch: %d stored, then commit: %s\n",
+	    stored, qs_strerror(rc));
+	if (rc == QS_OK)
+		assert_int_equal(depth(qs, "u", "d", NULL), 1 + stored);
+	else {
+		assert_int_equal(rc, QS_MAPFULL);
+		assert_int_equal(depth(qs, "u", "d", NULL), 1);
+	}
+	qs_close(qs);
+
+	/* Reopened with a larger map, the same store takes more. */
+	assert_non_null(qs = qs_open(dir, 4 * 1024 * 1024, &err));
+	assert_int_equal(send1(qs, "u", "more", 0, 5, TTL, QMAX, NULL), QS_OK);
+	qs_close(qs);
+}
+
+/* Another process grows the map: our next txn adopts the new size. */
+static void
+test_map_resized(void **state)
+{
+	static char	 env[32 * 1024];
+	struct qstore	*qs;
+	struct qs_stats	 st;
+	const char	*err = NULL;
+	char		 dir[128], id[QS_MSGID_SIZE];
+	pid_t		 pid;
+	int		 go[2], status, i;
+
+	new_dir(dir, sizeof(dir), "grow");
+	memset(env, 'g', sizeof(env));
+	assert_int_equal(pipe(go), 0);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		(void)close(go[1]);
+		if (read_byte(go[0]) != 'g' ||
+		    (qs = qs_open(dir, 8 * 1024 * 1024, NULL)) == NULL ||
+		    qs_batch_begin(qs) != QS_OK)
+			_exit(50);
+		for (i = 0; i < 64; i++)
+			if (qs_enqueue(qs, "u", env, sizeof(env), 0, 5, TTL,
+			    QMAX, id) != QS_OK)
+				_exit(51);
+		if (qs_batch_commit(qs) != QS_OK)
+			_exit(52);
+		qs_close(qs);
+		_exit(0);
+	}
+	(void)close(go[0]);
+	assert_non_null(qs = qs_open(dir, 1024 * 1024, &err));
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_map_size, 1024 * 1024);
+	write_byte(go[1], 'g');
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	(void)close(go[1]);
+	/* The data no longer fits our 1 MiB map: reads and writes cope. */
+	assert_int_equal(depth(qs, "u", "default", NULL), 64);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_map_size, 8 * 1024 * 1024);
+	assert_true(st.st_map_used > 2 * 1024 * 1024);
+	assert_int_equal(send1(qs, "u", "x", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(depth(qs, "u", "default", NULL), 65);
+	qs_close(qs);
+}
+
+static void
+test_backup(void **state)
+{
+	struct fix	*f = *state;
+	struct qstore	*bq;
+	struct got	*g;
+	struct stat	 sb;
+	const char	*err = NULL;
+	char		 dir[128], path[160];
+	int		 i;
+
+	touch1(f->qs, "u", "d", 1);
+	for (i = 0; i < 30; i++)
+		assert_int_equal(send1(f->qs, "u", "bk", i % 10, 5, TTL, QMAX,
+		    NULL), QS_OK);
+	new_dir(dir, sizeof(dir), "backup");
+	assert_int_equal(qs_backup(f->qs, dir, &err), QS_ERR);
+	assert_non_null(strstr(err, "opendir"));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(qs_batch_begin(f->qs), QS_OK);
+	assert_int_equal(qs_backup(f->qs, dir, &err), QS_ERR);
+	assert_non_null(strstr(err, "batch"));
+	qs_batch_abort(f->qs);
+	assert_int_equal(qs_backup(f->qs, dir, &err), QS_OK);
+	(void)snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(qs_backup(f->qs, dir, &err), QS_ERR);
+	assert_non_null(strstr(err, "not empty"));
+	/* The live store goes on; the copy has what was committed. */
+	assert_int_equal(send1(f->qs, "u", "later", 0, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	assert_non_null(bq = qs_open(dir, 0, &err));
+	g = fetch(bq, "u", "d", MAXGOT, 6, QS_OK);
+	assert_int_equal(g->n, 30);
+	assert_string_equal(g->data[0], "bk");
+	assert_int_equal(depth(bq, "u", "d", NULL), 30);
+	qs_close(bq);
+}
+
+/* ------------------------------------------------------------------ */
+/* Throughput probe (by hand: test_qstore --bench [DIR])               */
+/* ------------------------------------------------------------------ */
+
+static int
+bench_fail(const char *what, struct qstore *qs)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, qs_lasterr(qs));
+	return (1);
+}
+
+/* Enqueue total 256-byte messages to nusers users, batch per commit,
+ * each message in its own sub; prints msgs/s. */
+static int
+bench_send(struct qstore *qs, int batch, int total, int nusers)
+{
+	static char	 env[256];
+	char		 user[32], id[QS_MSGID_SIZE];
+	uint64_t	 t0, t1;
+	int		 i, j;
+
+	memset(env, 'x', sizeof(env));
+	t0 = now_ms();
+	for (i = 0; i < total; i += batch) {
+		if (qs_batch_begin(qs) != QS_OK)
+			return (bench_fail("batch_begin", qs));
+		for (j = i; j < i + batch; j++) {
+			(void)snprintf(user, sizeof(user), "user%d",
+			    j % nusers);
+			if (qs_sub_begin(qs) != QS_OK ||
+			    qs_enqueue(qs, user, env, sizeof(env), 0, now_ms(),
+			    TTL, 0, id) != QS_OK || qs_sub_commit(qs) != QS_OK)
+				return (bench_fail("enqueue", qs));
+		}
+		if (qs_batch_commit(qs) != QS_OK)
+			return (bench_fail("batch_commit", qs));
+	}
+	t1 = now_ms();
+	printf("batch %4d, %4d users: %7d msgs in %6llu ms = %8.0f msgs/s\n",
+	    batch, nusers, total, (unsigned long long)(t1 - t0),
+	    total * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1));
+	return (0);
+}
+
+/* Drain every user's queue with fetch(limit 500) + ack, one commit per
+ * page; prints msgs/s. */
+static int
+bench_drain(struct qstore *qs, int nusers)
+{
+	static struct got	 g;
+	const char		*ids[500];
+	char			 user[32];
+	uint64_t		 t0, t1, total = 0;
+	size_t			 i, n;
+	int			 u;
+
+	t0 = now_ms();
+	for (u = 0; u < nusers; u++) {
+		(void)snprintf(user, sizeof(user), "user%d", u);
+		for (;;) {
+			g.n = g.calls = 0;
+			g.stop_at = 0;
+			if (qs_fetch(qs, user, "default", 500, t0,
+			    collect_cb, &g, NULL) != QS_OK)
+				return (bench_fail("fetch", qs));
+			if (g.n == 0)
+				break;
+			for (i = 0; i < g.n; i++)
+				ids[i] = g.id[i];
+			if (qs_batch_begin(qs) != QS_OK ||
+			    qs_ack(qs, user, "default", ids, g.n,
+			    &n) != QS_OK || qs_batch_commit(qs) != QS_OK)
+				return (bench_fail("ack", qs));
+			total += n;
+		}
+	}
+	t1 = now_ms();
+	printf("drain (GET 500 + ack): %llu msgs in %llu ms = %.0f msgs/s\n",
+	    (unsigned long long)total, (unsigned long long)(t1 - t0),
+	    total * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1));
+	return (0);
+}
+
+static int
+bench(const char *base)
+{
+	struct qstore	*qs;
+	const char	*err = NULL;
+	char		 dir[256];
+	int		 rc;
+
+	(void)snprintf(dir, sizeof(dir), "%s/qstore-bench.XXXXXX", base);
+	if (mkdtemp(dir) == NULL) {
+		perror(dir);
+		return (1);
+	}
+	if ((qs = qs_open(dir, 0, &err)) == NULL) {
+		fprintf(stderr, "qs_open: %s\n", err);
+		return (1);
+	}
+	printf("store %s: 256-byte envelopes, one sub-txn per message, "
+	    "one fsync'd commit per batch\n", dir);
+	rc = bench_send(qs, 1, 2000, 1000) || bench_send(qs, 10, 20000, 1000) ||
+	    bench_send(qs, 100, 200000, 1000) ||
+	    bench_send(qs, 100, 100000, 10) || bench_drain(qs, 1000);
+	qs_close(qs);
+	(void)nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return (rc);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fanout, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_fifo, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_lanes, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_refetch_and_ack, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_foreign, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_sub_abort, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ttl, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ttl_heads, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_device_delete, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_push_and_touch, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_schema, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_after, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_misuse_and_ids, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_multiprocess, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_writer, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_kill_reader, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_after_fork, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test(test_mapfull),
+		cmocka_unit_test(test_map_resized),
+		cmocka_unit_test_setup_teardown(test_backup, fix_setup,
+		    fix_teardown),
+	};
+
+	if (argc > 1 && strcmp(argv[1], "--bench") == 0)
+		return (bench(argc > 2 ? argv[2] : "/var/tmp"));
+	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+}
