@@ -1,55 +1,87 @@
 /*
  * api.c: the API worker process (HTTP/1.1 on api_listen).
  *
- * Owns the worker's HTTP server (server.c) and the route table; each
- * endpoint is one function.  At this stage it serves the operational
- * endpoints: /healthz (the process is alive), /readyz (every worker is up
- * and the daemon is not draining) and /metrics (daemon-wide counters from
- * shared memory).  Invariants: a route answers every request exactly once;
- * unknown paths are 404 and known paths with another method are 405 with
- * Allow, both with the JSON error body.
+ * Owns the worker's HTTP server (server.c), its handle on the queue store
+ * (opened here, after fork), its JWT keys and token cache (auth.c), the
+ * group-commit queue (api_batch.c), the expiry and reader-check timers,
+ * and the route table.  The endpoints themselves live in api_routes.c;
+ * this file does what every request shares: routing, CORS, draining,
+ * authentication, the per-user rate limit, answers and their metrics.
+ *
+ * Invariants: a route answers every request exactly once; unknown paths
+ * are 404 and known paths with another method are 405 with Allow, both
+ * with the JSON error body; every /api/ answer goes through api_reply
+ * (CORS headers, counters); no answer is written while a write txn is
+ * open (api_batch.c); per-request trouble is a status and a counter,
+ * logged at debug at most, and a token never appears in a log line.
  */
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "api.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "routingd.h"
 #include "server.h"
 #include "worker.h"
 
-struct api {
-	struct worker	*a_w;
-};
-
-typedef void	 api_route_fn(struct api *, struct server_conn *,
+typedef void	 api_plain_fn(struct api *, struct server_conn *,
 		    const struct http_request *);
 
 struct api_route {
 	const char	*ar_path;
+	int		 ar_prefix;	/* ar_path is a prefix ("/x/"+id) */
 	unsigned	 ar_methods;	/* bit per enum http_method */
 	const char	*ar_allow;	/* the Allow header for 405 */
-	api_route_fn	*ar_fn;
+	int		 ar_route;	/* enum shm_api_route; -1: not /api */
+	api_plain_fn	*ar_plain;	/* no authentication */
+	api_route_fn	*ar_fn;		/* authenticated */
 };
 
 #define M(m)		(1u << (m))
 #define M_GET		(M(HTTP_M_GET) | M(HTTP_M_HEAD))
+#define M_POST		M(HTTP_M_POST)
+#define M_DELETE	M(HTTP_M_DELETE)
+#define API_PREFIX	"/api/"
+#define API_AUTH_HDR	"WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
 
-static api_route_fn	api_healthz;
-static api_route_fn	api_readyz;
-static api_route_fn	api_metrics;
+static api_plain_fn	api_healthz;
+static api_plain_fn	api_readyz;
+static api_plain_fn	api_metrics;
 
+/*
+ * The route table.  Two entries may share a path with different methods;
+ * a path matched by no entry for the method is 405 with the Allow of its
+ * first entry, so that entry lists every method of the path.
+ */
 static const struct api_route api_routes[] = {
-	{ "/healthz",	M_GET,	"GET, HEAD",	api_healthz },
-	{ "/metrics",	M_GET,	"GET, HEAD",	api_metrics },
-	{ "/readyz",	M_GET,	"GET, HEAD",	api_readyz },
+	{ "/healthz", 0, M_GET, "GET, HEAD", -1, api_healthz, NULL },
+	{ "/metrics", 0, M_GET, "GET, HEAD", -1, api_metrics, NULL },
+	{ "/readyz", 0, M_GET, "GET, HEAD", -1, api_readyz, NULL },
+	{ "/api/send", 0, M_POST, "POST", SHM_R_SEND, NULL, api_send },
+	{ "/api/messages", 0, M_GET, "GET, HEAD", SHM_R_MESSAGES, NULL,
+	    api_messages },
+	{ "/api/messages/ack", 0, M_POST, "POST", SHM_R_ACK, NULL, api_ack },
+	{ "/api/devices", 0, M_GET, "GET, HEAD, POST", SHM_R_DEVICE_LIST,
+	    NULL, api_device_list },
+	{ "/api/devices", 0, M_POST, "GET, HEAD, POST",
+	    SHM_R_DEVICE_REGISTER, NULL, api_device_register },
+	{ "/api/devices/", 1, M_DELETE, "DELETE", SHM_R_DEVICE_DELETE, NULL,
+	    api_device_delete },
 };
+#define API_NROUTES	(sizeof(api_routes) / sizeof(api_routes[0]))
 
 static int	api_init(struct worker *);
 static void	api_drain(struct worker *);
 static void	api_free(struct worker *);
 static void	api_handle(struct server_conn *, const struct http_request *,
 		    void *);
+static void	api_expire_cb(struct ev_loop *, ev_timer *, int);
+static void	api_readers_cb(struct ev_loop *, ev_timer *, int);
 
 const struct worker_ops api_ops = {
 	"api",
@@ -57,6 +89,67 @@ const struct worker_ops api_ops = {
 	api_drain,
 	api_free
 };
+
+/* ------------------------------------------------------------------ */
+/* Process side: init, drain, free, timers                             */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+api_mono_us(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+/* api_now_ms: see api.h. */
+uint64_t
+api_now_ms(void)
+{
+	return (util_real_ms());
+}
+
+/* Open the store and load the keys: this process's own handles. */
+static int
+api_open(struct api *a)
+{
+	const char	*err = NULL;
+
+	if ((a->a_qs = qs_open(a->a_cfg->cf_data_dir, 0, &err)) == NULL) {
+		log_warnx("cannot open the store in %s: %s",
+		    a->a_cfg->cf_data_dir, err != NULL ? err : "unknown");
+		return (-1);
+	}
+	if ((a->a_auth = auth_new(a->a_cfg, &err)) == NULL) {
+		log_warnx("cannot load the JWT keys: %s", err);
+		return (-1);
+	}
+	if ((a->a_tok = calloc(API_MAX_TOKENS, sizeof(*a->a_tok))) == NULL ||
+	    (a->a_batch = apib_new(a->a_w->w_loop, a->a_qs,
+	    a->a_shm)) == NULL) {
+		log_warn("%s: calloc", __func__);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+api_timers(struct api *a)
+{
+	struct ev_loop	*loop = a->a_w->w_loop;
+
+	ev_timer_init(&a->a_readers, api_readers_cb, API_READER_INTERVAL,
+	    API_READER_INTERVAL);
+	a->a_readers.data = a;
+	ev_timer_start(loop, &a->a_readers);
+	/* one sweeper is enough: the first API worker */
+	ev_timer_init(&a->a_expire, api_expire_cb, API_EXPIRE_INTERVAL,
+	    API_EXPIRE_INTERVAL);
+	a->a_expire.data = a;
+	if (a->a_w->w_index == 0)
+		ev_timer_start(loop, &a->a_expire);
+}
 
 static int
 api_init(struct worker *w)
@@ -68,51 +161,363 @@ api_init(struct worker *w)
 		return (-1);
 	}
 	a->a_w = w;
+	a->a_cfg = w->w_cfg;
+	a->a_shm = w->w_shm;
 	w->w_ctx = a;
+	if (api_open(a) == -1)
+		return (-1);
+	api_timers(a);
 	return (worker_http_start(w, w->w_cfg->cf_max_envelope_bytes,
 	    api_handle, a));
 }
 
-/* Nothing but HTTP is in flight in an API worker yet. */
+/* Commit what is queued, then let the server finish and close. */
 static void
 api_drain(struct worker *w)
 {
+	struct api	*a = w->w_ctx;
+
+	ev_timer_stop(w->w_loop, &a->a_expire);
+	ev_timer_stop(w->w_loop, &a->a_readers);
+	apib_run(a->a_batch);
 	worker_http_drain(w);
 }
 
 static void
 api_free(struct worker *w)
 {
+	struct api	*a = w->w_ctx;
+
+	if (a != NULL) {
+		ev_timer_stop(w->w_loop, &a->a_expire);
+		ev_timer_stop(w->w_loop, &a->a_readers);
+		apib_free(a->a_batch);	/* answers 503 to what is left */
+		a->a_batch = NULL;
+	}
 	worker_http_free(w);
-	free(w->w_ctx);
+	if (a != NULL) {
+		qs_close(a->a_qs);
+		auth_free(a->a_auth);
+		free(a->a_tok);
+		free(a);
+	}
 	w->w_ctx = NULL;
 }
 
-/* Route one request: exact path match, then method. */
+static void
+api_expire_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	api_expire_submit(t->data);
+}
+
+/* Clear reader slots that dead processes left behind. */
+static void
+api_readers_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct api	*a = t->data;
+	int		 cleared = 0;
+
+	if (qs_reader_check(a->a_qs, &cleared) != QS_OK)
+		log_warnx("reader check failed: %s", qs_lasterr(a->a_qs));
+	else if (cleared > 0)
+		log_info("cleared stale LMDB readers count=%d", cleared);
+}
+
+/* ------------------------------------------------------------------ */
+/* Answers, CORS, store failures                                       */
+/* ------------------------------------------------------------------ */
+
+/* 1 if origin[0..len) may call us cross-origin; *any for "*". */
+static int
+api_origin_allowed(const struct config *cfg, const char *origin,
+    size_t len, int *any)
+{
+	size_t	 i;
+	char	*o;
+
+	*any = 0;
+	for (i = 0; i < cfg->cf_cors_origins.sl_n; i++) {
+		o = cfg->cf_cors_origins.sl_v[i];
+		if (strcmp(o, "*") == 0) {
+			*any = 1;
+			return (1);
+		}
+		if (strlen(o) == len && memcmp(o, origin, len) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * The CORS header lines for req (malloc'd, "" when none apply) followed
+ * by extra.  NULL on allocation failure.
+ */
+static char *
+api_cors_headers(const struct config *cfg, const struct http_request *req,
+    const char *extra)
+{
+	const char	*origin;
+	char		*out;
+	size_t		 len = 0, cap;
+	int		 any = 0, allowed = 0;
+
+	origin = http_header_get(req, "origin", &len);
+	if (origin != NULL && cfg->cf_cors_origins.sl_n > 0)
+		allowed = api_origin_allowed(cfg, origin, len, &any);
+	cap = len + 96 + (extra != NULL ? strlen(extra) : 0);
+	if ((out = malloc(cap)) == NULL)
+		return (NULL);
+	out[0] = '\0';
+	if (allowed && any)
+		(void)snprintf(out, cap, "Access-Control-Allow-Origin: *\r\n");
+	else if (allowed)
+		(void)snprintf(out, cap, "Access-Control-Allow-Origin: %.*s\r\n"
+		    "Vary: Origin\r\n", (int)len, origin);
+	else if (cfg->cf_cors_origins.sl_n > 0)
+		(void)snprintf(out, cap, "Vary: Origin\r\n");
+	if (extra != NULL)
+		memcpy(out + strlen(out), extra, strlen(extra) + 1);
+	return (out);
+}
+
+/* api_reply: see api.h. */
+void
+api_reply(struct api_call *ac, int status, const char *ctype,
+    const char *extra, const void *body, size_t len)
+{
+	struct api	*a = ac->ac_api;
+	char		*hdrs;
+
+	hdrs = api_cors_headers(a->a_cfg, ac->ac_req, extra);
+	metrics_count_request(a->a_shm, ac->ac_route, status);
+	metrics_observe(a->a_shm, SHM_H_REQUEST, api_mono_us() -
+	    ac->ac_t0_us);
+	server_respond(ac->ac_conn, status, ctype, hdrs != NULL ? hdrs :
+	    extra, body, len);
+	free(hdrs);
+}
+
+/* api_reply_error: see api.h. */
+void
+api_reply_error(struct api_call *ac, int status, const char *code,
+    const char *msg, const char *extra)
+{
+	char	 body[512];
+	int	 n;
+
+	if ((n = http_error_body(body, sizeof(body), code, msg)) < 0)
+		n = 0;
+	api_reply(ac, status, "application/json", extra, body, (size_t)n);
+}
+
+/* api_reject: see api.h. */
+void
+api_reject(struct api *a, int reason)
+{
+	if (reason >= 0 && reason < SHM_REJ_COUNT)
+		atomic_fetch_add_explicit(&a->a_shm->sh_api.sa_rejected[reason],
+		    1, memory_order_relaxed);
+}
+
+/* api_store_ok: see api.h. */
+void
+api_store_ok(struct api *a)
+{
+	if (a->a_mapfull)
+		log_notice("the store accepts writes again");
+	a->a_mapfull = 0;
+}
+
+/* api_store_error: see api.h. */
+void
+api_store_error(struct api_call *ac, int r)
+{
+	struct api	*a = ac->ac_api;
+
+	if (r == QS_MAPFULL && !a->a_mapfull) {
+		a->a_mapfull = 1;
+		atomic_fetch_add_explicit(&a->a_shm->sh_api.sa_store_full, 1,
+		    memory_order_relaxed);
+		log_warnx("the store is full (LMDB map); writes get 503: %s",
+		    qs_lasterr(a->a_qs));
+	} else if (r != QS_MAPFULL && util_mono_ms() >= a->a_warned_ms +
+	    API_WARN_INTERVAL_MS) {
+		a->a_warned_ms = util_mono_ms();	/* at most 1 a second */
+		log_warnx("store operation failed: %s (%s)", qs_strerror(r),
+		    qs_lasterr(a->a_qs));
+	}
+	api_reject(a, SHM_REJ_UNAVAILABLE);
+	api_reply_error(ac, 503, "unavailable", r == QS_MAPFULL ?
+	    "the store is full" : "the store is unavailable", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* 1 if route r matches the request path. */
+static int
+api_path_match(const struct api_route *r, const struct http_request *req)
+{
+	size_t	 n = strlen(r->ar_path);
+
+	if (r->ar_prefix)
+		return (req->hr_path_len > n &&
+		    memcmp(r->ar_path, req->hr_path, n) == 0);
+	return (req->hr_path_len == n &&
+	    memcmp(r->ar_path, req->hr_path, n) == 0);
+}
+
+static int
+api_is_api_path(const struct http_request *req)
+{
+	size_t	 n = sizeof(API_PREFIX) - 1;
+
+	return (req->hr_path_len >= n - 1 &&
+	    memcmp(req->hr_path, API_PREFIX, n - 1) == 0 &&
+	    (req->hr_path_len == n - 1 || req->hr_path[n - 1] == '/'));
+}
+
+/* OPTIONS /api/...: the CORS preflight, no token needed. */
+static void
+api_preflight(struct api_call *ac)
+{
+	char	 extra[256];
+
+	(void)snprintf(extra, sizeof(extra),
+	    "Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
+	    "Access-Control-Allow-Headers: Authorization, Content-Type, "
+	    "X-Device-Id\r\nAccess-Control-Max-Age: %d\r\n", API_CORS_MAX_AGE);
+	api_reply(ac, 204, NULL, extra, NULL, 0);
+}
+
+/* Authenticate and rate-limit, then run the route.  Answers always. */
+static void
+api_call_run(struct api_call *ac, const struct api_route *r)
+{
+	struct api	*a = ac->ac_api;
+	const char	*why = NULL;
+	uint64_t	 wait, rate;
+	char		 extra[64];
+	int		 hit = 0, res;
+
+	if (a->a_w->w_draining) {
+		api_reject(a, SHM_REJ_UNAVAILABLE);
+		api_reply_error(ac, 503, "unavailable", "draining", NULL);
+		return;
+	}
+	res = auth_request(a->a_auth, ac->ac_req, time(NULL), &ac->ac_id,
+	    &hit, &why);
+	if (hit >= 0)
+		atomic_fetch_add_explicit(hit ?
+		    &a->a_shm->sh_api.sa_token_hits :
+		    &a->a_shm->sh_api.sa_token_misses, 1,
+		    memory_order_relaxed);
+	if (res == AUTH_BAD_DEVICE) {
+		api_reply_error(ac, 400, "invalid_device",
+		    "the device id is not valid", NULL);
+		return;
+	}
+	if (res != AUTH_OK) {
+		log_debug("unauthorized peer=%s: %s",
+		    server_conn_peer(ac->ac_conn), why);
+		api_reject(a, SHM_REJ_UNAUTHORIZED);
+		api_reply_error(ac, 401, "unauthorized",
+		    "a valid bearer token is required", API_AUTH_HDR);
+		return;
+	}
+	rate = (uint64_t)a->a_cfg->cf_rate_limit_per_user;
+	wait = rl_charge(&a->a_shm->sh_rl, ac->ac_id.ai_user,
+	    strlen(ac->ac_id.ai_user), api_mono_us(), rate, 2 * rate);
+	if (wait > 0) {
+		(void)snprintf(extra, sizeof(extra), "Retry-After: %llu\r\n",
+		    (unsigned long long)((wait + 999999) / 1000000));
+		api_reject(a, SHM_REJ_RATE_LIMITED);
+		api_reply_error(ac, 429, "rate_limited",
+		    "too many requests", extra);
+		return;
+	}
+	r->ar_fn(ac);
+}
+
+/* No route for the method: 405 with the path's Allow, or 404. */
+static void
+api_no_route(struct api_call *ac, const struct api_route *first)
+{
+	char	 allow[64];
+
+	if (first == NULL) {
+		api_reply_error(ac, 404, "not_found", "no such endpoint",
+		    NULL);
+		return;
+	}
+	(void)snprintf(allow, sizeof(allow), "Allow: %s\r\n",
+	    first->ar_allow);
+	api_reply_error(ac, 405, "method_not_allowed",
+	    "method not allowed on this path", allow);
+}
+
+/* 405 on an operational path (no CORS, no API metrics). */
+static void
+api_plain_405(struct server_conn *c, const struct api_route *r)
+{
+	char	 allow[64];
+
+	(void)snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->ar_allow);
+	server_respond_error(c, 405, "method_not_allowed",
+	    "method not allowed on this path", allow);
+}
+
+/* Route one request: path, then method. */
 static void
 api_handle(struct server_conn *c, const struct http_request *req, void *arg)
 {
-	const struct api_route	*r;
+	const struct api_route	*r, *first = NULL;
+	struct api_call		 ac;
 	size_t			 i;
-	char			 allow[64];
 
-	for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
-		r = &api_routes[i];
-		if (strlen(r->ar_path) != req->hr_path_len ||
-		    memcmp(r->ar_path, req->hr_path, req->hr_path_len) != 0)
-			continue;
-		if ((r->ar_methods & M(req->hr_method)) == 0) {
-			(void)snprintf(allow, sizeof(allow), "Allow: %s\r\n",
-			    r->ar_allow);
-			server_respond_error(c, 405, "method_not_allowed",
-			    "method not allowed on this path", allow);
-			return;
-		}
-		r->ar_fn(arg, c, req);
+	memset(&ac, 0, sizeof(ac));
+	ac.ac_api = arg;
+	ac.ac_conn = c;
+	ac.ac_req = req;
+	ac.ac_route = SHM_R_OTHER;
+	ac.ac_t0_us = api_mono_us();
+	if (req->hr_method == HTTP_M_OPTIONS && api_is_api_path(req)) {
+		ac.ac_route = SHM_R_PREFLIGHT;
+		api_preflight(&ac);
 		return;
 	}
-	server_respond_error(c, 404, "not_found", "no such endpoint", NULL);
+	for (i = 0; i < API_NROUTES; i++) {
+		r = &api_routes[i];
+		if (!api_path_match(r, req))
+			continue;
+		if (first == NULL)
+			first = r;
+		if ((r->ar_methods & M(req->hr_method)) == 0)
+			continue;
+		if (r->ar_plain != NULL) {
+			r->ar_plain(arg, c, req);
+			return;
+		}
+		ac.ac_route = r->ar_route;
+		api_call_run(&ac, r);
+		return;
+	}
+	if (first != NULL && first->ar_plain != NULL) {
+		api_plain_405(c, first);
+		return;
+	}
+	if (first == NULL && !api_is_api_path(req)) {
+		server_respond_error(c, 404, "not_found", "no such endpoint",
+		    NULL);
+		return;
+	}
+	api_no_route(&ac, first);
 }
+
+/* ------------------------------------------------------------------ */
+/* Operational endpoints                                               */
+/* ------------------------------------------------------------------ */
 
 static void
 api_healthz(struct api *a, struct server_conn *c,
@@ -125,12 +530,31 @@ static void
 api_readyz(struct api *a, struct server_conn *c,
     const struct http_request *req)
 {
-	if (worker_is_ready(a->a_w))
+	if (a->a_qs != NULL && worker_is_ready(a->a_w))
 		server_respond(c, 200, "text/plain; charset=utf-8", NULL,
 		    "READY\n", 6);
 	else
 		server_respond(c, 503, "text/plain; charset=utf-8", NULL,
 		    "NOT READY\n", 10);
+}
+
+/* Refresh the store gauges in shared memory from this worker's view. */
+static void
+api_store_gauges(struct api *a)
+{
+	struct shm_api	*m = &a->a_shm->sh_api;
+	struct qs_stats	 st;
+
+	if (qs_stats(a->a_qs, &st) != QS_OK)
+		return;
+	atomic_store_explicit(&m->sa_queue_messages, st.st_messages,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->sa_queue_devices, st.st_queues,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->sa_store_used_bytes, st.st_map_used,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->sa_store_map_bytes, st.st_map_size,
+	    memory_order_relaxed);
 }
 
 static void
@@ -140,6 +564,7 @@ api_metrics(struct api *a, struct server_conn *c,
 	char	*text;
 	size_t	 len;
 
+	api_store_gauges(a);
 	if (metrics_render(a->a_w->w_shm, &text, &len) == -1) {
 		server_respond_error(c, 503, "unavailable",
 		    "out of memory", NULL);

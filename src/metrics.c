@@ -29,6 +29,51 @@ static const char *const metrics_roles[PROC_NROLES] = {
 	"supervisor", "api", "ws"
 };
 
+/* Histogram upper bounds (inclusive), +Inf implied after the last. */
+static const uint64_t metrics_bounds_us[] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000
+};
+static const uint64_t metrics_bounds_batch[] = {
+	1, 2, 5, 10, 20, 50, 100, 200, 500, 1000
+};
+
+static const struct metrics_hist_def {
+	const char	*hd_name;
+	const char	*hd_help;
+	const uint64_t	*hd_bounds;
+	size_t		 hd_n;
+	double		 hd_scale;	/* rendered value = stored / scale */
+} metrics_hists[SHM_H_COUNT] = {
+	{ "routingd_api_request_duration_seconds",
+	    "API request latency, from dispatch to answer.",
+	    metrics_bounds_us, sizeof(metrics_bounds_us) / sizeof(uint64_t),
+	    1e6 },
+	{ "routingd_store_commit_duration_seconds",
+	    "Duration of one durable (fsync'd) LMDB batch commit.",
+	    metrics_bounds_us, sizeof(metrics_bounds_us) / sizeof(uint64_t),
+	    1e6 },
+	{ "routingd_store_batch_requests",
+	    "Client requests (and sweeps) per LMDB batch commit.",
+	    metrics_bounds_batch, sizeof(metrics_bounds_batch) /
+	    sizeof(uint64_t), 1 },
+};
+
+/* The status label of each index of sa_requests; 0 is "other". */
+static const int metrics_statuses[SHM_STATUSES] = {
+	0, 200, 202, 204, 400, 401, 403, 404, 405, 413, 429, 500, 503
+};
+
+static const char *const metrics_routes[SHM_R_COUNT] = {
+	"send", "messages", "ack", "device_register", "device_list",
+	"device_delete", "preflight", "other"
+};
+
+static const char *const metrics_rejects[SHM_REJ_COUNT] = {
+	"invalid_json", "invalid_envelope", "sender_mismatch", "queue_full",
+	"rate_limited", "unauthorized", "unavailable"
+};
+
 static void	metrics_printf(struct metrics_buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
@@ -149,6 +194,158 @@ metrics_daemon(struct metrics_buf *mb, const struct shm *sh)
 	    (unsigned long long)atomic_load(&sh->sh_reloads));
 }
 
+/* metrics_observe: see shm.h. */
+void
+metrics_observe(struct shm *sh, int kind, uint64_t v)
+{
+	const struct metrics_hist_def	*hd;
+	struct shm_hist			*h;
+	size_t				 i;
+
+	if (kind < 0 || kind >= SHM_H_COUNT)
+		return;
+	hd = &metrics_hists[kind];
+	h = &sh->sh_api.sa_hist[kind];
+	for (i = 0; i < hd->hd_n && v > hd->hd_bounds[i]; i++)
+		;
+	atomic_fetch_add_explicit(&h->sh_bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sh_count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sh_sum, v, memory_order_relaxed);
+}
+
+/* metrics_count_request: see shm.h. */
+void
+metrics_count_request(struct shm *sh, int route, int status)
+{
+	size_t	 i, k = 0;
+
+	if (route < 0 || route >= SHM_R_COUNT)
+		route = SHM_R_OTHER;
+	for (i = 1; i < SHM_STATUSES; i++)
+		if (metrics_statuses[i] == status)
+			k = i;
+	atomic_fetch_add_explicit(&sh->sh_api.sa_requests[route][k], 1,
+	    memory_order_relaxed);
+}
+
+static uint64_t
+metrics_load(const _Atomic uint64_t *p)
+{
+	return (atomic_load_explicit(p, memory_order_relaxed));
+}
+
+/* One histogram family, buckets made cumulative. */
+static void
+metrics_hist(struct metrics_buf *mb, const struct shm *sh, int kind)
+{
+	const struct metrics_hist_def	*hd = &metrics_hists[kind];
+	const struct shm_hist		*h = &sh->sh_api.sa_hist[kind];
+	uint64_t			 cum = 0;
+	size_t				 i;
+
+	metrics_family(mb, hd->hd_name, "histogram", hd->hd_help);
+	for (i = 0; i < hd->hd_n; i++) {
+		cum += metrics_load(&h->sh_bucket[i]);
+		metrics_printf(mb, "%s_bucket{le=\"%g\"} %llu\n", hd->hd_name,
+		    (double)hd->hd_bounds[i] / hd->hd_scale,
+		    (unsigned long long)cum);
+	}
+	cum += metrics_load(&h->sh_bucket[hd->hd_n]);
+	metrics_printf(mb, "%s_bucket{le=\"+Inf\"} %llu\n", hd->hd_name,
+	    (unsigned long long)cum);
+	metrics_printf(mb, "%s_sum %g\n%s_count %llu\n", hd->hd_name,
+	    (double)metrics_load(&h->sh_sum) / hd->hd_scale, hd->hd_name,
+	    (unsigned long long)metrics_load(&h->sh_count));
+}
+
+/* API requests by route and status (only the non-zero ones). */
+static void
+metrics_api_requests(struct metrics_buf *mb, const struct shm *sh)
+{
+	uint64_t	 v;
+	int		 r, k;
+
+	metrics_family(mb, "routingd_api_requests_total", "counter",
+	    "API requests answered, by route and HTTP status (0: other).");
+	for (r = 0; r < SHM_R_COUNT; r++)
+		for (k = 0; k < SHM_STATUSES; k++) {
+			v = metrics_load(&sh->sh_api.sa_requests[r][k]);
+			if (v == 0)
+				continue;
+			metrics_printf(mb, "routingd_api_requests_total{route="
+			    "\"%s\",status=\"%d\"} %llu\n", metrics_routes[r],
+			    metrics_statuses[k], (unsigned long long)v);
+		}
+}
+
+/* One unlabelled sample with its family. */
+static void
+metrics_one(struct metrics_buf *mb, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	metrics_family(mb, name, type, help);
+	metrics_printf(mb, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* Message flow, token cache, store. */
+static void
+metrics_api_messages(struct metrics_buf *mb, const struct shm *sh)
+{
+	const struct shm_api	*a = &sh->sh_api;
+	int			 i;
+
+	metrics_one(mb, "routingd_messages_accepted_total", "counter",
+	    "Messages stored durably (one per send, before fan-out).",
+	    metrics_load(&a->sa_accepted));
+	metrics_one(mb, "routingd_messages_fetched_total", "counter",
+	    "Messages returned by GET /api/messages.",
+	    metrics_load(&a->sa_fetched));
+	metrics_one(mb, "routingd_messages_acknowledged_total", "counter",
+	    "Message copies deleted by acknowledgements.",
+	    metrics_load(&a->sa_acked));
+	metrics_one(mb, "routingd_messages_expired_total", "counter",
+	    "Message copies dropped after message_ttl.",
+	    metrics_load(&a->sa_expired));
+	metrics_one(mb, "routingd_messages_dropped_total", "counter",
+	    "Ephemeral messages accepted but delivered to nobody.",
+	    metrics_load(&a->sa_dropped));
+	metrics_family(mb, "routingd_messages_rejected_total", "counter",
+	    "API requests refused, by reason.");
+	for (i = 0; i < SHM_REJ_COUNT; i++)
+		metrics_printf(mb, "routingd_messages_rejected_total{reason="
+		    "\"%s\"} %llu\n", metrics_rejects[i],
+		    (unsigned long long)metrics_load(&a->sa_rejected[i]));
+	metrics_family(mb, "routingd_token_cache_total", "counter",
+	    "Verified-token cache lookups, by result.");
+	metrics_printf(mb, "routingd_token_cache_total{result=\"hit\"} %llu\n"
+	    "routingd_token_cache_total{result=\"miss\"} %llu\n",
+	    (unsigned long long)metrics_load(&a->sa_token_hits),
+	    (unsigned long long)metrics_load(&a->sa_token_misses));
+}
+
+static void
+metrics_api_store(struct metrics_buf *mb, const struct shm *sh)
+{
+	const struct shm_api	*a = &sh->sh_api;
+
+	metrics_one(mb, "routingd_queue_messages", "gauge",
+	    "Message copies queued over all devices.",
+	    metrics_load(&a->sa_queue_messages));
+	metrics_one(mb, "routingd_queue_devices", "gauge",
+	    "Known devices (queues).", metrics_load(&a->sa_queue_devices));
+	metrics_one(mb, "routingd_store_used_bytes", "gauge",
+	    "Bytes of the LMDB map in use.",
+	    metrics_load(&a->sa_store_used_bytes));
+	metrics_one(mb, "routingd_store_map_bytes", "gauge",
+	    "Bytes of the LMDB map.", metrics_load(&a->sa_store_map_bytes));
+	metrics_one(mb, "routingd_store_full_total", "counter",
+	    "Incidents of a full LMDB map (writes answered 503).",
+	    metrics_load(&a->sa_store_full));
+	metrics_one(mb, "routingd_store_commit_failures_total", "counter",
+	    "LMDB batch commits that failed (their requests got 503).",
+	    metrics_load(&a->sa_commit_failures));
+}
+
 /* metrics_render: see worker.h. */
 int
 metrics_render(const struct shm *sh, char **out, size_t *len)
@@ -176,6 +373,12 @@ metrics_render(const struct shm *sh, char **out, size_t *len)
 	metrics_by_role(&mb, sh, "routingd_http_timeouts_total", "counter",
 	    "Connections closed by a read, idle or write timeout.",
 	    offsetof(struct shm_slot, ss_timeouts));
+	metrics_api_requests(&mb, sh);
+	metrics_hist(&mb, sh, SHM_H_REQUEST);
+	metrics_api_messages(&mb, sh);
+	metrics_api_store(&mb, sh);
+	metrics_hist(&mb, sh, SHM_H_COMMIT);
+	metrics_hist(&mb, sh, SHM_H_BATCH);
 	if (mb.mb_err) {
 		free(mb.mb_data);
 		return (-1);

@@ -24,7 +24,7 @@
 #include "ratelimit.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	2	/* 2: the rate-limit table */
+#define SHM_VERSION	3	/* 2: the rate-limit table; 3: API metrics */
 #define SHM_SLOTS	256		/* worker slots: half API, half WS */
 
 enum shm_slot_state {
@@ -48,6 +48,69 @@ struct shm_slot {
 	_Atomic uint64_t	ss_timeouts;	/* connections timed out */
 };
 
+/*
+ * API metrics, daemon-wide.  Unlike the rest of sh_*, every API worker
+ * adds to these (relaxed atomic adds; cumulative, never reset); the
+ * queue gauges are stored by whichever worker renders /metrics.
+ */
+enum shm_api_route {		/* route label of routingd_api_requests_total */
+	SHM_R_SEND = 0,
+	SHM_R_MESSAGES,
+	SHM_R_ACK,
+	SHM_R_DEVICE_REGISTER,
+	SHM_R_DEVICE_LIST,
+	SHM_R_DEVICE_DELETE,
+	SHM_R_PREFLIGHT,
+	SHM_R_OTHER,		/* 404 and 405 under /api/ */
+	SHM_R_COUNT
+};
+
+enum shm_api_reject {		/* reason label of messages rejected */
+	SHM_REJ_INVALID_JSON = 0,
+	SHM_REJ_INVALID_ENVELOPE,
+	SHM_REJ_SENDER_MISMATCH,
+	SHM_REJ_QUEUE_FULL,
+	SHM_REJ_RATE_LIMITED,
+	SHM_REJ_UNAUTHORIZED,
+	SHM_REJ_UNAVAILABLE,
+	SHM_REJ_COUNT
+};
+
+enum shm_hist_kind {
+	SHM_H_REQUEST = 0,	/* API request latency, us */
+	SHM_H_COMMIT,		/* LMDB batch commit latency, us */
+	SHM_H_BATCH,		/* requests per committed batch */
+	SHM_H_COUNT
+};
+
+#define SHM_STATUSES	13	/* status classes, see metrics_status_index */
+#define SHM_HIST_MAX	16	/* buckets per histogram, +Inf included */
+
+struct shm_hist {
+	_Atomic uint64_t	sh_bucket[SHM_HIST_MAX]; /* not cumulative */
+	_Atomic uint64_t	sh_count;
+	_Atomic uint64_t	sh_sum;		/* in the unit of the kind */
+};
+
+struct shm_api {
+	_Atomic uint64_t	sa_requests[SHM_R_COUNT][SHM_STATUSES];
+	struct shm_hist		sa_hist[SHM_H_COUNT];
+	_Atomic uint64_t	sa_accepted;	/* stored, before fan-out */
+	_Atomic uint64_t	sa_fetched;	/* messages returned by GET */
+	_Atomic uint64_t	sa_acked;	/* messages deleted by ack */
+	_Atomic uint64_t	sa_expired;	/* messages dropped by TTL */
+	_Atomic uint64_t	sa_dropped;	/* ephemeral, nobody online */
+	_Atomic uint64_t	sa_rejected[SHM_REJ_COUNT];
+	_Atomic uint64_t	sa_token_hits;
+	_Atomic uint64_t	sa_token_misses;
+	_Atomic uint64_t	sa_store_full;	/* MAP_FULL incidents */
+	_Atomic uint64_t	sa_commit_failures;
+	_Atomic uint64_t	sa_queue_messages;	/* gauge (qs_stats) */
+	_Atomic uint64_t	sa_queue_devices;	/* gauge */
+	_Atomic uint64_t	sa_store_used_bytes;	/* gauge */
+	_Atomic uint64_t	sa_store_map_bytes;	/* gauge */
+};
+
 struct shm {
 	uint32_t		sh_magic;
 	uint32_t		sh_version;
@@ -61,6 +124,7 @@ struct shm {
 	_Atomic uint64_t	sh_heartbeat_kills;
 	struct shm_slot		sh_slots[SHM_SLOTS];
 	struct rl_table		sh_rl;		/* per-user rate limits */
+	struct shm_api		sh_api;		/* API metrics (see above) */
 };
 
 /* shm_create: map and initialise a region; fatal on failure. */
@@ -77,5 +141,12 @@ void		 shm_slot_release(struct shm *, int slot);
 
 /* shm_sum: add field at byte offset off over every slot of role (0=all). */
 uint64_t	 shm_sum(const struct shm *, int role, size_t off);
+
+/* metrics.c */
+/* metrics_observe: add v to histogram kind (enum shm_hist_kind). */
+void		 metrics_observe(struct shm *, int kind, uint64_t v);
+
+/* metrics_count_request: one API answer of route with HTTP status. */
+void		 metrics_count_request(struct shm *, int route, int status);
 
 #endif /* SHM_H */

@@ -27,6 +27,29 @@ ROUTINGCTL = os.environ.get("ROUTINGCTL", "routingctl/routingctl")
 TESTDIR = os.environ.get("RTD_TESTDIR", "/tmp")
 SKIP = 77
 
+# The HS256 secret of API tests (jwt_secret = TEST_SECRET in their config).
+TEST_SECRET = "rtd-test-secret-0123456789abcdef0123456789abcdef"
+
+
+def token(user, device=None, ttl=600, secret=TEST_SECRET, **claims):
+    """An HS256 JWT for user (python3-jwt), valid ttl seconds from now.
+    Extra claims override the defaults (exp=..., nbf=..., iat=...)."""
+    import jwt
+    now = int(time.time())
+    body = {"sub": user, "iat": now, "exp": now + ttl}
+    if device is not None:
+        body["device_id"] = device
+    body.update(claims)
+    tok = jwt.encode(body, secret, algorithm="HS256")
+    return tok.decode() if isinstance(tok, bytes) else tok
+
+
+def envelope(recipient, data="aGVsbG8=", **fields):
+    """A minimal valid envelope dict."""
+    env = {"recipientId": recipient, "encryptedData": data}
+    env.update(fields)
+    return env
+
 
 class Failure(Exception):
     pass
@@ -122,7 +145,8 @@ def http_raw(port, data, timeout=5.0, host="127.0.0.1"):
 
 
 class Daemon:
-    """One routingd instance with its own directory, ports and config."""
+    """One routingd instance with its own directory, ports and config.
+    API tests pass jwt_secret=TEST_SECRET (see api_daemon)."""
 
     def __init__(self, start=True, **keys):
         os.makedirs(TESTDIR, exist_ok=True)
@@ -273,6 +297,41 @@ class Daemon:
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
 
+    def api(self, method, path, tok=None, body=None, headers=None, **kw):
+        """An API call: body (if not bytes/str) is sent as JSON; returns
+        (status, headers, parsed JSON or None)."""
+        h = dict(headers or {})
+        if tok is not None:
+            h["Authorization"] = "Bearer " + tok
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        st, hdrs, raw = self.request(method, path, body=body, headers=h,
+                                     **kw)
+        try:
+            doc = json.loads(raw) if raw else None
+        except ValueError:
+            doc = None
+        return st, hdrs, doc
+
+    def send(self, tok, env, **kw):
+        """POST /api/send; returns (status, JSON)."""
+        st, _, doc = self.api("POST", "/api/send", tok, env, **kw)
+        return st, doc
+
+    def fetch(self, tok, limit=None, **kw):
+        """GET /api/messages; returns (status, JSON)."""
+        path = "/api/messages" + ("" if limit is None else
+                                  "?limit=%s" % limit)
+        st, _, doc = self.api("GET", path, tok, **kw)
+        return st, doc
+
+    def ack(self, tok, ids, **kw):
+        """POST /api/messages/ack; returns the status."""
+        st, _, _ = self.api("POST", "/api/messages/ack", tok,
+                            {"messageIds": list(ids)}, **kw)
+        return st
+
     def metrics(self):
         """The /metrics samples as {name_with_labels: value}."""
         st, _, body = self.get("/metrics")
@@ -296,3 +355,11 @@ class Daemon:
         if rc != 0:
             raise Failure("routingctl %s failed (%d): %s" % (args, rc, err))
         return json.loads(out)
+
+
+def api_daemon(**keys):
+    """A Daemon configured for API tests: the test secret, one API and
+    one WS worker unless told otherwise."""
+    cfg = {"jwt_secret": TEST_SECRET, "api_workers": 1, "ws_workers": 1}
+    cfg.update(keys)
+    return Daemon(**cfg)

@@ -1,0 +1,205 @@
+/*
+ * api_batch.c: group commit for the API worker.
+ *
+ * Runs in each API worker.  Owns the queue of pending writes (sends,
+ * acks, touches, device changes, expiry sweeps) and the ev_prepare
+ * watcher that commits them: once per event-loop iteration, after every
+ * callback of the iteration ran, one LMDB write txn (qs_batch_begin),
+ * one nested sub-transaction per request (so a failing request rolls
+ * back alone), one fsync'd commit; only then are the answers given.
+ *
+ * Invariants:
+ * - No answer is written while the write txn is open: o_done runs after
+ *   qs_batch_commit returned, for every op of the batch.
+ * - An op is in exactly one place: the pending queue, the batch being
+ *   run, or freed by its o_done.  Ops submitted from inside an o_done
+ *   (a pipelined request dispatched by an answer) wait for the next
+ *   iteration, and an ev_idle keeps the loop from blocking meanwhile.
+ * - A batch is capped by count and bytes; the rest waits, same idle.
+ */
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "api.h"
+#include "qstore.h"
+#include "shm.h"
+
+TAILQ_HEAD(apib_list, apib_op);
+
+struct apib {
+	struct ev_loop		*b_loop;
+	struct qstore		*b_qs;
+	struct shm		*b_shm;
+	struct apib_list	 b_pending;
+	size_t			 b_npending;
+	ev_prepare		 b_prepare;
+	ev_idle			 b_idle;
+};
+
+static void	apib_prepare_cb(struct ev_loop *, ev_prepare *, int);
+static void	apib_idle_cb(struct ev_loop *, ev_idle *, int);
+
+static uint64_t
+apib_mono_us(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+/* apib_new: see api.h. */
+struct apib *
+apib_new(struct ev_loop *loop, struct qstore *qs, struct shm *sh)
+{
+	struct apib	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return (NULL);
+	b->b_loop = loop;
+	b->b_qs = qs;
+	b->b_shm = sh;
+	TAILQ_INIT(&b->b_pending);
+	ev_prepare_init(&b->b_prepare, apib_prepare_cb);
+	ev_idle_init(&b->b_idle, apib_idle_cb);
+	b->b_prepare.data = b->b_idle.data = b;
+	ev_prepare_start(loop, &b->b_prepare);
+	return (b);
+}
+
+/* apib_submit: see api.h. */
+void
+apib_submit(struct apib *b, struct apib_op *op)
+{
+	op->o_result = QS_OK;
+	TAILQ_INSERT_TAIL(&b->b_pending, op, o_entry);
+	b->b_npending++;
+}
+
+/* apib_pending: see api.h. */
+size_t
+apib_pending(const struct apib *b)
+{
+	return (b->b_npending);
+}
+
+/* Move up to the caps' worth of pending ops to list. */
+static size_t
+apib_take(struct apib *b, struct apib_list *list)
+{
+	struct apib_op	*op;
+	size_t		 n = 0, bytes = 0;
+
+	while ((op = TAILQ_FIRST(&b->b_pending)) != NULL) {
+		if (n > 0 && (n >= API_BATCH_MAX_OPS ||
+		    bytes + op->o_bytes > API_BATCH_MAX_BYTES))
+			break;
+		TAILQ_REMOVE(&b->b_pending, op, o_entry);
+		b->b_npending--;
+		TAILQ_INSERT_TAIL(list, op, o_entry);
+		bytes += op->o_bytes;
+		n++;
+	}
+	return (n);
+}
+
+/* Apply one op in its own sub-transaction; remember its result. */
+static void
+apib_apply(struct apib *b, struct apib_op *op)
+{
+	int	 r;
+
+	if ((r = qs_sub_begin(b->b_qs)) == QS_OK) {
+		r = op->o_apply(b->b_qs, op);
+		if (r == QS_OK)
+			r = qs_sub_commit(b->b_qs);
+		else
+			qs_sub_abort(b->b_qs);
+	}
+	op->o_result = r;
+}
+
+/* Open, fill and commit one batch; QS_OK or the commit's failure. */
+static int
+apib_commit(struct apib *b, struct apib_list *list, size_t n)
+{
+	struct apib_op	*op;
+	uint64_t	 t0;
+	int		 r;
+
+	if ((r = qs_batch_begin(b->b_qs)) != QS_OK)
+		return (r);
+	TAILQ_FOREACH(op, list, o_entry)
+		apib_apply(b, op);
+	t0 = apib_mono_us();
+	r = qs_batch_commit(b->b_qs);
+	metrics_observe(b->b_shm, SHM_H_COMMIT, apib_mono_us() - t0);
+	metrics_observe(b->b_shm, SHM_H_BATCH, n);
+	return (r);
+}
+
+/* apib_run: see api.h. */
+void
+apib_run(struct apib *b)
+{
+	struct apib_list	 list;
+	struct apib_op		*op;
+	size_t			 n;
+	int			 r;
+
+	TAILQ_INIT(&list);
+	if ((n = apib_take(b, &list)) > 0) {
+		r = apib_commit(b, &list, n);
+		ev_now_update(b->b_loop);	/* the fsync took a while */
+		if (r != QS_OK) {
+			atomic_fetch_add_explicit(
+			    &b->b_shm->sh_api.sa_commit_failures, 1,
+			    memory_order_relaxed);
+			TAILQ_FOREACH(op, &list, o_entry)
+				op->o_result = r;
+		}
+		/* the txn is closed: answers may go out now */
+		while ((op = TAILQ_FIRST(&list)) != NULL) {
+			TAILQ_REMOVE(&list, op, o_entry);
+			op->o_done(op, op->o_result);
+		}
+	}
+	if (b->b_npending > 0)
+		ev_idle_start(b->b_loop, &b->b_idle);
+	else
+		ev_idle_stop(b->b_loop, &b->b_idle);
+}
+
+static void
+apib_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	apib_run(w->data);
+}
+
+/* Only there to keep the loop from blocking; prepare does the work. */
+static void
+apib_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+}
+
+/* apib_free: see api.h. */
+void
+apib_free(struct apib *b)
+{
+	struct apib_op	*op;
+
+	if (b == NULL)
+		return;
+	ev_prepare_stop(b->b_loop, &b->b_prepare);
+	ev_idle_stop(b->b_loop, &b->b_idle);
+	while ((op = TAILQ_FIRST(&b->b_pending)) != NULL) {
+		TAILQ_REMOVE(&b->b_pending, op, o_entry);
+		b->b_npending--;
+		op->o_done(op, QS_ERR);
+	}
+	free(b);
+}

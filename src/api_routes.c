@@ -1,0 +1,888 @@
+/*
+ * api_routes.c: the endpoints of the HTTP API (DESIGN.md section 4), one
+ * function per route, run by the API worker.
+ *
+ * api.c has already authenticated the caller (struct api_call) and
+ * charged the rate limit.  Reads (GET) run at once in a short read txn;
+ * every write becomes an op queued for the group commit (api_batch.c) and
+ * is answered from its o_done, after the fsync'd commit.  Invariants: an
+ * op owns copies of everything it needs except the request, which stays
+ * valid until the answer; a caller only ever touches its own user's
+ * queues (user and device come from the token, never from the body);
+ * each route answers exactly once.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "envelope.h"
+#include "json.h"
+#include "log.h"
+#include "qstore.h"
+#include "routingd.h"
+#include "worker.h"
+
+#define API_EPHEMERAL_PREFIX	'e'	/* ids of messages never stored */
+
+/* A growing output buffer for JSON answers. */
+struct api_buf {
+	char	*b_data;
+	size_t	 b_len;
+	size_t	 b_cap;
+	int	 b_err;
+};
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+api_buf_add(struct api_buf *b, const void *p, size_t n)
+{
+	char	*q;
+	size_t	 cap;
+
+	if (b->b_err)
+		return;
+	if (b->b_cap - b->b_len < n + 1) {
+		cap = b->b_cap * 2 + n + 256;
+		if ((q = realloc(b->b_data, cap)) == NULL) {
+			b->b_err = 1;
+			return;
+		}
+		b->b_data = q;
+		b->b_cap = cap;
+	}
+	memcpy(b->b_data + b->b_len, p, n);
+	b->b_len += n;
+	b->b_data[b->b_len] = '\0';
+}
+
+static void
+api_buf_str(struct api_buf *b, const char *s)
+{
+	api_buf_add(b, s, strlen(s));
+}
+
+/* Append s as a JSON string literal. */
+static void
+api_buf_json(struct api_buf *b, const char *s)
+{
+	char	*tmp;
+	size_t	 cap, n;
+
+	cap = json_escaped_len(s, strlen(s)) + 1;
+	if ((tmp = malloc(cap)) == NULL ||
+	    json_escape(s, strlen(s), tmp, cap, &n) == -1)
+		b->b_err = 1;
+	else
+		api_buf_add(b, tmp, n);
+	free(tmp);
+}
+
+/* Answer 200/202 with the JSON in b, or 503 if building it failed. */
+static void
+api_reply_buf(struct api_call *ac, int status, struct api_buf *b)
+{
+	if (b->b_err)
+		api_reply_error(ac, 503, "unavailable", "out of memory",
+		    NULL);
+	else
+		api_reply(ac, status, "application/json", NULL, b->b_data,
+		    b->b_len);
+	free(b->b_data);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * 1 if body is a JSON scalar (valid JSON, but json_parse() only takes an
+ * object or array root): such a body is a bad envelope, not bad JSON.
+ */
+static int
+api_body_is_scalar(struct api *a, const char *body, size_t len)
+{
+	struct json_doc	 doc;
+	const char	*err;
+	char		*wrap;
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < len && (body[i] == ' ' || body[i] == '\t' ||
+	    body[i] == '\r' || body[i] == '\n'); i++)
+		;
+	if (i == len || body[i] == '{' || body[i] == '[' ||
+	    (wrap = malloc(len + 2)) == NULL)
+		return (0);
+	wrap[0] = '[';
+	memcpy(wrap + 1, body, len);
+	wrap[len + 1] = ']';
+	r = json_parse(&doc, wrap, len + 2, a->a_tok, API_MAX_TOKENS, 0,
+	    &err);
+	free(wrap);
+	return (r != -1);
+}
+
+/*
+ * Parse the request body as JSON into doc (a root object or array).
+ * Answers 400 invalid_json on failure (invalid_envelope for a scalar
+ * root when reason is SHM_REJ_INVALID_JSON, i.e. a send) and returns -1.
+ */
+static int
+api_parse_body(struct api_call *ac, struct json_doc *doc, int reason)
+{
+	const struct http_request	*req = ac->ac_req;
+	const char			*err;
+
+	if (json_parse(doc, req->hr_body, req->hr_body_len,
+	    ac->ac_api->a_tok, API_MAX_TOKENS, 0, &err) != -1)
+		return (0);
+	log_debug("bad JSON body from peer=%s: %s",
+	    server_conn_peer(ac->ac_conn), err);
+	if (reason == SHM_REJ_INVALID_JSON && api_body_is_scalar(ac->ac_api,
+	    req->hr_body, req->hr_body_len)) {
+		api_reject(ac->ac_api, SHM_REJ_INVALID_ENVELOPE);
+		api_reply_error(ac, 400, "invalid_envelope",
+		    "the body must be an envelope or an array of 1 to 100",
+		    NULL);
+		return (-1);
+	}
+	if (reason >= 0)
+		api_reject(ac->ac_api, reason);
+	api_reply_error(ac, 400, "invalid_json", "the body is not valid JSON",
+	    NULL);
+	return (-1);
+}
+
+/* Unescape string member key of obj into out (cap bytes).  0 or -1. */
+static int
+api_member_str(const struct json_doc *doc, int obj, const char *key,
+    char *out, size_t cap)
+{
+	const char	*err;
+	int		 t;
+
+	if ((t = json_obj_get(doc, obj, key)) < 0 ||
+	    json_type(doc, t) != JSON_STRING ||
+	    json_get_string(doc, t, out, cap, NULL, &err) == -1)
+		return (-1);
+	return (0);
+}
+
+/* The answer to a write op that did not commit (result r != QS_OK). */
+static void
+api_op_failed(struct api_call *ac, int r)
+{
+	switch (r) {
+	case QS_FULL:
+		api_reject(ac->ac_api, SHM_REJ_QUEUE_FULL);
+		api_reply_error(ac, 429, "queue_full",
+		    "a recipient queue is full", NULL);
+		break;
+	case QS_NOTFOUND:
+		api_reply_error(ac, 404, "not_found", "no such device", NULL);
+		break;
+	case QS_BADID:
+	case QS_INVAL:
+		api_reply_error(ac, 400, "invalid_request",
+		    "a field is out of range", NULL);
+		break;
+	default:
+		api_store_error(ac, r);
+		break;
+	}
+}
+
+static void
+api_count(_Atomic uint64_t *counter, uint64_t n)
+{
+	if (n > 0)
+		atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /api/send                                                      */
+/* ------------------------------------------------------------------ */
+
+struct api_send_item {
+	struct env_msg	 si_msg;
+	char		 si_id[QS_MSGID_SIZE];
+};
+
+struct api_send_op {
+	struct apib_op		 so_op;		/* first: op == struct */
+	struct api_call		 so_call;
+	uint64_t		 so_now_ms;
+	int			 so_array;	/* answer {"ids":[...]} */
+	size_t			 so_n;
+	size_t			 so_stored;	/* items not ephemeral */
+	struct api_send_item	 so_items[];
+};
+
+static void
+api_send_free(struct api_send_op *so)
+{
+	size_t	 i;
+
+	for (i = 0; i < so->so_n; i++)
+		env_msg_clear(&so->so_items[i].si_msg);
+	free(so);
+}
+
+/* 202 with the id or the ids. */
+static void
+api_send_accepted(struct api_send_op *so)
+{
+	struct api	*a = so->so_call.ac_api;
+	struct api_buf	 b;
+	size_t		 i;
+
+	memset(&b, 0, sizeof(b));
+	api_buf_str(&b, so->so_array ? "{\"ids\":[" : "{\"id\":");
+	for (i = 0; i < so->so_n; i++) {
+		if (i > 0)
+			api_buf_str(&b, ",");
+		api_buf_json(&b, so->so_items[i].si_id);
+	}
+	api_buf_str(&b, so->so_array ? "]}" : "}");
+	api_count(&a->a_shm->sh_api.sa_accepted, so->so_stored);
+	api_count(&a->a_shm->sh_api.sa_dropped, so->so_n - so->so_stored);
+	api_reply_buf(&so->so_call, 202, &b);
+}
+
+static int
+api_send_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_send_op	*so = (struct api_send_op *)op;
+	const struct config	*cfg = so->so_call.ac_api->a_cfg;
+	struct api_send_item	*it;
+	size_t			 i;
+	int			 r;
+
+	for (i = 0; i < so->so_n; i++) {
+		it = &so->so_items[i];
+		if (it->si_msg.em_ephemeral)
+			continue;
+		r = qs_enqueue(qs, it->si_msg.em_recipient,
+		    it->si_msg.em_data, it->si_msg.em_len,
+		    it->si_msg.em_priority, so->so_now_ms,
+		    (uint64_t)cfg->cf_message_ttl,
+		    (uint32_t)cfg->cf_queue_max_messages, it->si_id);
+		if (r != QS_OK)
+			return (r);
+	}
+	return (QS_OK);
+}
+
+static void
+api_send_done(struct apib_op *op, int r)
+{
+	struct api_send_op	*so = (struct api_send_op *)op;
+
+	if (r == QS_OK) {
+		api_store_ok(so->so_call.ac_api);
+		api_send_accepted(so);
+	} else
+		api_op_failed(&so->so_call, r);
+	api_send_free(so);
+}
+
+/* Validate every envelope of the body into so.  0, or answered -1. */
+static int
+api_send_parse(struct api_send_op *so, const struct json_doc *doc,
+    const int *toks)
+{
+	struct api_call	*ac = &so->so_call;
+	const char	*err = NULL;
+	size_t		 i;
+	int		 r = ENV_OK;
+
+	for (i = 0; i < so->so_n && r == ENV_OK; i++) {
+		r = env_parse(doc, toks[i], ac->ac_id.ai_user,
+		    &so->so_items[i].si_msg, &err);
+		if (r == ENV_OK && so->so_items[i].si_msg.em_ephemeral) {
+			so->so_items[i].si_id[0] = API_EPHEMERAL_PREFIX;
+			if (util_random_hex(so->so_items[i].si_id + 1, 8) == -1)
+				r = ENV_NOMEM;
+		} else if (r == ENV_OK)
+			so->so_stored++;
+	}
+	if (r == ENV_OK)
+		return (0);
+	log_debug("envelope refused peer=%s: %s",
+	    server_conn_peer(ac->ac_conn), err != NULL ? err : "?");
+	if (r == ENV_SENDER_MISMATCH) {
+		api_reject(ac->ac_api, SHM_REJ_SENDER_MISMATCH);
+		api_reply_error(ac, 403, "sender_mismatch",
+		    "senderId is not the caller", NULL);
+	} else if (r == ENV_NOMEM)
+		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
+	else {
+		api_reject(ac->ac_api, SHM_REJ_INVALID_ENVELOPE);
+		api_reply_error(ac, 400, "invalid_envelope",
+		    err != NULL ? err : "invalid envelope", NULL);
+	}
+	return (-1);
+}
+
+/* The envelope tokens of the body: the root object, or array elements. */
+static int
+api_send_tokens(const struct json_doc *doc, int *toks, size_t *n,
+    int *array)
+{
+	int	 i, e, size;
+
+	*array = json_type(doc, 0) == JSON_ARRAY;
+	if (!*array) {
+		toks[0] = 0;
+		*n = 1;
+		return (json_type(doc, 0) == JSON_OBJECT ? 0 : -1);
+	}
+	size = json_size(doc, 0);
+	if (size < 1 || size > ENV_MAX_BATCH)
+		return (-1);
+	for (i = 0, e = 1; i < size; i++, e = json_next(doc, e))
+		toks[i] = e;
+	*n = (size_t)size;
+	return (0);
+}
+
+/*
+ * api_send: POST /api/send.  Validates every envelope first (400, 403),
+ * answers ephemeral-only bodies at once, queues the rest as one op:
+ * 202 after the commit, 429 queue_full if any recipient queue is full.
+ */
+void
+api_send(struct api_call *ac)
+{
+	struct json_doc		 doc;
+	struct api_send_op	*so;
+	int			 toks[ENV_MAX_BATCH], array;
+	size_t			 n;
+
+	if (api_parse_body(ac, &doc, SHM_REJ_INVALID_JSON) == -1)
+		return;
+	if (api_send_tokens(&doc, toks, &n, &array) == -1) {
+		api_reject(ac->ac_api, SHM_REJ_INVALID_ENVELOPE);
+		api_reply_error(ac, 400, "invalid_envelope", "the body must "
+		    "be an envelope or an array of 1 to 100", NULL);
+		return;
+	}
+	if ((so = calloc(1, sizeof(*so) + n * sizeof(so->so_items[0]))) ==
+	    NULL) {
+		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
+		return;
+	}
+	so->so_call = *ac;
+	so->so_n = n;
+	so->so_array = array;
+	so->so_now_ms = api_now_ms();
+	if (api_send_parse(so, &doc, toks) == -1) {
+		api_send_free(so);
+		return;
+	}
+	if (so->so_stored == 0) {	/* all ephemeral: nothing to store */
+		api_send_accepted(so);
+		api_send_free(so);
+		return;
+	}
+	so->so_op.o_bytes = ac->ac_req->hr_body_len;
+	so->so_op.o_apply = api_send_apply;
+	so->so_op.o_done = api_send_done;
+	apib_submit(ac->ac_api->a_batch, &so->so_op);
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /api/messages                                                   */
+/* ------------------------------------------------------------------ */
+
+struct api_touch_op {
+	struct apib_op	 to_op;
+	struct api_call	 to_call;
+	uint64_t	 to_now_ms;
+};
+
+/* The limit parameter: 0 with *limit, or -1 if not an integer. */
+static int
+api_limit(const struct http_request *req, size_t *limit)
+{
+	const char	*v;
+	char		 buf[32], *end;
+	long long	 n;
+	size_t		 len, i;
+
+	*limit = API_LIMIT_DEFAULT;
+	if ((v = http_query_get(req, "limit", &len)) == NULL)
+		return (0);
+	if (len == 0 || len >= sizeof(buf))
+		return (-1);
+	for (i = 0; i < len; i++)
+		if (!((v[i] >= '0' && v[i] <= '9') || (i == 0 &&
+		    v[i] == '-' && len > 1)))
+			return (-1);
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtoll(buf, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return (-1);
+	if (n < 1)
+		n = API_LIMIT_DEFAULT;
+	else if (n > API_LIMIT_MAX)
+		n = API_LIMIT_MAX;
+	*limit = (size_t)n;
+	return (0);
+}
+
+/* One message into the answer (the envelope is stored normalised). */
+static int
+api_messages_cb(void *arg, const char *id, int priority,
+    uint64_t enqueued_ms, const void *data, size_t len)
+{
+	struct api_buf	*b = arg;
+
+	api_buf_str(b, b->b_len > 13 ? ",{\"id\":" : "{\"id\":");
+	api_buf_json(b, id);
+	api_buf_str(b, ",\"envelope\":");
+	api_buf_add(b, data, len);
+	api_buf_str(b, "}");
+	return (b->b_err ? -1 : 0);
+}
+
+static int
+api_touch_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_touch_op	*to = (struct api_touch_op *)op;
+
+	return (qs_touch(qs, to->to_call.ac_id.ai_user,
+	    to->to_call.ac_id.ai_device, to->to_now_ms));
+}
+
+/* A first fetch made the device known: its queue is empty. */
+static void
+api_touch_done(struct apib_op *op, int r)
+{
+	struct api_touch_op	*to = (struct api_touch_op *)op;
+	static const char	 empty[] = "{\"messages\":[]}";
+
+	if (r == QS_OK) {
+		api_store_ok(to->to_call.ac_api);
+		api_reply(&to->to_call, 200, "application/json", NULL, empty,
+		    sizeof(empty) - 1);
+	} else
+		api_op_failed(&to->to_call, r);
+	free(to);
+}
+
+static void
+api_touch_submit(struct api_call *ac)
+{
+	struct api_touch_op	*to;
+
+	if ((to = calloc(1, sizeof(*to))) == NULL) {
+		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
+		return;
+	}
+	to->to_call = *ac;
+	to->to_now_ms = api_now_ms();
+	to->to_op.o_bytes = 0;
+	to->to_op.o_apply = api_touch_apply;
+	to->to_op.o_done = api_touch_done;
+	apib_submit(ac->ac_api->a_batch, &to->to_op);
+}
+
+/*
+ * api_messages: GET /api/messages.  Reads at once; a device fetching
+ * for the first time is made known through the batch (qs_touch) and
+ * answered with an empty list after that commit.
+ */
+void
+api_messages(struct api_call *ac)
+{
+	struct api	*a = ac->ac_api;
+	struct api_buf	 b;
+	size_t		 limit, count = 0;
+	int		 r;
+
+	if (api_limit(ac->ac_req, &limit) == -1) {
+		api_reply_error(ac, 400, "invalid_limit",
+		    "limit must be an integer", NULL);
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	api_buf_str(&b, "{\"messages\":[");
+	r = qs_fetch(a->a_qs, ac->ac_id.ai_user, ac->ac_id.ai_device, limit,
+	    api_now_ms(), api_messages_cb, &b, &count);
+	if (r == QS_NOTFOUND) {
+		free(b.b_data);
+		api_touch_submit(ac);
+		return;
+	}
+	if (r != QS_OK) {
+		free(b.b_data);
+		api_store_error(ac, r);
+		return;
+	}
+	api_buf_str(&b, "]}");
+	api_count(&a->a_shm->sh_api.sa_fetched, count);
+	api_reply_buf(ac, 200, &b);
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /api/messages/ack                                              */
+/* ------------------------------------------------------------------ */
+
+struct api_ack_op {
+	struct apib_op	 ko_op;
+	struct api_call	 ko_call;
+	size_t		 ko_n;
+	size_t		 ko_deleted;
+	const char	**ko_ptrs;		/* into ko_ids */
+	char		(*ko_ids)[QS_MSGID_SIZE];
+};
+
+static void
+api_ack_free(struct api_ack_op *ko)
+{
+	free(ko->ko_ptrs);
+	free(ko->ko_ids);
+	free(ko);
+}
+
+static int
+api_ack_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_ack_op	*ko = (struct api_ack_op *)op;
+
+	return (qs_ack(qs, ko->ko_call.ac_id.ai_user,
+	    ko->ko_call.ac_id.ai_device, ko->ko_ptrs, ko->ko_n,
+	    &ko->ko_deleted));
+}
+
+static void
+api_ack_done(struct apib_op *op, int r)
+{
+	struct api_ack_op	*ko = (struct api_ack_op *)op;
+	struct api		*a = ko->ko_call.ac_api;
+
+	if (r == QS_OK) {
+		api_store_ok(a);
+		api_count(&a->a_shm->sh_api.sa_acked, ko->ko_deleted);
+		api_reply(&ko->ko_call, 204, NULL, NULL, NULL, 0);
+	} else
+		api_op_failed(&ko->ko_call, r);
+	api_ack_free(ko);
+}
+
+/* Copy the ids of array arr into ko; ids too long to be ours are
+ * skipped.  0, or -1 if an element is not a string. */
+static int
+api_ack_ids(struct api_ack_op *ko, const struct json_doc *doc, int arr)
+{
+	const char	*err;
+	int		 i, e, size = json_size(doc, arr);
+
+	for (i = 0, e = arr + 1; i < size; i++, e = json_next(doc, e)) {
+		if (json_type(doc, e) != JSON_STRING)
+			return (-1);
+		if (json_get_string(doc, e, ko->ko_ids[ko->ko_n],
+		    QS_MSGID_SIZE, NULL, &err) == -1)
+			continue;
+		ko->ko_ptrs[ko->ko_n] = ko->ko_ids[ko->ko_n];
+		ko->ko_n++;
+	}
+	return (0);
+}
+
+/* api_ack: POST /api/messages/ack; 204 after the commit. */
+void
+api_ack(struct api_call *ac)
+{
+	struct json_doc		 doc;
+	struct api_ack_op	*ko;
+	int			 arr, size;
+
+	if (api_parse_body(ac, &doc, -1) == -1)
+		return;
+	if ((arr = json_obj_get(&doc, 0, "messageIds")) < 0 ||
+	    json_type(&doc, arr) != JSON_ARRAY ||
+	    (size = json_size(&doc, arr)) > API_ACK_MAX) {
+		api_reply_error(ac, 400, "invalid_request", "the body must be "
+		    "{\"messageIds\":[...]} with at most 1000 ids", NULL);
+		return;
+	}
+	if ((ko = calloc(1, sizeof(*ko))) == NULL ||
+	    (ko->ko_ptrs = calloc((size_t)size + 1, sizeof(char *))) == NULL ||
+	    (ko->ko_ids = calloc((size_t)size + 1, QS_MSGID_SIZE)) == NULL) {
+		if (ko != NULL)
+			api_ack_free(ko);
+		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
+		return;
+	}
+	ko->ko_call = *ac;
+	if (api_ack_ids(ko, &doc, arr) == -1) {
+		api_ack_free(ko);
+		api_reply_error(ac, 400, "invalid_request",
+		    "messageIds must hold strings", NULL);
+		return;
+	}
+	ko->ko_op.o_bytes = ac->ac_req->hr_body_len;
+	ko->ko_op.o_apply = api_ack_apply;
+	ko->ko_op.o_done = api_ack_done;
+	apib_submit(ac->ac_api->a_batch, &ko->ko_op);
+}
+
+/* ------------------------------------------------------------------ */
+/* Devices                                                             */
+/* ------------------------------------------------------------------ */
+
+struct api_dev_op {
+	struct apib_op	 do_op;
+	struct api_call	 do_call;
+	uint64_t	 do_now_ms;
+	char		 do_device[QS_ID_MAX + 1];
+	char		 do_platform[QS_PLATFORM_MAX + 1];
+	char		 do_app_id[QS_APPID_MAX + 1];
+	char		 do_token[QS_TOKEN_MAX + 1];
+};
+
+static int
+api_devreg_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_dev_op	*d = (struct api_dev_op *)op;
+
+	return (qs_push_register(qs, d->do_call.ac_id.ai_user, d->do_device,
+	    d->do_platform, d->do_token, d->do_app_id, d->do_now_ms));
+}
+
+static void
+api_devreg_done(struct apib_op *op, int r)
+{
+	struct api_dev_op	*d = (struct api_dev_op *)op;
+	struct api_buf		 b;
+
+	if (r != QS_OK) {
+		api_op_failed(&d->do_call, r);
+		free(d);
+		return;
+	}
+	api_store_ok(d->do_call.ac_api);
+	memset(&b, 0, sizeof(b));
+	api_buf_str(&b, "{\"deviceId\":");
+	api_buf_json(&b, d->do_device);
+	api_buf_str(&b, ",\"platform\":");
+	api_buf_json(&b, d->do_platform);
+	api_buf_str(&b, ",\"appId\":");
+	api_buf_json(&b, d->do_app_id);
+	api_buf_str(&b, ",\"pushToken\":");
+	api_buf_json(&b, d->do_token);
+	api_buf_str(&b, "}");
+	api_reply_buf(&d->do_call, 200, &b);
+	explicit_bzero(d->do_token, sizeof(d->do_token));
+	free(d);
+}
+
+/* The fields of a registration; deviceId defaults to the caller's. */
+static int
+api_devreg_fields(struct api_dev_op *d, const struct json_doc *doc)
+{
+	if (json_obj_get(doc, 0, "deviceId") < 0)
+		memcpy(d->do_device, d->do_call.ac_id.ai_device,
+		    sizeof(d->do_device));
+	else if (api_member_str(doc, 0, "deviceId", d->do_device,
+	    sizeof(d->do_device)) == -1 || !qs_id_valid(d->do_device))
+		return (-1);
+	if (api_member_str(doc, 0, "platform", d->do_platform,
+	    sizeof(d->do_platform)) == -1 ||
+	    api_member_str(doc, 0, "pushToken", d->do_token,
+	    sizeof(d->do_token)) == -1 ||
+	    api_member_str(doc, 0, "appId", d->do_app_id,
+	    sizeof(d->do_app_id)) == -1)
+		return (-1);
+	return (0);
+}
+
+/* api_device_register: POST /api/devices; 200 after the commit. */
+void
+api_device_register(struct api_call *ac)
+{
+	struct json_doc		 doc;
+	struct api_dev_op	*d;
+
+	if (api_parse_body(ac, &doc, -1) == -1)
+		return;
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
+		return;
+	}
+	d->do_call = *ac;
+	d->do_now_ms = api_now_ms();
+	if (api_devreg_fields(d, &doc) == -1) {
+		free(d);
+		api_reply_error(ac, 400, "invalid_request", "the body must be "
+		    "{\"deviceId\",\"platform\",\"pushToken\",\"appId\"}",
+		    NULL);
+		return;
+	}
+	d->do_op.o_bytes = ac->ac_req->hr_body_len;
+	d->do_op.o_apply = api_devreg_apply;
+	d->do_op.o_done = api_devreg_done;
+	apib_submit(ac->ac_api->a_batch, &d->do_op);
+}
+
+/* One device of the list. */
+static int
+api_devices_cb(void *arg, const struct qs_device *dev)
+{
+	struct api_buf	*b = arg;
+	char		 num[160];
+
+	api_buf_str(b, b->b_len > 12 ? ",{\"deviceId\":" : "{\"deviceId\":");
+	api_buf_json(b, dev->qd_device);
+	(void)snprintf(num, sizeof(num), ",\"queued\":%lu,\"createdMs\":%llu,"
+	    "\"lastSeenMs\":%llu,\"push\":", (unsigned long)dev->qd_count,
+	    (unsigned long long)dev->qd_created_ms,
+	    (unsigned long long)dev->qd_last_seen_ms);
+	api_buf_str(b, num);
+	if (!dev->qd_has_push)
+		api_buf_str(b, "null");
+	else {
+		api_buf_str(b, "{\"platform\":");
+		api_buf_json(b, dev->qd_platform);
+		api_buf_str(b, ",\"appId\":");
+		api_buf_json(b, dev->qd_app_id);
+		api_buf_str(b, "}");
+	}
+	api_buf_str(b, "}");
+	return (b->b_err ? -1 : 0);
+}
+
+/* api_device_list: GET /api/devices (a read, answered at once). */
+void
+api_device_list(struct api_call *ac)
+{
+	struct api_buf	 b;
+	int		 r;
+
+	memset(&b, 0, sizeof(b));
+	api_buf_str(&b, "{\"devices\":[");
+	r = qs_devices(ac->ac_api->a_qs, ac->ac_id.ai_user, api_devices_cb,
+	    &b, NULL);
+	if (r != QS_OK) {
+		free(b.b_data);
+		api_store_error(ac, r);
+		return;
+	}
+	api_buf_str(&b, "]}");
+	api_reply_buf(ac, 200, &b);
+}
+
+static int
+api_devdel_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_dev_op	*d = (struct api_dev_op *)op;
+
+	return (qs_device_delete(qs, d->do_call.ac_id.ai_user, d->do_device,
+	    NULL));
+}
+
+static void
+api_devdel_done(struct apib_op *op, int r)
+{
+	struct api_dev_op	*d = (struct api_dev_op *)op;
+
+	if (r == QS_OK) {
+		api_store_ok(d->do_call.ac_api);
+		api_reply(&d->do_call, 204, NULL, NULL, NULL, 0);
+	} else
+		api_op_failed(&d->do_call, r);
+	free(d);
+}
+
+/* api_device_delete: DELETE /api/devices/{id}; 204 or 404 after the
+ * commit. */
+void
+api_device_delete(struct api_call *ac)
+{
+	const struct http_request	*req = ac->ac_req;
+	struct api_dev_op		*d;
+	size_t				 off = sizeof("/api/devices/") - 1;
+	size_t				 n = req->hr_path_len - off;
+
+	if (n > QS_ID_MAX) {
+		api_reply_error(ac, 404, "not_found", "no such device", NULL);
+		return;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
+		return;
+	}
+	memcpy(d->do_device, req->hr_path + off, n);
+	if (!qs_id_valid(d->do_device)) {
+		free(d);
+		api_reply_error(ac, 404, "not_found", "no such device", NULL);
+		return;
+	}
+	d->do_call = *ac;
+	d->do_op.o_apply = api_devdel_apply;
+	d->do_op.o_done = api_devdel_done;
+	apib_submit(ac->ac_api->a_batch, &d->do_op);
+}
+
+/* ------------------------------------------------------------------ */
+/* Expiry sweep                                                        */
+/* ------------------------------------------------------------------ */
+
+struct api_expire_op {
+	struct apib_op	 xo_op;
+	struct api	*xo_api;
+	uint64_t	 xo_now_ms;
+	size_t		 xo_expired;
+};
+
+static int
+api_expire_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_expire_op	*xo = (struct api_expire_op *)op;
+
+	return (qs_expire(qs, xo->xo_now_ms, API_EXPIRE_MAX,
+	    &xo->xo_expired));
+}
+
+static void
+api_expire_done(struct apib_op *op, int r)
+{
+	struct api_expire_op	*xo = (struct api_expire_op *)op;
+	struct api		*a = xo->xo_api;
+	int			 again;
+
+	a->a_expiring = 0;
+	again = r == QS_OK && xo->xo_expired >= API_EXPIRE_MAX &&
+	    !a->a_w->w_draining;
+	if (r == QS_OK)
+		api_count(&a->a_shm->sh_api.sa_expired, xo->xo_expired);
+	else
+		log_debug("expiry sweep failed: %s", qs_strerror(r));
+	free(xo);
+	if (again)		/* more to sweep: next iteration */
+		api_expire_submit(a);
+}
+
+/* api_expire_submit: see api.h. */
+void
+api_expire_submit(struct api *a)
+{
+	struct api_expire_op	*xo;
+
+	if (a->a_expiring || a->a_batch == NULL ||
+	    (xo = calloc(1, sizeof(*xo))) == NULL)
+		return;
+	xo->xo_api = a;
+	xo->xo_now_ms = api_now_ms();
+	xo->xo_op.o_apply = api_expire_apply;
+	xo->xo_op.o_done = api_expire_done;
+	a->a_expiring = 1;
+	apib_submit(a->a_batch, &xo->xo_op);
+}

@@ -1,0 +1,60 @@
+/*
+ * auth.h: who is calling.  Bearer-token authentication of API requests
+ * (DESIGN.md section 2) with a per-worker cache of verified tokens.
+ */
+
+#ifndef AUTH_H
+#define AUTH_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "http.h"
+#include "qstore.h"
+#include "routingd.h"
+
+#define AUTH_CACHE_SIZE		4096	/* cached tokens per worker (2^n) */
+
+struct auth;
+
+/* The caller of one request. */
+struct auth_id {
+	char		 ai_user[QS_ID_MAX + 1];
+	char		 ai_device[QS_ID_MAX + 1];
+	int64_t		 ai_exp;		/* the token's exp, unix s */
+};
+
+enum auth_result {
+	AUTH_OK = 0,
+	AUTH_DENIED = -1,	/* 401 unauthorized */
+	AUTH_BAD_DEVICE = -2	/* 400: X-Device-Id/deviceId is not an id */
+};
+
+/*
+ * auth_new: load the keys named by cfg (jwt_secret, jwt_secret_file minus
+ * one trailing newline, jwt_jwks_file) and the policy (issuer, audience,
+ * claims).  cfg must outlive the result.  Returns NULL with *errstr set
+ * (a static text) when no key can be loaded.  Called after fork in the
+ * worker that uses it.
+ */
+struct auth	*auth_new(const struct config *cfg, const char **errstr);
+
+/* auth_free: wipe and free.  NULL is accepted. */
+void		 auth_free(struct auth *);
+
+/*
+ * auth_request: authenticate req ("Authorization: Bearer <jwt>") at
+ * wall-clock time now.  The device is the token's device claim, else the
+ * X-Device-Id header, else the deviceId query parameter, else "default".
+ * A verified token is cached (keyed by its SHA-256) until its exp plus
+ * leeway; *hit is set to 1 when the cache answered, 0 when the token
+ * was looked up and verified (or refused), -1 when there was no token to
+ * look up (missing, not Bearer, too long).  Returns
+ * AUTH_OK with *id filled, or an auth_result with *reason (a static text
+ * for a debug log; never token bytes).
+ */
+int		 auth_request(struct auth *, const struct http_request *req,
+		    time_t now, struct auth_id *id, int *hit,
+		    const char **reason);
+
+#endif /* AUTH_H */

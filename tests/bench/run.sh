@@ -1,0 +1,50 @@
+#!/bin/sh
+# tests/bench/run.sh: measure routingd's durable accept and drain rates.
+#
+#   tests/bench/run.sh [seconds] [conns] [pipeline] [users]
+#
+# Starts the built daemon (src/routingd) on loopback ports 18082/18083
+# with a fresh data_dir under /var/tmp (a real disk: every commit is
+# fsync'd), rate limiting off, then runs tests/bench/rtdbench:
+#   1. send: durable accepts/s (POST /api/send, keep-alive, pipelined)
+#   2. drain: GET /api/messages?limit=500 + ack, msgs/s
+# and prints commits/s and the average batch size from /metrics.
+# A measuring tool: run it by hand on a quiet machine; CI does not.
+set -eu
+cd "$(dirname "$0")/../.."
+secs=${1:-10}; conns=${2:-400}; pipe=${3:-4}; users=${4:-1000}
+dir=$(mktemp -d /var/tmp/rtdbench.XXXXXX)
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+cat > "$dir/routingd.conf" <<CONF
+api_listen = 127.0.0.1:18082
+ws_listen = 127.0.0.1:18083
+data_dir = $dir/data
+control_socket = $dir/ctl.sock
+rate_limit_per_user = 0
+queue_max_messages = 10000000
+max_clients = 20000
+log_level = warning
+CONF
+./src/routingd -d -f "$dir/routingd.conf" 2>"$dir/routingd.log" &
+pid=$!
+i=0
+until curl -sf http://127.0.0.1:18082/readyz >/dev/null; do
+	i=$((i + 1)); [ $i -lt 100 ] || { cat "$dir/routingd.log"; exit 1; }
+	sleep 0.1
+done
+metric() {
+	curl -s http://127.0.0.1:18082/metrics | awk -v m="$1" '$1 == m { print $2 }'
+}
+c0=$(metric routingd_store_commit_duration_seconds_count)
+r0=$(metric routingd_store_batch_requests_sum)
+t0=$(date +%s.%N)
+./tests/bench/rtdbench --port 18082 --secret-file "$dir/data/jwt.secret" \
+    --conns "$conns" --pipeline "$pipe" --users "$users" --seconds "$secs" send
+t1=$(date +%s.%N)
+c1=$(metric routingd_store_commit_duration_seconds_count)
+r1=$(metric routingd_store_batch_requests_sum)
+awk -v c0="$c0" -v c1="$c1" -v r0="$r0" -v r1="$r1" -v t0="$t0" -v t1="$t1" \
+    'BEGIN { printf "commits: %.0f/s, average batch %.1f requests\n",
+        (c1 - c0) / (t1 - t0), (c1 > c0) ? (r1 - r0) / (c1 - c0) : 0 }'
+./tests/bench/rtdbench --port 18082 --secret-file "$dir/data/jwt.secret" \
+    --conns 50 --users "$users" --seconds 60 drain
