@@ -116,7 +116,8 @@ api_open(struct api *a)
 {
 	const char	*err = NULL;
 
-	if ((a->a_qs = qs_open(a->a_cfg->cf_data_dir, 0, &err)) == NULL) {
+	if ((a->a_qs = qs_open(a->a_cfg->cf_data_dir,
+	    (uint64_t)a->a_cfg->cf_store_max_size, &err)) == NULL) {
 		log_warnx("cannot open the store in %s: %s",
 		    a->a_cfg->cf_data_dir, err != NULL ? err : "unknown");
 		return (-1);

@@ -122,6 +122,7 @@ struct config {
 	int64_t			 cf_max_envelope_bytes;
 	int64_t			 cf_queue_max_messages;
 	int64_t			 cf_message_ttl;	/* ms */
+	int64_t			 cf_store_max_size;	/* bytes: LMDB map */
 	int64_t			 cf_rate_limit_per_user; /* per second, 0 off */
 	int64_t			 cf_ws_window;
 	int64_t			 cf_ws_ping_interval;	/* ms */
