@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/bench/run.sh: measure routingd's durable accept and drain rates.
 #
-#   tests/bench/run.sh [seconds] [conns] [pipeline] [users]
+#   [API_WORKERS=N] tests/bench/run.sh [seconds] [conns] [pipeline] [users]
 #
 # Starts the built daemon (src/routingd) on loopback ports 18082/18083
 # with a fresh data_dir under /var/tmp (a real disk: every commit is
@@ -13,6 +13,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-10}; conns=${2:-400}; pipe=${3:-4}; users=${4:-1000}
+api_workers=${API_WORKERS:-2}
 dir=$(mktemp -d /var/tmp/rtdbench.XXXXXX)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/routingd.conf" <<CONF
@@ -21,6 +22,7 @@ ws_listen = 127.0.0.1:18083
 data_dir = $dir/data
 control_socket = $dir/ctl.sock
 rate_limit_per_user = 0
+api_workers = $api_workers
 queue_max_messages = 10000000
 max_clients = 20000
 log_level = warning
