@@ -94,22 +94,6 @@ const struct worker_ops api_ops = {
 /* Process side: init, drain, free, timers                             */
 /* ------------------------------------------------------------------ */
 
-static uint64_t
-api_mono_us(void)
-{
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
-}
-
-/* api_now_ms: see api.h. */
-uint64_t
-api_now_ms(void)
-{
-	return (util_real_ms());
-}
-
 /* Open the store and load the keys: this process's own handles. */
 static int
 api_open(struct api *a)
@@ -291,7 +275,7 @@ api_reply(struct api_call *ac, int status, const char *ctype,
 
 	hdrs = api_cors_headers(a->a_cfg, ac->ac_req, extra);
 	metrics_count_request(a->a_shm, ac->ac_route, status);
-	metrics_observe(a->a_shm, SHM_H_REQUEST, api_mono_us() -
+	metrics_observe(a->a_shm, SHM_H_REQUEST, util_mono_us() -
 	    ac->ac_t0_us);
 	server_respond(ac->ac_conn, status, ctype, hdrs != NULL ? hdrs :
 	    extra, body, len);
@@ -429,7 +413,7 @@ api_call_run(struct api_call *ac, const struct api_route *r)
 	}
 	rate = (uint64_t)a->a_cfg->cf_rate_limit_per_user;
 	wait = rl_charge(&a->a_shm->sh_rl, ac->ac_id.ai_user,
-	    strlen(ac->ac_id.ai_user), api_mono_us(), rate, 2 * rate);
+	    strlen(ac->ac_id.ai_user), util_mono_us(), rate, 2 * rate);
 	if (wait > 0) {
 		(void)snprintf(extra, sizeof(extra), "Retry-After: %llu\r\n",
 		    (unsigned long long)((wait + 999999) / 1000000));
@@ -482,7 +466,7 @@ api_handle(struct server_conn *c, const struct http_request *req, void *arg)
 	ac.ac_conn = c;
 	ac.ac_req = req;
 	ac.ac_route = SHM_R_OTHER;
-	ac.ac_t0_us = api_mono_us();
+	ac.ac_t0_us = util_mono_us();
 	if (req->hr_method == HTTP_M_OPTIONS && api_is_api_path(req)) {
 		ac.ac_route = SHM_R_PREFLIGHT;
 		api_preflight(&ac);

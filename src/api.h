@@ -87,8 +87,6 @@ void		 api_store_ok(struct api *);
 /* api_reject: count a refused request under reason (enum shm_api_reject). */
 void		 api_reject(struct api *, int reason);
 
-/* api_now_ms: wall-clock milliseconds (message times survive restarts). */
-uint64_t	 api_now_ms(void);
 
 /* ---- api_routes.c --------------------------------------------------- */
 

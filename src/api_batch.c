@@ -22,7 +22,6 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "api.h"
 #include "qstore.h"
@@ -42,15 +41,6 @@ struct apib {
 
 static void	apib_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	apib_idle_cb(struct ev_loop *, ev_idle *, int);
-
-static uint64_t
-apib_mono_us(void)
-{
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
-}
 
 /* apib_new: see api.h. */
 struct apib *
@@ -135,9 +125,9 @@ apib_commit(struct apib *b, struct apib_list *list, size_t n)
 		return (r);
 	TAILQ_FOREACH(op, list, o_entry)
 		apib_apply(b, op);
-	t0 = apib_mono_us();
+	t0 = util_mono_us();
 	r = qs_batch_commit(b->b_qs);
-	metrics_observe(b->b_shm, SHM_H_COMMIT, apib_mono_us() - t0);
+	metrics_observe(b->b_shm, SHM_H_COMMIT, util_mono_us() - t0);
 	metrics_observe(b->b_shm, SHM_H_BATCH, n);
 	return (r);
 }

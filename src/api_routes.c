@@ -378,7 +378,7 @@ api_send(struct api_call *ac)
 	so->so_call = *ac;
 	so->so_n = n;
 	so->so_array = array;
-	so->so_now_ms = api_now_ms();
+	so->so_now_ms = util_real_ms();
 	if (api_send_parse(so, &doc, toks) == -1) {
 		api_send_free(so);
 		return;
@@ -486,7 +486,7 @@ api_touch_submit(struct api_call *ac)
 		return;
 	}
 	to->to_call = *ac;
-	to->to_now_ms = api_now_ms();
+	to->to_now_ms = util_real_ms();
 	to->to_op.o_bytes = 0;
 	to->to_op.o_apply = api_touch_apply;
 	to->to_op.o_done = api_touch_done;
@@ -514,7 +514,7 @@ api_messages(struct api_call *ac)
 	memset(&b, 0, sizeof(b));
 	api_buf_str(&b, "{\"messages\":[");
 	r = qs_fetch(a->a_qs, ac->ac_id.ai_user, ac->ac_id.ai_device, limit,
-	    api_now_ms(), api_messages_cb, &b, &count);
+	    util_real_ms(), api_messages_cb, &b, &count);
 	if (r == QS_NOTFOUND) {
 		free(b.b_data);
 		api_touch_submit(ac);
@@ -718,7 +718,7 @@ api_device_register(struct api_call *ac)
 		return;
 	}
 	d->do_call = *ac;
-	d->do_now_ms = api_now_ms();
+	d->do_now_ms = util_real_ms();
 	if (api_devreg_fields(d, &doc) == -1) {
 		free(d);
 		api_reply_error(ac, 400, "invalid_request", "the body must be "
@@ -880,7 +880,7 @@ api_expire_submit(struct api *a)
 	    (xo = calloc(1, sizeof(*xo))) == NULL)
 		return;
 	xo->xo_api = a;
-	xo->xo_now_ms = api_now_ms();
+	xo->xo_now_ms = util_real_ms();
 	xo->xo_op.o_apply = api_expire_apply;
 	xo->xo_op.o_done = api_expire_done;
 	a->a_expiring = 1;

@@ -170,6 +170,7 @@ int		 config_write(const struct config *, FILE *);
 /* ------------------------------------------------------------------ */
 
 uint64_t	 util_mono_ms(void);
+uint64_t	 util_mono_us(void);
 uint64_t	 util_real_ms(void);
 void		 util_title_init(int argc, char **argv);
 void		 util_title_set(const char *fmt, ...)

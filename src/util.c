@@ -41,6 +41,16 @@ util_mono_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
+/* util_mono_us: CLOCK_MONOTONIC in microseconds. */
+uint64_t
+util_mono_us(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
 /* util_real_ms: wall-clock time in milliseconds since the epoch. */
 uint64_t
 util_real_ms(void)
