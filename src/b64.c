@@ -86,6 +86,22 @@ b64_at(const char *in, size_t i)
 	return ((uint32_t)b64_value(in[i], &alpha));
 }
 
+/*
+ * The whole string follows the rules of flags, and the unused low bits of
+ * its last character are zero (canonical); *n receives the count of
+ * characters without padding.  0 or -1.
+ */
+static int
+b64_check_canonical(const char *in, size_t len, int flags, size_t *n)
+{
+	if (b64_check(in, len, flags, n) == -1)
+		return (-1);
+	if ((*n % 4 == 2 && (b64_at(in, *n - 1) & 0x0f) != 0) ||
+	    (*n % 4 == 3 && (b64_at(in, *n - 1) & 0x03) != 0))
+		return (-1);
+	return (0);
+}
+
 static int
 b64_decode_flags(const char *in, size_t len, uint8_t *out, size_t cap,
     size_t *outlen, int flags)
@@ -93,14 +109,10 @@ b64_decode_flags(const char *in, size_t len, uint8_t *out, size_t cap,
 	size_t		 n, i, o = 0, need;
 	uint32_t	 v;
 
-	if (b64_check(in, len, flags, &n) == -1)
+	if (b64_check_canonical(in, len, flags, &n) == -1)
 		return (-1);
 	need = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
 	if (need > cap)
-		return (-1);
-	/* The unused low bits of the last character must be zero. */
-	if ((n % 4 == 2 && (b64_at(in, n - 1) & 0x0f) != 0) ||
-	    (n % 4 == 3 && (b64_at(in, n - 1) & 0x03) != 0))
 		return (-1);
 	for (i = 0; i + 4 <= n; i += 4) {
 		v = b64_at(in, i) << 18 | b64_at(in, i + 1) << 12 |
@@ -119,6 +131,15 @@ b64_decode_flags(const char *in, size_t len, uint8_t *out, size_t cap,
 	}
 	*outlen = o;
 	return (0);
+}
+
+int
+b64_valid(const char *in, size_t len)
+{
+	size_t	 n;
+
+	return (b64_check_canonical(in, len, B64_F_STD | B64_F_URL | B64_F_PAD,
+	    &n));
 }
 
 int

@@ -28,6 +28,12 @@ int		 b64_decode(const char *in, size_t len, uint8_t *out,
 		    size_t cap, size_t *outlen);
 
 /*
+ * b64_valid: 0 if b64_decode would accept in[0..len), else -1; decodes
+ * nothing and needs no buffer.
+ */
+int		 b64_valid(const char *in, size_t len);
+
+/*
  * b64_url_decode: the strict base64url of JWS (RFC 7515 section 2): the
  * URL-safe alphabet only and no padding, otherwise as b64_decode().
  */

@@ -79,22 +79,6 @@ env_get_id(const struct json_doc *doc, int tok, char *out)
 	return (0);
 }
 
-/* Check that s[0..len) is strict base64 (either alphabet).  0 or -1. */
-static int
-env_b64_valid(const char *s, size_t len)
-{
-	uint8_t	*buf;
-	size_t	 cap, n;
-	int	 r;
-
-	cap = b64_decoded_max(len) + 1;
-	if ((buf = malloc(cap)) == NULL)
-		return (-2);
-	r = b64_decode(s, len, buf, cap, &n);
-	free(buf);
-	return (r);
-}
-
 /*
  * One base64 member: absent (ok unless required), else a non-empty strict
  * base64 string, kept unescaped in p.  ENV_OK or an env_result.
@@ -106,7 +90,7 @@ env_get_b64(const struct json_doc *doc, int obj, size_t i,
 	const struct env_b64_field	*f = &env_b64_fields[i];
 	const char			*err;
 	size_t				 rawlen;
-	int				 tok, r;
+	int				 tok;
 
 	tok = json_obj_get(doc, obj, f->ef_name);
 	if (env_absent(doc, tok))
@@ -125,9 +109,7 @@ env_get_b64(const struct json_doc *doc, int obj, size_t i,
 	if (p->ep_b64len[i] == 0)
 		return (env_fail(errstr, "a base64 member is empty",
 		    ENV_INVALID));
-	if ((r = env_b64_valid(p->ep_b64[i], p->ep_b64len[i])) == -2)
-		return (env_fail(errstr, "out of memory", ENV_NOMEM));
-	if (r == -1)
+	if (b64_valid(p->ep_b64[i], p->ep_b64len[i]) == -1)
 		return (env_fail(errstr, "a base64 member is not base64",
 		    ENV_INVALID));
 	return (ENV_OK);

@@ -53,6 +53,8 @@ test_b64_expect(int url, const char *s, const void *want, size_t wantlen)
 	assert_int_equal(test_b64_dec(url, s, out, sizeof(out), &n), 0);
 	assert_int_equal(n, wantlen);
 	assert_memory_equal(out, want, wantlen);
+	if (!url)	/* b64_valid agrees with b64_decode */
+		assert_int_equal(b64_valid(s, strlen(s)), 0);
 }
 
 static void
@@ -63,6 +65,8 @@ test_b64_reject(int url, const char *s)
 
 	if (test_b64_dec(url, s, out, sizeof(out), &n) != -1)
 		fail_msg("accepted \"%s\" (url %d)", s, url);
+	if (!url && b64_valid(s, strlen(s)) != -1)
+		fail_msg("b64_valid accepted \"%s\"", s);
 }
 
 static void
