@@ -40,7 +40,6 @@
 
 #define HTTP_MAX_HEAD		(16 * 1024)	/* bytes: request line + headers */
 #define HTTP_MAX_HEADERS	64		/* header fields per request */
-#define HTTP_MAX_PIPELINE	32		/* requests parsed ahead, per conn */
 #define HTTP_MAX_OUT		(256 * 1024)	/* bytes queued before we stop reading */
 #define ACCEPT_BATCH		64		/* accepts per listen callback */
 
