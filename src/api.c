@@ -17,6 +17,7 @@
  */
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,15 @@ api_init(struct worker *w)
 	a->a_cfg = w->w_cfg;
 	a->a_shm = w->w_shm;
 	w->w_ctx = a;
+	/*
+	 * Every request runs in an LMDB nested txn, which mallocs about
+	 * 3 MiB of page lists and frees them at its end.  glibc would mmap
+	 * and munmap that each time (a page fault per touched page); keep it
+	 * on the heap and keep up to API_HEAP_KEEP free there instead.
+	 * Measured: about 12 % more durable accepts/s (tests/bench/run.sh).
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, API_HEAP_KEEP / 2);
+	(void)mallopt(M_TRIM_THRESHOLD, API_HEAP_KEEP);
 	if (api_open(a) == -1)
 		return (-1);
 	api_timers(a);
@@ -189,10 +199,15 @@ api_free(struct worker *w)
 	w->w_ctx = NULL;
 }
 
+/* Once a second: settle the whole log (so the sweep sees every message
+ * and fetches scan little), then sweep expired messages. */
 static void
 api_expire_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	api_expire_submit(t->data);
+	struct api	*a = t->data;
+
+	apib_settle(a->a_batch, 1);
+	api_expire_submit(a);
 }
 
 /* Clear reader slots that dead processes left behind. */
@@ -532,7 +547,9 @@ api_store_gauges(struct api *a)
 
 	if (qs_stats(a->a_qs, &st) != QS_OK)
 		return;
-	atomic_store_explicit(&m->sa_queue_messages, st.st_messages,
+	atomic_store_explicit(&m->sa_queue_messages, st.st_messages + st.st_log,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->sa_log_entries, st.st_log,
 	    memory_order_relaxed);
 	atomic_store_explicit(&m->sa_queue_devices, st.st_queues,
 	    memory_order_relaxed);

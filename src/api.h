@@ -25,6 +25,7 @@
 #define API_BATCH_MAX_BYTES	(8 * 1024 * 1024) /* request bytes per batch */
 #define API_EXPIRE_INTERVAL	1.0	/* s between expiry sweeps */
 #define API_EXPIRE_MAX		1000	/* messages dropped per sweep */
+#define API_HEAP_KEEP		(16 * 1024 * 1024) /* bytes malloc keeps */
 #define API_READER_INTERVAL	30.0	/* s between LMDB reader checks */
 #define API_LIMIT_DEFAULT	50	/* GET /api/messages default limit */
 #define API_LIMIT_MAX		500
@@ -136,6 +137,15 @@ void		 apib_submit(struct apib *, struct apib_op *);
  * drain calls it once directly.
  */
 void		 apib_run(struct apib *);
+
+/*
+ * apib_settle: move the store's arrival log into the device queues
+ * (qs_settle) in a write txn of its own, never inside a batch of client
+ * requests, so a failure (a full map) fails no request; it is counted
+ * and retried later.  With force 0 only when qs_settle_due says so.
+ * Call it outside apib_run (a timer) or let apib_run call it.
+ */
+void		 apib_settle(struct apib *, int force);
 
 /* apib_pending: ops queued and not yet committed. */
 size_t		 apib_pending(const struct apib *);

@@ -16,6 +16,8 @@
  *   (a pipelined request dispatched by an answer) wait for the next
  *   iteration, and an ev_idle keeps the loop from blocking meanwhile.
  * - A batch is capped by count and bytes; the rest waits, same idle.
+ * - The store's settle (moving the arrival log into device queues) runs
+ *   in a txn of its own after the answers, never in a client batch.
  */
 
 #include <sys/queue.h>
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 
 #include "api.h"
+#include "log.h"
 #include "qstore.h"
 #include "shm.h"
 
@@ -37,6 +40,7 @@ struct apib {
 	size_t			 b_npending;
 	ev_prepare		 b_prepare;
 	ev_idle			 b_idle;
+	int			 b_settle_failing;	/* logged once */
 };
 
 static void	apib_prepare_cb(struct ev_loop *, ev_prepare *, int);
@@ -157,11 +161,45 @@ apib_run(struct apib *b)
 			TAILQ_REMOVE(&list, op, o_entry);
 			op->o_done(op, op->o_result);
 		}
+		apib_settle(b, 0);
 	}
 	if (b->b_npending > 0)
 		ev_idle_start(b->b_loop, &b->b_idle);
 	else
 		ev_idle_stop(b->b_loop, &b->b_idle);
+}
+
+/* apib_settle: see api.h. */
+void
+apib_settle(struct apib *b, int force)
+{
+	size_t	 moved = 0, expired = 0;
+	int	 r;
+
+	if (!force && !qs_settle_due(b->b_qs))
+		return;
+	if ((r = qs_batch_begin(b->b_qs)) == QS_OK) {
+		if ((r = qs_settle(b->b_qs, util_real_ms(), force, &moved,
+		    &expired)) == QS_OK)
+			r = qs_batch_commit(b->b_qs);
+		else
+			qs_batch_abort(b->b_qs);
+	}
+	ev_now_update(b->b_loop);
+	if (r != QS_OK) {
+		atomic_fetch_add_explicit(&b->b_shm->sh_api.sa_settle_failures,
+		    1, memory_order_relaxed);
+		if (!b->b_settle_failing)
+			log_warnx("settling the arrival log failed: %s (%s); "
+			    "retrying", qs_strerror(r), qs_lasterr(b->b_qs));
+		b->b_settle_failing = 1;
+		return;
+	}
+	b->b_settle_failing = 0;
+	atomic_fetch_add_explicit(&b->b_shm->sh_api.sa_settled, moved,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->b_shm->sh_api.sa_expired, expired,
+	    memory_order_relaxed);
 }
 
 static void

@@ -329,7 +329,7 @@ metrics_api_store(struct metrics_buf *mb, const struct shm *sh)
 	const struct shm_api	*a = &sh->sh_api;
 
 	metrics_one(mb, "routingd_queue_messages", "gauge",
-	    "Message copies queued over all devices.",
+	    "Messages queued: settled device copies plus log entries.",
 	    metrics_load(&a->sa_queue_messages));
 	metrics_one(mb, "routingd_queue_devices", "gauge",
 	    "Known devices (queues).", metrics_load(&a->sa_queue_devices));
@@ -344,6 +344,15 @@ metrics_api_store(struct metrics_buf *mb, const struct shm *sh)
 	metrics_one(mb, "routingd_store_commit_failures_total", "counter",
 	    "LMDB batch commits that failed (their requests got 503).",
 	    metrics_load(&a->sa_commit_failures));
+	metrics_one(mb, "routingd_store_log_entries", "gauge",
+	    "Accepted messages still in the arrival log (not yet settled).",
+	    metrics_load(&a->sa_log_entries));
+	metrics_one(mb, "routingd_store_settled_total", "counter",
+	    "Message copies moved from the arrival log into device queues.",
+	    metrics_load(&a->sa_settled));
+	metrics_one(mb, "routingd_store_settle_failures_total", "counter",
+	    "Settle transactions that failed (retried later; no data lost).",
+	    metrics_load(&a->sa_settle_failures));
 }
 
 /* metrics_render: see worker.h. */

@@ -38,8 +38,9 @@
 #define QS_MAXREADERS		512	/* reader slots (1st opener fixes) */
 #define QS_MAXDBS		8	/* named databases */
 #define QS_DEFAULT_DEVICE	"default"	/* device of a user with none */
-#define QS_SCHEMA_VERSION	1	/* on-disk schema written and read */
+#define QS_SCHEMA_VERSION	2	/* on-disk schema written and read */
 #define QS_TOUCH_INTERVAL_MS	60000	/* ms: last-seen write granularity */
+#define QS_SETTLE_AT		8192	/* log entries that make a settle due */
 
 enum qs_result {
 	QS_OK = 0,
@@ -84,9 +85,9 @@ struct qs_device {
 };
 
 struct qs_stats {
-	uint64_t	 st_messages;		/* message copies queued */
+	uint64_t	 st_messages;		/* settled message copies */
 	uint64_t	 st_queues;		/* known devices */
-	uint64_t	 st_users;		/* users ever sent to */
+	uint64_t	 st_log;		/* messages not yet settled */
 	uint64_t	 st_push;		/* push registrations */
 	uint64_t	 st_expiry;		/* lanes in the expiry index */
 	uint64_t	 st_map_size;		/* bytes mapped */
@@ -273,10 +274,30 @@ int		 qs_device_delete(struct qstore *, const char *user,
 		    const char *device, size_t *dropped);
 
 /*
- * qs_expire: delete up to max messages whose expiry time is <= now_ms,
- * through the expiry index of lane heads (earliest first), keeping queue
- * counts right.  *expired (may be NULL) gets the number deleted; fewer
- * than max means none is left.  A message whose TTL is shorter than that
+ * qs_settle: move messages from the arrival log into their device queues
+ * (see the layout notes in qstore.c), dropping those already expired at
+ * now_ms: all of them (up to an internal cap) when force is set, else
+ * only once the log holds enough entries to make the move cheap per
+ * message, and nothing otherwise.  Fetches and acks see the same queues
+ * before and after; only the cost of later writes and reads changes.
+ * Best run in a batch of its own (see qs_settle_due), so that a failure
+ * (a full map) never fails client requests.  *moved and *expired (may be
+ * NULL) get the copies moved and dropped.
+ */
+int		 qs_settle(struct qstore *, uint64_t now_ms, int force,
+		    size_t *moved, size_t *expired);
+
+/* qs_settle_due: 1 when the log is long enough for qs_settle without
+ * force to move it (one short read; outside a batch), else 0. */
+int		 qs_settle_due(struct qstore *);
+
+/*
+ * qs_expire: delete up to max settled messages whose expiry time is <=
+ * now_ms, through the expiry index of lane heads (earliest first),
+ * keeping queue counts right.  Messages still in the log are dropped by
+ * qs_settle instead (and skipped by fetches meanwhile), so a sweeper
+ * settles with force first.  *expired (may be NULL) gets the number
+ * deleted; fewer than max means none is left.  A message whose TTL is shorter than that
  * of a message ahead of it in its lane waits for that one to go (it is
  * never fetched meanwhile); with one TTL for all messages none waits.
  */

@@ -24,7 +24,8 @@
 #include "ratelimit.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	3	/* 2: the rate-limit table; 3: API metrics */
+#define SHM_VERSION	4	/* 2: the rate-limit table; 3: API metrics;
+				   4: settle metrics */
 #define SHM_SLOTS	256		/* worker slots: half API, half WS */
 
 enum shm_slot_state {
@@ -105,6 +106,9 @@ struct shm_api {
 	_Atomic uint64_t	sa_token_misses;
 	_Atomic uint64_t	sa_store_full;	/* MAP_FULL incidents */
 	_Atomic uint64_t	sa_commit_failures;
+	_Atomic uint64_t	sa_settled;	/* copies moved out of the log */
+	_Atomic uint64_t	sa_settle_failures;
+	_Atomic uint64_t	sa_log_entries;		/* gauge (qs_stats) */
 	_Atomic uint64_t	sa_queue_messages;	/* gauge (qs_stats) */
 	_Atomic uint64_t	sa_queue_devices;	/* gauge */
 	_Atomic uint64_t	sa_store_used_bytes;	/* gauge */

@@ -7,8 +7,10 @@
  * answers by status and measures each request's latency (send to the end
  * of its answer).  Two workloads:
  *
- *   send   POST /api/send of one envelope to one of --users recipients
- *          (durable accepts: every 202 is on disk when it arrives)
+ *   send   POST /api/send of one envelope to one of --users recipients,
+ *          or with --array N a JSON array of N envelopes to N recipients
+ *          in turn (durable accepts: every 202 is on disk when it
+ *          arrives; messages/s counts each envelope)
  *   drain  connection i drains users i, i + conns, i + 2 * conns, ...:
  *          GET /api/messages?limit=500 then POST /api/messages/ack of the
  *          ids it got, until every queue is empty or time is up (messages
@@ -42,6 +44,7 @@
 #define BENCH_RBUF	(4 * 1024 * 1024)	/* bytes of answers buffered */
 #define BENCH_WBUF	(1024 * 1024)		/* bytes of requests queued */
 #define BENCH_MAXPIPE	256
+#define BENCH_MAXARRAY	100		/* envelopes per send request */
 #define BENCH_LAT_MAX	(1 << 22)		/* latency samples kept */
 
 enum bench_mode { MODE_SEND, MODE_DRAIN };
@@ -67,6 +70,7 @@ struct bench {
 	char		**b_tokens;
 	char		*b_payload;		/* base64 text of b_size bytes */
 	int		 b_json;
+	int		 b_array;		/* envelopes per send request */
 	uint64_t	 b_status[600];
 	uint64_t	 b_msgs;		/* drain: messages acked */
 	uint64_t	 b_answers;
@@ -189,12 +193,21 @@ bench_request(struct bench *b, struct bench_conn *c, const char *method,
 static void
 bench_send_one(struct bench *b, struct bench_conn *c)
 {
-	char	 body[1 << 16];
-	int	 n, user = (int)(b->b_seq++ % (uint64_t)b->b_users);
+	static char	 body[BENCH_MAXARRAY * 40960 + 16];
+	size_t		 n = 0;
+	int		 i, user;
 
-	n = snprintf(body, sizeof(body), "{\"recipientId\":\"bench-%d\","
-	    "\"encryptedData\":\"%s\"}", user, b->b_payload);
-	bench_request(b, c, "POST", "/api/send", 0, body, (size_t)n);
+	if (b->b_array > 1)
+		body[n++] = '[';
+	for (i = 0; i < b->b_array; i++) {
+		user = (int)(b->b_seq++ % (uint64_t)b->b_users);
+		n += (size_t)snprintf(body + n, sizeof(body) - n,
+		    "%s{\"recipientId\":\"bench-%d\",\"encryptedData\":\"%s\"}",
+		    i > 0 ? "," : "", user, b->b_payload);
+	}
+	if (b->b_array > 1)
+		body[n++] = ']';
+	bench_request(b, c, "POST", "/api/send", 0, body, n);
 }
 
 static void
@@ -380,8 +393,8 @@ bench_report(struct bench *b, double elapsed)
 		p50 = b->b_lat[b->b_nlat / 2] * 1000;
 		p99 = b->b_lat[(size_t)((double)b->b_nlat * 0.99)] * 1000;
 	}
-	rate = (double)(b->b_mode == MODE_SEND ? b->b_status[202] :
-	    b->b_msgs) / elapsed;
+	rate = (double)(b->b_mode == MODE_SEND ? b->b_status[202] *
+	    (uint64_t)b->b_array : b->b_msgs) / elapsed;
 	if (b->b_json) {
 		printf("{\"mode\":\"%s\",\"seconds\":%.2f,\"rate\":%.0f,"
 		    "\"answers\":%llu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
@@ -409,7 +422,7 @@ bench_usage(void)
 {
 	fprintf(stderr, "usage: rtdbench [--json] --secret-file F [--port P] "
 	    "[--conns N] [--pipeline N] [--users N] [--size BYTES] "
-	    "[--seconds S] send|drain\n");
+	    "[--array N] [--seconds S] send|drain\n");
 	exit(2);
 }
 
@@ -421,7 +434,7 @@ bench_options(struct bench *b, int argc, char **argv, const char **secret)
 		{ "users", 1, NULL, 'u' }, { "size", 1, NULL, 'z' },
 		{ "seconds", 1, NULL, 't' }, { "port", 1, NULL, 'P' },
 		{ "secret-file", 1, NULL, 'S' }, { "json", 0, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
+		{ "array", 1, NULL, 'a' }, { NULL, 0, NULL, 0 }
 	};
 	int	 ch;
 
@@ -436,12 +449,14 @@ bench_options(struct bench *b, int argc, char **argv, const char **secret)
 			break;
 		case 'S': *secret = optarg; break;
 		case 'j': b->b_json = 1; break;
+		case 'a': b->b_array = atoi(optarg); break;
 		default: bench_usage();
 		}
 	}
 	if (optind != argc - 1 || *secret == NULL || b->b_conns < 1 ||
 	    b->b_pipeline < 1 || b->b_pipeline > BENCH_MAXPIPE ||
-	    b->b_users < 1 || b->b_size < 1 || b->b_size > 40000)
+	    b->b_users < 1 || b->b_size < 1 || b->b_size > 40000 ||
+	    b->b_array < 1 || b->b_array > BENCH_MAXARRAY)
 		bench_usage();
 	if (strcmp(argv[optind], "send") == 0)
 		b->b_mode = MODE_SEND;
@@ -461,7 +476,7 @@ main(int argc, char **argv)
 	double			 start, end;
 	int			 ep, i, n, left;
 
-	b.b_conns = 64; b.b_pipeline = 16; b.b_users = 1000; b.b_size = 256;
+	b.b_conns = 64; b.b_pipeline = 16; b.b_users = 1000; b.b_size = 256; b.b_array = 1;
 	b.b_seconds = 10;
 	b.b_addr.sin_family = AF_INET;
 	b.b_addr.sin_port = htons(8082);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/bench/run.sh: measure routingd's durable accept and drain rates.
 #
-#   [API_WORKERS=N] tests/bench/run.sh [seconds] [conns] [pipeline] [users]
+#   [API_WORKERS=N] [ARRAY=N] tests/bench/run.sh [seconds] [conns] [pipeline]
+#       [users]
 #
 # Starts the built daemon (src/routingd) on loopback ports 18082/18083
 # with a fresh data_dir under /var/tmp (a real disk: every commit is
@@ -14,6 +15,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-10}; conns=${2:-400}; pipe=${3:-4}; users=${4:-1000}
 api_workers=${API_WORKERS:-2}
+array=${ARRAY:-1}		# envelopes per POST /api/send (1..100)
 dir=$(mktemp -d /var/tmp/rtdbench.XXXXXX)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/routingd.conf" <<CONF
@@ -38,15 +40,21 @@ metric() {
 	curl -s http://127.0.0.1:18082/metrics | awk -v m="$1" '$1 == m { print $2 }'
 }
 c0=$(metric routingd_store_commit_duration_seconds_count)
+s0=$(metric routingd_store_commit_duration_seconds_sum)
 r0=$(metric routingd_store_batch_requests_sum)
 t0=$(date +%s.%N)
 ./tests/bench/rtdbench --port 18082 --secret-file "$dir/data/jwt.secret" \
-    --conns "$conns" --pipeline "$pipe" --users "$users" --seconds "$secs" send
+    --conns "$conns" --pipeline "$pipe" --users "$users" --seconds "$secs" \
+    --array "$array" send
 t1=$(date +%s.%N)
 c1=$(metric routingd_store_commit_duration_seconds_count)
+s1=$(metric routingd_store_commit_duration_seconds_sum)
 r1=$(metric routingd_store_batch_requests_sum)
 awk -v c0="$c0" -v c1="$c1" -v r0="$r0" -v r1="$r1" -v t0="$t0" -v t1="$t1" \
-    'BEGIN { printf "commits: %.0f/s, average batch %.1f requests\n",
-        (c1 - c0) / (t1 - t0), (c1 > c0) ? (r1 - r0) / (c1 - c0) : 0 }'
+    -v s0="$s0" -v s1="$s1" \
+    'BEGIN { n = c1 - c0
+	fmt = "commits: %.0f/s, average batch %.1f requests, commit %.2f ms\n"
+	printf fmt, n / (t1 - t0), (n > 0 ? (r1 - r0) / n : 0),
+	    (n > 0 ? 1000 * (s1 - s0) / n : 0) }'
 ./tests/bench/rtdbench --port 18082 --secret-file "$dir/data/jwt.secret" \
     --conns 50 --users "$users" --seconds 60 drain

@@ -53,6 +53,7 @@
 
 static char	root[64];		/* /tmp/test_qstore.XXXXXX */
 static int	ndirs;			/* store directories made so far */
+static int	settle_mode;		/* send1 settles after each send */
 
 struct fix {
 	struct qstore	*qs;
@@ -202,7 +203,7 @@ send1(struct qstore *qs, const char *user, const char *text, int prio,
     uint64_t now, uint64_t ttl, uint32_t qmax, char *id)
 {
 	char	 tmp[QS_MSGID_SIZE];
-	int	 rc;
+	int	 rc, src;
 
 	assert_int_equal(qs_batch_begin(qs), QS_OK);
 	assert_int_equal(qs_sub_begin(qs), QS_OK);
@@ -213,7 +214,30 @@ send1(struct qstore *qs, const char *user, const char *text, int prio,
 	else
 		qs_sub_abort(qs);
 	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	if (settle_mode) {
+		/* in a batch of its own, as the daemon does; only a full map
+		 * (test_mapfull) may stop it */
+		assert_int_equal(qs_batch_begin(qs), QS_OK);
+		src = qs_settle(qs, now, 1, NULL, NULL);
+		if (src == QS_OK)
+			src = qs_batch_commit(qs);
+		else
+			qs_batch_abort(qs);
+		assert_true(src == QS_OK || src == QS_MAPFULL);
+	}
 	return (rc);
+}
+
+/* Settle the whole log in a batch of its own; the copies moved. */
+static size_t
+settle_all(struct qstore *qs, uint64_t now, size_t *expired)
+{
+	size_t	 moved = 999;
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_settle(qs, now, 1, &moved, expired), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	return (moved);
 }
 
 static void
@@ -576,8 +600,8 @@ test_sub_abort(void **state)
 	    "keep2");
 	assert_string_equal(fetch(qs, "u1", "d", 9, 6, QS_OK)->data[0],
 	    "keep1");
-	/* u2's aborted sequence numbers were rolled back with the sub. */
-	assert_string_equal(id, "n0000000000000001");
+	/* The aborted sequence number was rolled back with the sub. */
+	assert_string_equal(id, "n0000000000000002");
 
 	/* A whole batch aborted leaves nothing. */
 	assert_int_equal(qs_batch_begin(qs), QS_OK);
@@ -610,10 +634,12 @@ test_queue_full(void **state)
 	assert_int_equal(depth(qs, "u", "b", NULL), 0);
 
 	/* a is full: nothing is written, not even b's copy. */
+	(void)settle_all(qs, 5, NULL);
 	assert_int_equal(qs_stats(qs, &st0), QS_OK);
 	assert_int_equal(send1(qs, "u", "y", 0, 5, TTL, 5, id), QS_FULL);
 	assert_int_equal(qs_stats(qs, &st1), QS_OK);
 	assert_int_equal(st1.st_messages, st0.st_messages);
+	assert_int_equal(st1.st_log, st0.st_log);
 	assert_int_equal(depth(qs, "u", "b", NULL), 0);
 	/* queue_max 0 means no cap; a larger cap lets it through. */
 	assert_int_equal(send1(qs, "u", "y", 0, 5, TTL, 0, id), QS_OK);
@@ -636,7 +662,8 @@ test_queue_full(void **state)
 	assert_int_equal(depth(qs, "v", "d", NULL), 0);
 	assert_int_equal(depth(qs, "w", "default", NULL), 1);
 	assert_int_equal(send1(qs, "v", "e", 0, 5, TTL, 50, id), QS_OK);
-	assert_string_equal(id, "n0000000000000001");
+	/* 6 sent to u, 1 to w; the 51 rolled back left no gap */
+	assert_string_equal(id, "n0000000000000008");
 }
 
 static void
@@ -670,8 +697,11 @@ test_ttl(void **state)
 	g = fetch(qs, "u", "d", 2, 2600, QS_OK);
 	assert_int_equal(g->n, 2);
 	assert_string_equal(g->data[1], "Bb");
+	/* Settled (before anything expired) the index sees every head. */
+	(void)settle_all(qs, 1000, NULL);
 	assert_int_equal(qs_stats(qs, &st), QS_OK);
 	assert_int_equal(st.st_messages, 8);
+	assert_int_equal(st.st_log, 0);
 	assert_int_equal(st.st_expiry, 4);	/* 2 queues x 2 lanes */
 
 	/* Sweep with a small max first, then the rest. */
@@ -722,6 +752,7 @@ test_ttl_heads(void **state)
 	assert_int_equal(send1(qs, "u", "X", 0, 1000, 10000, QMAX, x), QS_OK);
 	assert_int_equal(send1(qs, "u", "Y", 0, 1000, 100, QMAX, y), QS_OK);
 	assert_int_equal(send1(qs, "u", "Z", 0, 1000, 200, QMAX, z), QS_OK);
+	assert_int_equal(settle_all(qs, 1000, NULL), settle_mode ? 0 : 3);
 	assert_int_equal(qs_stats(qs, &st), QS_OK);
 	assert_int_equal(st.st_expiry, 1);
 	g = fetch(qs, "u", "d", 10, 2000, QS_OK);
@@ -749,6 +780,7 @@ test_ttl_heads(void **state)
 	assert_int_equal(st.st_messages, 0);
 	/* An empty lane gets indexed again by the next message. */
 	assert_int_equal(send1(qs, "u", "W", 0, 3000, 100, QMAX, NULL), QS_OK);
+	(void)settle_all(qs, 3000, NULL);
 	assert_int_equal(qs_stats(qs, &st), QS_OK);
 	assert_int_equal(st.st_expiry, 1);
 	(void)y;
@@ -789,6 +821,7 @@ test_device_delete(void **state)
 	l = devices(qs, "alice");
 	assert_int_equal(l->n, 1);
 	assert_string_equal(l->dev[0], "laptop");
+	assert_int_equal(settle_all(qs, 5, NULL), settle_mode ? 0 : 20);
 	assert_int_equal(qs_stats(qs, &st), QS_OK);
 	assert_int_equal(st.st_messages, 20);
 	assert_int_equal(st.st_expiry, 2);	/* laptop's two lanes */
@@ -930,7 +963,8 @@ test_schema(void **state)
 {
 	static const unsigned char	 future[] = { 1, 0, 0, 0, 99 };
 	static const unsigned char	 oddfmt[] = { 7, 0, 0, 0, 1 };
-	static const unsigned char	 current[] = { 1, 0, 0, 0, 1 };
+	static const unsigned char	 current[] = { 1, 0, 0, 0, 2 };
+	static const unsigned char	 old[] = { 1, 0, 0, 0, 1 };
 	struct fix			*f = *state;
 	struct qstore			*qs;
 	MDB_env				*env;
@@ -949,6 +983,9 @@ test_schema(void **state)
 	put_schema(f->dir, oddfmt, sizeof(oddfmt));
 	assert_null(qs_open(f->dir, 0, &err));
 	assert_non_null(strstr(err, "unknown schema record format"));
+	put_schema(f->dir, old, sizeof(old));
+	assert_null(qs_open(f->dir, 0, &err));
+	assert_non_null(strstr(err, "schema 1 was written by a pre-release"));
 	put_schema(f->dir, current, sizeof(current));
 	assert_non_null(f->qs = qs_open(f->dir, 0, &err));
 	assert_int_equal(depth(f->qs, "u", "default", NULL), 1);
@@ -969,6 +1006,118 @@ test_schema(void **state)
 	/* A file where the directory should be. */
 	assert_null(qs_open("/dev/null", 0, &err));
 	assert_non_null(strstr(err, "/dev/null"));
+}
+
+/*
+ * Messages half settled, half still in the log: one queue order across
+ * both, acks and device deletes in either part, ids that survive the
+ * move, expired log messages dropped by the settle, and the threshold.
+ */
+static void
+test_settle(void **state)
+{
+	static const char *const	 want[] = { "h1", "h2", "m1", "m2",
+					    "m3", "m4", "m5" };
+	struct qstore			*qs = ((struct fix *)*state)->qs;
+	struct qs_cursor		 cur;
+	struct qs_stats			 st;
+	struct got			*g;
+	char				 ids[7][QS_MSGID_SIZE], id[QS_MSGID_SIZE];
+	const char			*ack[2];
+	size_t				 i, n, x, more_n;
+	int				 more;
+
+	if (settle_mode)
+		skip();		/* this test places messages itself */
+	touch1(qs, "u", "a", 1);
+	touch1(qs, "u", "b", 1);
+	touch1(qs, "u", "c", 1);
+	assert_int_equal(send1(qs, "u", "m1", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(send1(qs, "u", "m2", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(send1(qs, "u", "h1", 7, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(send1(qs, "u", "m3", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(settle_all(qs, 5, &x), 12);	/* 4 x 3 devices */
+	assert_int_equal(x, 0);
+	assert_int_equal(send1(qs, "u", "m4", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(send1(qs, "u", "h2", 9, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(send1(qs, "u", "m5", 0, 5, TTL, QMAX, NULL), QS_OK);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_messages, 12);
+	assert_int_equal(st.st_log, 3);		/* one entry per message */
+
+	/* One order across both parts, the same for every device. */
+	g = fetch(qs, "u", "a", 10, 6, QS_OK);
+	assert_int_equal(g->n, 7);
+	for (i = 0; i < 7; i++) {
+		assert_string_equal(g->data[i], want[i]);
+		(void)snprintf(ids[i], sizeof(ids[i]), "%s", g->id[i]);
+	}
+	/* Paging one by one crosses from settled to log and lane to lane. */
+	qs_cursor_init(&cur);
+	for (i = 0; i < 7; i++) {
+		memset(g, 0, sizeof(*g));
+		assert_int_equal(qs_fetch_after(qs, "u", "b", &cur, 1, 6,
+		    collect_cb, g, &more_n, &more), QS_OK);
+		assert_int_equal(more_n, 1);
+		assert_string_equal(g->id[0], ids[i]);
+		assert_int_equal(more, i < 6);
+	}
+
+	/* a acks one settled and one logged message; b and c keep both. */
+	ack[0] = ids[3];	/* m2, settled */
+	ack[1] = ids[5];	/* m4, in the log */
+	assert_int_equal(ack1(qs, "u", "a", ack, 2), 2);
+	assert_int_equal(ack1(qs, "u", "a", ack, 2), 0);
+	assert_int_equal(depth(qs, "u", "a", NULL), 5);
+	assert_int_equal(fetch(qs, "u", "b", 10, 6, QS_OK)->n, 7);
+	/* c goes away: its copies leave both parts. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_device_delete(qs, "u", "c", &n), QS_OK);
+	assert_int_equal(n, 7);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+
+	/* Settle the rest: ids and order hold, a's ack stays done. */
+	assert_int_equal(settle_all(qs, 6, &x), 5);	/* 3 b + 2 a */
+	g = fetch(qs, "u", "a", 10, 6, QS_OK);
+	assert_int_equal(g->n, 5);
+	assert_string_equal(g->id[4], ids[6]);
+	assert_string_equal(g->data[3], "m3");
+	g = fetch(qs, "u", "b", 10, 6, QS_OK);
+	assert_int_equal(g->n, 7);
+	for (i = 0; i < 7; i++)
+		assert_string_equal(g->id[i], ids[i]);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_log, 0);
+	assert_int_equal(st.st_messages, 12);
+
+	/* A logged message that expired is dropped, not moved. */
+	assert_int_equal(send1(qs, "u", "short", 0, 10, 100, QMAX, NULL),
+	    QS_OK);
+	assert_int_equal(depth(qs, "u", "b", NULL), 8);
+	assert_int_equal(settle_all(qs, 200, &x), 0);
+	assert_int_equal(x, 2);
+	assert_int_equal(depth(qs, "u", "b", NULL), 7);
+	assert_int_equal(depth(qs, "u", "a", NULL), 5);
+
+	/* Without force nothing moves until QS_SETTLE_AT entries wait. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	for (i = 0; i < QS_SETTLE_AT - 1; i++)
+		assert_int_equal(qs_enqueue(qs, "v", "x", 1, 0, 5, TTL, 0, id),
+		    QS_OK);
+	assert_int_equal(qs_settle(qs, 5, 0, &n, NULL), QS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(qs_settle_due(qs), 0);
+	assert_int_equal(send1(qs, "v", "last", 0, 5, TTL, 0, NULL), QS_OK);
+	assert_int_equal(qs_settle_due(qs), 1);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_settle(qs, 5, 0, &n, NULL), QS_OK);
+	assert_int_equal(n, QS_SETTLE_AT);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(qs_settle_due(qs), 0);
+	g = fetch(qs, "v", "default", 1, 5, QS_OK);
+	assert_string_equal(g->data[0], "x");
+	assert_int_equal(depth(qs, "v", "default", NULL), QS_SETTLE_AT);
 }
 
 static void
@@ -1684,6 +1833,8 @@ main(int argc, char **argv)
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_schema, fix_setup,
 		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_settle, fix_setup,
+		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_after, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_misuse_and_ids, fix_setup,
@@ -1702,7 +1853,15 @@ main(int argc, char **argv)
 		    fix_teardown),
 	};
 
+	int	 failed;
+
 	if (argc > 1 && strcmp(argv[1], "--bench") == 0)
 		return (bench(argc > 2 ? argv[2] : "/var/tmp"));
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	/* Once with messages left in the log, once settled after each. */
+	failed = cmocka_run_group_tests_name("qstore, log", tests,
+	    group_setup, group_teardown);
+	settle_mode = 1;
+	failed += cmocka_run_group_tests_name("qstore, settled", tests,
+	    group_setup, group_teardown);
+	return (failed);
 }
