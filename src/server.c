@@ -16,6 +16,12 @@
  *   count drops to zero, at the end of a callback or answer, so a conn
  *   whose socket died while the handler held it lives on (fd -1) until the
  *   handler answers.
+ * - Answers to pipelined requests are corked: while the handler holds the
+ *   next request of the same conn (parsed from bytes already received)
+ *   and less than SERVER_CORK_MAX is queued, the answers wait and leave
+ *   together in one send(2) once the conn runs out of complete requests.
+ *   A client that pipelines has sent those requests already, so nothing
+ *   waits on them; it saves a system call and a wakeup per answer.
  * - The write watcher runs only while output is pending; the read watcher
  *   stops while output exceeds HTTP_MAX_OUT, while the current request
  *   has all the buffer room it may use, after EOF and while closing.
@@ -54,6 +60,7 @@
 #define SERVER_SLACK		1e-3		/* s: timers may fire this early */
 #define SERVER_NEVER		(-1.0)		/* no deadline */
 #define SERVER_HEAD_ROOM	256		/* bytes: answer head without extras */
+#define SERVER_CORK_MAX		(64 * 1024)	/* bytes: corked answers at most */
 #define SERVER_CONTINUE		"HTTP/1.1 100 Continue\r\n\r\n"
 
 #define SERVER_COUNT(s, f) do {						\
@@ -817,16 +824,25 @@ server_conn_expire(struct server_conn *c, ev_tstamp now)
 	}
 }
 
+/* 1 while answers wait for the pipelined request the handler holds. */
+static int
+server_conn_corked(const struct server_conn *c)
+{
+	return (c->c_state == CS_HANDLER && !c->c_srv->s_draining &&
+	    server_buf_pending(&c->c_out) < SERVER_CORK_MAX);
+}
+
 /*
- * After any event: write what the socket takes, resume parsing that was
- * paused for output, then point the watchers and the timer at what the
- * conn now waits for.
+ * After any event: write what the socket takes (unless corked), resume
+ * parsing that was paused for output, then point the watchers and the
+ * timer at what the conn now waits for.
  */
 static void
 server_conn_settle(struct server_conn *c)
 {
 	for (;;) {
-		if (c->c_fd >= 0 && server_buf_pending(&c->c_out) > 0)
+		if (c->c_fd >= 0 && server_buf_pending(&c->c_out) > 0 &&
+		    !server_conn_corked(c))
 			server_conn_flush(c);
 		if (c->c_fd < 0)
 			return;
@@ -836,7 +852,7 @@ server_conn_settle(struct server_conn *c)
 	}
 	server_watch(c->c_srv->s_loop, &c->c_rio, server_conn_wants_read(c));
 	server_watch(c->c_srv->s_loop, &c->c_wio,
-	    server_buf_pending(&c->c_out) > 0);
+	    server_buf_pending(&c->c_out) > 0 && !server_conn_corked(c));
 	server_conn_arm_timer(c);
 }
 
@@ -1186,6 +1202,9 @@ server_conn_detach(struct server_conn *c, char *rest, size_t restcap,
 	size_t		 used, extra;
 	int		 fd;
 
+	if (c != NULL && c->c_state == CS_HANDLER && c->c_fd >= 0 &&
+	    server_buf_pending(&c->c_out) > 0)
+		server_conn_flush(c);	/* corked answers to earlier requests */
 	if (c == NULL || c->c_state != CS_HANDLER || c->c_fd < 0 ||
 	    server_buf_pending(&c->c_out) > 0)
 		return (-1);

@@ -29,7 +29,10 @@ struct server_config {
  * The handler gets each complete request (head and body) in order.  It
  * must answer exactly once with server_respond*(), at once or later (then
  * the connection parses nothing further until the answer is given).  req
- * and its pointers stay valid until the answer is given.
+ * and its pointers stay valid until the answer is given.  Answers to
+ * earlier pipelined requests of the connection are held back (corked)
+ * while the handler holds a later one, so a handler that answers later
+ * must do so promptly (within a batch), or detach.
  */
 typedef void	 server_handler(struct server_conn *,
 		    const struct http_request *, void *arg);
