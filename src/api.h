@@ -109,12 +109,18 @@ void		 api_expire_submit(struct api *);
  * One queued write.  The submitter embeds it in its own struct, sets
  * o_bytes (for the batch cap), o_apply (runs inside the request's own
  * sub-transaction and returns a QS_* result; it must do nothing but qs_
- * writes and reads) and o_done (called once after the batch commit, with
- * QS_OK or the failure; it answers and frees the op).
+ * writes and reads, and may run more than once: see o_single) and o_done
+ * (called once after the batch commit, with QS_OK or the failure; it
+ * answers and frees the op).  o_single is set when o_apply makes exactly
+ * one qs_ write call: such an op first runs straight in the batch txn,
+ * without a sub-transaction, because a qs_ call that fails either wrote
+ * nothing or poisoned the batch, and a poisoned batch is aborted and run
+ * again with a sub-transaction per op.
  */
 struct apib_op {
 	TAILQ_ENTRY(apib_op)	 o_entry;
 	size_t			 o_bytes;
+	int			 o_single;
 	int			 o_result;
 	int			 (*o_apply)(struct qstore *, struct apib_op *);
 	void			 (*o_done)(struct apib_op *, int result);

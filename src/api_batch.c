@@ -7,6 +7,10 @@
  * callback of the iteration ran, one LMDB write txn (qs_batch_begin),
  * one nested sub-transaction per request (so a failing request rolls
  * back alone), one fsync'd commit; only then are the answers given.
+ * Ops that make a single qs_ write (o_single) skip the sub-transaction
+ * (LMDB mallocs ~3 MiB of page lists for each one and merges it at its
+ * commit); if one of them poisons the batch, the batch is aborted and run
+ * again with a sub-transaction per op.
  *
  * Invariants:
  * - No answer is written while the write txn is open: o_done runs after
@@ -101,12 +105,17 @@ apib_take(struct apib *b, struct apib_list *list)
 	return (n);
 }
 
-/* Apply one op in its own sub-transaction; remember its result. */
+/* Apply one op, in its own sub-transaction unless fast and o_single;
+ * remember its result. */
 static void
-apib_apply(struct apib *b, struct apib_op *op)
+apib_apply(struct apib *b, struct apib_op *op, int fast)
 {
 	int	 r;
 
+	if (fast && op->o_single) {
+		op->o_result = op->o_apply(b->b_qs, op);
+		return;
+	}
 	if ((r = qs_sub_begin(b->b_qs)) == QS_OK) {
 		r = op->o_apply(b->b_qs, op);
 		if (r == QS_OK)
@@ -123,12 +132,22 @@ apib_commit(struct apib *b, struct apib_list *list, size_t n)
 {
 	struct apib_op	*op;
 	uint64_t	 t0;
-	int		 r;
+	int		 r, fast;
 
-	if ((r = qs_batch_begin(b->b_qs)) != QS_OK)
-		return (r);
-	TAILQ_FOREACH(op, list, o_entry)
-		apib_apply(b, op);
+	for (fast = 1;; fast = 0) {
+		if ((r = qs_batch_begin(b->b_qs)) != QS_OK)
+			return (r);
+		TAILQ_FOREACH(op, list, o_entry) {
+			apib_apply(b, op, fast);
+			if (fast && qs_batch_failed(b->b_qs) != QS_OK)
+				break;
+		}
+		if (!fast || qs_batch_failed(b->b_qs) == QS_OK)
+			break;
+		qs_batch_abort(b->b_qs);	/* again, one sub per op */
+		atomic_fetch_add_explicit(&b->b_shm->sh_api.sa_batch_replays,
+		    1, memory_order_relaxed);
+	}
 	t0 = util_mono_us();
 	r = qs_batch_commit(b->b_qs);
 	metrics_observe(b->b_shm, SHM_H_COMMIT, util_mono_us() - t0);

@@ -390,6 +390,7 @@ api_send(struct api_call *ac)
 	}
 	so->so_op.o_bytes = ac->ac_req->hr_body_len;
 	so->so_op.o_apply = api_send_apply;
+	so->so_op.o_single = so->so_stored == 1;
 	so->so_op.o_done = api_send_done;
 	apib_submit(ac->ac_api->a_batch, &so->so_op);
 }
@@ -489,6 +490,7 @@ api_touch_submit(struct api_call *ac)
 	to->to_now_ms = util_real_ms();
 	to->to_op.o_bytes = 0;
 	to->to_op.o_apply = api_touch_apply;
+	to->to_op.o_single = 1;
 	to->to_op.o_done = api_touch_done;
 	apib_submit(ac->ac_api->a_batch, &to->to_op);
 }
@@ -630,6 +632,7 @@ api_ack(struct api_call *ac)
 	}
 	ko->ko_op.o_bytes = ac->ac_req->hr_body_len;
 	ko->ko_op.o_apply = api_ack_apply;
+	ko->ko_op.o_single = 1;
 	ko->ko_op.o_done = api_ack_done;
 	apib_submit(ac->ac_api->a_batch, &ko->ko_op);
 }
@@ -728,6 +731,7 @@ api_device_register(struct api_call *ac)
 	}
 	d->do_op.o_bytes = ac->ac_req->hr_body_len;
 	d->do_op.o_apply = api_devreg_apply;
+	d->do_op.o_single = 1;
 	d->do_op.o_done = api_devreg_done;
 	apib_submit(ac->ac_api->a_batch, &d->do_op);
 }
@@ -827,6 +831,7 @@ api_device_delete(struct api_call *ac)
 	}
 	d->do_call = *ac;
 	d->do_op.o_apply = api_devdel_apply;
+	d->do_op.o_single = 1;
 	d->do_op.o_done = api_devdel_done;
 	apib_submit(ac->ac_api->a_batch, &d->do_op);
 }
@@ -882,6 +887,7 @@ api_expire_submit(struct api *a)
 	xo->xo_api = a;
 	xo->xo_now_ms = util_real_ms();
 	xo->xo_op.o_apply = api_expire_apply;
+	xo->xo_op.o_single = 1;
 	xo->xo_op.o_done = api_expire_done;
 	a->a_expiring = 1;
 	apib_submit(a->a_batch, &xo->xo_op);

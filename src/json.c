@@ -71,6 +71,14 @@ struct json_bytes {
 /* UTF-8 and string decoding                                          */
 /* ------------------------------------------------------------------ */
 
+/* 1 for a byte that stands for itself in a JSON string: printable ASCII
+ * other than the backslash (the fast path of every string loop). */
+static inline int
+json_plain(unsigned char c)
+{
+	return (c >= 0x20 && c < 0x80 && c != '\\');
+}
+
 /* Length of the well-formed UTF-8 sequence at p (left bytes), 0 if none. */
 static size_t
 json_utf8_seq(const unsigned char *p, size_t left)
@@ -431,8 +439,10 @@ json_walk_string(struct json_walk *w, int t)
 	    doc->jd_buf[tk->end] != '"')
 		return (json_walk_fail(w, "malformed string"));
 	json_sdec_init(doc, t, &d);
-	while ((r = json_sdec_next(&d, out, &w->jw_err)) > 0)
-		;
+	do {
+		while (d.js_p < d.js_end && json_plain(*d.js_p))
+			d.js_p++;
+	} while ((r = json_sdec_next(&d, out, &w->jw_err)) > 0);
 	if (r == -1)
 		return (-1);
 	w->jw_pos = tk->end + 1;
@@ -797,20 +807,32 @@ int
 json_get_string(const struct json_doc *doc, int t, char *out, size_t cap,
     size_t *lenp, const char **errstr)
 {
-	struct json_bytes	 b;
+	struct json_sdec	 d;
+	unsigned char		 seq[4];
 	size_t			 n = 0;
-	int			 c;
+	int			 i, r;
 
 	if (json_type(doc, t) != JSON_STRING)
 		return (json_fail(errstr, "not a string"));
-	json_bytes_init(doc, t, &b);
-	while ((c = json_bytes_get(&b)) != -1) {
-		if (c == '\0')
-			return (json_fail(errstr, "NUL in string"));
-		if (n + 1 >= cap)
-			return (json_fail(errstr, "string too long"));
-		out[n++] = c;
+	json_sdec_init(doc, t, &d);
+	for (;;) {
+		for (; d.js_p < d.js_end && json_plain(*d.js_p); d.js_p++) {
+			if (n + 1 >= cap)
+				return (json_fail(errstr, "string too long"));
+			out[n++] = (char)*d.js_p;
+		}
+		if ((r = json_sdec_next(&d, seq, errstr)) <= 0)
+			break;
+		for (i = 0; i < r; i++) {
+			if (seq[i] == '\0')
+				return (json_fail(errstr, "NUL in string"));
+			if (n + 1 >= cap)
+				return (json_fail(errstr, "string too long"));
+			out[n++] = (char)seq[i];
+		}
 	}
+	if (r == -1)
+		return (-1);
 	if (cap == 0)
 		return (json_fail(errstr, "string too long"));
 	out[n] = '\0';
@@ -913,9 +935,14 @@ json_utf8_valid(const void *p, size_t len)
 	const unsigned char	*u = p;
 	size_t			 i, n;
 
-	for (i = 0; i < len; i += n)
+	for (i = 0; i < len; i += n) {
+		if (u[i] < 0x80) {
+			n = 1;
+			continue;
+		}
 		if ((n = json_utf8_seq(u + i, len - i)) == 0)
 			return (0);
+	}
 	return (1);
 }
 

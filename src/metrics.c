@@ -344,6 +344,10 @@ metrics_api_store(struct metrics_buf *mb, const struct shm *sh)
 	metrics_one(mb, "routingd_store_commit_failures_total", "counter",
 	    "LMDB batch commits that failed (their requests got 503).",
 	    metrics_load(&a->sa_commit_failures));
+	metrics_one(mb, "routingd_store_batch_replays_total", "counter",
+	    "Batches run again with a sub-transaction per request after a "
+	    "request failed inside the batch transaction.",
+	    metrics_load(&a->sa_batch_replays));
 	metrics_one(mb, "routingd_store_log_entries", "gauge",
 	    "Accepted messages still in the arrival log (not yet settled).",
 	    metrics_load(&a->sa_log_entries));

@@ -872,6 +872,12 @@ qs_batch_abort(struct qstore *qs)
 }
 
 int
+qs_batch_failed(const struct qstore *qs)
+{
+	return (qs != NULL && qs->qs_batch != NULL ? qs->qs_batch_rc : QS_OK);
+}
+
+int
 qs_batch_active(const struct qstore *qs)
 {
 	return (qs != NULL && qs->qs_batch != NULL);

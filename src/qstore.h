@@ -181,6 +181,11 @@ int		 qs_batch_commit(struct qstore *);
 /* qs_batch_abort: drop the batch and everything in it; no-op without. */
 void		 qs_batch_abort(struct qstore *);
 
+/* qs_batch_failed: QS_OK, or the failure that poisoned the open batch (a
+ * write outside a sub failed after it may have written): qs_batch_commit
+ * would return it.  QS_OK without a batch. */
+int		 qs_batch_failed(const struct qstore *);
+
 /* qs_batch_active: 1 while a batch is open, else 0. */
 int		 qs_batch_active(const struct qstore *);
 

@@ -108,6 +108,7 @@ struct shm_api {
 	_Atomic uint64_t	sa_commit_failures;
 	_Atomic uint64_t	sa_settled;	/* copies moved out of the log */
 	_Atomic uint64_t	sa_settle_failures;
+	_Atomic uint64_t	sa_batch_replays;	/* run again, one sub/op */
 	_Atomic uint64_t	sa_log_entries;		/* gauge (qs_stats) */
 	_Atomic uint64_t	sa_queue_messages;	/* gauge (qs_stats) */
 	_Atomic uint64_t	sa_queue_devices;	/* gauge */
