@@ -24,26 +24,53 @@ static const char b64_url_chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /*
+ * Per byte: its sextet, ORed with B64_T_STD or B64_T_URL for the
+ * characters only one alphabet has; B64_T_BAD for every other byte.
+ * Filled on first use (each process is single-threaded).
+ */
+#define B64_T_STD	0x40
+#define B64_T_URL	0x80
+#define B64_T_BAD	0xff
+static uint8_t	b64_tab[256];
+static int	b64_tab_ready;
+
+static void
+b64_tab_init(void)
+{
+	int	 i;
+
+	memset(b64_tab, B64_T_BAD, sizeof(b64_tab));
+	for (i = 0; i < 64; i++) {
+		b64_tab[(unsigned char)b64_std_chars[i]] = (uint8_t)i;
+		b64_tab[(unsigned char)b64_url_chars[i]] = (uint8_t)i;
+	}
+	b64_tab['+'] |= B64_T_STD;
+	b64_tab['/'] |= B64_T_STD;
+	b64_tab['-'] |= B64_T_URL;
+	b64_tab['_'] |= B64_T_URL;
+	b64_tab_ready = 1;
+}
+
+/*
  * The sextet of character c, or -1.  *alpha is B64_F_STD or B64_F_URL for
  * the characters only one alphabet has, 0 for the common ones.
  */
 static int
 b64_value(unsigned char c, int *alpha)
 {
+	uint8_t	 t;
+
+	if (!b64_tab_ready)
+		b64_tab_init();
+	t = b64_tab[c];
 	*alpha = 0;
-	if (c >= 'A' && c <= 'Z')
-		return (c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (c - '0' + 52);
-	if (c == '+' || c == '/')
-		*alpha = B64_F_STD;
-	else if (c == '-' || c == '_')
-		*alpha = B64_F_URL;
-	else
+	if (t == B64_T_BAD)
 		return (-1);
-	return (c == '+' || c == '-' ? 62 : 63);
+	if (t & B64_T_STD)
+		*alpha = B64_F_STD;
+	else if (t & B64_T_URL)
+		*alpha = B64_F_URL;
+	return (t & 0x3f);
 }
 
 /*
@@ -64,11 +91,13 @@ b64_check(const char *in, size_t len, int flags, size_t *datalen)
 		return (-1);
 	if (n % 4 == 1)
 		return (-1);
+	if (!b64_tab_ready)
+		b64_tab_init();
 	for (i = 0; i < n; i++) {
+		if (b64_tab[(unsigned char)in[i]] < B64_T_STD)
+			continue;		/* common to both alphabets */
 		if (b64_value(in[i], &alpha) == -1)
 			return (-1);
-		if (alpha == 0)
-			continue;
 		if (!(flags & alpha) || (seen != 0 && seen != alpha))
 			return (-1);
 		seen = alpha;

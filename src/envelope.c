@@ -180,6 +180,20 @@ env_put_str(char *out, size_t cap, size_t *off, const char *s, size_t len)
 	return (0);
 }
 
+/* Append "s" for s (len bytes) that needs no escaping: validated base64. */
+static int
+env_put_b64(char *out, size_t cap, size_t *off, const char *s, size_t len)
+{
+	if (len + 2 >= cap - *off)
+		return (-1);
+	out[*off] = '"';
+	memcpy(out + *off + 1, s, len);
+	out[*off + 1 + len] = '"';
+	*off += len + 2;
+	out[*off] = '\0';
+	return (0);
+}
+
 static int
 env_put_raw(char *out, size_t cap, size_t *off, const char *s)
 {
@@ -226,7 +240,7 @@ env_render(const struct env_msg *m, const struct env_parts *p, char *out,
 		if (env_put_raw(out, cap, &off, ",\"") == -1 ||
 		    env_put_raw(out, cap, &off, env_b64_fields[i].ef_name) ==
 		    -1 || env_put_raw(out, cap, &off, "\":") == -1 ||
-		    env_put_str(out, cap, &off, p->ep_b64[i],
+		    env_put_b64(out, cap, &off, p->ep_b64[i],
 		    p->ep_b64len[i]) == -1)
 			return (-1);
 	}

@@ -13,7 +13,7 @@
 # A measuring tool: run it by hand on a quiet machine; CI does not.
 set -eu
 cd "$(dirname "$0")/../.."
-secs=${1:-10}; conns=${2:-400}; pipe=${3:-4}; users=${4:-1000}
+secs=${1:-10}; conns=${2:-800}; pipe=${3:-4}; users=${4:-1000}
 api_workers=${API_WORKERS:-2}
 array=${ARRAY:-1}		# envelopes per POST /api/send (1..100)
 dir=$(mktemp -d /var/tmp/rtdbench.XXXXXX)
