@@ -112,8 +112,9 @@ api_open(struct api *a)
 		return (-1);
 	}
 	if ((a->a_tok = calloc(API_MAX_TOKENS, sizeof(*a->a_tok))) == NULL ||
+	    (a->a_ho = ho_new(a->a_shm, a->a_w->w_pr, a->a_w->w_ho)) == NULL ||
 	    (a->a_batch = apib_new(a->a_w->w_loop, a->a_qs,
-	    a->a_shm)) == NULL) {
+	    a->a_shm, a->a_ho)) == NULL) {
 		log_warn("%s: calloc", __func__);
 		return (-1);
 	}
@@ -187,6 +188,7 @@ api_free(struct worker *w)
 		ev_timer_stop(w->w_loop, &a->a_expire);
 		ev_timer_stop(w->w_loop, &a->a_readers);
 		apib_free(a->a_batch);	/* answers 503 to what is left */
+		ho_free(a->a_ho);
 		a->a_batch = NULL;
 	}
 	worker_http_free(w);
@@ -227,8 +229,8 @@ api_readers_cb(struct ev_loop *loop, ev_timer *t, int revents)
 /* Answers, CORS, store failures                                       */
 /* ------------------------------------------------------------------ */
 
-/* 1 if origin[0..len) may call us cross-origin; *any for "*". */
-static int
+/* api_origin_allowed: see api.h. */
+int
 api_origin_allowed(const struct config *cfg, const char *origin,
     size_t len, int *any)
 {

@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "json.h"
+#include "handoff.h"
 #include "qstore.h"
 #include "routingd.h"
 #include "server.h"
@@ -44,6 +45,7 @@ struct api {
 	struct qstore		*a_qs;
 	struct auth		*a_auth;
 	struct apib		*a_batch;
+	struct handoff		*a_ho;		/* doorbells to WS workers */
 	jsmntok_t		*a_tok;		/* API_MAX_TOKENS, reused */
 	int			 a_mapfull;	/* a MAP_FULL incident is on */
 	int			 a_expiring;	/* an expiry op is queued */
@@ -84,6 +86,14 @@ void		 api_store_error(struct api_call *, int r);
 
 /* api_store_ok: a write committed; ends a MAP_FULL incident. */
 void		 api_store_ok(struct api *);
+
+/*
+ * api_origin_allowed: 1 if origin[0..len) is in cors_origins (byte for
+ * byte) or the list holds "*" (then *any is set), else 0.  Used by the
+ * WS worker for the upgrade's Origin too.
+ */
+int		 api_origin_allowed(const struct config *, const char *origin,
+		    size_t len, int *any);
 
 /* api_reject: count a refused request under reason (enum shm_api_reject). */
 void		 api_reject(struct api *, int reason);
@@ -128,10 +138,13 @@ struct apib_op {
 
 /*
  * apib_new: the group-commit queue of a worker: an ev_prepare watcher
- * commits what was queued during the loop iteration.  Returns NULL on
+ * commits what was queued during the loop iteration.  ho (may be NULL)
+ * is flushed after each batch's answers: o_done rings its doorbells with
+ * ho_ring, apib sends them once the txn is closed.  Returns NULL on
  * allocation failure.
  */
-struct apib	*apib_new(struct ev_loop *, struct qstore *, struct shm *);
+struct apib	*apib_new(struct ev_loop *, struct qstore *, struct shm *,
+		    struct handoff *);
 
 /* apib_submit: queue op for the next batch. */
 void		 apib_submit(struct apib *, struct apib_op *);

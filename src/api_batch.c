@@ -40,6 +40,7 @@ struct apib {
 	struct ev_loop		*b_loop;
 	struct qstore		*b_qs;
 	struct shm		*b_shm;
+	struct handoff		*b_ho;
 	struct apib_list	 b_pending;
 	size_t			 b_npending;
 	ev_prepare		 b_prepare;
@@ -52,7 +53,8 @@ static void	apib_idle_cb(struct ev_loop *, ev_idle *, int);
 
 /* apib_new: see api.h. */
 struct apib *
-apib_new(struct ev_loop *loop, struct qstore *qs, struct shm *sh)
+apib_new(struct ev_loop *loop, struct qstore *qs, struct shm *sh,
+    struct handoff *ho)
 {
 	struct apib	*b;
 
@@ -61,6 +63,7 @@ apib_new(struct ev_loop *loop, struct qstore *qs, struct shm *sh)
 	b->b_loop = loop;
 	b->b_qs = qs;
 	b->b_shm = sh;
+	b->b_ho = ho;
 	TAILQ_INIT(&b->b_pending);
 	ev_prepare_init(&b->b_prepare, apib_prepare_cb);
 	ev_idle_init(&b->b_idle, apib_idle_cb);
@@ -161,12 +164,14 @@ apib_run(struct apib *b)
 {
 	struct apib_list	 list;
 	struct apib_op		*op;
+	uint64_t		 commit_us;
 	size_t			 n;
 	int			 r;
 
 	TAILQ_INIT(&list);
 	if ((n = apib_take(b, &list)) > 0) {
 		r = apib_commit(b, &list, n);
+		commit_us = util_mono_us();
 		ev_now_update(b->b_loop);	/* the fsync took a while */
 		if (r != QS_OK) {
 			atomic_fetch_add_explicit(
@@ -180,6 +185,7 @@ apib_run(struct apib *b)
 			TAILQ_REMOVE(&list, op, o_entry);
 			op->o_done(op, op->o_result);
 		}
+		ho_flush(b->b_ho, commit_us);	/* doorbells rung by o_done */
 		apib_settle(b, 0);
 	}
 	if (b->b_npending > 0)

@@ -276,6 +276,18 @@ api_send_apply(struct qstore *qs, struct apib_op *op)
 	return (QS_OK);
 }
 
+/* Ring the doorbell of every recipient of a committed send. */
+static void
+api_send_ring(struct api_send_op *so)
+{
+	size_t	 i;
+
+	for (i = 0; i < so->so_n; i++)
+		if (!so->so_items[i].si_msg.em_ephemeral)
+			ho_ring(so->so_call.ac_api->a_ho,
+			    so->so_items[i].si_msg.em_recipient);
+}
+
 static void
 api_send_done(struct apib_op *op, int r)
 {
@@ -284,6 +296,7 @@ api_send_done(struct apib_op *op, int r)
 	if (r == QS_OK) {
 		api_store_ok(so->so_call.ac_api);
 		api_send_accepted(so);
+		api_send_ring(so);
 	} else
 		api_op_failed(&so->so_call, r);
 	api_send_free(so);

@@ -268,6 +268,21 @@ auth_request(struct auth *a, const struct http_request *req, time_t now,
 		*reason = "no bearer token";
 		return (AUTH_DENIED);
 	}
+	return (auth_request_token(a, req, tok, len, now, id, hit, reason));
+}
+
+/* auth_request_token: see auth.h. */
+int
+auth_request_token(struct auth *a, const struct http_request *req,
+    const char *tok, size_t len, time_t now, struct auth_id *id, int *hit,
+    const char **reason)
+{
+	memset(id, 0, sizeof(*id));
+	*hit = -1;
+	if (tok == NULL || len == 0) {
+		*reason = "no token";
+		return (AUTH_DENIED);
+	}
 	if (auth_token(a, tok, len, now, id->ai_user, id->ai_device,
 	    &id->ai_exp, hit, reason) == -1)
 		return (AUTH_DENIED);

@@ -57,4 +57,13 @@ int		 auth_request(struct auth *, const struct http_request *req,
 		    time_t now, struct auth_id *id, int *hit,
 		    const char **reason);
 
+/*
+ * auth_request_token: auth_request with the token (len bytes) found by
+ * the caller elsewhere (a WebSocket upgrade: Sec-WebSocket-Protocol or
+ * the token query parameter); the device rules are the same.
+ */
+int		 auth_request_token(struct auth *, const struct http_request *req,
+		    const char *tok, size_t len, time_t now, struct auth_id *id,
+		    int *hit, const char **reason);
+
 #endif /* AUTH_H */

@@ -54,11 +54,13 @@ static const struct ipc_typeinfo ipc_types[] = {
 	    sizeof(struct ipc_status) },
 	{ IPC_CTL_WORKERS_REPLY, "IPC_CTL_WORKERS_REPLY", IPC_SIZE_VARIABLE },
 	{ IPC_PROC_READY, "IPC_PROC_READY", sizeof(struct ipc_ready) },
+	{ IPC_DOORBELL, "IPC_DOORBELL", IPC_SIZE_VARIABLE },
 };
 
 static const struct ipc_typeinfo	*ipc_typeinfo(uint32_t);
 static int	 ipc_check_workers(const void *, size_t);
 static int	 ipc_check_size(uint32_t, const void *, size_t);
+static int	 ipc_check_doorbell(const void *, size_t);
 
 static const struct ipc_typeinfo *
 ipc_typeinfo(uint32_t type)
@@ -82,6 +84,27 @@ ipc_payload_size(uint32_t type)
 	if ((ti = ipc_typeinfo(type)) == NULL)
 		return (IPC_SIZE_UNKNOWN);
 	return (ti->it_size);
+}
+
+/* ipc_doorbell_next: see ipc.h. */
+int
+ipc_doorbell_next(const void *payload, size_t len, size_t *off, char *user,
+    size_t cap)
+{
+	const unsigned char	*p = payload;
+	size_t			 n;
+
+	if (*off < sizeof(struct ipc_doorbell) || *off > len)
+		return (-1);
+	if (*off == len)
+		return (0);
+	n = p[*off];
+	if (n == 0 || n >= cap || *off + 1 + n > len)
+		return (-1);
+	memcpy(user, p + *off + 1, n);
+	user[n] = '\0';
+	*off += 1 + n;
+	return (1);
 }
 
 /*
@@ -140,6 +163,25 @@ ipc_check_workers(const void *payload, size_t len)
 	return (IPC_OK);
 }
 
+/* A doorbell: its header, then exactly id_n well-formed user entries. */
+static int
+ipc_check_doorbell(const void *payload, size_t len)
+{
+	struct ipc_doorbell	 db;
+	char			 user[256];
+	size_t			 off = sizeof(db);
+	uint32_t		 n = 0;
+	int			 r;
+
+	if (len < sizeof(db))
+		return (IPC_BADSIZE);
+	memcpy(&db, payload, sizeof(db));
+	while ((r = ipc_doorbell_next(payload, len, &off, user,
+	    sizeof(user))) == 1)
+		n++;
+	return (r == 0 && n == db.id_n ? IPC_OK : IPC_BADSIZE);
+}
+
 static int
 ipc_check_size(uint32_t type, const void *payload, size_t len)
 {
@@ -151,6 +193,8 @@ ipc_check_size(uint32_t type, const void *payload, size_t len)
 	if (want == IPC_SIZE_VARIABLE) {
 		if (type == IPC_CTL_WORKERS_REPLY)
 			return (ipc_check_workers(payload, len));
+		if (type == IPC_DOORBELL)
+			return (ipc_check_doorbell(payload, len));
 		return (IPC_BADSIZE);	/* a variable type without a check */
 	}
 	if ((size_t)want != len)

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		1
+#define IPC_VERSION		2	/* 2: IPC_DOORBELL */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
@@ -45,6 +45,22 @@ enum ipc_type {
 
 	/* worker -> supervisor: 300.. */
 	IPC_PROC_READY = 300,		/* struct ipc_ready */
+
+	/* API or WS worker -> WS worker (hand-off socket): 500.. */
+	IPC_DOORBELL = 500,		/* struct ipc_doorbell + users */
+};
+
+/*
+ * IPC_DOORBELL: these users have new messages committed (durable) in
+ * their queues: struct ipc_doorbell, then id_n times u8 len || user id
+ * bytes (no NUL).  Only a wake-up: the messages themselves are read from
+ * LMDB, so a doorbell lost or sent twice changes nothing but latency.
+ * ih_peerid carries IPC_VERSION.
+ */
+struct ipc_doorbell {
+	uint64_t	id_commit_us;		/* monotonic us of the commit */
+	uint32_t	id_n;			/* users that follow */
+	uint32_t	id_pad;
 };
 
 /* IPC_CTL_OK, IPC_CTL_FAIL: a human-readable sentence. */
@@ -152,6 +168,15 @@ int		 ipc_send(int fd, uint32_t type, uint32_t peerid,
  * byte count (0 on EOF), or -1 with errno (EMSGSIZE when truncated).
  */
 ssize_t		 ipc_recv(int fd, void *buf, size_t cap);
+
+/*
+ * ipc_doorbell_next: step through the users of a decoded IPC_DOORBELL
+ * payload (len bytes); *off starts at sizeof(struct ipc_doorbell).  The
+ * next user is copied NUL-terminated into user (cap bytes).  Returns 1,
+ * 0 at the end, -1 if the payload is malformed.
+ */
+int		 ipc_doorbell_next(const void *payload, size_t len,
+		    size_t *off, char *user, size_t cap);
 
 /* ipc_strfix: force NUL termination of a fixed-size string field. */
 #define ipc_strfix(field)	((field)[sizeof(field) - 1] = '\0')

@@ -57,6 +57,16 @@ static const struct metrics_hist_def {
 	    "Client requests (and sweeps) per LMDB batch commit.",
 	    metrics_bounds_batch, sizeof(metrics_bounds_batch) /
 	    sizeof(uint64_t), 1 },
+	{ "routingd_ws_delivery_seconds",
+	    "Live delivery latency, from the durable commit to the WebSocket "
+	    "frame written.",
+	    metrics_bounds_us, sizeof(metrics_bounds_us) / sizeof(uint64_t),
+	    1e6 },
+};
+
+static const char *const metrics_ws_codes[SHM_WC_COUNT] = {
+	"1000", "1001", "1002", "1003", "1006", "1007", "1008", "1009",
+	"1011", "1013", "4401", "4409", "other"
 };
 
 /* The status label of each index of sa_requests; 0 is "other". */
@@ -359,6 +369,45 @@ metrics_api_store(struct metrics_buf *mb, const struct shm *sh)
 	    metrics_load(&a->sa_settle_failures));
 }
 
+static void
+metrics_ws(struct metrics_buf *mb, const struct shm *sh)
+{
+	const struct shm_ws	*w = &sh->sh_ws;
+	int			 i;
+
+	metrics_one(mb, "routingd_ws_connections", "gauge",
+	    "Open WebSocket connections.", metrics_load(&w->sw_active));
+	metrics_one(mb, "routingd_ws_connects_total", "counter",
+	    "WebSocket upgrades completed.", metrics_load(&w->sw_connects));
+	metrics_one(mb, "routingd_ws_rejects_total", "counter",
+	    "WebSocket upgrades refused (401, 400, 403, 426).",
+	    metrics_load(&w->sw_rejects));
+	metrics_family(mb, "routingd_ws_disconnects_total", "counter",
+	    "WebSocket connections closed, by close code.");
+	for (i = 0; i < SHM_WC_COUNT; i++)
+		metrics_printf(mb, "routingd_ws_disconnects_total{code=\"%s\"} "
+		    "%llu\n", metrics_ws_codes[i],
+		    (unsigned long long)metrics_load(&w->sw_closes[i]));
+	metrics_one(mb, "routingd_ws_messages_pushed_total", "counter",
+	    "Message frames written to WebSockets.",
+	    metrics_load(&w->sw_pushed));
+	metrics_one(mb, "routingd_ws_acks_total", "counter",
+	    "Message copies deleted by WebSocket acks.",
+	    metrics_load(&w->sw_acked));
+	metrics_one(mb, "routingd_handoffs_sent_total", "counter",
+	    "Doorbell records sent to WS workers.",
+	    metrics_load(&w->sw_handoff_sent));
+	metrics_one(mb, "routingd_handoffs_dropped_total", "counter",
+	    "Doorbell records dropped (socket full); caught up from LMDB.",
+	    metrics_load(&w->sw_handoff_dropped));
+	metrics_one(mb, "routingd_handoffs_resynced_total", "counter",
+	    "Catch-ups from LMDB of every connection after dropped doorbells.",
+	    metrics_load(&w->sw_resyncs));
+	metrics_one(mb, "routingd_presence_full_total", "counter",
+	    "Connections the presence table had no room for.",
+	    metrics_load(&w->sw_presence_full));
+}
+
 /* metrics_render: see worker.h. */
 int
 metrics_render(const struct shm *sh, char **out, size_t *len)
@@ -390,8 +439,10 @@ metrics_render(const struct shm *sh, char **out, size_t *len)
 	metrics_hist(&mb, sh, SHM_H_REQUEST);
 	metrics_api_messages(&mb, sh);
 	metrics_api_store(&mb, sh);
+	metrics_ws(&mb, sh);
 	metrics_hist(&mb, sh, SHM_H_COMMIT);
 	metrics_hist(&mb, sh, SHM_H_BATCH);
+	metrics_hist(&mb, sh, SHM_H_DELIVERY);
 	if (mb.mb_err) {
 		free(mb.mb_data);
 		return (-1);

@@ -22,10 +22,11 @@
 #include <stdint.h>
 
 #include "ratelimit.h"
+#include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	4	/* 2: the rate-limit table; 3: API metrics;
-				   4: settle metrics */
+#define SHM_VERSION	5	/* 2: the rate-limit table; 3: API metrics;
+				   4: settle metrics; 5: WebSocket */
 #define SHM_SLOTS	256		/* worker slots: half API, half WS */
 
 enum shm_slot_state {
@@ -81,6 +82,7 @@ enum shm_hist_kind {
 	SHM_H_REQUEST = 0,	/* API request latency, us */
 	SHM_H_COMMIT,		/* LMDB batch commit latency, us */
 	SHM_H_BATCH,		/* requests per committed batch */
+	SHM_H_DELIVERY,		/* commit to WebSocket frame written, us */
 	SHM_H_COUNT
 };
 
@@ -116,6 +118,33 @@ struct shm_api {
 	_Atomic uint64_t	sa_store_map_bytes;	/* gauge */
 };
 
+/* Close codes counted by routingd_ws_disconnects_total{code}. */
+enum shm_ws_close {
+	SHM_WC_1000 = 0, SHM_WC_1001, SHM_WC_1002, SHM_WC_1003, SHM_WC_1006,
+	SHM_WC_1007, SHM_WC_1008, SHM_WC_1009, SHM_WC_1011, SHM_WC_1013,
+	SHM_WC_4401, SHM_WC_4409, SHM_WC_OTHER, SHM_WC_COUNT
+};
+
+/*
+ * WebSocket metrics and hand-off flags, daemon-wide.  Counters are added
+ * by the WS workers (hand-off counters by whoever sends); sw_resync[i] is
+ * set by a sender that had to drop a doorbell for WS seat i and cleared by
+ * that worker when it starts catching up from LMDB.
+ */
+struct shm_ws {
+	_Atomic uint64_t	sw_active;		/* open WebSockets */
+	_Atomic uint64_t	sw_connects;		/* upgrades done */
+	_Atomic uint64_t	sw_rejects;		/* upgrades refused */
+	_Atomic uint64_t	sw_closes[SHM_WC_COUNT];
+	_Atomic uint64_t	sw_pushed;		/* message frames */
+	_Atomic uint64_t	sw_acked;		/* copies deleted */
+	_Atomic uint64_t	sw_handoff_sent;	/* doorbell records */
+	_Atomic uint64_t	sw_handoff_dropped;
+	_Atomic uint64_t	sw_resyncs;		/* catch-ups after drops */
+	_Atomic uint64_t	sw_presence_full;
+	_Atomic uint32_t	sw_resync[MAX_WORKERS_PER_ROLE];
+};
+
 struct shm {
 	uint32_t		sh_magic;
 	uint32_t		sh_version;
@@ -130,6 +159,7 @@ struct shm {
 	struct shm_slot		sh_slots[SHM_SLOTS];
 	struct rl_table		sh_rl;		/* per-user rate limits */
 	struct shm_api		sh_api;		/* API metrics (see above) */
+	struct shm_ws		sh_ws;		/* WebSocket (see above) */
 };
 
 /* shm_create: map and initialise a region; fatal on failure. */

@@ -37,8 +37,10 @@
 #include <ev.h>
 
 #include "control.h"
+#include "handoff.h"
 #include "ipc.h"
 #include "log.h"
+#include "presence.h"
 #include "routingd.h"
 #include "shm.h"
 #include "supervisor.h"
@@ -47,6 +49,7 @@
 #define SUP_TICK		0.25	/* s between heartbeat/deadline checks */
 #define SUP_FAST_STOP_GRACE	2000	/* ms a SIGINT'd worker gets */
 #define SUP_LISTEN_BACKLOG	4096
+#define SUP_PRESENCE_SLOTS	32768	/* presence entries per WS worker */
 
 /* The process table: the whole topology. */
 struct proc_desc {
@@ -100,6 +103,8 @@ struct sup {
 	struct config		*s_cfg;
 	struct sup_options	 s_opts;
 	struct shm		*s_shm;
+	struct presence		*s_pr;		/* WS presence table */
+	struct handoff_fds	 s_ho;		/* hand-off socketpairs */
 	struct control		*s_ctl;
 	int			 s_listen[PROC_NROLES]; /* by role */
 	enum sup_state		 s_state;
@@ -118,6 +123,8 @@ static int	sup_role_count(const struct sup *, const struct proc_desc *);
 static void	sup_spawn(struct sup *, struct seat *);
 static void	sup_child_start(struct sup *, struct worker *);
 static void	sup_forget(struct sup *, struct child *);
+static void	sup_child_handoff(struct sup *, struct worker *);
+static void	sup_handoff_init(struct sup *);
 static void	sup_child_free(struct sup *, struct child *);
 static void	sup_child_chan_cb(struct ev_loop *, ev_io *, int);
 static void	sup_dispatch_child(struct child *, const struct ipc_hdr *,
@@ -262,6 +269,23 @@ sup_prepare_state(struct config *cfg, const char **errstr)
 	return (0);
 }
 
+/*
+ * The presence table and the hand-off socketpairs, one per WS seat of the
+ * starting configuration (a reload that adds WS workers gives the new
+ * seats neither: they catch up from LMDB on their sweep only).  Fatal on
+ * failure (setup).
+ */
+static void
+sup_handoff_init(struct sup *s)
+{
+	int	 n = s->s_cfg->cf_ws_workers;
+
+	if ((s->s_pr = pr_create((unsigned)n, SUP_PRESENCE_SLOTS)) == NULL)
+		fatal("cannot create the presence table");
+	if (ho_socketpairs(&s->s_ho, n) == -1)
+		fatal("socketpair() failed for the hand-off sockets");
+}
+
 /* Bind what the configuration asks for; fatal on failure (setup). */
 static void
 sup_bind_all(struct sup *s)
@@ -342,6 +366,7 @@ sup_main(struct config *cfg, const struct sup_options *opts)
 	if ((s->s_loop = ev_default_loop(EVBACKEND_EPOLL)) == NULL)
 		fatalx("cannot initialise the event loop");
 	s->s_shm = shm_create();
+	sup_handoff_init(s);
 	sup_bind_all(s);
 	sup_seats_init(s);
 	sup_watchers(s);
@@ -411,6 +436,9 @@ sup_spawn(struct sup *s, struct seat *se)
 		    se->se_proc->pd_name, se->se_index);
 		goto retry_free;
 	}
+	/* a new owner for the seat: the previous one's entries are gone */
+	if (se->se_proc->pd_role == PROC_WS && se->se_index < s->s_ho.hf_n)
+		pr_worker_reset(s->s_pr, (unsigned)se->se_index);
 	sigfillset(&all);
 	(void)sigprocmask(SIG_BLOCK, &all, &old);
 	switch ((ch->ch_pid = fork())) {
@@ -460,6 +488,25 @@ sup_spawn(struct sup *s, struct seat *se)
 }
 
 /*
+ * In a new worker: keep every send end of the hand-off pairs and only the
+ * receive end of its own seat (a WS worker); close the rest.
+ */
+static void
+sup_child_handoff(struct sup *s, struct worker *w)
+{
+	int	 i;
+
+	for (i = 0; i < s->s_ho.hf_n; i++) {
+		if (w->w_role == PROC_WS && w->w_index == i)
+			continue;
+		close(s->s_ho.hf_recv[i]);
+		s->s_ho.hf_recv[i] = -1;
+	}
+	w->w_pr = s->s_pr;
+	w->w_ho = &s->s_ho;
+}
+
+/*
  * In the child right after fork: make the default loop the child's own,
  * drop everything of the supervisor, and become the worker.
  */
@@ -472,6 +519,7 @@ sup_child_start(struct sup *s, struct worker *w)
 	w->w_cfg = s->s_cfg;
 	w->w_shm = s->s_shm;
 	w->w_listen = s->s_listen[w->w_role];
+	sup_child_handoff(s, w);
 	if (w->w_role != PROC_API)
 		close(s->s_listen[PROC_API]);
 	if (w->w_role != PROC_WS)

@@ -13,6 +13,8 @@
 
 struct server;
 struct worker;
+struct presence;
+struct handoff_fds;
 
 /* A role's hooks: the process table in supervisor.c points at these. */
 struct worker_ops {
@@ -40,6 +42,8 @@ struct worker {
 	int			 w_exiting;
 	void			*w_ctx;		/* the role's state */
 	struct server		*w_srv;		/* its HTTP server */
+	struct presence		*w_pr;		/* presence table (shared) */
+	const struct handoff_fds *w_ho;		/* hand-off sockets */
 
 	ev_signal		 w_sigterm;
 	ev_signal		 w_sigint;

@@ -1,17 +1,52 @@
 /*
- * ws.c: the WebSocket worker process (ws_listen).
+ * ws.c: the WebSocket worker process (ws_listen, GET /connect).
  *
- * Owns the worker's HTTP server on the WebSocket port.  WebSocket upgrades
- * (GET /connect) arrive in a later release; until then every request is
- * answered 404 with the JSON error body, so the port is already a
- * well-behaved HTTP/1.1 endpoint that drains like the API.
+ * Owns the worker's HTTP server (for the upgrade requests), its store
+ * handle and group commit (acks), its presence partition (seat = the
+ * worker's index), the receive end of its hand-off socket, the registry of
+ * its connections (all, by user, and those with a pull due) and the
+ * one-second tick.  ws_conn.c runs each connection.
+ *
+ * Delivery: a doorbell names users with new committed messages; every
+ * connection of those users pulls from LMDB after its cursor.  A doorbell
+ * is only a hint: a resync flag (set by a sender that had to drop one),
+ * and a sweep every WS_SWEEP_INTERVAL make every connection pull anyway,
+ * so a lost doorbell costs latency, never a message.
+ *
+ * Invariants:
+ * - A connection is in x_users and in the presence table exactly while
+ *   wc_registered; a draining worker no longer writes presence (its seat
+ *   is reset by the supervisor when its successor is forked).
+ * - Upgrade failures are answered (401, 400, 403, 426, 503) and counted;
+ *   nothing per request is logged above debug.
  */
 
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "handoff.h"
+#include "ipc.h"
+#include "log.h"
+#include "presence.h"
 #include "routingd.h"
 #include "server.h"
+#include "shm.h"
 #include "worker.h"
+#include "ws.h"
+#include "wsproto.h"
 
 #define WS_MAX_HTTP_BODY	4096	/* bytes: no request body is expected */
+#define WS_TICK			1.0	/* s */
+#define WS_REST_MAX		(64 * 1024) /* bytes after the upgrade head */
 
 static int	ws_init(struct worker *);
 static void	ws_drain(struct worker *);
@@ -24,27 +59,493 @@ const struct worker_ops ws_ops = {
 	ws_free
 };
 
-static void
-ws_handle(struct server_conn *c, const struct http_request *req, void *arg)
+static const uint16_t ws_close_codes[SHM_WC_OTHER] = {
+	1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1013, 4401, 4409
+};
+
+/* ws_close_index: see ws.h. */
+int
+ws_close_index(uint16_t code)
 {
-	server_respond_error(c, 404, "not_found",
-	    "no such endpoint on the WebSocket port", NULL);
+	int	 i;
+
+	for (i = 0; i < SHM_WC_OTHER; i++)
+		if (ws_close_codes[i] == code)
+			return (i);
+	return (SHM_WC_OTHER);
+}
+
+static unsigned
+ws_bucket(const char *user)
+{
+	uint32_t	 h = 2166136261u;
+
+	for (; *user != '\0'; user++)
+		h = (h ^ (unsigned char)*user) * 16777619u;
+	return (h & (WS_USER_BUCKETS - 1));
+}
+
+/* ------------------------------------------------------------------ */
+/* Registry                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Close the oldest connections of c's device so that at most
+ * max_connections_per_device stay, c included (4409: replaced).
+ */
+static void
+ws_replace_older(struct ws *x, struct ws_conn *c)
+{
+	struct ws_conn	*o;
+	int64_t		 max = x->x_cfg->cf_max_connections_per_device;
+	int64_t		 n = 0;
+
+	if (max <= 0)
+		return;
+	TAILQ_FOREACH(o, &x->x_users[c->wc_bucket], wc_uentry)
+		if (!o->wc_closing && strcmp(o->wc_user, c->wc_user) == 0 &&
+		    strcmp(o->wc_device, c->wc_device) == 0)
+			n++;
+	TAILQ_FOREACH(o, &x->x_users[c->wc_bucket], wc_uentry) {
+		if (n <= max)
+			break;
+		if (o == c || o->wc_closing || strcmp(o->wc_user,
+		    c->wc_user) != 0 || strcmp(o->wc_device, c->wc_device) != 0)
+			continue;
+		wsc_close(o, 4409, "replaced by a newer connection");
+		n--;
+	}
+}
+
+/* ws_register: see ws.h. */
+void
+ws_register(struct ws *x, struct ws_conn *c)
+{
+	c->wc_bucket = ws_bucket(c->wc_user);
+	TAILQ_INSERT_TAIL(&x->x_users[c->wc_bucket], c, wc_uentry);
+	c->wc_registered = 1;
+	if (x->x_pr != NULL && pr_add(x->x_pr, (unsigned)x->x_seat,
+	    c->wc_user, c->wc_device) == -1)
+		atomic_fetch_add_explicit(&x->x_shm->sh_ws.sw_presence_full, 1,
+		    memory_order_relaxed);
+	ws_replace_older(x, c);
+}
+
+/* ws_unregister: see ws.h. */
+void
+ws_unregister(struct ws *x, struct ws_conn *c)
+{
+	if (!c->wc_registered)
+		return;
+	TAILQ_REMOVE(&x->x_users[c->wc_bucket], c, wc_uentry);
+	c->wc_registered = 0;
+	if (x->x_pr != NULL && !x->x_draining)
+		pr_del(x->x_pr, (unsigned)x->x_seat, c->wc_user, c->wc_device);
+}
+
+/* ws_due: see ws.h. */
+void
+ws_due(struct ws *x, struct ws_conn *c)
+{
+	if (c->wc_due || c->wc_dead)
+		return;
+	c->wc_due = 1;
+	TAILQ_INSERT_TAIL(&x->x_due, c, wc_dentry);
+	ev_idle_start(x->x_w->w_loop, &x->x_idle);
+}
+
+/* ws_conn_gone: see ws.h. */
+void
+ws_conn_gone(struct ws *x, struct ws_conn *c)
+{
+	ws_unregister(x, c);
+	if (c->wc_due) {
+		TAILQ_REMOVE(&x->x_due, c, wc_dentry);
+		c->wc_due = 0;
+	}
+	TAILQ_REMOVE(&x->x_conns, c, wc_entry);
+	x->x_nconns--;
+	if (x->x_draining && !x->x_freeing && x->x_nconns == 0 &&
+	    x->x_w->w_srv != NULL)
+		worker_http_drain(x->x_w);	/* the last one: finish */
+}
+
+/* Run every due pull. */
+static void
+ws_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct ws	*x = w->data;
+	struct ws_conn	*c;
+
+	while ((c = TAILQ_FIRST(&x->x_due)) != NULL) {
+		TAILQ_REMOVE(&x->x_due, c, wc_dentry);
+		c->wc_due = 0;
+		wsc_pull(c);
+	}
+	ev_idle_stop(loop, w);
+}
+
+/* Make every connection pull (a resync or the sweep). */
+static void
+ws_all_due(struct ws *x)
+{
+	struct ws_conn	*c;
+
+	TAILQ_FOREACH(c, &x->x_conns, wc_entry)
+		if (c->wc_mode == WS_MODE_PUSH)
+			ws_due(x, c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Doorbells                                                           */
+/* ------------------------------------------------------------------ */
+
+/* New messages for user: wake each of its connections. */
+static void
+ws_ring(struct ws *x, const char *user, uint64_t commit_us)
+{
+	struct ws_conn	*c;
+
+	TAILQ_FOREACH(c, &x->x_users[ws_bucket(user)], wc_uentry) {
+		if (strcmp(c->wc_user, user) != 0)
+			continue;
+		if (c->wc_mode == WS_MODE_POKE)
+			c->wc_pokes++;
+		else if (c->wc_commit_us == 0)
+			c->wc_commit_us = commit_us;
+		ws_due(x, c);
+	}
+}
+
+static void
+ws_doorbell(struct ws *x, const void *payload, size_t len)
+{
+	struct ipc_doorbell	 db;
+	char			 user[QS_ID_MAX + 1];
+	size_t			 off = sizeof(db);
+
+	memcpy(&db, payload, sizeof(db));
+	while (ipc_doorbell_next(payload, len, &off, user, sizeof(user)) == 1)
+		ws_ring(x, user, db.id_commit_us);
+}
+
+static void
+ws_recv_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ws	*x = w->data;
+	struct ipc_hdr	 hdr;
+	const void	*payload;
+	ssize_t		 n;
+	int		 i;
+
+	for (i = 0; i < 256; i++) {	/* then let the loop breathe */
+		n = ipc_recv(x->x_recv, x->x_rbuf, IPC_MAX_MSG);
+		if (n <= 0)
+			break;
+		if (ipc_decode(x->x_rbuf, (size_t)n, &hdr, &payload) != IPC_OK ||
+		    hdr.ih_type != IPC_DOORBELL ||
+		    hdr.ih_peerid != IPC_VERSION)
+			continue;	/* not ours: ignored */
+		ws_doorbell(x, payload, hdr.ih_len);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The tick                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct ws	*x = t->data;
+	struct ws_conn	*c, *next;
+	ev_tstamp	 now = ev_now(loop);
+	int64_t		 real_s = (int64_t)time(NULL);
+
+	if (x->x_seat >= 0 && atomic_exchange_explicit(
+	    &x->x_shm->sh_ws.sw_resync[x->x_seat], 0, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&x->x_shm->sh_ws.sw_resyncs, 1,
+		    memory_order_relaxed);
+		ws_all_due(x);
+	} else if (now - x->x_last_sweep >= WS_SWEEP_INTERVAL) {
+		x->x_last_sweep = now;
+		ws_all_due(x);
+	}
+	for (c = TAILQ_FIRST(&x->x_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, wc_entry);
+		wsc_tick(c, now, real_s);
+	}
+	if (x->x_seat >= 0 && x->x_pr != NULL)
+		pr_worker_compact(x->x_pr, (unsigned)x->x_seat);
+}
+
+/* ------------------------------------------------------------------ */
+/* Upgrades                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+ws_refuse(struct ws *x, struct server_conn *sc, int status, const char *code,
+    const char *msg, const char *extra)
+{
+	atomic_fetch_add_explicit(&x->x_shm->sh_ws.sw_rejects, 1,
+	    memory_order_relaxed);
+	server_respond_error(sc, status, code, msg, extra);
+}
+
+/* Check the handshake, the origin and the token: 0 with *id, else
+ * answered -1. */
+static int
+ws_admit(struct ws *x, struct server_conn *sc, const struct http_request *req,
+    struct wsp_upgrade *up, struct auth_id *id, const char **proto,
+    size_t *protolen)
+{
+	const char	*err = NULL, *tok;
+	size_t		 toklen;
+	int		 r, hit, any;
+
+	if ((r = wsp_check_upgrade(req, up, &err)) == WSP_BAD_VERSION) {
+		ws_refuse(x, sc, 426, "upgrade_required", err,
+		    "Sec-WebSocket-Version: 13\r\n");
+		return (-1);
+	}
+	if (r != WSP_OK) {
+		ws_refuse(x, sc, 400, "bad_request", err != NULL ? err :
+		    "not a WebSocket upgrade", NULL);
+		return (-1);
+	}
+	if (up->wu_origin != NULL && !api_origin_allowed(x->x_cfg,
+	    up->wu_origin, up->wu_originlen, &any)) {
+		ws_refuse(x, sc, 403, "forbidden_origin",
+		    "this Origin may not connect", NULL);
+		return (-1);
+	}
+	if (wsp_token(req, up, &tok, &toklen, proto, protolen) != WSP_OK ||
+	    (r = auth_request_token(x->x_auth, req, tok, toklen, time(NULL),
+	    id, &hit, &err)) == AUTH_DENIED) {
+		ws_refuse(x, sc, 401, "unauthorized",
+		    "a valid token is required", "WWW-Authenticate: Bearer\r\n");
+		return (-1);
+	}
+	if (r != AUTH_OK) {
+		ws_refuse(x, sc, 400, "bad_request", "bad device id", NULL);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Make the device known (it then gets messages sent to its user). */
+struct ws_touch_op {
+	struct apib_op	 to_op;
+	char		 to_user[QS_ID_MAX + 1];
+	char		 to_device[QS_ID_MAX + 1];
+};
+
+static int
+ws_touch_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct ws_touch_op	*to = (struct ws_touch_op *)op;
+
+	return (qs_touch(qs, to->to_user, to->to_device, util_real_ms()));
+}
+
+static void
+ws_touch_done(struct apib_op *op, int r)
+{
+	free(op);
+}
+
+static void
+ws_touch(struct ws *x, const struct auth_id *id)
+{
+	struct ws_touch_op	*to;
+
+	if ((to = calloc(1, sizeof(*to))) == NULL)
+		return;		/* a later fetch or register makes it known */
+	(void)strcpy(to->to_user, id->ai_user);
+	(void)strcpy(to->to_device, id->ai_device);
+	to->to_op.o_apply = ws_touch_apply;
+	to->to_op.o_single = 1;
+	to->to_op.o_done = ws_touch_done;
+	apib_submit(x->x_batch, &to->to_op);
+}
+
+/* GET /connect: admit, answer 101, take the socket over. */
+static void
+ws_upgrade(struct ws *x, struct server_conn *sc,
+    const struct http_request *req)
+{
+	static char		 rest[WS_REST_MAX];
+	struct wsp_upgrade	 up;
+	struct auth_id		 id;
+	struct ws_conn		*c;
+	char			 accept[WSP_ACCEPT_LEN + 1], head[512];
+	const char		*proto = NULL;
+	size_t			 protolen = 0, restlen = 0;
+	int			 fd, n, mode;
+
+	if (x->x_draining) {
+		ws_refuse(x, sc, 503, "unavailable", "shutting down", NULL);
+		return;
+	}
+	if (ws_admit(x, sc, req, &up, &id, &proto, &protolen) == -1)
+		return;
+	mode = up.wu_mode == WSP_MODE_POKE ? WS_MODE_POKE : WS_MODE_PUSH;
+	if (wsp_accept_key(up.wu_key, up.wu_keylen, accept) == -1 ||
+	    (n = wsp_format_101(head, sizeof(head), accept, proto,
+	    protolen)) < 0) {
+		ws_refuse(x, sc, 400, "bad_request", "bad handshake", NULL);
+		return;
+	}
+	/* req goes away with the detach: everything needed is copied */
+	if ((fd = server_conn_detach(sc, rest, sizeof(rest), &restlen)) == -1) {
+		ws_refuse(x, sc, 400, "bad_request",
+		    "the upgrade could not be taken over", NULL);
+		return;
+	}
+	if ((c = wsc_new(x, fd, head, (size_t)n, rest, restlen, &id,
+	    mode)) == NULL)
+		return;
+	ws_register(x, c);
+	ws_touch(x, &id);
+	ws_due(x, c);
+}
+
+static void
+ws_handle(struct server_conn *sc, const struct http_request *req, void *arg)
+{
+	struct ws	*x = arg;
+
+	if (req->hr_path_len == 8 && memcmp(req->hr_path, "/connect", 8) == 0)
+		ws_upgrade(x, sc, req);
+	else
+		server_respond_error(sc, 404, "not_found",
+		    "no such endpoint on the WebSocket port", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+static int
+ws_open(struct ws *x)
+{
+	struct worker	*w = x->x_w;
+	const char	*err = NULL;
+
+	if ((x->x_qs = qs_open(x->x_cfg->cf_data_dir,
+	    (uint64_t)x->x_cfg->cf_store_max_size, &err)) == NULL) {
+		log_warnx("cannot open the store in %s: %s",
+		    x->x_cfg->cf_data_dir, err != NULL ? err : "unknown");
+		return (-1);
+	}
+	if ((x->x_auth = auth_new(x->x_cfg, &err)) == NULL) {
+		log_warnx("cannot load the JWT keys: %s", err);
+		return (-1);
+	}
+	if ((x->x_rbuf = malloc(IPC_MAX_MSG)) == NULL ||
+	    (x->x_ho = ho_new(x->x_shm, w->w_pr, w->w_ho)) == NULL ||
+	    (x->x_batch = apib_new(w->w_loop, x->x_qs, x->x_shm,
+	    x->x_ho)) == NULL) {
+		log_warn("%s: malloc", __func__);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The presence seat and hand-off socket of this worker, if it has one. */
+static void
+ws_seat(struct ws *x)
+{
+	struct worker	*w = x->x_w;
+
+	x->x_seat = -1;
+	x->x_recv = -1;
+	if (w->w_ho == NULL || w->w_index >= w->w_ho->hf_n)
+		return;		/* added by a reload: sweep only */
+	x->x_seat = w->w_index;
+	x->x_recv = w->w_ho->hf_recv[w->w_index];
+	x->x_pr = w->w_pr;
+	if (x->x_pr != NULL)
+		pr_worker_start(x->x_pr, (unsigned)x->x_seat);
+	ev_io_init(&x->x_recv_io, ws_recv_cb, x->x_recv, EV_READ);
+	x->x_recv_io.data = x;
+	ev_io_start(w->w_loop, &x->x_recv_io);
 }
 
 static int
 ws_init(struct worker *w)
 {
-	return (worker_http_start(w, WS_MAX_HTTP_BODY, ws_handle, w));
+	struct ws	*x;
+	int		 i;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		return (-1);
+	}
+	x->x_w = w;
+	x->x_cfg = w->w_cfg;
+	x->x_shm = w->w_shm;
+	TAILQ_INIT(&x->x_conns);
+	TAILQ_INIT(&x->x_due);
+	for (i = 0; i < WS_USER_BUCKETS; i++)
+		TAILQ_INIT(&x->x_users[i]);
+	w->w_ctx = x;
+	if (ws_open(x) == -1)
+		return (-1);
+	ws_seat(x);
+	ev_idle_init(&x->x_idle, ws_idle_cb);
+	x->x_idle.data = x;
+	ev_timer_init(&x->x_tick, ws_tick_cb, WS_TICK, WS_TICK);
+	x->x_tick.data = x;
+	ev_timer_start(w->w_loop, &x->x_tick);
+	x->x_last_sweep = ev_now(w->w_loop);
+	return (worker_http_start(w, WS_MAX_HTTP_BODY, ws_handle, x));
 }
 
+/* Close every WebSocket with 1001, then let the HTTP server finish. */
 static void
 ws_drain(struct worker *w)
 {
-	worker_http_drain(w);
+	struct ws	*x = w->w_ctx;
+	struct ws_conn	*c, *next;
+
+	x->x_draining = 1;
+	if (x->x_seat >= 0)
+		ev_io_stop(w->w_loop, &x->x_recv_io);
+	for (c = TAILQ_FIRST(&x->x_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, wc_entry);
+		wsc_close(c, 1001, "server shutting down");
+	}
+	if (x->x_nconns == 0)
+		worker_http_drain(w);
+	/* else ws_conn_gone drains once the last one is gone; the tick
+	 * kills those that do not answer within WS_CLOSE_WAIT */
 }
 
 static void
 ws_free(struct worker *w)
 {
+	struct ws	*x = w->w_ctx;
+	struct ws_conn	*c;
+
+	if (x != NULL) {
+		ev_timer_stop(w->w_loop, &x->x_tick);
+		ev_idle_stop(w->w_loop, &x->x_idle);
+		if (x->x_seat >= 0)
+			ev_io_stop(w->w_loop, &x->x_recv_io);
+		x->x_freeing = 1;
+		apib_free(x->x_batch);	/* acks fail: their conns settle */
+		x->x_batch = NULL;
+		while ((c = TAILQ_FIRST(&x->x_conns)) != NULL)
+			wsc_kill(c);
+		ho_free(x->x_ho);
+	}
 	worker_http_free(w);
+	if (x != NULL) {
+		auth_free(x->x_auth);
+		qs_close(x->x_qs);
+		free(x->x_rbuf);
+		free(x);
+	}
+	w->w_ctx = NULL;
 }

@@ -1,5 +1,6 @@
 """All workers start: N API and M WS children with titled processes, the
-API answers /healthz, /readyz and /metrics, the WS port answers 404."""
+API answers /healthz, /readyz and /metrics, the WS port answers plain HTTP
+(404, or 400 for /connect without an upgrade)."""
 
 import json
 
@@ -26,11 +27,14 @@ def test():
                   "metrics count 2 ready ws workers")
         rtd.check(m.get("routingd_ready") == 1, "routingd_ready 1")
         rtd.check("routingd_uptime_seconds" in m, "uptime is exported")
-        st, hdrs, body = d.get("/connect", port=d.ws_port)
+        st, hdrs, body = d.get("/elsewhere", port=d.ws_port)
         rtd.check(st == 404, "WS port answers plain HTTP with 404")
         err = json.loads(body)
         rtd.check(err["error"] == "not_found" and "message" in err,
                   "404 carries the JSON error body")
+        st, hdrs, body = d.get("/connect", port=d.ws_port)
+        rtd.check(st == 400 and json.loads(body)["error"] == "bad_request",
+                  "GET /connect without an upgrade: 400 with a JSON body")
         rtd.check("worker up role=api index=2" in d.log(),
                   "the log says each worker came up")
 

@@ -130,6 +130,80 @@ test_ipc_roundtrip_workers(void **state)
 	assert_int_equal(w.iw_pid, 0);
 }
 
+/* Build a doorbell payload for users into buf; its length. */
+static size_t
+test_doorbell(unsigned char *buf, uint32_t n_claimed, const char *const *u,
+    size_t nu)
+{
+	struct ipc_doorbell	 db;
+	size_t			 off = sizeof(db), i, l;
+
+	memset(&db, 0, sizeof(db));
+	db.id_commit_us = 12345;
+	db.id_n = n_claimed;
+	memcpy(buf, &db, sizeof(db));
+	for (i = 0; i < nu; i++) {
+		l = strlen(u[i]);
+		buf[off] = (unsigned char)l;
+		memcpy(buf + off + 1, u[i], l);
+		off += 1 + l;
+	}
+	return (off);
+}
+
+static void
+test_ipc_doorbell(void **state)
+{
+	static const char *const	 users[] = { "alice", "b", "carol-9" };
+	unsigned char			 pl[512];
+	struct ipc_hdr			 hdr;
+	const void			*payload;
+	char				 user[16];
+	size_t				 len, off;
+	ssize_t				 n;
+	int				 i;
+
+	len = test_doorbell(pl, 3, users, 3);
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_DOORBELL, IPC_VERSION,
+	    pl, len);
+	assert_true(n > 0);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_OK);
+	off = sizeof(struct ipc_doorbell);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(ipc_doorbell_next(payload, len, &off, user,
+		    sizeof(user)), 1);
+		assert_string_equal(user, users[i]);
+	}
+	assert_int_equal(ipc_doorbell_next(payload, len, &off, user,
+	    sizeof(user)), 0);
+	/* a count that disagrees, a cut entry, an empty one: rejected */
+	len = test_doorbell(pl, 2, users, 3);
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_DOORBELL, IPC_VERSION,
+	    pl, len);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_BADSIZE);
+	len = test_doorbell(pl, 3, users, 3);
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_DOORBELL, IPC_VERSION,
+	    pl, len - 1);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_BADSIZE);
+	pl[sizeof(struct ipc_doorbell)] = 0;
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_DOORBELL, IPC_VERSION,
+	    pl, len);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_BADSIZE);
+	/* a user longer than the caller's buffer */
+	len = test_doorbell(pl, 1, users + 2, 1);
+	off = sizeof(struct ipc_doorbell);
+	assert_int_equal(ipc_doorbell_next(pl, len, &off, user, 4), -1);
+	/* shorter than its header */
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_DOORBELL, IPC_VERSION,
+	    pl, 4);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_BADSIZE);
+}
+
 static void
 test_ipc_truncated(void **state)
 {
@@ -381,6 +455,7 @@ main(void)
 	const struct CMUnitTest	 tests[] = {
 		cmocka_unit_test(test_ipc_roundtrip_all),
 		cmocka_unit_test(test_ipc_roundtrip_workers),
+		cmocka_unit_test(test_ipc_doorbell),
 		cmocka_unit_test(test_ipc_truncated),
 		cmocka_unit_test(test_ipc_oversize),
 		cmocka_unit_test(test_ipc_trailing),

@@ -1,0 +1,197 @@
+/*
+ * handoff.c: the sending side of the doorbells (see handoff.h), run by
+ * the API workers after their commits and by the WS workers after a send
+ * over a WebSocket; and the supervisor's socketpairs.
+ *
+ * Owns one pending IPC_DOORBELL record per WS seat (allocated on first
+ * use).  Invariants:
+ * - A user appears in a seat's record only if the presence table named
+ *   that seat (or there is no table); duplicates within a record are
+ *   allowed (the receiver coalesces).
+ * - Nothing here blocks: sends are MSG_DONTWAIT on non-blocking sockets,
+ *   and a refused record is dropped, counted and answered by a resync
+ *   flag, never retried.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handoff.h"
+#include "ipc.h"
+#include "presence.h"
+#include "shm.h"
+
+/* One seat's record being filled: struct ipc_doorbell, then users. */
+struct ho_pending {
+	unsigned char	 hp_buf[IPC_MAX_PAYLOAD];
+	size_t		 hp_len;
+	uint32_t	 hp_n;
+};
+
+struct handoff {
+	struct shm		*h_shm;
+	const struct presence	*h_pr;
+	int			 h_n;
+	int			 h_fd[MAX_WORKERS_PER_ROLE];
+	struct ho_pending	*h_pend[MAX_WORKERS_PER_ROLE];
+};
+
+static void	ho_send(struct handoff *, int, uint64_t);
+
+/* ho_socketpairs: see handoff.h. */
+int
+ho_socketpairs(struct handoff_fds *fds, int n)
+{
+	int	 i, sv[2], saved;
+
+	if (n < 0 || n > MAX_WORKERS_PER_ROLE) {
+		errno = EINVAL;
+		return (-1);
+	}
+	fds->hf_n = 0;
+	for (i = 0; i < MAX_WORKERS_PER_ROLE; i++)
+		fds->hf_send[i] = fds->hf_recv[i] = -1;
+	for (i = 0; i < n; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0, sv) == -1)
+			goto fail;
+		fds->hf_send[i] = sv[0];
+		fds->hf_recv[i] = sv[1];
+		fds->hf_n = i + 1;
+	}
+	return (0);
+ fail:
+	saved = errno;
+	for (i = 0; i < fds->hf_n; i++) {
+		close(fds->hf_send[i]);
+		close(fds->hf_recv[i]);
+		fds->hf_send[i] = fds->hf_recv[i] = -1;
+	}
+	fds->hf_n = 0;
+	errno = saved;
+	return (-1);
+}
+
+/* ho_new: see handoff.h. */
+struct handoff *
+ho_new(struct shm *sh, const struct presence *pr,
+    const struct handoff_fds *fds)
+{
+	struct handoff	*h;
+	int		 i;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return (NULL);
+	h->h_shm = sh;
+	h->h_pr = pr;
+	h->h_n = fds->hf_n;
+	for (i = 0; i < h->h_n; i++)
+		h->h_fd[i] = fds->hf_send[i];
+	return (h);
+}
+
+/* ho_free: see handoff.h. */
+void
+ho_free(struct handoff *h)
+{
+	int	 i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->h_n; i++)
+		free(h->h_pend[i]);
+	free(h);
+}
+
+/* Append user to seat i's record, sending it first when full. */
+static void
+ho_append(struct handoff *h, int i, const char *user, size_t len)
+{
+	struct ho_pending	*p;
+
+	if ((p = h->h_pend[i]) == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			/* no memory for a record: the sweep catches up */
+			atomic_store_explicit(&h->h_shm->sh_ws.sw_resync[i],
+			    1, memory_order_relaxed);
+			return;
+		}
+		h->h_pend[i] = p;
+	}
+	if (p->hp_len == 0)
+		p->hp_len = sizeof(struct ipc_doorbell);
+	if (p->hp_len + 1 + len > sizeof(p->hp_buf))
+		ho_send(h, i, 0);
+	if (p->hp_len == 0)
+		p->hp_len = sizeof(struct ipc_doorbell);
+	p->hp_buf[p->hp_len] = (unsigned char)len;
+	memcpy(p->hp_buf + p->hp_len + 1, user, len);
+	p->hp_len += 1 + len;
+	p->hp_n++;
+}
+
+/* ho_ring: see handoff.h. */
+void
+ho_ring(struct handoff *h, const char *user)
+{
+	uint64_t	 seats;
+	size_t		 len;
+	int		 i;
+
+	if (h == NULL || h->h_n == 0)
+		return;
+	len = strlen(user);
+	if (len == 0 || len > 255)
+		return;			/* ids are 1..128 bytes */
+	seats = h->h_pr != NULL ? pr_lookup_user(h->h_pr, user) : ~0ULL;
+	for (i = 0; i < h->h_n; i++)
+		if ((seats >> i) & 1)
+			ho_append(h, i, user, len);
+}
+
+/* Send seat i's pending record (if any) and empty it. */
+static void
+ho_send(struct handoff *h, int i, uint64_t commit_us)
+{
+	struct ho_pending	*p = h->h_pend[i];
+	struct ipc_doorbell	 db;
+	struct shm_ws		*ws = &h->h_shm->sh_ws;
+
+	if (p == NULL || p->hp_n == 0)
+		return;
+	memset(&db, 0, sizeof(db));
+	db.id_commit_us = commit_us;
+	db.id_n = p->hp_n;
+	memcpy(p->hp_buf, &db, sizeof(db));
+	if (h->h_fd[i] != -1 && ipc_send(h->h_fd[i], IPC_DOORBELL,
+	    IPC_VERSION, p->hp_buf, p->hp_len, 1) == 0)
+		atomic_fetch_add_explicit(&ws->sw_handoff_sent, 1,
+		    memory_order_relaxed);
+	else {
+		atomic_fetch_add_explicit(&ws->sw_handoff_dropped, 1,
+		    memory_order_relaxed);
+		atomic_store_explicit(&ws->sw_resync[i], 1,
+		    memory_order_relaxed);
+	}
+	p->hp_len = 0;
+	p->hp_n = 0;
+}
+
+/* ho_flush: see handoff.h. */
+void
+ho_flush(struct handoff *h, uint64_t commit_us)
+{
+	int	 i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->h_n; i++)
+		ho_send(h, i, commit_us);
+}

@@ -1,0 +1,68 @@
+/*
+ * handoff.h: doorbells from the workers that commit messages to the
+ * WebSocket workers that hold the recipients' connections.
+ *
+ * The supervisor makes one SOCK_SEQPACKET socketpair per WS seat before
+ * it forks anything and keeps both ends for its whole life, so the pair
+ * outlives any worker: doorbells sent while a WS worker restarts wait in
+ * the socket for its successor.  Every worker inherits every send end; WS
+ * worker i alone reads receive end i.  Both ends are non-blocking.
+ *
+ * A doorbell is only a wake-up (IPC_DOORBELL: a list of users with new
+ * committed messages): LMDB is the truth.  A sender never blocks: when a
+ * socket is full the record is dropped, counted, and the seat's resync
+ * flag in shared memory is set, so that worker catches every connection
+ * up from LMDB.  It never sends while an LMDB write txn is open.
+ */
+
+#ifndef HANDOFF_H
+#define HANDOFF_H
+
+#include <stdint.h>
+
+#include "routingd.h"
+
+struct shm;
+struct presence;
+struct handoff;
+
+/* The sockets of every WS seat, as the supervisor made them. */
+struct handoff_fds {
+	int	hf_n;				/* WS seats with a pair */
+	int	hf_send[MAX_WORKERS_PER_ROLE];	/* -1: none */
+	int	hf_recv[MAX_WORKERS_PER_ROLE];	/* -1: none (or closed) */
+};
+
+/*
+ * ho_socketpairs: make n socketpairs into fds (supervisor, before fork).
+ * Returns 0, or -1 with errno (fds then holds none).
+ */
+int		 ho_socketpairs(struct handoff_fds *fds, int n);
+
+/*
+ * ho_new: a sender for this process over the send ends in fds (borrowed,
+ * not closed by ho_free), looking recipients up in pr (may be NULL: ring
+ * every seat).  Returns NULL when out of memory.
+ */
+struct handoff	*ho_new(struct shm *sh, const struct presence *pr,
+		    const struct handoff_fds *fds);
+
+/* ho_free: drop what is pending and free h (NULL is accepted). */
+void		 ho_free(struct handoff *h);
+
+/*
+ * ho_ring: note that user has new committed messages: appended to the
+ * pending record of every WS seat the presence table names (a full record
+ * is sent first).  Call after the commit, never inside a write txn.
+ */
+void		 ho_ring(struct handoff *h, const char *user);
+
+/*
+ * ho_flush: send the pending records, stamped with commit_us (monotonic us
+ * of the commit, for the delivery latency histogram).  Never blocks; a
+ * record the socket will not take is dropped and its seat flagged for a
+ * resync.
+ */
+void		 ho_flush(struct handoff *h, uint64_t commit_us);
+
+#endif /* HANDOFF_H */

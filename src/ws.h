@@ -1,0 +1,145 @@
+/*
+ * ws.h: the WebSocket worker's internal interface, shared by ws.c (the
+ * worker: upgrades, the connection registry, doorbells, timers, drain)
+ * and ws_conn.c (one connection: wslay, frames, the window, LMDB paging).
+ */
+
+#ifndef WS_H
+#define WS_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+
+#include <ev.h>
+#include <wslay/wslay.h>
+
+#include "api.h"
+#include "auth.h"
+#include "qstore.h"
+
+#define WS_USER_BUCKETS		4096	/* user hash chains (2^n) */
+#define WS_MAX_MSG		(1024 * 1024) /* bytes of one client message */
+#define WS_MAX_FRAGMENTS	64	/* frames of one client message */
+#define WS_OUT_CAP		(256 * 1024) /* bytes queued before pulls stop */
+#define WS_BAD_FRAMES_MAX	10	/* error frames before a 1008 close */
+#define WS_CLOSE_WAIT		5.0	/* s for the peer's close frame */
+#define WS_SWEEP_INTERVAL	5.0	/* s between catch-ups of every conn */
+#define WS_PAGE_MAX		64	/* messages per LMDB page */
+
+enum ws_mode {
+	WS_MODE_PUSH = 0,
+	WS_MODE_POKE
+};
+
+struct ws_conn;
+TAILQ_HEAD(ws_connlist, ws_conn);
+
+/* The worker's state. */
+struct ws {
+	struct worker		*x_w;
+	const struct config	*x_cfg;
+	struct shm		*x_shm;
+	struct qstore		*x_qs;
+	struct auth		*x_auth;
+	struct apib		*x_batch;	/* group commit of acks */
+	struct handoff		*x_ho;
+	struct presence		*x_pr;		/* NULL: no presence seat */
+	int			 x_seat;	/* WS seat index */
+	int			 x_recv;	/* hand-off receive end or -1 */
+	int			 x_draining;
+	int			 x_freeing;	/* ws_free under way */
+	uint64_t		 x_serial;	/* connection serial numbers */
+	unsigned		 x_nconns;
+	ev_io			 x_recv_io;
+	ev_timer		 x_tick;
+	ev_idle			 x_idle;	/* runs due pulls */
+	ev_tstamp		 x_last_sweep;
+	struct ws_connlist	 x_conns;	/* every open connection */
+	struct ws_connlist	 x_due;		/* connections with a pull due */
+	struct ws_connlist	 x_users[WS_USER_BUCKETS];
+	unsigned char		*x_rbuf;	/* IPC_MAX_MSG */
+};
+
+/* One WebSocket connection. */
+struct ws_conn {
+	TAILQ_ENTRY(ws_conn)	 wc_entry;	/* x_conns */
+	TAILQ_ENTRY(ws_conn)	 wc_uentry;	/* x_users[bucket] */
+	TAILQ_ENTRY(ws_conn)	 wc_dentry;	/* x_due while wc_due */
+	struct ws		*wc_ws;
+	int			 wc_fd;
+	wslay_event_context_ptr	 wc_ctx;
+	ev_io			 wc_rio;
+	ev_io			 wc_wio;
+	char			 wc_user[QS_ID_MAX + 1];
+	char			 wc_device[QS_ID_MAX + 1];
+	unsigned		 wc_bucket;
+	int64_t			 wc_exp;	/* token exp, unix s */
+	int			 wc_mode;	/* enum ws_mode */
+	uint64_t		 wc_serial;
+	struct qs_cursor	 wc_cur;	/* next message to push */
+	uint32_t		 wc_inflight;	/* pushed, not acknowledged */
+	uint64_t		 wc_commit_us;	/* doorbell stamp of a live pull */
+	int			 wc_backlog_done; /* queue_empty sent */
+	int			 wc_due;	/* on x_due */
+	int			 wc_pokes;	/* {} frames owed (poke mode) */
+	int			 wc_registered;	/* in presence and x_users */
+	int			 wc_closing;	/* a close is queued */
+	int			 wc_dead;	/* free when callbacks unwind */
+	int			 wc_busy;	/* inside our callbacks */
+	int			 wc_ops;	/* ack ops in the batch */
+	int			 wc_bad;	/* error frames answered */
+	unsigned		 wc_frags;	/* frames of the message */
+	uint16_t		 wc_close_code;	/* sent or received */
+	ev_tstamp		 wc_last_rx;
+	ev_tstamp		 wc_last_ping;
+	ev_tstamp		 wc_close_at;	/* closing: give up then */
+	ev_tstamp		 wc_stall_since; /* output stuck since, or 0 */
+	char			*wc_rest;	/* bytes after the upgrade */
+	size_t			 wc_restlen;
+	size_t			 wc_restoff;
+};
+
+/* ---- ws_conn.c ---------------------------------------------------- */
+
+/*
+ * wsc_new: take over the upgraded socket fd (non-blocking) with rest (the
+ * restlen bytes the client sent after its request, copied) for the
+ * authenticated id, and write the 101 answer head (hlen bytes).  Returns
+ * the connection (already in x_conns, reading), or NULL (fd closed).
+ */
+struct ws_conn	*wsc_new(struct ws *, int fd, const char *head, size_t hlen,
+		    const char *rest, size_t restlen, const struct auth_id *id,
+		    int mode);
+
+/* wsc_close: queue a close frame with code (once) and stop pulling. */
+void		 wsc_close(struct ws_conn *, uint16_t code, const char *why);
+
+/* wsc_pull: push what the window and the output cap allow (push mode) or
+ * the owed {} frames (poke mode), then flush. */
+void		 wsc_pull(struct ws_conn *);
+
+/* wsc_tick: per-second duties of a connection at now (ping, timeouts,
+ * token expiry, write stall). */
+void		 wsc_tick(struct ws_conn *, ev_tstamp now, int64_t real_s);
+
+/* wsc_kill: close the socket at once and free the connection (drain
+ * deadline, shutdown). */
+void		 wsc_kill(struct ws_conn *);
+
+/* ---- ws.c ---------------------------------------------------------- */
+
+/* ws_register, ws_unregister: presence and the per-user index. */
+void		 ws_register(struct ws *, struct ws_conn *);
+void		 ws_unregister(struct ws *, struct ws_conn *);
+
+/* ws_due: schedule a pull of c in this loop iteration. */
+void		 ws_due(struct ws *, struct ws_conn *);
+
+/* ws_conn_gone: c is closed and about to be freed: forget it. */
+void		 ws_conn_gone(struct ws *, struct ws_conn *);
+
+/* ws_close_index: the metrics index (enum shm_ws_close) of a close code. */
+int		 ws_close_index(uint16_t code);
+
+#endif /* WS_H */

@@ -1,0 +1,627 @@
+/*
+ * ws_conn.c: one WebSocket connection of a WS worker (RFC 6455 through
+ * wslay, server side).
+ *
+ * Owns the connection's socket, its wslay context, read and write
+ * watchers, the bytes that came with the upgrade, its position in the
+ * device queue (a qs_cursor) and its window of pushed but unacknowledged
+ * messages.  Frames from the client: ack (a durable delete through the
+ * worker's group commit), anything else answered with an error frame.
+ *
+ * Invariants:
+ * - wslay_event_context_free and the free of the connection happen only
+ *   when no wslay call is on the stack (wc_busy) and no ack of the
+ *   connection is in the batch (wc_ops); until then it is marked dead.
+ * - Pulls from LMDB stop while the window is full (ws_window unacked) or
+ *   more than WS_OUT_CAP bytes wait in wslay's queue, and reads stop too
+ *   in the second case (a ping flood queues pongs): memory per connection
+ *   is bounded.  The messages stay queued in LMDB.
+ * - Per-connection trouble never logs: it becomes a close code and a
+ *   counter.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "shm.h"
+#include "routingd.h"
+#include "worker.h"
+#include "ws.h"
+
+#define WSC_MAX_TOKENS		(API_ACK_MAX + 16)	/* JSON tokens per frame */
+
+struct wsc_ack_op {
+	struct apib_op	 ka_op;
+	struct ws_conn	*ka_conn;
+	char		 ka_user[QS_ID_MAX + 1];
+	char		 ka_device[QS_ID_MAX + 1];
+	size_t		 ka_n;
+	size_t		 ka_deleted;
+	const char	**ka_ptrs;
+	char		(*ka_ids)[QS_MSGID_SIZE];
+};
+
+static void	wsc_run(struct ws_conn *, int);
+static void	wsc_settle(struct ws_conn *);
+static void	wsc_io_cb(struct ev_loop *, ev_io *, int);
+
+static jsmntok_t	 wsc_tok[WSC_MAX_TOKENS];	/* one frame at a time */
+static char		*wsc_buf;			/* outgoing frame text */
+static size_t		 wsc_bufcap;
+
+static ev_tstamp
+wsc_now(const struct ws_conn *c)
+{
+	return (ev_now(c->wc_ws->x_w->w_loop));
+}
+
+static void
+wsc_count(_Atomic uint64_t *v, uint64_t n)
+{
+	atomic_fetch_add_explicit(v, n, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ */
+/* wslay callbacks                                                     */
+/* ------------------------------------------------------------------ */
+
+static ssize_t
+wsc_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+    void *arg)
+{
+	struct ws_conn	*c = arg;
+	size_t		 n;
+	ssize_t		 r;
+
+	if (c->wc_restoff < c->wc_restlen) {	/* came with the upgrade */
+		n = c->wc_restlen - c->wc_restoff;
+		if (n > len)
+			n = len;
+		memcpy(buf, c->wc_rest + c->wc_restoff, n);
+		c->wc_restoff += n;
+		c->wc_last_rx = wsc_now(c);
+		return ((ssize_t)n);
+	}
+	while ((r = recv(c->wc_fd, buf, len, 0)) == -1 && errno == EINTR)
+		;
+	if (r > 0) {
+		c->wc_last_rx = wsc_now(c);
+		return (r);
+	}
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+	else
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	return (-1);
+}
+
+static ssize_t
+wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+    int flags, void *arg)
+{
+	struct ws_conn	*c = arg;
+	ssize_t		 r;
+	int		 f = MSG_NOSIGNAL;
+
+	if (flags & WSLAY_MSG_MORE)
+		f |= MSG_MORE;
+	while ((r = send(c->wc_fd, data, len, f)) == -1 && errno == EINTR)
+		;
+	if (r >= 0) {
+		c->wc_stall_since = 0;
+		return (r);
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		if (c->wc_stall_since == 0)
+			c->wc_stall_since = wsc_now(c);
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+	} else
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	return (-1);
+}
+
+/* Count the frames of each client message; too many is a 1009 close. */
+static void
+wsc_frame_start_cb(wslay_event_context_ptr ctx,
+    const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+	struct ws_conn	*c = user;
+
+	if (arg->opcode >= 0x8)
+		return;			/* control frames are never fragments */
+	if (arg->opcode != WSLAY_CONTINUATION_FRAME)
+		c->wc_frags = 0;
+	if (++c->wc_frags > WS_MAX_FRAGMENTS)
+		wsc_close(c, WSLAY_CODE_MESSAGE_TOO_BIG, "too many fragments");
+}
+
+static void	wsc_message(struct ws_conn *, const char *, size_t);
+
+static void
+wsc_msg_cb(wslay_event_context_ptr ctx,
+    const struct wslay_event_on_msg_recv_arg *arg, void *user)
+{
+	struct ws_conn	*c = user;
+
+	switch (arg->opcode) {
+	case WSLAY_TEXT_FRAME:
+	case WSLAY_BINARY_FRAME:
+		if (!c->wc_closing)
+			wsc_message(c, (const char *)arg->msg, arg->msg_length);
+		break;
+	case WSLAY_CONNECTION_CLOSE:
+		if (c->wc_close_code == 0)
+			c->wc_close_code = arg->status_code != 0 ?
+			    arg->status_code : WSLAY_CODE_NO_STATUS_RCVD;
+		c->wc_closing = 1;
+		c->wc_close_at = wsc_now(c) + WS_CLOSE_WAIT;
+		break;
+	default:
+		break;			/* ping (answered by wslay), pong */
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Outgoing frames                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Queue a text frame of len bytes (copied by wslay).  0 or -1. */
+static int
+wsc_queue_text(struct ws_conn *c, const char *text, size_t len)
+{
+	struct wslay_event_msg	 m;
+
+	m.opcode = WSLAY_TEXT_FRAME;
+	m.msg = (const uint8_t *)text;
+	m.msg_length = len;
+	return (wslay_event_queue_msg(c->wc_ctx, &m) == 0 ? 0 : -1);
+}
+
+/* Room for n bytes in the frame buffer.  0 or -1. */
+static int
+wsc_buf_need(size_t n)
+{
+	char	*p;
+
+	if (n <= wsc_bufcap)
+		return (0);
+	if ((p = realloc(wsc_buf, n)) == NULL)
+		return (-1);
+	wsc_buf = p;
+	wsc_bufcap = n;
+	return (0);
+}
+
+/* An error frame: {"type":"error","error":code,"message":msg}. */
+static void
+wsc_error(struct ws_conn *c, const char *code, const char *msg)
+{
+	char	 frame[512];
+	int	 n;
+
+	n = snprintf(frame, sizeof(frame), "{\"type\":\"error\",\"error\":"
+	    "\"%s\",\"message\":\"%s\"}", code, msg);
+	if (n > 0 && (size_t)n < sizeof(frame))
+		(void)wsc_queue_text(c, frame, (size_t)n);
+	if (++c->wc_bad > WS_BAD_FRAMES_MAX)
+		wsc_close(c, WSLAY_CODE_POLICY_VIOLATION, "too many bad frames");
+}
+
+static int
+wsc_out_full(const struct ws_conn *c)
+{
+	return (wslay_event_get_queued_msg_length(c->wc_ctx) >= WS_OUT_CAP);
+}
+
+/* One message of the queue into a frame (a qs_msg_cb). */
+static int
+wsc_push_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
+    const void *data, size_t len)
+{
+	static const char	 pre[] = "{\"type\":\"message\",\"id\":\"";
+	static const char	 mid[] = "\",\"envelope\":";
+	struct ws_conn		*c = arg;
+	struct ws		*x = c->wc_ws;
+	size_t			 idlen = strlen(id), n;
+
+	n = sizeof(pre) - 1 + idlen + sizeof(mid) - 1 + len + 1;
+	if (wsc_buf_need(n) == -1)
+		return (1);
+	memcpy(wsc_buf, pre, sizeof(pre) - 1);
+	memcpy(wsc_buf + sizeof(pre) - 1, id, idlen);
+	memcpy(wsc_buf + sizeof(pre) - 1 + idlen, mid, sizeof(mid) - 1);
+	memcpy(wsc_buf + n - 1 - len, data, len);
+	wsc_buf[n - 1] = '}';
+	if (wsc_queue_text(c, wsc_buf, n) == -1)
+		return (1);
+	wsc_count(&x->x_shm->sh_ws.sw_pushed, 1);
+	if (c->wc_backlog_done && c->wc_commit_us != 0)
+		metrics_observe(x->x_shm, SHM_H_DELIVERY,
+		    util_mono_us() - c->wc_commit_us);
+	return (0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pulling from LMDB                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Push one page; 1 if the caller should go on. */
+static int
+wsc_pull_page(struct ws_conn *c, uint32_t room)
+{
+	struct ws	*x = c->wc_ws;
+	size_t		 count = 0;
+	int		 more = 0, r;
+
+	if (room > WS_PAGE_MAX)
+		room = WS_PAGE_MAX;
+	r = qs_fetch_after(x->x_qs, c->wc_user, c->wc_device, &c->wc_cur,
+	    room, util_real_ms(), wsc_push_cb, c, &count, &more);
+	if (r != QS_OK && r != QS_NOTFOUND)
+		return (0);		/* the sweep tries again */
+	c->wc_inflight += (uint32_t)count;
+	if (more || count == room)
+		return (count > 0);
+	if (!c->wc_backlog_done) {
+		c->wc_backlog_done = 1;
+		(void)wsc_queue_text(c, "{\"type\":\"queue_empty\"}", 22);
+	}
+	return (0);
+}
+
+/* wsc_pull: see ws.h. */
+void
+wsc_pull(struct ws_conn *c)
+{
+	uint32_t	 window = (uint32_t)c->wc_ws->x_cfg->cf_ws_window;
+
+	if (c->wc_closing || c->wc_dead)
+		return;
+	if (c->wc_mode == WS_MODE_POKE) {
+		for (; c->wc_pokes > 0 && !wsc_out_full(c); c->wc_pokes--)
+			(void)wsc_queue_text(c, "{}", 2);
+	} else {
+		while (c->wc_inflight < window && !wsc_out_full(c) &&
+		    wsc_pull_page(c, window - c->wc_inflight))
+			;
+	}
+	c->wc_commit_us = 0;
+	wsc_run(c, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Client frames                                                       */
+/* ------------------------------------------------------------------ */
+
+static int
+wsc_ack_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct wsc_ack_op	*ka = (struct wsc_ack_op *)op;
+
+	return (qs_ack(qs, ka->ka_user, ka->ka_device, ka->ka_ptrs, ka->ka_n,
+	    &ka->ka_deleted));
+}
+
+static void
+wsc_ack_free(struct wsc_ack_op *ka)
+{
+	free(ka->ka_ptrs);
+	free(ka->ka_ids);
+	free(ka);
+}
+
+static void
+wsc_ack_done(struct apib_op *op, int r)
+{
+	struct wsc_ack_op	*ka = (struct wsc_ack_op *)op;
+	struct ws_conn		*c = ka->ka_conn;
+
+	c->wc_ops--;
+	if (!c->wc_dead && r != QS_OK)
+		wsc_error(c, "unavailable", "the acknowledgement failed");
+	else if (!c->wc_dead) {
+		wsc_count(&c->wc_ws->x_shm->sh_ws.sw_acked, ka->ka_deleted);
+		c->wc_inflight -= ka->ka_deleted < c->wc_inflight ?
+		    (uint32_t)ka->ka_deleted : c->wc_inflight;
+		ws_due(c->wc_ws, c);
+	}
+	wsc_ack_free(ka);
+	wsc_settle(c);
+}
+
+/* {"type":"ack","messageIds":[...]}: a durable delete, then pull more. */
+static void
+wsc_ack(struct ws_conn *c, const struct json_doc *doc)
+{
+	struct wsc_ack_op	*ka;
+	const char		*err;
+	int			 arr, size, i, e;
+
+	if ((arr = json_obj_get(doc, 0, "messageIds")) < 0 ||
+	    json_type(doc, arr) != JSON_ARRAY ||
+	    (size = json_size(doc, arr)) > API_ACK_MAX) {
+		wsc_error(c, "invalid_frame",
+		    "ack needs messageIds: an array of at most 1000 ids");
+		return;
+	}
+	if ((ka = calloc(1, sizeof(*ka))) == NULL ||
+	    (ka->ka_ptrs = calloc((size_t)size + 1, sizeof(char *))) == NULL ||
+	    (ka->ka_ids = calloc((size_t)size + 1, QS_MSGID_SIZE)) == NULL) {
+		if (ka != NULL)
+			wsc_ack_free(ka);
+		wsc_error(c, "unavailable", "out of memory");
+		return;
+	}
+	for (i = 0, e = arr + 1; i < size; i++, e = json_next(doc, e)) {
+		if (json_get_string(doc, e, ka->ka_ids[ka->ka_n],
+		    QS_MSGID_SIZE, NULL, &err) == -1)
+			continue;	/* not one of our ids: ignored */
+		ka->ka_ptrs[ka->ka_n] = ka->ka_ids[ka->ka_n];
+		ka->ka_n++;
+	}
+	ka->ka_conn = c;
+	(void)strcpy(ka->ka_user, c->wc_user);
+	(void)strcpy(ka->ka_device, c->wc_device);
+	ka->ka_op.o_bytes = (size_t)size * QS_MSGID_SIZE;
+	ka->ka_op.o_apply = wsc_ack_apply;
+	ka->ka_op.o_single = 1;
+	ka->ka_op.o_done = wsc_ack_done;
+	c->wc_ops++;
+	apib_submit(c->wc_ws->x_batch, &ka->ka_op);
+}
+
+/* One text or binary message from the client. */
+static void
+wsc_message(struct ws_conn *c, const char *text, size_t len)
+{
+	struct json_doc	 doc;
+	const char	*err = NULL;
+	int		 t;
+
+	if (json_parse(&doc, text, len, wsc_tok, WSC_MAX_TOKENS, 8,
+	    &err) < 0 || json_type(&doc, 0) != JSON_OBJECT ||
+	    (t = json_obj_get(&doc, 0, "type")) < 0 ||
+	    json_type(&doc, t) != JSON_STRING) {
+		wsc_error(c, "invalid_frame",
+		    "a frame is a JSON object with a \\\"type\\\"");
+		return;
+	}
+	if (json_str_eq(&doc, t, "ack", 3))
+		wsc_ack(c, &doc);
+	else
+		wsc_error(c, "invalid_frame", "unknown frame type");
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+static const struct wslay_event_callbacks wsc_callbacks = {
+	wsc_recv_cb,
+	wsc_send_cb,
+	NULL,			/* genmask: servers do not mask */
+	wsc_frame_start_cb,
+	NULL,
+	NULL,
+	wsc_msg_cb
+};
+
+/* Write the 101 head on the fresh socket.  0 or -1. */
+static int
+wsc_write_head(int fd, const char *head, size_t len)
+{
+	ssize_t	 n;
+	size_t	 off = 0;
+
+	while (off < len) {
+		n = send(fd, head + off, len - off, MSG_NOSIGNAL);
+		if (n > 0)
+			off += (size_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else
+			return (-1);	/* a fresh socket takes 200 bytes */
+	}
+	return (0);
+}
+
+/* wsc_new: see ws.h. */
+struct ws_conn *
+wsc_new(struct ws *x, int fd, const char *head, size_t hlen,
+    const char *rest, size_t restlen, const struct auth_id *id, int mode)
+{
+	struct ws_conn	*c;
+	struct ev_loop	*loop = x->x_w->w_loop;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (restlen > 0 && (c->wc_rest = malloc(restlen)) == NULL) ||
+	    wsc_write_head(fd, head, hlen) == -1 ||
+	    wslay_event_context_server_init(&c->wc_ctx, &wsc_callbacks,
+	    c) != 0) {
+		if (c != NULL)
+			free(c->wc_rest);
+		free(c);
+		close(fd);
+		return (NULL);
+	}
+	wslay_event_config_set_max_recv_msg_length(c->wc_ctx, WS_MAX_MSG);
+	if (restlen > 0)
+		memcpy(c->wc_rest, rest, restlen);
+	c->wc_restlen = restlen;
+	c->wc_ws = x;
+	c->wc_fd = fd;
+	c->wc_mode = mode;
+	c->wc_exp = id->ai_exp;
+	(void)strcpy(c->wc_user, id->ai_user);
+	(void)strcpy(c->wc_device, id->ai_device);
+	c->wc_serial = ++x->x_serial;
+	c->wc_last_rx = c->wc_last_ping = ev_now(loop);
+	qs_cursor_init(&c->wc_cur);
+	ev_io_init(&c->wc_rio, wsc_io_cb, fd, EV_READ);
+	ev_io_init(&c->wc_wio, wsc_io_cb, fd, EV_WRITE);
+	c->wc_rio.data = c->wc_wio.data = c;
+	TAILQ_INSERT_TAIL(&x->x_conns, c, wc_entry);
+	x->x_nconns++;
+	wsc_count(&x->x_shm->sh_ws.sw_active, 1);
+	wsc_count(&x->x_shm->sh_ws.sw_connects, 1);
+	ev_io_start(loop, &c->wc_rio);
+	if (restlen > 0)
+		wsc_run(c, 1);
+	return (c);
+}
+
+/* wsc_close: see ws.h. */
+void
+wsc_close(struct ws_conn *c, uint16_t code, const char *why)
+{
+	if (c->wc_closing || c->wc_dead)
+		return;
+	c->wc_closing = 1;
+	c->wc_close_code = code;
+	c->wc_close_at = wsc_now(c) + WS_CLOSE_WAIT;
+	(void)wslay_event_queue_close(c->wc_ctx, code, (const uint8_t *)why,
+	    why != NULL ? strlen(why) : 0);
+	if (code == WSLAY_CODE_MESSAGE_TOO_BIG ||
+	    code == WSLAY_CODE_POLICY_VIOLATION)
+		wslay_event_shutdown_read(c->wc_ctx);
+	if (!c->wc_busy)
+		wsc_run(c, 0);
+}
+
+/* Free c for good (not busy, no op pending). */
+static void
+wsc_free(struct ws_conn *c)
+{
+	struct ws	*x = c->wc_ws;
+
+	ws_conn_gone(x, c);
+	ev_io_stop(x->x_w->w_loop, &c->wc_rio);
+	ev_io_stop(x->x_w->w_loop, &c->wc_wio);
+	if (c->wc_fd != -1)
+		close(c->wc_fd);
+	wslay_event_context_free(c->wc_ctx);
+	wsc_count(&x->x_shm->sh_ws.sw_closes[ws_close_index(
+	    c->wc_close_code != 0 ? c->wc_close_code :
+	    WSLAY_CODE_ABNORMAL_CLOSURE)], 1);
+	atomic_fetch_sub_explicit(&x->x_shm->sh_ws.sw_active, 1,
+	    memory_order_relaxed);
+	free(c->wc_rest);
+	free(c);
+}
+
+/* wsc_kill: see ws.h. */
+void
+wsc_kill(struct ws_conn *c)
+{
+	c->wc_dead = 1;
+	wsc_settle(c);
+}
+
+/*
+ * After wslay calls: drop a dead or finished connection, else point the
+ * watchers at what wslay wants (no reading while the output is backed up).
+ */
+static void
+wsc_settle(struct ws_conn *c)
+{
+	struct ev_loop	*loop = c->wc_ws->x_w->w_loop;
+	int		 rd, wr;
+
+	if (c->wc_busy)
+		return;
+	if (!c->wc_dead) {
+		rd = wslay_event_want_read(c->wc_ctx) && !wsc_out_full(c);
+		wr = wslay_event_want_write(c->wc_ctx);
+		if (!wslay_event_want_read(c->wc_ctx) && !wr)
+			c->wc_dead = 1;	/* both closes done: TCP goes */
+		else {
+			if (rd)
+				ev_io_start(loop, &c->wc_rio);
+			else
+				ev_io_stop(loop, &c->wc_rio);
+			if (wr)
+				ev_io_start(loop, &c->wc_wio);
+			else
+				ev_io_stop(loop, &c->wc_wio);
+			return;
+		}
+	}
+	ev_io_stop(loop, &c->wc_rio);
+	ev_io_stop(loop, &c->wc_wio);
+	if (c->wc_registered)
+		ws_unregister(c->wc_ws, c);
+	if (c->wc_ops == 0)
+		wsc_free(c);
+}
+
+/* Read (if readable) and write what wslay has; then settle. */
+static void
+wsc_run(struct ws_conn *c, int readable)
+{
+	if (c->wc_dead)
+		return;
+	c->wc_busy++;
+	if (readable && wslay_event_want_read(c->wc_ctx) &&
+	    wslay_event_recv(c->wc_ctx) != 0)
+		c->wc_dead = 1;
+	if (!c->wc_dead && wslay_event_want_write(c->wc_ctx) &&
+	    wslay_event_send(c->wc_ctx) != 0)
+		c->wc_dead = 1;
+	c->wc_busy--;
+	wsc_settle(c);
+}
+
+static void
+wsc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ws_conn	*c = w->data;
+
+	wsc_run(c, (revents & EV_READ) != 0);
+	/* reading may have freed room in the window (acks come later) */
+}
+
+/* wsc_tick: see ws.h. */
+void
+wsc_tick(struct ws_conn *c, ev_tstamp now, int64_t real_s)
+{
+	double	 ping = c->wc_ws->x_cfg->cf_ws_ping_interval;
+	double	 stall = c->wc_ws->x_cfg->cf_send_timeout;
+
+	if (c->wc_dead)
+		return;
+	if (c->wc_stall_since != 0 && stall > 0 &&
+	    now - c->wc_stall_since > stall) {
+		c->wc_close_code = WSLAY_CODE_POLICY_VIOLATION;
+		wsc_kill(c);	/* the peer reads nothing: no close frame */
+		return;
+	}
+	if (c->wc_closing) {
+		if (now >= c->wc_close_at)
+			wsc_kill(c);
+		return;
+	}
+	if (c->wc_exp != 0 && real_s >= c->wc_exp) {
+		wsc_close(c, 4401, "token expired");
+		return;
+	}
+	if (ping > 0 && now - c->wc_last_rx > 2 * ping) {
+		wsc_close(c, WSLAY_CODE_POLICY_VIOLATION, "no pong");
+		return;
+	}
+	if (ping > 0 && now - c->wc_last_ping >= ping) {
+		struct wslay_event_msg	 m = { WSLAY_PING, NULL, 0 };
+
+		c->wc_last_ping = now;
+		(void)wslay_event_queue_msg(c->wc_ctx, &m);
+		wsc_run(c, 0);
+	}
+}
