@@ -19,13 +19,13 @@
 
 #include "api.h"
 #include "envelope.h"
+#include "msgsend.h"
 #include "json.h"
 #include "log.h"
 #include "qstore.h"
 #include "routingd.h"
 #include "worker.h"
 
-#define API_EPHEMERAL_PREFIX	'e'	/* ids of messages never stored */
 
 /* A growing output buffer for JSON answers. */
 struct api_buf {
@@ -206,49 +206,41 @@ api_count(_Atomic uint64_t *counter, uint64_t n)
 /* POST /api/send                                                      */
 /* ------------------------------------------------------------------ */
 
-struct api_send_item {
-	struct env_msg	 si_msg;
-	char		 si_id[QS_MSGID_SIZE];
-};
-
 struct api_send_op {
 	struct apib_op		 so_op;		/* first: op == struct */
 	struct api_call		 so_call;
-	uint64_t		 so_now_ms;
 	int			 so_array;	/* answer {"ids":[...]} */
-	size_t			 so_n;
-	size_t			 so_stored;	/* items not ephemeral */
-	struct api_send_item	 so_items[];
+	struct ms_batch		*so_b;
 };
 
 static void
 api_send_free(struct api_send_op *so)
 {
-	size_t	 i;
-
-	for (i = 0; i < so->so_n; i++)
-		env_msg_clear(&so->so_items[i].si_msg);
+	ms_free(so->so_b);
 	free(so);
 }
 
-/* 202 with the id or the ids. */
+/* Announce to the WS workers, then 202 with the id or the ids. */
 static void
 api_send_accepted(struct api_send_op *so)
 {
 	struct api	*a = so->so_call.ac_api;
+	struct ms_batch	*mb = so->so_b;
 	struct api_buf	 b;
 	size_t		 i;
 
+	ms_announce(mb, a->a_ho);
 	memset(&b, 0, sizeof(b));
 	api_buf_str(&b, so->so_array ? "{\"ids\":[" : "{\"id\":");
-	for (i = 0; i < so->so_n; i++) {
+	for (i = 0; i < mb->mb_n; i++) {
 		if (i > 0)
 			api_buf_str(&b, ",");
-		api_buf_json(&b, so->so_items[i].si_id);
+		api_buf_json(&b, mb->mb_items[i].mi_id);
 	}
 	api_buf_str(&b, so->so_array ? "]}" : "}");
-	api_count(&a->a_shm->sh_api.sa_accepted, so->so_stored);
-	api_count(&a->a_shm->sh_api.sa_dropped, so->so_n - so->so_stored);
+	api_count(&a->a_shm->sh_api.sa_accepted, mb->mb_stored);
+	api_count(&a->a_shm->sh_api.sa_dropped,
+	    mb->mb_n - mb->mb_stored - mb->mb_delivered);
 	api_reply_buf(&so->so_call, 202, &b);
 }
 
@@ -256,36 +248,8 @@ static int
 api_send_apply(struct qstore *qs, struct apib_op *op)
 {
 	struct api_send_op	*so = (struct api_send_op *)op;
-	const struct config	*cfg = so->so_call.ac_api->a_cfg;
-	struct api_send_item	*it;
-	size_t			 i;
-	int			 r;
 
-	for (i = 0; i < so->so_n; i++) {
-		it = &so->so_items[i];
-		if (it->si_msg.em_ephemeral)
-			continue;
-		r = qs_enqueue(qs, it->si_msg.em_recipient,
-		    it->si_msg.em_data, it->si_msg.em_len,
-		    it->si_msg.em_priority, so->so_now_ms,
-		    (uint64_t)cfg->cf_message_ttl,
-		    (uint32_t)cfg->cf_queue_max_messages, it->si_id);
-		if (r != QS_OK)
-			return (r);
-	}
-	return (QS_OK);
-}
-
-/* Ring the doorbell of every recipient of a committed send. */
-static void
-api_send_ring(struct api_send_op *so)
-{
-	size_t	 i;
-
-	for (i = 0; i < so->so_n; i++)
-		if (!so->so_items[i].si_msg.em_ephemeral)
-			ho_ring(so->so_call.ac_api->a_ho,
-			    so->so_items[i].si_msg.em_recipient);
+	return (ms_apply(qs, so->so_b, so->so_call.ac_api->a_cfg));
 }
 
 static void
@@ -296,7 +260,6 @@ api_send_done(struct apib_op *op, int r)
 	if (r == QS_OK) {
 		api_store_ok(so->so_call.ac_api);
 		api_send_accepted(so);
-		api_send_ring(so);
 	} else
 		api_op_failed(&so->so_call, r);
 	api_send_free(so);
@@ -309,19 +272,9 @@ api_send_parse(struct api_send_op *so, const struct json_doc *doc,
 {
 	struct api_call	*ac = &so->so_call;
 	const char	*err = NULL;
-	size_t		 i;
-	int		 r = ENV_OK;
+	int		 r;
 
-	for (i = 0; i < so->so_n && r == ENV_OK; i++) {
-		r = env_parse(doc, toks[i], ac->ac_id.ai_user,
-		    &so->so_items[i].si_msg, &err);
-		if (r == ENV_OK && so->so_items[i].si_msg.em_ephemeral) {
-			so->so_items[i].si_id[0] = API_EPHEMERAL_PREFIX;
-			if (util_random_hex(so->so_items[i].si_id + 1, 8) == -1)
-				r = ENV_NOMEM;
-		} else if (r == ENV_OK)
-			so->so_stored++;
-	}
+	r = ms_parse(so->so_b, doc, toks, ac->ac_id.ai_user, &err);
 	if (r == ENV_OK)
 		return (0);
 	log_debug("envelope refused peer=%s: %s",
@@ -340,28 +293,6 @@ api_send_parse(struct api_send_op *so, const struct json_doc *doc,
 	return (-1);
 }
 
-/* The envelope tokens of the body: the root object, or array elements. */
-static int
-api_send_tokens(const struct json_doc *doc, int *toks, size_t *n,
-    int *array)
-{
-	int	 i, e, size;
-
-	*array = json_type(doc, 0) == JSON_ARRAY;
-	if (!*array) {
-		toks[0] = 0;
-		*n = 1;
-		return (json_type(doc, 0) == JSON_OBJECT ? 0 : -1);
-	}
-	size = json_size(doc, 0);
-	if (size < 1 || size > ENV_MAX_BATCH)
-		return (-1);
-	for (i = 0, e = 1; i < size; i++, e = json_next(doc, e))
-		toks[i] = e;
-	*n = (size_t)size;
-	return (0);
-}
-
 /*
  * api_send: POST /api/send.  Validates every envelope first (400, 403),
  * answers ephemeral-only bodies at once, queues the rest as one op:
@@ -377,33 +308,32 @@ api_send(struct api_call *ac)
 
 	if (api_parse_body(ac, &doc, SHM_REJ_INVALID_JSON) == -1)
 		return;
-	if (api_send_tokens(&doc, toks, &n, &array) == -1) {
+	if (ms_tokens(&doc, 0, toks, &n, &array) == -1) {
 		api_reject(ac->ac_api, SHM_REJ_INVALID_ENVELOPE);
 		api_reply_error(ac, 400, "invalid_envelope", "the body must "
 		    "be an envelope or an array of 1 to 100", NULL);
 		return;
 	}
-	if ((so = calloc(1, sizeof(*so) + n * sizeof(so->so_items[0]))) ==
-	    NULL) {
+	if ((so = calloc(1, sizeof(*so))) == NULL ||
+	    (so->so_b = ms_new(n)) == NULL) {
+		free(so);
 		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
 		return;
 	}
 	so->so_call = *ac;
-	so->so_n = n;
 	so->so_array = array;
-	so->so_now_ms = util_real_ms();
 	if (api_send_parse(so, &doc, toks) == -1) {
 		api_send_free(so);
 		return;
 	}
-	if (so->so_stored == 0) {	/* all ephemeral: nothing to store */
+	if (so->so_b->mb_stored == 0) {	/* all ephemeral: nothing to store */
 		api_send_accepted(so);
 		api_send_free(so);
 		return;
 	}
 	so->so_op.o_bytes = ac->ac_req->hr_body_len;
 	so->so_op.o_apply = api_send_apply;
-	so->so_op.o_single = so->so_stored == 1;
+	so->so_op.o_single = so->so_b->mb_stored == 1;
 	so->so_op.o_done = api_send_done;
 	apib_submit(ac->ac_api->a_batch, &so->so_op);
 }

@@ -156,6 +156,42 @@ ho_ring(struct handoff *h, const char *user)
 			ho_append(h, i, user, len);
 }
 
+/* ho_ephemeral: see handoff.h. */
+int
+ho_ephemeral(struct handoff *h, const char *user, const char *id,
+    const char *env, size_t len)
+{
+	struct ipc_ephemeral	 ie;
+	unsigned char		*buf;
+	uint64_t		 seats;
+	size_t			 ulen = strlen(user), idlen = strlen(id), n;
+	int			 i, sent = 0;
+
+	if (h == NULL || h->h_n == 0 || ulen == 0 || ulen > 255 ||
+	    idlen == 0 || idlen > 255)
+		return (0);
+	n = sizeof(ie) + ulen + idlen + len;
+	seats = h->h_pr != NULL ? pr_lookup_user(h->h_pr, user) : ~0ULL;
+	if (seats == 0 || n > IPC_MAX_PAYLOAD || (buf = malloc(n)) == NULL)
+		return (0);
+	memset(&ie, 0, sizeof(ie));
+	ie.ie_commit_us = util_mono_us();
+	ie.ie_ulen = (uint8_t)ulen;
+	ie.ie_idlen = (uint8_t)idlen;
+	ie.ie_envlen = (uint32_t)len;
+	memcpy(buf, &ie, sizeof(ie));
+	memcpy(buf + sizeof(ie), user, ulen);
+	memcpy(buf + sizeof(ie) + ulen, id, idlen);
+	memcpy(buf + sizeof(ie) + ulen + idlen, env, len);
+	for (i = 0; i < h->h_n; i++)
+		if (((seats >> i) & 1) && h->h_fd[i] != -1 &&
+		    ipc_send(h->h_fd[i], IPC_EPHEMERAL, IPC_VERSION, buf, n,
+		    1) == 0)
+			sent++;
+	free(buf);
+	return (sent);
+}
+
 /* Send seat i's pending record (if any) and empty it. */
 static void
 ho_send(struct handoff *h, int i, uint64_t commit_us)

@@ -58,6 +58,15 @@ void		 ho_free(struct handoff *h);
 void		 ho_ring(struct handoff *h, const char *user);
 
 /*
+ * ho_ephemeral: hand the ephemeral message id (envelope JSON env, len
+ * bytes) for user to every WS seat the presence table names, at once.
+ * Returns the seats it went to (0: nobody online, or it did not fit or
+ * a socket was full: dropped).
+ */
+int		 ho_ephemeral(struct handoff *h, const char *user,
+		    const char *id, const char *env, size_t len);
+
+/*
  * ho_flush: send the pending records, stamped with commit_us (monotonic us
  * of the commit, for the delivery latency histogram).  Never blocks; a
  * record the socket will not take is dropped and its seat flagged for a

@@ -55,12 +55,14 @@ static const struct ipc_typeinfo ipc_types[] = {
 	{ IPC_CTL_WORKERS_REPLY, "IPC_CTL_WORKERS_REPLY", IPC_SIZE_VARIABLE },
 	{ IPC_PROC_READY, "IPC_PROC_READY", sizeof(struct ipc_ready) },
 	{ IPC_DOORBELL, "IPC_DOORBELL", IPC_SIZE_VARIABLE },
+	{ IPC_EPHEMERAL, "IPC_EPHEMERAL", IPC_SIZE_VARIABLE },
 };
 
 static const struct ipc_typeinfo	*ipc_typeinfo(uint32_t);
 static int	 ipc_check_workers(const void *, size_t);
 static int	 ipc_check_size(uint32_t, const void *, size_t);
 static int	 ipc_check_doorbell(const void *, size_t);
+static int	 ipc_check_ephemeral(const void *, size_t);
 
 static const struct ipc_typeinfo *
 ipc_typeinfo(uint32_t type)
@@ -84,6 +86,31 @@ ipc_payload_size(uint32_t type)
 	if ((ti = ipc_typeinfo(type)) == NULL)
 		return (IPC_SIZE_UNKNOWN);
 	return (ti->it_size);
+}
+
+/* ipc_ephemeral_parse: see ipc.h. */
+int
+ipc_ephemeral_parse(const void *payload, size_t len, char *user, char *id,
+    size_t cap, const char **env, size_t *envlen)
+{
+	const unsigned char	*p = payload;
+	struct ipc_ephemeral	 ie;
+
+	if (len < sizeof(ie))
+		return (-1);
+	memcpy(&ie, p, sizeof(ie));
+	if (ie.ie_ulen == 0 || ie.ie_idlen == 0 || ie.ie_ulen >= cap ||
+	    ie.ie_idlen >= cap || len != sizeof(ie) + ie.ie_ulen +
+	    ie.ie_idlen + (size_t)ie.ie_envlen)
+		return (-1);
+	p += sizeof(ie);
+	memcpy(user, p, ie.ie_ulen);
+	user[ie.ie_ulen] = '\0';
+	memcpy(id, p + ie.ie_ulen, ie.ie_idlen);
+	id[ie.ie_idlen] = '\0';
+	*env = (const char *)p + ie.ie_ulen + ie.ie_idlen;
+	*envlen = ie.ie_envlen;
+	return (0);
 }
 
 /* ipc_doorbell_next: see ipc.h. */
@@ -183,6 +210,17 @@ ipc_check_doorbell(const void *payload, size_t len)
 }
 
 static int
+ipc_check_ephemeral(const void *payload, size_t len)
+{
+	char		 user[256], id[256];
+	const char	*env;
+	size_t		 envlen;
+
+	return (ipc_ephemeral_parse(payload, len, user, id, sizeof(user), &env,
+	    &envlen) == 0 ? IPC_OK : IPC_BADSIZE);
+}
+
+static int
 ipc_check_size(uint32_t type, const void *payload, size_t len)
 {
 	ssize_t	 want;
@@ -195,6 +233,8 @@ ipc_check_size(uint32_t type, const void *payload, size_t len)
 			return (ipc_check_workers(payload, len));
 		if (type == IPC_DOORBELL)
 			return (ipc_check_doorbell(payload, len));
+		if (type == IPC_EPHEMERAL)
+			return (ipc_check_ephemeral(payload, len));
 		return (IPC_BADSIZE);	/* a variable type without a check */
 	}
 	if ((size_t)want != len)

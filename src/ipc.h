@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		2	/* 2: IPC_DOORBELL */
+#define IPC_VERSION		2	/* 2: IPC_DOORBELL, IPC_EPHEMERAL */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
@@ -48,6 +48,21 @@ enum ipc_type {
 
 	/* API or WS worker -> WS worker (hand-off socket): 500.. */
 	IPC_DOORBELL = 500,		/* struct ipc_doorbell + users */
+	IPC_EPHEMERAL,			/* struct ipc_ephemeral + bytes */
+};
+
+/*
+ * IPC_EPHEMERAL: an ephemeral message for the online devices of a user,
+ * never stored: struct ipc_ephemeral, then ie_ulen bytes of user id,
+ * ie_idlen bytes of message id, ie_envlen bytes of envelope JSON.  Lost
+ * if the socket is full or nobody holds the user: ephemeral means that.
+ */
+struct ipc_ephemeral {
+	uint64_t	ie_commit_us;		/* monotonic us of acceptance */
+	uint8_t		ie_ulen;
+	uint8_t		ie_idlen;
+	uint16_t	ie_pad;
+	uint32_t	ie_envlen;
 };
 
 /*
@@ -177,6 +192,15 @@ ssize_t		 ipc_recv(int fd, void *buf, size_t cap);
  */
 int		 ipc_doorbell_next(const void *payload, size_t len,
 		    size_t *off, char *user, size_t cap);
+
+/*
+ * ipc_ephemeral_parse: the parts of a decoded IPC_EPHEMERAL payload (len
+ * bytes): user and id copied NUL-terminated (cap bytes each), *env and
+ * *envlen pointing into payload.  0, or -1 if malformed.
+ */
+int		 ipc_ephemeral_parse(const void *payload, size_t len,
+		    char *user, char *id, size_t cap, const char **env,
+		    size_t *envlen);
 
 /* ipc_strfix: force NUL termination of a fixed-size string field. */
 #define ipc_strfix(field)	((field)[sizeof(field) - 1] = '\0')

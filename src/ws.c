@@ -230,6 +230,24 @@ ws_doorbell(struct ws *x, const void *payload, size_t len)
 }
 
 static void
+ws_ephemeral(struct ws *x, const void *payload, size_t len)
+{
+	struct ipc_ephemeral	 ie;
+	struct ws_conn		*c;
+	char			 user[QS_ID_MAX + 1], id[QS_ID_MAX + 1];
+	const char		*env;
+	size_t			 envlen;
+
+	if (ipc_ephemeral_parse(payload, len, user, id, sizeof(user), &env,
+	    &envlen) == -1 || strlen(id) >= QS_MSGID_SIZE)
+		return;
+	memcpy(&ie, payload, sizeof(ie));
+	TAILQ_FOREACH(c, &x->x_users[ws_bucket(user)], wc_uentry)
+		if (strcmp(c->wc_user, user) == 0)
+			wsc_ephemeral(c, id, env, envlen, ie.ie_commit_us);
+}
+
+static void
 ws_recv_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ws	*x = w->data;
@@ -243,10 +261,12 @@ ws_recv_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n <= 0)
 			break;
 		if (ipc_decode(x->x_rbuf, (size_t)n, &hdr, &payload) != IPC_OK ||
-		    hdr.ih_type != IPC_DOORBELL ||
 		    hdr.ih_peerid != IPC_VERSION)
 			continue;	/* not ours: ignored */
-		ws_doorbell(x, payload, hdr.ih_len);
+		if (hdr.ih_type == IPC_DOORBELL)
+			ws_doorbell(x, payload, hdr.ih_len);
+		else if (hdr.ih_type == IPC_EPHEMERAL)
+			ws_ephemeral(x, payload, hdr.ih_len);
 	}
 }
 

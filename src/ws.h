@@ -115,6 +115,11 @@ struct ws_conn	*wsc_new(struct ws *, int fd, const char *head, size_t hlen,
 /* wsc_close: queue a close frame with code (once) and stop pulling. */
 void		 wsc_close(struct ws_conn *, uint16_t code, const char *why);
 
+/* wsc_ephemeral: push an ephemeral message (never stored, not counted in
+ * the window, dropped when the output is full or in poke mode). */
+void		 wsc_ephemeral(struct ws_conn *, const char *id,
+		    const char *env, size_t len, uint64_t commit_us);
+
 /* wsc_pull: push what the window and the output cap allow (push mode) or
  * the owed {} frames (poke mode), then flush. */
 void		 wsc_pull(struct ws_conn *);

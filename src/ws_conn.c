@@ -32,12 +32,22 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "msgsend.h"
+#include "ratelimit.h"
 #include "shm.h"
 #include "routingd.h"
 #include "worker.h"
 #include "ws.h"
 
-#define WSC_MAX_TOKENS		(API_ACK_MAX + 16)	/* JSON tokens per frame */
+#define WSC_MAX_TOKENS		4096	/* JSON tokens per frame */
+#define WSC_RID_MAX		64	/* bytes of a requestId */
+
+struct wsc_send_op {
+	struct apib_op	 sd_op;
+	struct ws_conn	*sd_conn;
+	char		 sd_rid[WSC_RID_MAX + 1];	/* "" when none */
+	struct ms_batch	*sd_b;
+};
 
 struct wsc_ack_op {
 	struct apib_op	 ka_op;
@@ -201,19 +211,33 @@ wsc_buf_need(size_t n)
 	return (0);
 }
 
-/* An error frame: {"type":"error","error":code,"message":msg}. */
+/*
+ * An error frame {"type":"error","requestId":rid,"error":code,"message":
+ * msg} (no requestId when rid is "" or NULL); rid and the texts need no
+ * escaping (checked or ours).  bad counts it against WS_BAD_FRAMES_MAX.
+ */
 static void
-wsc_error(struct ws_conn *c, const char *code, const char *msg)
+wsc_error_rid(struct ws_conn *c, const char *rid, const char *code,
+    const char *msg, int bad)
 {
 	char	 frame[512];
 	int	 n;
 
-	n = snprintf(frame, sizeof(frame), "{\"type\":\"error\",\"error\":"
-	    "\"%s\",\"message\":\"%s\"}", code, msg);
+	n = snprintf(frame, sizeof(frame), "{\"type\":\"error\",%s%s%s"
+	    "\"error\":\"%s\",\"message\":\"%s\"}",
+	    rid != NULL && *rid != '\0' ? "\"requestId\":\"" : "",
+	    rid != NULL ? rid : "", rid != NULL && *rid != '\0' ? "\"," : "",
+	    code, msg);
 	if (n > 0 && (size_t)n < sizeof(frame))
 		(void)wsc_queue_text(c, frame, (size_t)n);
-	if (++c->wc_bad > WS_BAD_FRAMES_MAX)
+	if (bad && ++c->wc_bad > WS_BAD_FRAMES_MAX)
 		wsc_close(c, WSLAY_CODE_POLICY_VIOLATION, "too many bad frames");
+}
+
+static void
+wsc_error(struct ws_conn *c, const char *code, const char *msg)
+{
+	wsc_error_rid(c, NULL, code, msg, 1);
 }
 
 static int
@@ -248,6 +272,36 @@ wsc_push_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
 		metrics_observe(x->x_shm, SHM_H_DELIVERY,
 		    util_mono_us() - c->wc_commit_us);
 	return (0);
+}
+
+/* wsc_ephemeral: see ws.h. */
+void
+wsc_ephemeral(struct ws_conn *c, const char *id, const char *env, size_t len,
+    uint64_t commit_us)
+{
+	static const char	 pre[] = "{\"type\":\"message\",\"id\":\"";
+	static const char	 mid[] = "\",\"ephemeral\":true,\"envelope\":";
+	struct ws		*x = c->wc_ws;
+	size_t			 idlen = strlen(id), n;
+
+	if (c->wc_mode != WS_MODE_PUSH || c->wc_closing || c->wc_dead ||
+	    wsc_out_full(c))
+		return;		/* ephemeral: never stored, so dropped */
+	n = sizeof(pre) - 1 + idlen + sizeof(mid) - 1 + len + 1;
+	if (wsc_buf_need(n) == -1)
+		return;
+	memcpy(wsc_buf, pre, sizeof(pre) - 1);
+	memcpy(wsc_buf + sizeof(pre) - 1, id, idlen);
+	memcpy(wsc_buf + sizeof(pre) - 1 + idlen, mid, sizeof(mid) - 1);
+	memcpy(wsc_buf + n - 1 - len, env, len);
+	wsc_buf[n - 1] = '}';
+	if (wsc_queue_text(c, wsc_buf, n) == -1)
+		return;
+	wsc_count(&x->x_shm->sh_ws.sw_pushed, 1);
+	if (commit_us != 0)
+		metrics_observe(x->x_shm, SHM_H_DELIVERY,
+		    util_mono_us() - commit_us);
+	wsc_run(c, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -379,6 +433,160 @@ wsc_ack(struct ws_conn *c, const struct json_doc *doc)
 	apib_submit(c->wc_ws->x_batch, &ka->ka_op);
 }
 
+static int
+wsc_send_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct wsc_send_op	*sd = (struct wsc_send_op *)op;
+
+	return (ms_apply(qs, sd->sd_b, sd->sd_conn->wc_ws->x_cfg));
+}
+
+/* Announce, then {"type":"sent","requestId":rid,"ids":[...]}. */
+static void
+wsc_sent(struct ws_conn *c, const char *rid, struct ms_batch *b)
+{
+	struct shm	*sh = c->wc_ws->x_shm;
+	size_t		 i, n;
+	char		*p;
+
+	ms_announce(b, c->wc_ws->x_ho);
+	wsc_count(&sh->sh_api.sa_accepted, b->mb_stored);
+	wsc_count(&sh->sh_api.sa_dropped,
+	    b->mb_n - b->mb_stored - b->mb_delivered);
+	if (c->wc_dead || wsc_buf_need(64 + WSC_RID_MAX +
+	    b->mb_n * (QS_MSGID_SIZE + 3)) == -1)
+		return;
+	p = wsc_buf;
+	n = (size_t)sprintf(p, "{\"type\":\"sent\",%s%s%s\"ids\":[",
+	    *rid != '\0' ? "\"requestId\":\"" : "", rid,
+	    *rid != '\0' ? "\"," : "");
+	for (i = 0; i < b->mb_n; i++)
+		n += (size_t)sprintf(p + n, "%s\"%s\"", i > 0 ? "," : "",
+		    b->mb_items[i].mi_id);
+	n += (size_t)sprintf(p + n, "]}");
+	(void)wsc_queue_text(c, p, n);
+}
+
+static void
+wsc_send_done(struct apib_op *op, int r)
+{
+	struct wsc_send_op	*sd = (struct wsc_send_op *)op;
+	struct ws_conn		*c = sd->sd_conn;
+
+	c->wc_ops--;
+	if (r == QS_OK)
+		wsc_sent(c, sd->sd_rid, sd->sd_b);
+	else if (!c->wc_dead)
+		wsc_error_rid(c, sd->sd_rid, r == QS_FULL ? "queue_full" :
+		    "unavailable", r == QS_FULL ? "a recipient queue is full" :
+		    "the message store is unavailable", 0);
+	ms_free(sd->sd_b);
+	free(sd);
+	if (!c->wc_dead)
+		wsc_run(c, 0);
+	else
+		wsc_settle(c);
+}
+
+/* A requestId: up to WSC_RID_MAX of [A-Za-z0-9._:-].  0 or -1. */
+static int
+wsc_rid(const struct json_doc *doc, char *rid)
+{
+	const char	*err;
+	size_t		 len, i;
+	int		 t;
+
+	rid[0] = '\0';
+	if ((t = json_obj_get(doc, 0, "requestId")) < 0)
+		return (0);
+	if (json_get_string(doc, t, rid, WSC_RID_MAX + 1, &len, &err) == -1)
+		return (-1);
+	for (i = 0; i < len; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._:-", rid[i]) == NULL)
+			return (-1);
+	return (0);
+}
+
+/* Validate a send frame into a new op; NULL when answered. */
+static struct wsc_send_op *
+wsc_send_parse(struct ws_conn *c, const struct json_doc *doc)
+{
+	struct wsc_send_op	*sd;
+	const char		*err = NULL;
+	int			 toks[ENV_MAX_BATCH], array, t, r;
+	size_t			 n;
+
+	if ((sd = calloc(1, sizeof(*sd))) == NULL) {
+		wsc_error(c, "unavailable", "out of memory");
+		return (NULL);
+	}
+	if (wsc_rid(doc, sd->sd_rid) == -1) {
+		free(sd);
+		wsc_error(c, "invalid_frame", "requestId: up to 64 of "
+		    "A-Z a-z 0-9 . _ : -");
+		return (NULL);
+	}
+	if (((t = json_obj_get(doc, 0, "envelope")) < 0 &&
+	    (t = json_obj_get(doc, 0, "envelopes")) < 0) ||
+	    ms_tokens(doc, t, toks, &n, &array) == -1 ||
+	    (sd->sd_b = ms_new(n)) == NULL) {
+		wsc_error_rid(c, sd->sd_rid, "invalid_envelope", "send needs "
+		    "an envelope or envelopes: an array of 1 to 100", 1);
+		free(sd);
+		return (NULL);
+	}
+	if ((r = ms_parse(sd->sd_b, doc, toks, c->wc_user, &err)) != ENV_OK) {
+		wsc_error_rid(c, sd->sd_rid, r == ENV_SENDER_MISMATCH ?
+		    "sender_mismatch" : r == ENV_NOMEM ? "unavailable" :
+		    "invalid_envelope", r == ENV_SENDER_MISMATCH ?
+		    "senderId is not the caller" : "invalid envelope", 1);
+		ms_free(sd->sd_b);
+		free(sd);
+		return (NULL);
+	}
+	return (sd);
+}
+
+/*
+ * {"type":"send","requestId":"r1","envelope":{...}} (or "envelopes":
+ * [...]): the same checks, rate limit and durable commit as POST
+ * /api/send; answered "sent" after the commit, or "error".
+ */
+static void
+wsc_send(struct ws_conn *c, const struct json_doc *doc)
+{
+	struct ws		*x = c->wc_ws;
+	struct wsc_send_op	*sd;
+	uint64_t		 rate = (uint64_t)x->x_cfg->cf_rate_limit_per_user;
+
+	if ((sd = wsc_send_parse(c, doc)) == NULL)
+		return;
+	if (rl_charge(&x->x_shm->sh_rl, c->wc_user, strlen(c->wc_user),
+	    util_mono_us(), rate, 2 * rate) > 0) {
+		wsc_count(&x->x_shm->sh_api.sa_rejected[SHM_REJ_RATE_LIMITED],
+		    1);
+		wsc_error_rid(c, sd->sd_rid, "rate_limited",
+		    "too many requests", 0);
+		ms_free(sd->sd_b);
+		free(sd);
+		return;
+	}
+	if (sd->sd_b->mb_stored == 0) {		/* all ephemeral */
+		wsc_sent(c, sd->sd_rid, sd->sd_b);
+		ho_flush(x->x_ho, util_mono_us());
+		ms_free(sd->sd_b);
+		free(sd);
+		return;
+	}
+	sd->sd_conn = c;
+	sd->sd_op.o_apply = wsc_send_apply;
+	sd->sd_op.o_single = sd->sd_b->mb_stored == 1;
+	sd->sd_op.o_done = wsc_send_done;
+	c->wc_ops++;
+	apib_submit(x->x_batch, &sd->sd_op);
+}
+
 /* One text or binary message from the client. */
 static void
 wsc_message(struct ws_conn *c, const char *text, size_t len)
@@ -397,6 +605,8 @@ wsc_message(struct ws_conn *c, const char *text, size_t len)
 	}
 	if (json_str_eq(&doc, t, "ack", 3))
 		wsc_ack(c, &doc);
+	else if (json_str_eq(&doc, t, "send", 4))
+		wsc_send(c, &doc);
 	else
 		wsc_error(c, "invalid_frame", "unknown frame type");
 }
