@@ -803,8 +803,8 @@ wsc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 void
 wsc_tick(struct ws_conn *c, ev_tstamp now, int64_t real_s)
 {
-	double	 ping = c->wc_ws->x_cfg->cf_ws_ping_interval;
-	double	 stall = c->wc_ws->x_cfg->cf_send_timeout;
+	double	 ping = c->wc_ws->x_cfg->cf_ws_ping_interval / 1000.0;
+	double	 stall = c->wc_ws->x_cfg->cf_send_timeout / 1000.0;
 
 	if (c->wc_dead)
 		return;

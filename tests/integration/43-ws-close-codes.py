@@ -1,8 +1,13 @@
 """Close codes: 4409 to the older connection when a device opens more
-than max_connections_per_device; 4401 when the token's exp passes; 1001
-on shutdown; each counted by code in /metrics."""
+than max_connections_per_device; 4401 when the token's exp passes; 1008
+for a client that answers no ping for two ws_ping_interval; 1001 on
+shutdown; each counted by code in /metrics."""
 
 import asyncio
+import base64
+import os
+import socket
+import struct
 import time
 
 import websockets
@@ -45,6 +50,44 @@ async def run(d):
               "4401 counted")
 
 
+def silent_client(d, tok, secs):
+    """A raw client that upgrades, then reads and never answers: the
+    frames it got (opcode, payload) until the server closed."""
+    s = socket.create_connection(("127.0.0.1", d.ws_port), timeout=secs)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n"
+               "\r\n" % (key, tok)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    buf = buf.split(b"\r\n\r\n", 1)[1]
+    frames = []
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        while len(buf) >= 2:
+            n = buf[1] & 0x7f
+            off = 2 if n < 126 else 4
+            if n == 126 and len(buf) >= 4:
+                n = struct.unpack("!H", buf[2:4])[0]
+            if len(buf) < off + n:
+                break
+            frames.append((buf[0] & 0x0f, buf[off:off + n]))
+            buf = buf[off + n:]
+        if frames and frames[-1][0] == 8:
+            break
+        try:
+            chunk = s.recv(4096)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return frames
+
+
 async def shutdown(d):
     ws = await wc.connect(d, rtd.token("dave"))
     await wc.until_empty(ws)
@@ -56,6 +99,17 @@ async def shutdown(d):
 def test():
     with rtd.api_daemon(rate_limit_per_user=0) as d:
         asyncio.run(run(d))
+    with rtd.api_daemon(ws_ping_interval="1s") as d:
+        t0 = time.monotonic()
+        frames = silent_client(d, rtd.token("quiet"), 8)
+        took = time.monotonic() - t0
+        ops = [op for op, _ in frames]
+        rtd.check(9 in ops, "the server pinged (opcodes %s)" % ops)
+        close = [p for op, p in frames if op == 8]
+        code = struct.unpack("!H", close[0][:2])[0] if close else None
+        rtd.check(code == 1008 and 1.5 < took < 5,
+                  "no pong for two intervals: closed with 1008 after "
+                  "%.1f s (got %s)" % (took, code))
     with rtd.api_daemon() as d:
         asyncio.run(shutdown(d))
         rtd.check(d.wait_exit(10) is not None, "the daemon exited")
