@@ -96,7 +96,7 @@ ws_bucket(const char *user)
 static void
 ws_replace_older(struct ws *x, struct ws_conn *c)
 {
-	struct ws_conn	*o;
+	struct ws_conn	*o, *next;
 	int64_t		 max = x->x_cfg->cf_max_connections_per_device;
 	int64_t		 n = 0;
 
@@ -106,9 +106,9 @@ ws_replace_older(struct ws *x, struct ws_conn *c)
 		if (!o->wc_closing && strcmp(o->wc_user, c->wc_user) == 0 &&
 		    strcmp(o->wc_device, c->wc_device) == 0)
 			n++;
-	TAILQ_FOREACH(o, &x->x_users[c->wc_bucket], wc_uentry) {
-		if (n <= max)
-			break;
+	for (o = TAILQ_FIRST(&x->x_users[c->wc_bucket]); o != NULL && n > max;
+	    o = next) {
+		next = TAILQ_NEXT(o, wc_uentry);	/* o may go below */
 		if (o == c || o->wc_closing || strcmp(o->wc_user,
 		    c->wc_user) != 0 || strcmp(o->wc_device, c->wc_device) != 0)
 			continue;

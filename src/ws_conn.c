@@ -41,6 +41,7 @@
 
 #define WSC_MAX_TOKENS		4096	/* JSON tokens per frame */
 #define WSC_RID_MAX		64	/* bytes of a requestId */
+#define WSC_READ_MAX		(256 * 1024)	/* bytes read per turn */
 
 struct wsc_send_op {
 	struct apib_op	 sd_op;
@@ -61,6 +62,7 @@ struct wsc_ack_op {
 };
 
 static void	wsc_run(struct ws_conn *, int);
+static int	wsc_out_full(const struct ws_conn *);
 static void	wsc_settle(struct ws_conn *);
 static void	wsc_io_cb(struct ev_loop *, ev_io *, int);
 
@@ -92,18 +94,28 @@ wsc_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 	size_t		 n;
 	ssize_t		 r;
 
+	/* a ping flood queues a pong per ping: stop while output is full,
+	 * and give other connections a turn after WSC_READ_MAX */
+	if (wsc_out_full(c) || c->wc_nread >= WSC_READ_MAX) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return (-1);
+	}
+	if (len > WSC_READ_MAX - c->wc_nread)
+		len = WSC_READ_MAX - c->wc_nread;
 	if (c->wc_restoff < c->wc_restlen) {	/* came with the upgrade */
 		n = c->wc_restlen - c->wc_restoff;
 		if (n > len)
 			n = len;
 		memcpy(buf, c->wc_rest + c->wc_restoff, n);
 		c->wc_restoff += n;
+		c->wc_nread += n;
 		c->wc_last_rx = wsc_now(c);
 		return ((ssize_t)n);
 	}
 	while ((r = recv(c->wc_fd, buf, len, 0)) == -1 && errno == EINTR)
 		;
 	if (r > 0) {
+		c->wc_nread += (size_t)r;
 		c->wc_last_rx = wsc_now(c);
 		return (r);
 	}
@@ -146,6 +158,11 @@ wsc_frame_start_cb(wslay_event_context_ptr ctx,
 {
 	struct ws_conn	*c = user;
 
+	if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1) {
+		/* wslay would take it for "no status": RFC 6455 5.5.1 */
+		wsc_close(c, WSLAY_CODE_PROTOCOL_ERROR, "bad close payload");
+		return;
+	}
 	if (arg->opcode >= 0x8)
 		return;			/* control frames are never fragments */
 	if (arg->opcode != WSLAY_CONTINUATION_FRAME)
@@ -343,10 +360,12 @@ wsc_pull(struct ws_conn *c)
 	if (c->wc_mode == WS_MODE_POKE) {
 		for (; c->wc_pokes > 0 && !wsc_out_full(c); c->wc_pokes--)
 			(void)wsc_queue_text(c, "{}", 2);
+		c->wc_capped = c->wc_pokes > 0;
 	} else {
 		while (c->wc_inflight < window && !wsc_out_full(c) &&
 		    wsc_pull_page(c, window - c->wc_inflight))
 			;
+		c->wc_capped = wsc_out_full(c);
 	}
 	c->wc_commit_us = 0;
 	wsc_run(c, 0);
@@ -379,7 +398,7 @@ wsc_ack_done(struct apib_op *op, int r)
 	struct wsc_ack_op	*ka = (struct wsc_ack_op *)op;
 	struct ws_conn		*c = ka->ka_conn;
 
-	c->wc_ops--;
+	/* c stays allocated while wc_ops counts this op (until the end) */
 	if (!c->wc_dead && r != QS_OK)
 		wsc_error(c, "unavailable", "the acknowledgement failed");
 	else if (!c->wc_dead) {
@@ -389,6 +408,7 @@ wsc_ack_done(struct apib_op *op, int r)
 		ws_due(c->wc_ws, c);
 	}
 	wsc_ack_free(ka);
+	c->wc_ops--;
 	wsc_settle(c);
 }
 
@@ -473,7 +493,7 @@ wsc_send_done(struct apib_op *op, int r)
 	struct wsc_send_op	*sd = (struct wsc_send_op *)op;
 	struct ws_conn		*c = sd->sd_conn;
 
-	c->wc_ops--;
+	/* c stays allocated while wc_ops counts this op (until the end) */
 	if (r == QS_OK)
 		wsc_sent(c, sd->sd_rid, sd->sd_b);
 	else if (!c->wc_dead)
@@ -484,8 +504,8 @@ wsc_send_done(struct apib_op *op, int r)
 	free(sd);
 	if (!c->wc_dead)
 		wsc_run(c, 0);
-	else
-		wsc_settle(c);
+	c->wc_ops--;
+	wsc_settle(c);
 }
 
 /* A requestId: up to WSC_RID_MAX of [A-Za-z0-9._:-].  0 or -1. */
@@ -684,9 +704,7 @@ wsc_new(struct ws *x, int fd, const char *head, size_t hlen,
 	wsc_count(&x->x_shm->sh_ws.sw_active, 1);
 	wsc_count(&x->x_shm->sh_ws.sw_connects, 1);
 	ev_io_start(loop, &c->wc_rio);
-	if (restlen > 0)
-		wsc_run(c, 1);
-	return (c);
+	return (c);	/* bytes in wc_rest are read by its first wsc_run */
 }
 
 /* wsc_close: see ws.h. */
@@ -701,10 +719,27 @@ wsc_close(struct ws_conn *c, uint16_t code, const char *why)
 	(void)wslay_event_queue_close(c->wc_ctx, code, (const uint8_t *)why,
 	    why != NULL ? strlen(why) : 0);
 	if (code == WSLAY_CODE_MESSAGE_TOO_BIG ||
-	    code == WSLAY_CODE_POLICY_VIOLATION)
+	    code == WSLAY_CODE_POLICY_VIOLATION ||
+	    code == WSLAY_CODE_PROTOCOL_ERROR)
 		wslay_event_shutdown_read(c->wc_ctx);
 	if (!c->wc_busy)
 		wsc_run(c, 0);
+}
+
+/*
+ * The close code to count: ours or the peer's, else one wslay sent by
+ * itself (1002, 1007, 1009 on protocol errors), else 1006 (no close).
+ */
+static uint16_t
+wsc_close_code(const struct ws_conn *c)
+{
+	uint16_t	 code = c->wc_close_code;
+
+	if (code == 0 && wslay_event_get_close_sent(c->wc_ctx))
+		code = wslay_event_get_status_code_sent(c->wc_ctx);
+	if (code == 0 || code == WSLAY_CODE_NO_STATUS_RCVD)
+		code = WSLAY_CODE_ABNORMAL_CLOSURE;
+	return (code);
 }
 
 /* Free c for good (not busy, no op pending). */
@@ -718,10 +753,9 @@ wsc_free(struct ws_conn *c)
 	ev_io_stop(x->x_w->w_loop, &c->wc_wio);
 	if (c->wc_fd != -1)
 		close(c->wc_fd);
-	wslay_event_context_free(c->wc_ctx);
 	wsc_count(&x->x_shm->sh_ws.sw_closes[ws_close_index(
-	    c->wc_close_code != 0 ? c->wc_close_code :
-	    WSLAY_CODE_ABNORMAL_CLOSURE)], 1);
+	    wsc_close_code(c))], 1);
+	wslay_event_context_free(c->wc_ctx);
 	atomic_fetch_sub_explicit(&x->x_shm->sh_ws.sw_active, 1,
 	    memory_order_relaxed);
 	free(c->wc_rest);
@@ -749,6 +783,11 @@ wsc_settle(struct ws_conn *c)
 	if (c->wc_busy)
 		return;
 	if (!c->wc_dead) {
+		if ((c->wc_capped || (c->wc_restoff < c->wc_restlen &&
+		    wslay_event_want_read(c->wc_ctx))) && !wsc_out_full(c)) {
+			c->wc_capped = 0;	/* room again: pull, read on */
+			ws_due(c->wc_ws, c);
+		}
 		rd = wslay_event_want_read(c->wc_ctx) && !wsc_out_full(c);
 		wr = wslay_event_want_write(c->wc_ctx);
 		if (!wslay_event_want_read(c->wc_ctx) && !wr)
@@ -780,7 +819,9 @@ wsc_run(struct ws_conn *c, int readable)
 	if (c->wc_dead)
 		return;
 	c->wc_busy++;
-	if (readable && wslay_event_want_read(c->wc_ctx) &&
+	c->wc_nread = 0;
+	if ((readable || c->wc_restoff < c->wc_restlen) &&
+	    wslay_event_want_read(c->wc_ctx) &&
 	    wslay_event_recv(c->wc_ctx) != 0)
 		c->wc_dead = 1;
 	if (!c->wc_dead && wslay_event_want_write(c->wc_ctx) &&
