@@ -13,8 +13,8 @@ their code.  Last, on a daemon of its own, frames that arrive in the same
 write as the upgrade request (before the 101).
 
 Every case runs and prints "ok -" or "not ok -"; the test fails at the
-end if any case did.  Cases that fail against the current daemon because
-of a known bug say so in their text ("BUG:").
+end if any case did.  Cases that guard against a bug found earlier say so
+in their text ("regression:").
 """
 
 import json
@@ -28,17 +28,7 @@ from wsraw import BINARY, CLOSE, CONT, PING, PONG, TEXT
 ACK = '{"type":"ack","messageIds":[]}'
 MIB = 1024 * 1024
 
-FAILED = []
-
-
-def expect(cond, what):
-    """A soft check: record a failure and go on with the other cases."""
-    if cond:
-        print("ok -", what)
-    else:
-        print("not ok -", what)
-        FAILED.append(what)
-    return cond
+expect = rtd.expect
 
 
 class Ctx:
@@ -438,9 +428,9 @@ def section7(cx):
     # 1-byte body is a protocol error.  The ordinary answer to a close
     # without a code (an empty close echoed back) is not failing it,
     # so here an empty close does not count as a failure.
-    # BUG: the server takes the 1-byte body as "no status code" (wslay
+    # Regression: the server takes the 1-byte body as "no status code" (wslay
     # reads a code only when msg_length >= 2) and echoes an empty close.
-    fail_case(cx, "7: close with a 1-byte payload [BUG if an empty close "
+    fail_case(cx, "7: close with a 1-byte payload [regression if an empty close "
               "is echoed: it is taken as a close without code]",
               lambda c: c.send_frame(CLOSE, b"\x03"), empty_ok=False)
     fail_case(cx, "7: close reason with invalid UTF-8",
@@ -603,7 +593,7 @@ def upgrade_pipelined():
         expect(m1 - m0 == 0 and m2 - m1 == 0,
                "upgrade + close in one write leaves no presence behind (a "
                "message to the user rang a WS worker %d times; %d after an "
-               "ordinary close) [BUG: wsc_new frees the finished connection "
+               "ordinary close) [regression: wsc_new frees the finished connection "
                "and ws_upgrade then registers the freed pointer]"
                % (m2 - m1, m1 - m0))
 
@@ -626,7 +616,7 @@ def upgrade_pipelined():
         expect(why is None,
                "10 rounds of (upgrade + close in one write, then an ordinary"
                " connection) as one user: every connection answers a ping "
-               "(round %d: %s) [BUG: use after free in ws_upgrade; the "
+               "(round %d: %s) [regression: use after free in ws_upgrade; the "
                "worker spins in its user list]" % (rounds, why))
         try:
             c = wsraw.connect(d.ws_port, rtd.token("after-early"), timeout=3)
@@ -663,7 +653,7 @@ def test():
         policy_cases(cx)
 
         key = 'routingd_ws_disconnects_total{code="%s"}'
-        # BUG: closes that wslay itself starts (bad UTF-8: 1007, too big:
+        # Regression: closes that wslay itself starts (bad UTF-8: 1007, too big:
         # 1009, protocol errors: 1002) are counted under 1006: wsc_free
         # counts wc_close_code, which only wsc_close() and a received
         # close frame set.
@@ -671,14 +661,14 @@ def test():
         expect(d1007 >= n1007,
                "metrics: routingd_ws_disconnects_total{code=\"1007\"} grew "
                "by >= %d over the UTF-8 cases (grew by %d; 1006 grew by %d) "
-               "[BUG: wslay's own closes are counted as 1006]"
+               "[regression: wslay's own closes are counted as 1006]"
                % (n1007, d1007, mid.get(key % "1006", 0) -
                   before.get(key % "1006", 0)))
         d1009 = after9.get(key % "1009", 0) - before9.get(key % "1009", 0)
         expect(d1009 >= n1009,
                "metrics: routingd_ws_disconnects_total{code=\"1009\"} grew "
                "by >= %d over the size-limit cases (grew by %d; 1006 grew "
-               "by %d) [BUG: wslay's own closes are counted as 1006]"
+               "by %d) [regression: wslay's own closes are counted as 1006]"
                % (n1009, d1009, after9.get(key % "1006", 0) -
                   before9.get(key % "1006", 0)))
         m = d.metrics()
@@ -728,8 +718,7 @@ def test():
             c.close()
 
     upgrade_pipelined()
-    rtd.check(not FAILED, "every case passed; %d failed:\n  - %s"
-              % (len(FAILED), "\n  - ".join(FAILED)))
+    rtd.check_expected()
 
 
 rtd.run(test)

@@ -14,7 +14,7 @@ the worker stops reading, memory stays flat, and the stall closes it;
 meanwhile another connection of the same worker keeps getting pongs.
 
 Checks that fail against the current daemon because of a known bug say
-so ("BUG:").
+so ("regression:").
 """
 
 import base64
@@ -35,16 +35,7 @@ RSS_BUDGET_KB = 20 * 1024
 FRESH_DEADLINE = 30
 KEY_1008 = 'routingd_ws_disconnects_total{code="1008"}'
 
-FAILED = []
-
-
-def expect(cond, what):
-    if cond:
-        print("ok -", what)
-    else:
-        print("not ok -", what)
-        FAILED.append(what)
-    return cond
+expect = rtd.expect
 
 
 def status_kb(pid, field):
@@ -175,7 +166,7 @@ def part_push(d, ws_pid):
     # A fresh client that reads as fast as it can (answering pings, acking
     # nothing until queue_empty) gets the whole backlog promptly: 6 MB on
     # loopback.
-    # BUG: pulls stop while WS_OUT_CAP bytes wait in wslay's queue, and
+    # Regression: pulls stop while WS_OUT_CAP bytes wait in wslay's queue, and
     # nothing starts them again when that queue drains: only an ack, a
     # doorbell or the 5 s sweep does.  A reader that does not ack as it
     # goes gets ~256 KiB per sweep (3000 x 2 KB take ~2 minutes).
@@ -195,7 +186,7 @@ def part_push(d, ws_pid):
     took = time.monotonic() - t1
     expect(empty and sorted(got) == sorted(ids),
            "a fresh reader gets every message and queue_empty within %ds "
-           "(%d of %d in %.1fs, queue_empty %s) [BUG: pushing resumes only "
+           "(%d of %d in %.1fs, queue_empty %s) [regression: pushing resumes only "
            "at the 5 s sweep once the output queue drained]"
            % (FRESH_DEADLINE, len(got), len(ids), took,
               "seen" if empty else "not seen"))
@@ -268,7 +259,7 @@ def part_ping_flood(d, ws_pid):
     watcher.join(20)
     obs.close()
     grow = sampler.max_rss - base_rss
-    # BUG (these three): wslay_event_recv reads for as long as the socket
+    # Regression (these three): wslay_event_recv reads for as long as the socket
     # has bytes, queueing a pong per ping; the output cap is only looked
     # at in wsc_settle, after it returns.  A client that writes pings
     # faster than the worker parses them keeps it inside one call: the
@@ -276,17 +267,17 @@ def part_ping_flood(d, ws_pid):
     # queued pongs grow without bound.
     expect(lat["lost"] is None and lat["max"] < 1.0,
            "ping flood: another connection of the worker kept getting "
-           "pongs within 1s (slowest %.2fs%s) [BUG: one wslay_event_recv "
+           "pongs within 1s (slowest %.2fs%s) [regression: one wslay_event_recv "
            "call runs for as long as the flood lasts]"
            % (lat["max"], "" if lat["lost"] is None else
               ", then lost: %s" % lat["lost"]))
     expect(sent < 64 * 1024 * 1024,
            "the worker stopped reading a client that never reads its "
-           "pongs (%d MB of pings written) [BUG: WS_OUT_CAP is not looked "
+           "pongs (%d MB of pings written) [regression: WS_OUT_CAP is not looked "
            "at inside wslay_event_recv]" % (sent // (1024 * 1024)))
     expect(grow < RSS_BUDGET_KB,
            "ping flood: the WS worker's VmRSS grew by %d kB at most "
-           "(budget %d kB) [BUG: queued pongs are unbounded]"
+           "(budget %d kB) [regression: queued pongs are unbounded]"
            % (grow, RSS_BUDGET_KB))
     expect(closed, "ping flood: the stalled connection was closed and "
            "counted under 1008")
@@ -305,8 +296,7 @@ def test():
                d.workers_by_title().get("routingd: ws 0") == ws_pid,
                "the WS worker never died (%s)" % d.workers())
         expect(not wsraw.MASKED_FROM_SERVER, "no server frame was masked")
-        rtd.check(not FAILED, "every check passed; %d failed:\n  - %s"
-                  % (len(FAILED), "\n  - ".join(FAILED)))
+        rtd.check_expected()
 
 
 rtd.run(test)

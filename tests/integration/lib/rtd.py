@@ -62,6 +62,24 @@ def check(cond, what):
     print("ok -", what)
 
 
+_MISSED = []
+
+
+def expect(cond, what):
+    """A soft check: print it, remember a failure, go on (for tests that
+    run many independent cases); check_expected() fails at the end."""
+    print("ok -" if cond else "not ok -", what)
+    if not cond:
+        _MISSED.append(what)
+    return cond
+
+
+def check_expected():
+    """Fail if any expect() failed, listing them."""
+    check(not _MISSED, "every case passed; %d failed:\n  - %s"
+          % (len(_MISSED), "\n  - ".join(_MISSED)))
+
+
 def wait_for(pred, timeout, what, step=0.05):
     """Poll pred() until true; fail with what after timeout seconds."""
     deadline = time.monotonic() + timeout
