@@ -16,40 +16,21 @@ cd "$(dirname "$0")/../.."
 secs=${1:-10}; conns=${2:-800}; pipe=${3:-4}; users=${4:-1000}
 api_workers=${API_WORKERS:-2}
 array=${ARRAY:-1}		# envelopes per POST /api/send (1..100)
-dir=$(mktemp -d /var/tmp/rtdbench.XXXXXX)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
-cat > "$dir/routingd.conf" <<CONF
-api_listen = 127.0.0.1:18082
-ws_listen = 127.0.0.1:18083
-data_dir = $dir/data
-control_socket = $dir/ctl.sock
-rate_limit_per_user = 0
+. ./tests/bench/lib.sh
+bench_start rtdbench <<CONF
 api_workers = $api_workers
-queue_max_messages = 10000000
-max_clients = 20000
-log_level = warning
 CONF
-./src/routingd -d -f "$dir/routingd.conf" 2>"$dir/routingd.log" &
-pid=$!
-i=0
-until curl -sf http://127.0.0.1:18082/readyz >/dev/null; do
-	i=$((i + 1)); [ $i -lt 100 ] || { cat "$dir/routingd.log"; exit 1; }
-	sleep 0.1
-done
-metric() {
-	curl -s http://127.0.0.1:18082/metrics | awk -v m="$1" '$1 == m { print $2 }'
-}
-c0=$(metric routingd_store_commit_duration_seconds_count)
-s0=$(metric routingd_store_commit_duration_seconds_sum)
-r0=$(metric routingd_store_batch_requests_sum)
+c0=$(bench_metric routingd_store_commit_duration_seconds_count)
+s0=$(bench_metric routingd_store_commit_duration_seconds_sum)
+r0=$(bench_metric routingd_store_batch_requests_sum)
 t0=$(date +%s.%N)
 ./tests/bench/rtdbench --port 18082 --secret-file "$dir/data/jwt.secret" \
     --conns "$conns" --pipeline "$pipe" --users "$users" --seconds "$secs" \
     --array "$array" send
 t1=$(date +%s.%N)
-c1=$(metric routingd_store_commit_duration_seconds_count)
-s1=$(metric routingd_store_commit_duration_seconds_sum)
-r1=$(metric routingd_store_batch_requests_sum)
+c1=$(bench_metric routingd_store_commit_duration_seconds_count)
+s1=$(bench_metric routingd_store_commit_duration_seconds_sum)
+r1=$(bench_metric routingd_store_batch_requests_sum)
 awk -v c0="$c0" -v c1="$c1" -v r0="$r0" -v r1="$r1" -v t0="$t0" -v t1="$t1" \
     -v s0="$s0" -v s1="$s1" \
     'BEGIN { n = c1 - c0
