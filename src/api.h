@@ -125,12 +125,18 @@ void		 api_expire_submit(struct api *);
  * one qs_ write call: such an op first runs straight in the batch txn,
  * without a sub-transaction, because a qs_ call that fails either wrote
  * nothing or poisoned the batch, and a poisoned batch is aborted and run
- * again with a sub-transaction per op.
+ * again with a sub-transaction per op.  o_defer is set for an op nobody
+ * waits on (a WebSocket ack: no answer goes out): while only such ops
+ * are queued, the commit waits up to APIB_DEFER_US for company, so a
+ * stream of single acks does not cost a commit each.
  */
+#define APIB_DEFER_US		10000	/* us a deferrable op may wait */
 struct apib_op {
 	TAILQ_ENTRY(apib_op)	 o_entry;
 	size_t			 o_bytes;
 	int			 o_single;
+	int			 o_defer;
+	uint64_t		 o_t;		/* submitted, mono us (apib) */
 	int			 o_result;
 	int			 (*o_apply)(struct qstore *, struct apib_op *);
 	void			 (*o_done)(struct apib_op *, int result);

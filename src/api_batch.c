@@ -45,11 +45,14 @@ struct apib {
 	size_t			 b_npending;
 	ev_prepare		 b_prepare;
 	ev_idle			 b_idle;
+	ev_timer		 b_defer;	/* deferred ops' deadline */
+	size_t			 b_nurgent;	/* pending ops not o_defer */
 	int			 b_settle_failing;	/* logged once */
 };
 
 static void	apib_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	apib_idle_cb(struct ev_loop *, ev_idle *, int);
+static void	apib_defer_cb(struct ev_loop *, ev_timer *, int);
 
 /* apib_new: see api.h. */
 struct apib *
@@ -67,7 +70,8 @@ apib_new(struct ev_loop *loop, struct qstore *qs, struct shm *sh,
 	TAILQ_INIT(&b->b_pending);
 	ev_prepare_init(&b->b_prepare, apib_prepare_cb);
 	ev_idle_init(&b->b_idle, apib_idle_cb);
-	b->b_prepare.data = b->b_idle.data = b;
+	ev_init(&b->b_defer, apib_defer_cb);
+	b->b_prepare.data = b->b_idle.data = b->b_defer.data = b;
 	ev_prepare_start(loop, &b->b_prepare);
 	return (b);
 }
@@ -77,8 +81,11 @@ void
 apib_submit(struct apib *b, struct apib_op *op)
 {
 	op->o_result = QS_OK;
+	op->o_t = util_mono_us();
 	TAILQ_INSERT_TAIL(&b->b_pending, op, o_entry);
 	b->b_npending++;
+	if (!op->o_defer)
+		b->b_nurgent++;
 }
 
 /* apib_pending: see api.h. */
@@ -101,6 +108,8 @@ apib_take(struct apib *b, struct apib_list *list)
 			break;
 		TAILQ_REMOVE(&b->b_pending, op, o_entry);
 		b->b_npending--;
+		if (!op->o_defer)
+			b->b_nurgent--;
 		TAILQ_INSERT_TAIL(list, op, o_entry);
 		bytes += op->o_bytes;
 		n++;
@@ -158,6 +167,27 @@ apib_commit(struct apib *b, struct apib_list *list, size_t n)
 	return (r);
 }
 
+/*
+ * 1 if only deferrable ops are queued and the oldest may still wait: the
+ * defer timer is then armed for its deadline.
+ */
+static int
+apib_wait(struct apib *b)
+{
+	struct apib_op	*op = TAILQ_FIRST(&b->b_pending);
+	uint64_t	 now = util_mono_us();
+
+	if (op == NULL || b->b_nurgent > 0 || now - op->o_t >= APIB_DEFER_US)
+		return (0);
+	if (!ev_is_active(&b->b_defer)) {
+		ev_timer_set(&b->b_defer,
+		    (double)(op->o_t + APIB_DEFER_US - now) / 1e6, 0);
+		ev_timer_start(b->b_loop, &b->b_defer);
+	}
+	ev_idle_stop(b->b_loop, &b->b_idle);
+	return (1);
+}
+
 /* apib_run: see api.h. */
 void
 apib_run(struct apib *b)
@@ -169,6 +199,9 @@ apib_run(struct apib *b)
 	int			 r;
 
 	TAILQ_INIT(&list);
+	if (apib_wait(b))
+		return;
+	ev_timer_stop(b->b_loop, &b->b_defer);
 	if ((n = apib_take(b, &list)) > 0) {
 		r = apib_commit(b, &list, n);
 		commit_us = util_mono_us();
@@ -233,6 +266,13 @@ apib_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	apib_run(w->data);
 }
 
+/* The oldest deferred op waited long enough: commit now. */
+static void
+apib_defer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	apib_run(w->data);
+}
+
 /* Only there to keep the loop from blocking; prepare does the work. */
 static void
 apib_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
@@ -249,6 +289,7 @@ apib_free(struct apib *b)
 		return;
 	ev_prepare_stop(b->b_loop, &b->b_prepare);
 	ev_idle_stop(b->b_loop, &b->b_idle);
+	ev_timer_stop(b->b_loop, &b->b_defer);
 	while ((op = TAILQ_FIRST(&b->b_pending)) != NULL) {
 		TAILQ_REMOVE(&b->b_pending, op, o_entry);
 		b->b_npending--;

@@ -385,6 +385,7 @@ ws_touch(struct ws *x, const struct auth_id *id)
 	(void)strcpy(to->to_device, id->ai_device);
 	to->to_op.o_apply = ws_touch_apply;
 	to->to_op.o_single = 1;
+	to->to_op.o_defer = 1;
 	to->to_op.o_done = ws_touch_done;
 	apib_submit(x->x_batch, &to->to_op);
 }

@@ -448,6 +448,7 @@ wsc_ack(struct ws_conn *c, const struct json_doc *doc)
 	ka->ka_op.o_bytes = (size_t)size * QS_MSGID_SIZE;
 	ka->ka_op.o_apply = wsc_ack_apply;
 	ka->ka_op.o_single = 1;
+	ka->ka_op.o_defer = 1;		/* no answer waits on an ack */
 	ka->ka_op.o_done = wsc_ack_done;
 	c->wc_ops++;
 	apib_submit(c->wc_ws->x_batch, &ka->ka_op);
