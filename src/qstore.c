@@ -26,21 +26,24 @@
  * - A handle works only in the process that opened it (pid check).
  * - Low-level module: never logs, never exits.
  *
- * ON-DISK LAYOUT (schema 2).  Integers are big-endian and fixed-width so
+ * ON-DISK LAYOUT (schema 3).  Integers are big-endian and fixed-width so
  * that LMDB's memcmp order is numeric order.  An id component is
  * u8 len || bytes (1..128 bytes, 0x21-0x7e); "qkey" below is
  * u8 ulen || user || u8 dlen || device.  Every value starts with a format
- * version byte: 2 for queues values, 1 everywhere else.
+ * version byte: 3 for queues values, 1 everywhere else.
  *
  *   DBI     key                               value
  *   meta    "schema"                          01 || be32 schema version
  *   meta    "next_qid"                        01 || be64 next queue id
  *   meta    "next_seq"                        01 || be64 next message seq
- *   queues  qkey                              02 || be64 qid || be32 count
+ *   queues  qkey                              03 || be64 qid || be32 count
  *                                             || be64 bytes || be64 created
  *                                             ms || be64 last-seen ms ||
  *                                             be64 head expiry, per lane ||
  *                                             be32 copies in log, per lane
+ *                                             || per lane: QS_RING be64
+ *                                             newest log seqs (0: none),
+ *                                             be64 newest evicted seq
  *   qids    be64 qid                          01 || qkey
  *   log     be64 seq                          01 || u8 priority || be64
  *                                             enqueued ms || be64 expires
@@ -94,6 +97,14 @@
  *   one queue at a time: deleting 500 acked messages scattered over the
  *   log would dirty ~500 pages (58k msgs/s measured), in msgs a handful
  *   (over a million msgs/s).
+ * - The ring: a live reader (a WebSocket at the end of its queue) wants
+ *   the few newest copies of one queue, spread over a log shared by every
+ *   queue.  The queue record, rewritten by every enqueue anyway, keeps
+ *   the QS_RING newest log seqs per lane and the newest seq that fell
+ *   out; when that one is not newer than the reader's position, every
+ *   copy it still needs is in the ring and is read by key, not by a
+ *   scan of the log (with 1000 recipients a scan passed ~1000 entries
+ *   per delivered message).
  * - One log entry per message, not per device copy: an ack by one device
  *   rewrites the entry without that queue id; the last one deletes it.
  * - One expiry entry per lane head, not per message: draining a backlog
@@ -112,8 +123,9 @@
  *   qs_open refuses an env whose schema is newer than QS_SCHEMA_VERSION or
  *   whose schema record it cannot read, and an env holding other data but
  *   no schema record.  An older schema would be migrated in qs_open (one
- *   write txn) before use.  Schema 1 (per-user sequences, no log) was only
- *   ever written by pre-release builds and is refused, not migrated.
+ *   write txn) before use.  Schemas 1 (per-user sequences, no log) and 2
+ *   (no ring) were only ever written by pre-release builds and are
+ *   refused, not migrated.
  * - A value's version byte names its exact layout.  Readers reject unknown
  *   versions and unexpected lengths (QS_CORRUPT) instead of guessing.  A
  *   release that writes a new value version also bumps the schema, so an
@@ -158,8 +170,9 @@
 #define QS_FMT		1		/* value format version byte */
 #define QS_SCHEMA_LEN	5		/* bytes: fmt, be32 */
 #define QS_SEQ_LEN	9		/* bytes: fmt, be64 next seq */
-#define QS_QFMT		2		/* queues value format byte */
-#define QS_QVAL_LEN	61		/* bytes of a queues value */
+#define QS_QFMT		3		/* queues value format byte */
+#define QS_RING		4		/* newest log seqs kept per lane */
+#define QS_QVAL_LEN	(61 + QS_NLANES * 8 * (QS_RING + 1))	/* bytes */
 #define QS_LHDR_LEN	22		/* bytes of a log value before qids */
 #define QS_SETTLE_MAX	65536		/* log entries one settle moves */
 #define QS_MHDR_LEN	18		/* bytes of a msgs value before data */
@@ -213,6 +226,8 @@ struct qs_queue {
 	uint64_t	 q_seen;
 	uint64_t	 q_head[QS_NLANES];	/* indexed head expiry or 0 */
 	uint32_t	 q_log[QS_NLANES];	/* copies still in the log */
+	uint64_t	 q_ring[QS_NLANES][QS_RING]; /* newest seqs, 0: none */
+	uint64_t	 q_evicted[QS_NLANES];	/* newest seq out of the ring */
 };
 
 /* A decoded msgs value (or the message part of a log value); m_data
@@ -273,6 +288,7 @@ struct qs_walk {
 	MDB_cursor		*w_lcur;	/* on the log */
 	uint64_t		 w_qid;
 	uint32_t		 w_logn[QS_NLANES];
+	const struct qs_queue	*w_q;		/* its record: the rings */
 	uint64_t		 w_now;
 	size_t			 w_limit;
 	size_t			 w_count;
@@ -397,6 +413,8 @@ qs_mkey_make(unsigned char *p, uint64_t qid, int lane, uint64_t seq)
 static void
 qs_queue_encode(unsigned char *p, const struct qs_queue *q)
 {
+	int	 lane, i;
+
 	p[0] = QS_QFMT;
 	qs_be64_put(p + 1, q->q_qid);
 	qs_be32_put(p + 9, q->q_count);
@@ -407,12 +425,20 @@ qs_queue_encode(unsigned char *p, const struct qs_queue *q)
 	qs_be64_put(p + 45, q->q_head[QS_LANE_NORMAL]);
 	qs_be32_put(p + 53, q->q_log[QS_LANE_HIGH]);
 	qs_be32_put(p + 57, q->q_log[QS_LANE_NORMAL]);
+	p += 61;
+	for (lane = 0; lane < QS_NLANES; lane++) {
+		for (i = 0; i < QS_RING; i++, p += 8)
+			qs_be64_put(p, q->q_ring[lane][i]);
+		qs_be64_put(p, q->q_evicted[lane]);
+		p += 8;
+	}
 }
 
 static int
 qs_queue_decode(struct qs_queue *q, const MDB_val *v)
 {
 	const unsigned char	*p = v->mv_data;
+	int			 lane, i;
 
 	if (v->mv_size != QS_QVAL_LEN || p[0] != QS_QFMT)
 		return (QS_CORRUPT);
@@ -425,6 +451,13 @@ qs_queue_decode(struct qs_queue *q, const MDB_val *v)
 	q->q_head[QS_LANE_NORMAL] = qs_be64_get(p + 45);
 	q->q_log[QS_LANE_HIGH] = qs_be32_get(p + 53);
 	q->q_log[QS_LANE_NORMAL] = qs_be32_get(p + 57);
+	p += 61;
+	for (lane = 0; lane < QS_NLANES; lane++) {
+		for (i = 0; i < QS_RING; i++, p += 8)
+			q->q_ring[lane][i] = qs_be64_get(p);
+		q->q_evicted[lane] = qs_be64_get(p);
+		p += 8;
+	}
 	return (QS_OK);
 }
 
@@ -450,6 +483,26 @@ qs_mhdr_decode(struct qs_mhdr *m, const MDB_val *v)
 	m->m_data = p + QS_MHDR_LEN;
 	m->m_len = v->mv_size - QS_MHDR_LEN;
 	return (QS_OK);
+}
+
+/*
+ * Remember seq as the newest log entry of lane in q's ring (seqs only
+ * grow): the oldest one drops out into q_evicted once the ring is full.
+ */
+static void
+qs_ring_push(struct qs_queue *q, int lane, uint64_t seq)
+{
+	uint64_t	*r = q->q_ring[lane];
+	int		 i;
+
+	for (i = 0; i < QS_RING; i++)
+		if (r[i] == 0) {
+			r[i] = seq;
+			return;
+		}
+	q->q_evicted[lane] = r[0];
+	memmove(r, r + 1, (QS_RING - 1) * sizeof(*r));
+	r[QS_RING - 1] = seq;
 }
 
 static int
@@ -1376,10 +1429,10 @@ qs_schema_check(struct qstore *qs, MDB_txn *txn)
 		return (qs_seterr(qs, QS_SCHEMA, "store schema %u is newer "
 		    "than this routingd (schema %u): upgrade routingd",
 		    ver, QS_SCHEMA_VERSION));
-	if (ver == 1)
-		return (qs_seterr(qs, QS_SCHEMA, "store schema 1 was written "
+	if (ver == 1 || ver == 2)
+		return (qs_seterr(qs, QS_SCHEMA, "store schema %u was written "
 		    "by a pre-release routingd and is not migrated: move the "
-		    "data directory away"));
+		    "data directory away", ver));
 	if (ver < QS_SCHEMA_VERSION)
 		return (qs_seterr(qs, QS_SCHEMA, "unknown store schema %u",
 		    ver));
@@ -1554,6 +1607,7 @@ qs_enq_fanout(struct qstore *qs, MDB_txn *txn, const unsigned char *pfx,
 		q.q_count++;
 		q.q_bytes += nm->n_len;
 		q.q_log[nm->n_lane]++;
+		qs_ring_push(&q, nm->n_lane, nm->n_seq);
 		qs_queue_encode(vb, &q);
 		v.mv_data = vb;
 		v.mv_size = sizeof(vb);
@@ -2323,10 +2377,51 @@ qs_walk_msgs(struct qstore *qs, struct qs_walk *w, int lane)
 }
 
 /*
+ * The ring path of qs_walk_log: every log copy of the lane newer than
+ * the position is in the queue's ring (nothing newer was evicted), so
+ * read those entries by key instead of scanning the log.  Entries gone
+ * (acked, settled: the msgs walk had them) or of another queue copy are
+ * skipped.
+ */
+static int
+qs_walk_ring(struct qstore *qs, struct qs_walk *w, int lane)
+{
+	const uint64_t	*r = w->w_q->q_ring[lane];
+	unsigned char	 kb[8];
+	struct qs_lhdr	 l;
+	MDB_val		 k, v;
+	int		 i, mrc;
+
+	for (i = 0; i < QS_RING && r[i] != 0 && !w->w_stop; i++) {
+		if (r[i] <= w->w_pos->qc_last[lane])
+			continue;
+		qs_be64_put(kb, r[i]);
+		k.mv_data = kb;
+		k.mv_size = sizeof(kb);
+		if ((mrc = mdb_cursor_get(w->w_lcur, &k, &v, MDB_SET_KEY)) ==
+		    MDB_NOTFOUND)
+			continue;
+		if (mrc != 0)
+			return (qs_mdberr(qs, "mdb_cursor_get log", mrc));
+		if (qs_lhdr_decode(&l, &v) != QS_OK)
+			return (qs_seterr(qs, QS_CORRUPT, "bad log record"));
+		if (l.l_lane != lane || qs_lhdr_find(&l, w->w_qid) < 0)
+			continue;
+		if (w->w_count >= w->w_limit) {
+			w->w_more = 1;
+			return (QS_OK);
+		}
+		qs_walk_emit(w, lane, r[i], &l.l_m);
+	}
+	return (QS_OK);
+}
+
+/*
  * Walk lane of the queue's copies still in the log, after the settled
  * ones (a settle always takes the oldest log entries, so every log entry
- * comes after every settled message).  The scan stops once it has seen
- * as many copies as the queue has in the log.
+ * comes after every settled message): through the ring when it holds
+ * every copy newer than the position, else by a scan that stops once it
+ * has seen as many copies as the queue has in the log.
  */
 static int
 qs_walk_log(struct qstore *qs, struct qs_walk *w, int lane)
@@ -2339,6 +2434,8 @@ qs_walk_log(struct qstore *qs, struct qs_walk *w, int lane)
 
 	if (w->w_logn[lane] == 0)
 		return (QS_OK);
+	if (w->w_q->q_evicted[lane] <= w->w_pos->qc_last[lane])
+		return (qs_walk_ring(qs, w, lane));
 	qs_be64_put(start, w->w_pos->qc_last[lane] + 1);
 	k.mv_data = start;
 	k.mv_size = sizeof(start);
@@ -2388,6 +2485,7 @@ qs_walk(struct qstore *qs, MDB_txn *txn, const char *user, const char *device,
 		return (rc);
 	w->w_qid = q.q_qid;
 	memcpy(w->w_logn, q.q_log, sizeof(w->w_logn));
+	w->w_q = &q;
 	if ((rc = qs_cursor(qs, txn, QS_DB_MSGS, &w->w_cur)) != QS_OK)
 		return (rc);
 	if ((rc = qs_cursor(qs, txn, QS_DB_LOG, &w->w_lcur)) != QS_OK) {

@@ -38,7 +38,7 @@
 #define QS_MAXREADERS		512	/* reader slots (1st opener fixes) */
 #define QS_MAXDBS		8	/* named databases */
 #define QS_DEFAULT_DEVICE	"default"	/* device of a user with none */
-#define QS_SCHEMA_VERSION	2	/* on-disk schema written and read */
+#define QS_SCHEMA_VERSION	3	/* on-disk schema written and read */
 #define QS_TOUCH_INTERVAL_MS	60000	/* ms: last-seen write granularity */
 #define QS_SETTLE_AT		8192	/* log entries that make a settle due */
 

@@ -963,8 +963,8 @@ test_schema(void **state)
 {
 	static const unsigned char	 future[] = { 1, 0, 0, 0, 99 };
 	static const unsigned char	 oddfmt[] = { 7, 0, 0, 0, 1 };
-	static const unsigned char	 current[] = { 1, 0, 0, 0, 2 };
-	static const unsigned char	 old[] = { 1, 0, 0, 0, 1 };
+	static const unsigned char	 current[] = { 1, 0, 0, 0, 3 };
+	static const unsigned char	 old[] = { 1, 0, 0, 0, 2 };
 	struct fix			*f = *state;
 	struct qstore			*qs;
 	MDB_env				*env;
@@ -985,7 +985,7 @@ test_schema(void **state)
 	assert_non_null(strstr(err, "unknown schema record format"));
 	put_schema(f->dir, old, sizeof(old));
 	assert_null(qs_open(f->dir, 0, &err));
-	assert_non_null(strstr(err, "schema 1 was written by a pre-release"));
+	assert_non_null(strstr(err, "schema 2 was written by a pre-release"));
 	put_schema(f->dir, current, sizeof(current));
 	assert_non_null(f->qs = qs_open(f->dir, 0, &err));
 	assert_int_equal(depth(f->qs, "u", "default", NULL), 1);
@@ -1118,6 +1118,89 @@ test_settle(void **state)
 	g = fetch(qs, "v", "default", 1, 5, QS_OK);
 	assert_string_equal(g->data[0], "x");
 	assert_int_equal(depth(qs, "v", "default", NULL), QS_SETTLE_AT);
+}
+
+/* Page from cursor *cur; the data of what came, "" separated by ",". */
+static const char *
+page(struct qstore *qs, const char *user, struct qs_cursor *cur,
+    size_t limit)
+{
+	static char	 out[512];
+	struct got	*g;
+	size_t		 i, n, off = 0;
+	int		 more;
+
+	g = fetch(qs, user, "d", 0, 0, QS_OK);	/* a fresh collector */
+	assert_int_equal(qs_fetch_after(qs, user, "d", cur, limit, 5,
+	    collect_cb, g, &n, &more), QS_OK);
+	out[0] = '\0';
+	for (i = 0; i < g->n; i++)
+		off += (size_t)snprintf(out + off, sizeof(out) - off, "%s%s",
+		    i > 0 ? "," : "", g->data[i]);
+	return (out);
+}
+
+/*
+ * Log copies newer than a reader's position are read through the queue's
+ * ring (the newest QS_RING seqs per lane) when nothing newer fell out of
+ * it, else by a scan: both give the same messages in the same order,
+ * other queues' entries and acked copies in between are skipped.
+ */
+static void
+test_ring(void **state)
+{
+	struct qstore		*qs = ((struct fix *)*state)->qs;
+	struct qs_cursor	 cur, mid;
+	char			 ids[10][QS_MSGID_SIZE], txt[8];
+	const char		*ack[1];
+	int			 i;
+
+	if (settle_mode)
+		skip();		/* the ring serves the log only */
+	touch1(qs, "u", "d", 1);
+	touch1(qs, "u", "e", 1);
+	touch1(qs, "v", "d", 1);
+	/* three: the ring holds them all */
+	for (i = 0; i < 3; i++) {
+		(void)snprintf(txt, sizeof(txt), "m%d", i);
+		assert_int_equal(send1(qs, "u", txt, 0, 5, TTL, QMAX, ids[i]),
+		    QS_OK);
+		assert_int_equal(send1(qs, "v", "other", 0, 5, TTL, QMAX,
+		    NULL), QS_OK);
+	}
+	qs_cursor_init(&cur);
+	assert_string_equal(page(qs, "u", &cur, 10), "m0,m1,m2");
+	/* seven more: m0..m5 fall out of the ring */
+	for (i = 3; i < 10; i++) {
+		(void)snprintf(txt, sizeof(txt), "m%d", i);
+		assert_int_equal(send1(qs, "u", txt, 0, 5, TTL, QMAX, ids[i]),
+		    QS_OK);
+		assert_int_equal(send1(qs, "v", "other", 0, 5, TTL, QMAX,
+		    NULL), QS_OK);
+	}
+	/* from m2: m3..m5 are no longer in the ring: a scan */
+	assert_string_equal(page(qs, "u", &cur, 10),
+	    "m3,m4,m5,m6,m7,m8,m9");
+	/* from m5 (the newest evicted): the ring alone has m6..m9 */
+	qs_cursor_init(&mid);
+	assert_string_equal(page(qs, "u", &mid, 6), "m0,m1,m2,m3,m4,m5");
+	assert_string_equal(page(qs, "u", &mid, 2), "m6,m7");
+	assert_string_equal(page(qs, "u", &mid, 10), "m8,m9");
+	assert_string_equal(page(qs, "u", &mid, 10), "");
+	/* a copy acked by device d is skipped; e still gets it */
+	assert_int_equal(send1(qs, "u", "n1", 0, 5, TTL, QMAX, ids[0]),
+	    QS_OK);
+	assert_int_equal(send1(qs, "u", "n2", 0, 5, TTL, QMAX, NULL), QS_OK);
+	ack[0] = ids[0];
+	assert_int_equal(ack1(qs, "u", "d", ack, 1), 1);
+	assert_string_equal(page(qs, "u", &mid, 10), "n2");
+	/* the high lane has a ring of its own */
+	assert_int_equal(send1(qs, "u", "h1", 9, 5, TTL, QMAX, NULL), QS_OK);
+	assert_string_equal(page(qs, "u", &mid, 10), "h1");
+	/* after a settle the same reader continues from msgs */
+	assert_int_equal(send1(qs, "u", "n3", 0, 5, TTL, QMAX, NULL), QS_OK);
+	(void)settle_all(qs, 5, NULL);
+	assert_string_equal(page(qs, "u", &mid, 10), "n3");
 }
 
 static void
@@ -1834,6 +1917,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_schema, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_settle, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_ring, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_after, fix_setup,
 		    fix_teardown),
