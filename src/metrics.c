@@ -58,8 +58,8 @@ static const struct metrics_hist_def {
 	    metrics_bounds_batch, sizeof(metrics_bounds_batch) /
 	    sizeof(uint64_t), 1 },
 	{ "routingd_ws_delivery_seconds",
-	    "Live delivery latency, from the durable commit to the WebSocket "
-	    "frame written.",
+	    "Live delivery latency: from the durable commit that rang a "
+	    "connection to the frames of its next pull (one sample each).",
 	    metrics_bounds_us, sizeof(metrics_bounds_us) / sizeof(uint64_t),
 	    1e6 },
 };

@@ -90,6 +90,7 @@ struct ws_conn {
 	int			 wc_ops;	/* ack ops in the batch */
 	int			 wc_bad;	/* error frames answered */
 	int			 wc_capped;	/* a pull stopped at WS_OUT_CAP */
+	unsigned		 wc_pushed_now;	/* frames of the current pull */
 	size_t			 wc_nread;	/* bytes read this turn */
 	unsigned		 wc_frags;	/* frames of the message */
 	uint16_t		 wc_close_code;	/* sent or received */

@@ -285,9 +285,7 @@ wsc_push_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
 	if (wsc_queue_text(c, wsc_buf, n) == -1)
 		return (1);
 	wsc_count(&x->x_shm->sh_ws.sw_pushed, 1);
-	if (c->wc_backlog_done && c->wc_commit_us != 0)
-		metrics_observe(x->x_shm, SHM_H_DELIVERY,
-		    util_mono_us() - c->wc_commit_us);
+	c->wc_pushed_now++;
 	return (0);
 }
 
@@ -357,6 +355,7 @@ wsc_pull(struct ws_conn *c)
 
 	if (c->wc_closing || c->wc_dead)
 		return;
+	c->wc_pushed_now = 0;
 	if (c->wc_mode == WS_MODE_POKE) {
 		for (; c->wc_pokes > 0 && !wsc_out_full(c); c->wc_pokes--)
 			(void)wsc_queue_text(c, "{}", 2);
@@ -367,6 +366,10 @@ wsc_pull(struct ws_conn *c)
 			;
 		c->wc_capped = wsc_out_full(c);
 	}
+	/* one sample per doorbell: its commit to this pull's frames */
+	if (c->wc_commit_us != 0 && c->wc_backlog_done && c->wc_pushed_now > 0)
+		metrics_observe(c->wc_ws->x_shm, SHM_H_DELIVERY,
+		    util_mono_us() - c->wc_commit_us);
 	c->wc_commit_us = 0;
 	wsc_run(c, 0);
 }
