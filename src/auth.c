@@ -157,28 +157,6 @@ auth_free(struct auth *a)
 	free(a);
 }
 
-/* The token of "Authorization: Bearer <token>", or NULL. */
-static const char *
-auth_bearer(const struct http_request *req, size_t *len)
-{
-	const char	*v;
-	size_t		 n;
-
-	if ((v = http_header_get(req, "authorization", &n)) == NULL ||
-	    n < 7 || strncasecmp(v, "Bearer ", 7) != 0)
-		return (NULL);
-	v += 7;
-	n -= 7;
-	while (n > 0 && *v == ' ') {
-		v++;
-		n--;
-	}
-	if (n == 0 || memchr(v, ' ', n) != NULL)
-		return (NULL);
-	*len = n;
-	return (v);
-}
-
 /* The cache entry for hash (used or not). */
 static struct auth_entry *
 auth_slot(struct auth *a, const uint8_t *hash)
@@ -264,7 +242,7 @@ auth_request(struct auth *a, const struct http_request *req, time_t now,
 
 	memset(id, 0, sizeof(*id));
 	*hit = -1;
-	if ((tok = auth_bearer(req, &len)) == NULL) {
+	if ((tok = http_bearer(req, &len)) == NULL) {
 		*reason = "no bearer token";
 		return (AUTH_DENIED);
 	}

@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "http.h"
@@ -709,6 +710,28 @@ http_header_get(const struct http_request *req, const char *name,
 		return (h->hh_value);
 	}
 	return (NULL);
+}
+
+/* http_bearer: see http.h. */
+const char *
+http_bearer(const struct http_request *req, size_t *len)
+{
+	const char	*v;
+	size_t		 n;
+
+	if ((v = http_header_get(req, "authorization", &n)) == NULL ||
+	    n < 7 || strncasecmp(v, "Bearer ", 7) != 0)
+		return (NULL);
+	v += 7;
+	n -= 7;
+	while (n > 0 && *v == ' ') {
+		v++;
+		n--;
+	}
+	if (n == 0 || memchr(v, ' ', n) != NULL)
+		return (NULL);
+	*len = n;
+	return (v);
 }
 
 /* http_query_get: see http.h. */

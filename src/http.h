@@ -112,6 +112,14 @@ int		 http_chunked_feed(struct http_chunked *, const char *buf,
 const char	*http_header_get(const struct http_request *, const char *name,
 		    size_t *len);
 
+/*
+ * http_bearer: the token of "Authorization: Bearer <token>" (scheme
+ * case-insensitive, then one or more spaces, no space inside the token),
+ * or NULL; *len receives its length.  Only the first Authorization field
+ * counts.
+ */
+const char	*http_bearer(const struct http_request *, size_t *len);
+
 /* http_query_get: the raw value of query parameter key, or NULL. */
 const char	*http_query_get(const struct http_request *, const char *key,
 		    size_t *len);

@@ -295,28 +295,6 @@ wsp_is_jwt(const char *s, size_t n)
 	return (dots == 2 && seg > 0);
 }
 
-/* The token of "Authorization: Bearer <token>", or NULL (as auth.c). */
-static const char *
-wsp_bearer(const struct http_request *req, size_t *len)
-{
-	const char	*v;
-	size_t		 n;
-
-	if ((v = http_header_get(req, "authorization", &n)) == NULL ||
-	    n < 7 || strncasecmp(v, "Bearer ", 7) != 0)
-		return (NULL);
-	v += 7;
-	n -= 7;
-	while (n > 0 && *v == ' ') {
-		v++;
-		n--;
-	}
-	if (n == 0 || memchr(v, ' ', n) != NULL)
-		return (NULL);
-	*len = n;
-	return (v);
-}
-
 /*
  * Walk the offered subprotocols of up in order: *jwt receives the first
  * JWT-shaped item (or NULL), *ours the first item equal to WSP_PROTOCOL
@@ -358,7 +336,7 @@ wsp_token(const struct http_request *req, const struct wsp_upgrade *up,
 	wsp_offered(up, &jwt, &jwtlen, &ours, &ourslen);
 	*proto = ours;
 	*protolen = ourslen;
-	if ((v = wsp_bearer(req, &n)) != NULL) {
+	if ((v = http_bearer(req, &n)) != NULL) {
 		*tok = v;
 		*toklen = n;
 		return (WSP_OK);

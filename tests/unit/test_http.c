@@ -718,6 +718,41 @@ test_query_get(void **state)
 	assert_null(http_query_get(&req, "missing", &n));
 }
 
+/* The bearer token: scheme case-insensitive, spaces, no inner space. */
+static void
+test_bearer(void **state)
+{
+	static const struct {
+		const char	*field;
+		const char	*token;		/* NULL: none */
+	} cases[] = {
+		{ "Bearer abc.def.ghi", "abc.def.ghi" },
+		{ "bearer   tok", "tok" },
+		{ "BEARER t", "t" },
+		{ "Basic dXNlcjpwdw==", NULL },
+		{ "Bearer", NULL },
+		{ "Bearer ", NULL },
+		{ "Bearer a b", NULL },
+		{ "Bearerabc", NULL },
+	};
+	char		 head[256];
+	const char	*v;
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(head, sizeof(head), "GET / HTTP/1.1\r\n"
+		    "Host: a\r\nAuthorization: %s\r\n\r\n", cases[i].field);
+		expect_ok(head);
+		v = http_bearer(&req, &n);
+		if (cases[i].token == NULL)
+			assert_null(v);
+		else
+			assert_true(span_eq(v, n, cases[i].token));
+	}
+	expect_ok("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_null(http_bearer(&req, &n));
+}
+
 static void
 test_query_none(void **state)
 {
@@ -919,6 +954,7 @@ main(void)
 		cmocka_unit_test(test_chunked_limits),
 		cmocka_unit_test(test_chunked_trailer_limit),
 		cmocka_unit_test(test_query_get),
+		cmocka_unit_test(test_bearer),
 		cmocka_unit_test(test_query_none),
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_format_head),
