@@ -31,6 +31,11 @@ async def run(d):
         await wc.until_empty(ws)
         conns.append(ws)
     ws_pid = [p for p, t in d.workers().items() if " ws " in t + " "][0]
+    # Let the WS worker commit its connections' device touches first: a
+    # process stopped inside a write txn holds LMDB's writer lock, and
+    # every sender would wait for it (the heartbeat kill is what ends
+    # that for a worker really stuck).
+    await asyncio.sleep(0.5)
     os.kill(ws_pid, signal.SIGSTOP)
     try:
         loop = asyncio.get_running_loop()
