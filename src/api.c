@@ -152,11 +152,13 @@ api_init(struct worker *w)
 	a->a_shm = w->w_shm;
 	w->w_ctx = a;
 	/*
-	 * Every request runs in an LMDB nested txn, which mallocs about
-	 * 3 MiB of page lists and frees them at its end.  glibc would mmap
-	 * and munmap that each time (a page fault per touched page); keep it
-	 * on the heap and keep up to API_HEAP_KEEP free there instead.
-	 * Measured: about 12 % more durable accepts/s (tests/bench/run.sh).
+	 * A request that makes more than one write (an array send) runs in an
+	 * LMDB nested txn, which mallocs about 3 MiB of page lists and frees
+	 * them at its end (so does a replayed batch, see api_batch.c).  glibc
+	 * would mmap and munmap that each time (a page fault per touched
+	 * page); keep it on the heap and keep up to API_HEAP_KEEP free there.
+	 * Measured before single writes skipped the nested txn: about 12 %
+	 * more durable accepts/s (tests/bench/run.sh).
 	 */
 	(void)mallopt(M_MMAP_THRESHOLD, API_HEAP_KEEP / 2);
 	(void)mallopt(M_TRIM_THRESHOLD, API_HEAP_KEEP);

@@ -285,6 +285,10 @@ api_send_parse(struct api_send_op *so, const struct json_doc *doc,
 		    "senderId is not the caller", NULL);
 	} else if (r == ENV_NOMEM)
 		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
+	else if (r == ENV_TOO_LARGE) {
+		api_reject(ac->ac_api, SHM_REJ_INVALID_ENVELOPE);
+		api_reply_error(ac, 413, "too_large", err, NULL);
+	}
 	else {
 		api_reject(ac->ac_api, SHM_REJ_INVALID_ENVELOPE);
 		api_reply_error(ac, 400, "invalid_envelope",

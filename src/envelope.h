@@ -18,7 +18,8 @@ enum env_result {
 	ENV_OK = 0,
 	ENV_INVALID = -1,		/* 400 invalid_envelope */
 	ENV_SENDER_MISMATCH = -2,	/* 403 sender_mismatch */
-	ENV_NOMEM = -3			/* 503 */
+	ENV_NOMEM = -3,			/* 503 */
+	ENV_TOO_LARGE = -4		/* 413 too_large */
 };
 
 /*

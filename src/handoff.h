@@ -20,7 +20,12 @@
 
 #include <stdint.h>
 
+#include "ipc.h"
 #include "routingd.h"
+
+/* The largest envelope an ephemeral hand-off record carries (bytes). */
+#define HO_EPHEMERAL_MAX	(IPC_MAX_PAYLOAD - \
+				    sizeof(struct ipc_ephemeral) - 2 * 255)
 
 struct shm;
 struct presence;

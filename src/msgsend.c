@@ -77,6 +77,11 @@ ms_parse(struct ms_batch *b, const struct json_doc *doc, const int *toks,
 			b->mb_stored++;
 			continue;
 		}
+		if (it->mi_msg.em_len > HO_EPHEMERAL_MAX) {
+			*errstr = "an ephemeral envelope is too large to hand "
+			    "over";
+			return (ENV_TOO_LARGE);
+		}
 		it->mi_id[0] = MS_EPHEMERAL_PREFIX;
 		if (util_random_hex(it->mi_id + 1, 8) == -1) {
 			*errstr = "out of random bytes";

@@ -52,8 +52,10 @@ void		 ms_free(struct ms_batch *b);
 
 /*
  * ms_parse: validate the envelopes at toks for the caller (user id) into
- * b, giving ephemeral ones a random id.  Returns ENV_OK or the first
- * failure (enum env_result) with *errstr set.
+ * b, giving ephemeral ones a random id.  An ephemeral envelope larger
+ * than a hand-off record can carry (HO_EPHEMERAL_MAX) is ENV_TOO_LARGE:
+ * refused, not accepted and silently dropped.  Returns ENV_OK or the
+ * first failure (enum env_result) with *errstr set.
  */
 int		 ms_parse(struct ms_batch *b, const struct json_doc *doc,
 		    const int *toks, const char *caller, const char **errstr);

@@ -274,6 +274,19 @@ ws_recv_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* The tick                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Compact the presence partition once deletes left a quarter of its
+ * slots as tombstones (a compaction walks every slot). */
+static void
+ws_presence_tidy(struct ws *x)
+{
+	const struct pr_header	*h = (const struct pr_header *)x->x_pr;
+	unsigned		 entries, tombs;
+
+	pr_stats(x->x_pr, (unsigned)x->x_seat, &entries, &tombs);
+	if (tombs > h->ph_slots / 4)
+		pr_worker_compact(x->x_pr, (unsigned)x->x_seat);
+}
+
 static void
 ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -296,7 +309,7 @@ ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		wsc_tick(c, now, real_s);
 	}
 	if (x->x_seat >= 0 && x->x_pr != NULL)
-		pr_worker_compact(x->x_pr, (unsigned)x->x_seat);
+		ws_presence_tidy(x);
 }
 
 /* ------------------------------------------------------------------ */

@@ -263,28 +263,44 @@ wsc_out_full(const struct ws_conn *c)
 	return (wslay_event_get_queued_msg_length(c->wc_ctx) >= WS_OUT_CAP);
 }
 
+/*
+ * Queue {"type":"message","id":id,["ephemeral":true,]"envelope":env}
+ * (env: len bytes of stored JSON; id needs no escaping) and count it.
+ * 0 or -1.
+ */
+static int
+wsc_message_frame(struct ws_conn *c, const char *id, int ephemeral,
+    const void *env, size_t len)
+{
+	static const char	 pre[] = "{\"type\":\"message\",\"id\":\"";
+	const char		*mid = ephemeral ?
+				    "\",\"ephemeral\":true,\"envelope\":" :
+				    "\",\"envelope\":";
+	size_t			 idlen = strlen(id), midlen = strlen(mid), n;
+
+	n = sizeof(pre) - 1 + idlen + midlen + len + 1;
+	if (wsc_buf_need(n) == -1)
+		return (-1);
+	memcpy(wsc_buf, pre, sizeof(pre) - 1);
+	memcpy(wsc_buf + sizeof(pre) - 1, id, idlen);
+	memcpy(wsc_buf + sizeof(pre) - 1 + idlen, mid, midlen);
+	memcpy(wsc_buf + n - 1 - len, env, len);
+	wsc_buf[n - 1] = '}';
+	if (wsc_queue_text(c, wsc_buf, n) == -1)
+		return (-1);
+	wsc_count(&c->wc_ws->x_shm->sh_ws.sw_pushed, 1);
+	return (0);
+}
+
 /* One message of the queue into a frame (a qs_msg_cb). */
 static int
 wsc_push_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
     const void *data, size_t len)
 {
-	static const char	 pre[] = "{\"type\":\"message\",\"id\":\"";
-	static const char	 mid[] = "\",\"envelope\":";
-	struct ws_conn		*c = arg;
-	struct ws		*x = c->wc_ws;
-	size_t			 idlen = strlen(id), n;
+	struct ws_conn	*c = arg;
 
-	n = sizeof(pre) - 1 + idlen + sizeof(mid) - 1 + len + 1;
-	if (wsc_buf_need(n) == -1)
+	if (wsc_message_frame(c, id, 0, data, len) == -1)
 		return (1);
-	memcpy(wsc_buf, pre, sizeof(pre) - 1);
-	memcpy(wsc_buf + sizeof(pre) - 1, id, idlen);
-	memcpy(wsc_buf + sizeof(pre) - 1 + idlen, mid, sizeof(mid) - 1);
-	memcpy(wsc_buf + n - 1 - len, data, len);
-	wsc_buf[n - 1] = '}';
-	if (wsc_queue_text(c, wsc_buf, n) == -1)
-		return (1);
-	wsc_count(&x->x_shm->sh_ws.sw_pushed, 1);
 	c->wc_pushed_now++;
 	return (0);
 }
@@ -294,25 +310,13 @@ void
 wsc_ephemeral(struct ws_conn *c, const char *id, const char *env, size_t len,
     uint64_t commit_us)
 {
-	static const char	 pre[] = "{\"type\":\"message\",\"id\":\"";
-	static const char	 mid[] = "\",\"ephemeral\":true,\"envelope\":";
-	struct ws		*x = c->wc_ws;
-	size_t			 idlen = strlen(id), n;
+	struct ws	*x = c->wc_ws;
 
 	if (c->wc_mode != WS_MODE_PUSH || c->wc_closing || c->wc_dead ||
 	    wsc_out_full(c))
 		return;		/* ephemeral: never stored, so dropped */
-	n = sizeof(pre) - 1 + idlen + sizeof(mid) - 1 + len + 1;
-	if (wsc_buf_need(n) == -1)
+	if (wsc_message_frame(c, id, 1, env, len) == -1)
 		return;
-	memcpy(wsc_buf, pre, sizeof(pre) - 1);
-	memcpy(wsc_buf + sizeof(pre) - 1, id, idlen);
-	memcpy(wsc_buf + sizeof(pre) - 1 + idlen, mid, sizeof(mid) - 1);
-	memcpy(wsc_buf + n - 1 - len, env, len);
-	wsc_buf[n - 1] = '}';
-	if (wsc_queue_text(c, wsc_buf, n) == -1)
-		return;
-	wsc_count(&x->x_shm->sh_ws.sw_pushed, 1);
 	if (commit_us != 0)
 		metrics_observe(x->x_shm, SHM_H_DELIVERY,
 		    util_mono_us() - commit_us);
@@ -563,8 +567,10 @@ wsc_send_parse(struct ws_conn *c, const struct json_doc *doc)
 	if ((r = ms_parse(sd->sd_b, doc, toks, c->wc_user, &err)) != ENV_OK) {
 		wsc_error_rid(c, sd->sd_rid, r == ENV_SENDER_MISMATCH ?
 		    "sender_mismatch" : r == ENV_NOMEM ? "unavailable" :
-		    "invalid_envelope", r == ENV_SENDER_MISMATCH ?
-		    "senderId is not the caller" : "invalid envelope", 1);
+		    r == ENV_TOO_LARGE ? "too_large" : "invalid_envelope",
+		    r == ENV_SENDER_MISMATCH ? "senderId is not the caller" :
+		    r == ENV_TOO_LARGE ? "ephemeral envelope too large" :
+		    "invalid envelope", 1);
 		ms_free(sd->sd_b);
 		free(sd);
 		return (NULL);

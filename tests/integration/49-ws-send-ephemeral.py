@@ -5,6 +5,7 @@ requestId) or "error"; ephemeral envelopes reach online devices with
 offline recipient."""
 
 import asyncio
+import base64
 import json
 
 import rtd
@@ -67,6 +68,21 @@ async def run(d):
         ids = [x["id"] for x in doc["messages"]]
         rtd.check(not any(i.startswith("e") for i in ids),
                   "ephemeral messages are never queued")
+        # a hand-off record holds about 60 KB: a larger ephemeral envelope
+        # is refused (413 too_large), not accepted and silently dropped
+        big = base64.b64encode(b"z" * 60000).decode()
+        st, doc = d.send(a, rtd.envelope("bob", isEphemeral=True, data=big))
+        rtd.check(st == 413 and doc["error"] == "too_large",
+                  "a too large ephemeral envelope: 413 too_large (%s)" % st)
+        r = await send(wa, requestId="r7",
+                       envelope=rtd.envelope("bob", isEphemeral=True,
+                                             data=big))
+        rtd.check(r and r["type"] == "error" and r["error"] == "too_large"
+                  and r["requestId"] == "r7", "and too_large over the socket")
+        st, doc = d.send(a, rtd.envelope("bob", data=big))
+        m = await wc.recv(wb)
+        rtd.check(st == 202 and m and m["id"] == doc["id"],
+                  "the same envelope stored (not ephemeral) is delivered")
     before = d.metrics().get("routingd_messages_dropped_total", 0)
     st, doc = d.send(a, rtd.envelope("dave", isEphemeral=True))
     rtd.check(st == 202, "ephemeral to an offline user: 202")
