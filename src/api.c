@@ -204,7 +204,8 @@ api_free(struct worker *w)
 }
 
 /* Once a second: settle the whole log (so the sweep sees every message
- * and fetches scan little), then sweep expired messages. */
+ * and fetches scan little), then sweep expired messages; the first API
+ * worker also takes a step of the idle device sweep. */
 static void
 api_expire_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -212,6 +213,8 @@ api_expire_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	apib_settle(a->a_batch, 1);
 	api_expire_submit(a);
+	if (a->a_w->w_index == 0)
+		api_forget_submit(a);
 }
 
 /* Clear reader slots that dead processes left behind. */
@@ -556,6 +559,8 @@ api_store_gauges(struct api *a)
 	atomic_store_explicit(&m->sa_log_entries, st.st_log,
 	    memory_order_relaxed);
 	atomic_store_explicit(&m->sa_queue_devices, st.st_queues,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->sa_queue_held, st.st_held,
 	    memory_order_relaxed);
 	atomic_store_explicit(&m->sa_store_used_bytes, st.st_map_used,
 	    memory_order_relaxed);

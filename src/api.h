@@ -26,6 +26,7 @@
 #define API_BATCH_MAX_BYTES	(8 * 1024 * 1024) /* request bytes per batch */
 #define API_EXPIRE_INTERVAL	1.0	/* s between expiry sweeps */
 #define API_EXPIRE_MAX		1000	/* messages dropped per sweep */
+#define API_FORGET_SCAN		1000	/* queue records an idle sweep visits */
 #define API_HEAP_KEEP		(16 * 1024 * 1024) /* bytes malloc keeps */
 #define API_READER_INTERVAL	30.0	/* s between LMDB reader checks */
 #define API_LIMIT_DEFAULT	50	/* GET /api/messages default limit */
@@ -49,6 +50,7 @@ struct api {
 	jsmntok_t		*a_tok;		/* API_MAX_TOKENS, reused */
 	int			 a_mapfull;	/* a MAP_FULL incident is on */
 	int			 a_expiring;	/* an expiry op is queued */
+	int			 a_forgetting;	/* an idle sweep op is queued */
 	uint64_t		 a_warned_ms;	/* last store failure logged */
 	ev_timer		 a_expire;
 	ev_timer		 a_readers;
@@ -112,6 +114,14 @@ api_route_fn	 api_device_delete;
 
 /* api_expire_submit: queue one bounded expiry sweep (if none is queued). */
 void		 api_expire_submit(struct api *);
+
+/*
+ * api_forget_submit: queue one step (API_FORGET_SCAN queue records) of
+ * the sweep that forgets devices idle for device_idle_ttl and not
+ * connected (presence), and empty held queues; logs once per step that
+ * forgot any.  No-op while a step is queued.
+ */
+void		 api_forget_submit(struct api *);
 
 /* ---- api_batch.c ---------------------------------------------------- */
 

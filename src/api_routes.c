@@ -22,6 +22,7 @@
 #include "msgsend.h"
 #include "json.h"
 #include "log.h"
+#include "presence.h"
 #include "qstore.h"
 #include "routingd.h"
 #include "worker.h"
@@ -238,9 +239,7 @@ api_send_accepted(struct api_send_op *so)
 		api_buf_json(&b, mb->mb_items[i].mi_id);
 	}
 	api_buf_str(&b, so->so_array ? "]}" : "}");
-	api_count(&a->a_shm->sh_api.sa_accepted, mb->mb_stored);
-	api_count(&a->a_shm->sh_api.sa_dropped,
-	    mb->mb_n - mb->mb_stored - mb->mb_delivered);
+	ms_count(mb, a->a_shm);
 	api_reply_buf(&so->so_call, 202, &b);
 }
 
@@ -346,10 +345,17 @@ api_send(struct api_call *ac)
 /* GET /api/messages                                                   */
 /* ------------------------------------------------------------------ */
 
+/* Admitting a device that fetches for the first time (api_admit_*), or
+ * refreshing the last-seen time of a known one (api_seen_*). */
 struct api_touch_op {
 	struct apib_op	 to_op;
-	struct api_call	 to_call;
+	struct api_call	 to_call;		/* admit: answered after */
+	struct api	*to_api;
 	uint64_t	 to_now_ms;
+	size_t		 to_limit;
+	size_t		 to_adopted;
+	char		 to_user[QS_ID_MAX + 1];
+	char		 to_device[QS_ID_MAX + 1];
 };
 
 /* The limit parameter: 0 with *limit, or -1 if not an integer. */
@@ -399,84 +405,164 @@ api_messages_cb(void *arg, const char *id, int priority,
 	return (b->b_err ? -1 : 0);
 }
 
-static int
-api_touch_apply(struct qstore *qs, struct apib_op *op)
-{
-	struct api_touch_op	*to = (struct api_touch_op *)op;
+static int	 api_messages_answer(struct api_call *, size_t limit);
 
-	return (qs_touch(qs, to->to_call.ac_id.ai_user,
-	    to->to_call.ac_id.ai_device, to->to_now_ms));
+static struct api_touch_op *
+api_touch_new(struct api *a, const struct auth_id *id)
+{
+	struct api_touch_op	*to;
+
+	if ((to = calloc(1, sizeof(*to))) == NULL)
+		return (NULL);
+	to->to_api = a;
+	to->to_now_ms = util_real_ms();
+	(void)strcpy(to->to_user, id->ai_user);
+	(void)strcpy(to->to_device, id->ai_device);
+	to->to_op.o_single = 1;
+	return (to);
 }
 
-/* A first fetch made the device known: its queue is empty. */
+static int
+api_admit_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_touch_op	*to = (struct api_touch_op *)op;
+	struct qs_effects	 fx;
+	int			 r;
+
+	r = qs_touch(qs, to->to_user, to->to_device, to->to_now_ms,
+	    config_touch_interval_ms(to->to_api->a_cfg));
+	qs_effects(qs, &fx);
+	to->to_adopted = fx.ef_adopted;
+	return (r);
+}
+
+/* The device is known now (with what it adopted): answer the fetch. */
 static void
-api_touch_done(struct apib_op *op, int r)
+api_admit_done(struct apib_op *op, int r)
 {
 	struct api_touch_op	*to = (struct api_touch_op *)op;
 	static const char	 empty[] = "{\"messages\":[]}";
 
 	if (r == QS_OK) {
-		api_store_ok(to->to_call.ac_api);
-		api_reply(&to->to_call, 200, "application/json", NULL, empty,
-		    sizeof(empty) - 1);
+		api_store_ok(to->to_api);
+		api_count(&to->to_api->a_shm->sh_api.sa_adopted,
+		    to->to_adopted);
+		r = api_messages_answer(&to->to_call, to->to_limit);
+		if (r == QS_NOTFOUND)	/* deleted again meanwhile */
+			api_reply(&to->to_call, 200, "application/json", NULL,
+			    empty, sizeof(empty) - 1);
+		else if (r != QS_OK)
+			api_store_error(&to->to_call, r);
 	} else
 		api_op_failed(&to->to_call, r);
 	free(to);
 }
 
 static void
-api_touch_submit(struct api_call *ac)
+api_admit_submit(struct api_call *ac, size_t limit)
 {
 	struct api_touch_op	*to;
 
-	if ((to = calloc(1, sizeof(*to))) == NULL) {
+	if ((to = api_touch_new(ac->ac_api, &ac->ac_id)) == NULL) {
 		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
 		return;
 	}
 	to->to_call = *ac;
-	to->to_now_ms = util_real_ms();
-	to->to_op.o_bytes = 0;
-	to->to_op.o_apply = api_touch_apply;
-	to->to_op.o_single = 1;
-	to->to_op.o_done = api_touch_done;
+	to->to_limit = limit;
+	to->to_op.o_apply = api_admit_apply;
+	to->to_op.o_done = api_admit_done;
+	apib_submit(ac->ac_api->a_batch, &to->to_op);
+}
+
+static int
+api_seen_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_touch_op	*to = (struct api_touch_op *)op;
+
+	return (qs_seen(qs, to->to_user, to->to_device, to->to_now_ms));
+}
+
+static void
+api_seen_done(struct apib_op *op, int r)
+{
+	(void)r;		/* a later request refreshes it again */
+	free(op);
+}
+
+/* Record that the device was seen; nobody waits for it. */
+static void
+api_seen_submit(struct api_call *ac)
+{
+	struct api_touch_op	*to;
+
+	if ((to = api_touch_new(ac->ac_api, &ac->ac_id)) == NULL)
+		return;
+	to->to_op.o_defer = 1;
+	to->to_op.o_apply = api_seen_apply;
+	to->to_op.o_done = api_seen_done;
 	apib_submit(ac->ac_api->a_batch, &to->to_op);
 }
 
 /*
+ * Answer GET /api/messages from the store: the messages, and the drop
+ * marker read in the same txn; a last-seen time older than the touch
+ * interval is refreshed in the background.  QS_OK once answered, else
+ * the store's result (nothing answered).
+ */
+static int
+api_messages_answer(struct api_call *ac, size_t limit)
+{
+	struct api		*a = ac->ac_api;
+	struct qs_cursor	 cur;
+	struct api_buf		 b;
+	size_t			 count = 0;
+	uint64_t		 now = util_real_ms();
+	char			 num[40];
+	int			 r;
+
+	memset(&b, 0, sizeof(b));
+	api_buf_str(&b, "{\"messages\":[");
+	qs_cursor_init(&cur);
+	r = qs_fetch_after(a->a_qs, ac->ac_id.ai_user, ac->ac_id.ai_device,
+	    &cur, limit, now, api_messages_cb, &b, &count, NULL);
+	if (r != QS_OK) {
+		free(b.b_data);
+		return (r);
+	}
+	api_buf_str(&b, "]");
+	if (cur.qc_dropped > 0) {
+		(void)snprintf(num, sizeof(num), ",\"dropped\":%lu",
+		    (unsigned long)cur.qc_dropped);
+		api_buf_str(&b, num);
+	}
+	api_buf_str(&b, "}");
+	api_count(&a->a_shm->sh_api.sa_fetched, count);
+	if (now >= cur.qc_seen_ms + config_touch_interval_ms(a->a_cfg))
+		api_seen_submit(ac);
+	api_reply_buf(ac, 200, &b);
+	return (QS_OK);
+}
+
+/*
  * api_messages: GET /api/messages.  Reads at once; a device fetching
- * for the first time is made known through the batch (qs_touch) and
- * answered with an empty list after that commit.
+ * for the first time is admitted through the batch first (qs_touch: it
+ * adopts what is held for its user) and answered after that commit.
  */
 void
 api_messages(struct api_call *ac)
 {
-	struct api	*a = ac->ac_api;
-	struct api_buf	 b;
-	size_t		 limit, count = 0;
-	int		 r;
+	size_t	 limit;
+	int	 r;
 
 	if (api_limit(ac->ac_req, &limit) == -1) {
 		api_reply_error(ac, 400, "invalid_limit",
 		    "limit must be an integer", NULL);
 		return;
 	}
-	memset(&b, 0, sizeof(b));
-	api_buf_str(&b, "{\"messages\":[");
-	r = qs_fetch(a->a_qs, ac->ac_id.ai_user, ac->ac_id.ai_device, limit,
-	    util_real_ms(), api_messages_cb, &b, &count);
-	if (r == QS_NOTFOUND) {
-		free(b.b_data);
-		api_touch_submit(ac);
-		return;
-	}
-	if (r != QS_OK) {
-		free(b.b_data);
+	if ((r = api_messages_answer(ac, limit)) == QS_NOTFOUND)
+		api_admit_submit(ac, limit);
+	else if (r != QS_OK)
 		api_store_error(ac, r);
-		return;
-	}
-	api_buf_str(&b, "]}");
-	api_count(&a->a_shm->sh_api.sa_fetched, count);
-	api_reply_buf(ac, 200, &b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -596,15 +682,21 @@ struct api_dev_op {
 	char		 do_platform[QS_PLATFORM_MAX + 1];
 	char		 do_app_id[QS_APPID_MAX + 1];
 	char		 do_token[QS_TOKEN_MAX + 1];
+	size_t		 do_adopted;		/* held copies taken */
 };
 
 static int
 api_devreg_apply(struct qstore *qs, struct apib_op *op)
 {
 	struct api_dev_op	*d = (struct api_dev_op *)op;
+	struct qs_effects	 fx;
+	int			 r;
 
-	return (qs_push_register(qs, d->do_call.ac_id.ai_user, d->do_device,
-	    d->do_platform, d->do_token, d->do_app_id, d->do_now_ms));
+	r = qs_push_register(qs, d->do_call.ac_id.ai_user, d->do_device,
+	    d->do_platform, d->do_token, d->do_app_id, d->do_now_ms);
+	qs_effects(qs, &fx);
+	d->do_adopted = fx.ef_adopted;
+	return (r);
 }
 
 static void
@@ -619,6 +711,7 @@ api_devreg_done(struct apib_op *op, int r)
 		return;
 	}
 	api_store_ok(d->do_call.ac_api);
+	api_count(&d->do_call.ac_api->a_shm->sh_api.sa_adopted, d->do_adopted);
 	memset(&b, 0, sizeof(b));
 	api_buf_str(&b, "{\"deviceId\":");
 	api_buf_json(&b, d->do_device);
@@ -710,23 +803,32 @@ api_devices_cb(void *arg, const struct qs_device *dev)
 	return (b->b_err ? -1 : 0);
 }
 
-/* api_device_list: GET /api/devices (a read, answered at once). */
+/*
+ * api_device_list: GET /api/devices (reads, answered at once): the
+ * caller's devices and the messages held for a device still to come.
+ */
 void
 api_device_list(struct api_call *ac)
 {
 	struct api_buf	 b;
+	uint32_t	 held = 0;
+	char		 num[32];
 	int		 r;
 
 	memset(&b, 0, sizeof(b));
 	api_buf_str(&b, "{\"devices\":[");
 	r = qs_devices(ac->ac_api->a_qs, ac->ac_id.ai_user, api_devices_cb,
 	    &b, NULL);
+	if (r == QS_OK)
+		r = qs_held_count(ac->ac_api->a_qs, ac->ac_id.ai_user, &held);
 	if (r != QS_OK) {
 		free(b.b_data);
 		api_store_error(ac, r);
 		return;
 	}
-	api_buf_str(&b, "]}");
+	(void)snprintf(num, sizeof(num), "],\"held\":%lu}",
+	    (unsigned long)held);
+	api_buf_str(&b, num);
 	api_reply_buf(ac, 200, &b);
 }
 
@@ -838,4 +940,74 @@ api_expire_submit(struct api *a)
 	xo->xo_op.o_done = api_expire_done;
 	a->a_expiring = 1;
 	apib_submit(a->a_batch, &xo->xo_op);
+}
+
+/* ------------------------------------------------------------------ */
+/* Idle devices                                                        */
+/* ------------------------------------------------------------------ */
+
+struct api_forget_op {
+	struct apib_op	 fo_op;
+	struct api	*fo_api;
+	uint64_t	 fo_now_ms;
+	size_t		 fo_forgotten;
+	size_t		 fo_dropped;
+};
+
+/* A device with a live WebSocket is seen right now: keep it. */
+static int
+api_forget_keep(void *arg, const char *user, const char *device)
+{
+	struct presence	*pr = arg;
+
+	return (pr != NULL && pr_lookup_device(pr, user, device, NULL) > 0);
+}
+
+static int
+api_forget_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct api_forget_op	*fo = (struct api_forget_op *)op;
+	struct api		*a = fo->fo_api;
+
+	return (qs_forget_idle(qs, fo->fo_now_ms,
+	    (uint64_t)a->a_cfg->cf_device_idle_ttl, API_FORGET_SCAN,
+	    api_forget_keep, a->a_w->w_pr, &fo->fo_forgotten,
+	    &fo->fo_dropped));
+}
+
+static void
+api_forget_done(struct apib_op *op, int r)
+{
+	struct api_forget_op	*fo = (struct api_forget_op *)op;
+	struct api		*a = fo->fo_api;
+
+	a->a_forgetting = 0;
+	if (r != QS_OK)
+		log_debug("idle device sweep failed: %s", qs_strerror(r));
+	else if (fo->fo_forgotten > 0) {
+		api_count(&a->a_shm->sh_api.sa_forgotten, fo->fo_forgotten);
+		log_info("forgot %zu devices not seen for device_idle_ttl=%llds "
+		    "with %zu queued messages", fo->fo_forgotten,
+		    (long long)(a->a_cfg->cf_device_idle_ttl / 1000),
+		    fo->fo_dropped);
+	}
+	free(fo);
+}
+
+/* api_forget_submit: see api.h. */
+void
+api_forget_submit(struct api *a)
+{
+	struct api_forget_op	*fo;
+
+	if (a->a_forgetting || a->a_batch == NULL ||
+	    (fo = calloc(1, sizeof(*fo))) == NULL)
+		return;
+	fo->fo_api = a;
+	fo->fo_now_ms = util_real_ms();
+	fo->fo_op.o_apply = api_forget_apply;
+	fo->fo_op.o_single = 1;
+	fo->fo_op.o_done = api_forget_done;
+	a->a_forgetting = 1;
+	apib_submit(a->a_batch, &fo->fo_op);
 }

@@ -151,6 +151,8 @@ static const struct config_key config_keys[] = {
 	    1, CFG_MAX_ORIGINS, NULL, NULL, 0, NULL },
 	{ "data_dir", CFG_T_PATH, CFG_FIELD(cf_data_dir),
 	    1, CFG_PATH_MAX, ROUTINGD_STATEDIR, LOCAL_DATA_DIR, 0, NULL },
+	{ "device_idle_ttl", CFG_T_DURATION, CFG_FIELD(cf_device_idle_ttl),
+	    0, 3650 * CFG_DAY, "30d", NULL, 0, NULL },
 	{ "heartbeat_timeout", CFG_T_DURATION,
 	    CFG_FIELD(cf_heartbeat_timeout),
 	    CFG_SEC, 10 * CFG_MIN, "10s", NULL, 0, NULL },
@@ -1847,4 +1849,16 @@ config_write(const struct config *cf, FILE *fp)
 		}
 	}
 	return (ferror(fp) || fflush(fp) == EOF ? -1 : 0);
+}
+
+/* config_touch_interval_ms: see routingd.h. */
+uint64_t
+config_touch_interval_ms(const struct config *cf)
+{
+	uint64_t	 iv = 60000;
+
+	if (cf->cf_device_idle_ttl > 0 &&
+	    (uint64_t)cf->cf_device_idle_ttl / 4 < iv)
+		iv = (uint64_t)cf->cf_device_idle_ttl / 4;
+	return (iv);
 }

@@ -319,6 +319,18 @@ metrics_api_messages(struct metrics_buf *mb, const struct shm *sh)
 	metrics_one(mb, "routingd_messages_dropped_total", "counter",
 	    "Ephemeral messages accepted but delivered to nobody.",
 	    metrics_load(&a->sa_dropped));
+	metrics_one(mb, "routingd_messages_held_total", "counter",
+	    "Messages held for a recipient with no known device.",
+	    metrics_load(&a->sa_held));
+	metrics_one(mb, "routingd_messages_adopted_total", "counter",
+	    "Held message copies taken by devices that became known.",
+	    metrics_load(&a->sa_adopted));
+	metrics_one(mb, "routingd_queue_overflow_total", "counter",
+	    "Oldest message copies dropped from full device queues.",
+	    metrics_load(&a->sa_overflow));
+	metrics_one(mb, "routingd_devices_forgotten_total", "counter",
+	    "Devices forgotten after device_idle_ttl, with their queues.",
+	    metrics_load(&a->sa_forgotten));
 	metrics_family(mb, "routingd_messages_rejected_total", "counter",
 	    "API requests refused, by reason.");
 	for (i = 0; i < SHM_REJ_COUNT; i++)
@@ -343,6 +355,9 @@ metrics_api_store(struct metrics_buf *mb, const struct shm *sh)
 	    metrics_load(&a->sa_queue_messages));
 	metrics_one(mb, "routingd_queue_devices", "gauge",
 	    "Known devices (queues).", metrics_load(&a->sa_queue_devices));
+	metrics_one(mb, "routingd_queue_held_users", "gauge",
+	    "Users with a queue of held messages (no device yet).",
+	    metrics_load(&a->sa_queue_held));
 	metrics_one(mb, "routingd_store_used_bytes", "gauge",
 	    "Bytes of the LMDB map in use.",
 	    metrics_load(&a->sa_store_used_bytes));

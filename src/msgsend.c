@@ -4,12 +4,14 @@
  * workers (send frames).  Owns nothing beyond the batch it is given.
  */
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "handoff.h"
 #include "msgsend.h"
 #include "routingd.h"
+#include "shm.h"
 
 /* ms_tokens: see msgsend.h. */
 int
@@ -95,10 +97,12 @@ ms_parse(struct ms_batch *b, const struct json_doc *doc, const int *toks,
 int
 ms_apply(struct qstore *qs, struct ms_batch *b, const struct config *cfg)
 {
+	struct qs_effects fx;
 	struct ms_item	*it;
 	size_t		 i;
 	int		 r;
 
+	b->mb_held = b->mb_overflow = 0;
 	for (i = 0; i < b->mb_n; i++) {
 		it = &b->mb_items[i];
 		if (it->mi_msg.em_ephemeral)
@@ -109,6 +113,9 @@ ms_apply(struct qstore *qs, struct ms_batch *b, const struct config *cfg)
 		    (uint32_t)cfg->cf_queue_max_messages, it->mi_id);
 		if (r != QS_OK)
 			return (r);
+		qs_effects(qs, &fx);
+		b->mb_held += fx.ef_held;
+		b->mb_overflow += fx.ef_overflow;
 	}
 	return (QS_OK);
 }
@@ -128,4 +135,23 @@ ms_announce(struct ms_batch *b, struct handoff *ho)
 		    it->mi_msg.em_data, it->mi_msg.em_len) > 0)
 			b->mb_delivered++;
 	}
+}
+
+static void
+ms_add(_Atomic uint64_t *counter, uint64_t n)
+{
+	if (n > 0)
+		atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* ms_count: see msgsend.h. */
+void
+ms_count(const struct ms_batch *b, struct shm *sh)
+{
+	struct shm_api	*m = &sh->sh_api;
+
+	ms_add(&m->sa_accepted, b->mb_stored);
+	ms_add(&m->sa_dropped, b->mb_n - b->mb_stored - b->mb_delivered);
+	ms_add(&m->sa_held, b->mb_held);
+	ms_add(&m->sa_overflow, b->mb_overflow);
 }

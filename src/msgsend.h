@@ -18,6 +18,7 @@
 
 struct config;
 struct handoff;
+struct shm;
 
 #define MS_EPHEMERAL_PREFIX	'e'	/* ids of ephemeral messages */
 
@@ -32,6 +33,10 @@ struct ms_batch {
 	size_t		 mb_stored;	/* items not ephemeral */
 	size_t		 mb_delivered;	/* ephemeral items handed to a WS
 					   worker (the rest: dropped) */
+	size_t		 mb_held;	/* stored items held (recipient had
+					   no device), by the last ms_apply */
+	size_t		 mb_overflow;	/* copies full queues dropped for
+					   them, likewise */
 	struct ms_item	 mb_items[];
 };
 
@@ -62,8 +67,10 @@ int		 ms_parse(struct ms_batch *b, const struct json_doc *doc,
 
 /*
  * ms_apply: queue every stored item (qs_enqueue with the configured TTL
- * and queue cap) in the current txn; a QS_* result (the first failure:
- * the caller's sub-transaction makes the batch all or nothing).
+ * and queue cap) in the current txn, counting in mb_held and mb_overflow
+ * what qs_effects reports (recounted from zero on every call, since a
+ * replayed batch applies again); a QS_* result (the first failure: the
+ * caller's sub-transaction makes the batch all or nothing).
  */
 int		 ms_apply(struct qstore *qs, struct ms_batch *b,
 		    const struct config *cfg);
@@ -74,5 +81,12 @@ int		 ms_apply(struct qstore *qs, struct ms_batch *b,
  * recipient (mb_delivered counts those that went somewhere).
  */
 void		 ms_announce(struct ms_batch *b, struct handoff *ho);
+
+/*
+ * ms_count: after ms_announce: add the batch to the daemon-wide message
+ * counters (accepted, ephemeral delivered to nobody, held, dropped from
+ * full queues).
+ */
+void		 ms_count(const struct ms_batch *b, struct shm *sh);
 
 #endif /* MSGSEND_H */

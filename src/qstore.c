@@ -26,24 +26,32 @@
  * - A handle works only in the process that opened it (pid check).
  * - Low-level module: never logs, never exits.
  *
- * ON-DISK LAYOUT (schema 3).  Integers are big-endian and fixed-width so
+ * ON-DISK LAYOUT (schema 4).  Integers are big-endian and fixed-width so
  * that LMDB's memcmp order is numeric order.  An id component is
  * u8 len || bytes (1..128 bytes, 0x21-0x7e); "qkey" below is
- * u8 ulen || user || u8 dlen || device.  Every value starts with a format
- * version byte: 3 for queues values, 1 everywhere else.
+ * u8 ulen || user || u8 dlen || device, and the held queue of a user (its
+ * messages while it has no known device) is the qkey with dlen 0 and no
+ * device bytes: no device id is empty, and it sorts before the user's
+ * devices.  Every value starts with a format version byte: 4 for queues
+ * values, 1 everywhere else.
  *
  *   DBI     key                               value
  *   meta    "schema"                          01 || be32 schema version
  *   meta    "next_qid"                        01 || be64 next queue id
  *   meta    "next_seq"                        01 || be64 next message seq
- *   queues  qkey                              03 || be64 qid || be32 count
+ *   meta    "held_queues"                     01 || be64 held queues
+ *   queues  qkey                              04 || be64 qid || be32 count
  *                                             || be64 bytes || be64 created
  *                                             ms || be64 last-seen ms ||
  *                                             be64 head expiry, per lane ||
  *                                             be32 copies in log, per lane
- *                                             || per lane: QS_RING be64
- *                                             newest log seqs (0: none),
- *                                             be64 newest evicted seq
+ *                                             || be32 dropped (the drop
+ *                                             marker) || be64 seq of the
+ *                                             message that caused the
+ *                                             last drop || per lane:
+ *                                             QS_RING be64 newest log seqs
+ *                                             (0: none), be64 newest
+ *                                             evicted seq
  *   qids    be64 qid                          01 || qkey
  *   log     be64 seq                          01 || u8 priority || be64
  *                                             enqueued ms || be64 expires
@@ -71,6 +79,23 @@
  * Message ids: "h" or "n" (the lane) and 16 lowercase hex digits of the
  * message's sequence number, shared by all its device copies.  Lane 0
  * ("h") holds priority >= 5 and sorts first.
+ *
+ * Devices and the held queue.  A send is queued for every device record
+ * of its user (one prefix range of queues, read by key: never a scan);
+ * with none, for the user's held queue, which is a queue like the others
+ * (log, settle, expiry) but is never listed as a device and never read
+ * by a client.  When a device record is created (qs_touch,
+ * qs_push_register) it adopts the held messages: each unexpired one is
+ * copied into msgs under the new queue id with its own seq, so it keeps
+ * its id and, being older than anything queued for the new device
+ * later, comes first in its lane.  The held messages stay for the next
+ * new device until they expire; an empty held queue is deleted by the
+ * idle sweep.  A device queue at queue_max loses its oldest message
+ * (normal lane first) per new one: its dropped count grows and its drop
+ * seq becomes the new message's seq; an ack of a message with that seq
+ * or later clears both, since every fetch that returned such a message
+ * read the record that carried the count (one txn).  Only the held queue
+ * refuses a send (QS_FULL).
  *
  * The expiry index has one entry per (queue, lane) whose first settled
  * message expires, keyed by that head's expiry (queues.head repeats it,
@@ -117,6 +142,13 @@
  * - Lanes are part of the msgs key, so "high lane first, FIFO within a
  *   lane" is plain key order there; in the log, one scan per lane.
  * - maxdbs is 8 and 7 are used: one is left for the push outbox.
+ * - The held queue in queues (not a DBI of its own): the settle, the
+ *   expiry sweep and qids treat it as any queue; only enqueue, adoption,
+ *   the device list and the idle sweep look at the empty device part.
+ * - Adopted copies go to msgs, not into the log entries' queue lists:
+ *   rewriting log entries would break their append-only order, and a
+ *   new queue's copies in msgs are all older than its later log copies,
+ *   which is all a walk (msgs first, then log) needs per queue.
  *
  * COMPATIBILITY NOTES
  * - The schema version in meta names the set of DBIs and key encodings.
@@ -125,7 +157,15 @@
  *   no schema record.  An older schema would be migrated in qs_open (one
  *   write txn) before use.  Schemas 1 (per-user sequences, no log) and 2
  *   (no ring) were only ever written by pre-release builds and are
- *   refused, not migrated.
+ *   refused, not migrated.  Schema 3 (queues values of format 3, without
+ *   the drop marker; no held queues: its sends to a user with no device
+ *   made a "default" device, which stays a device) is migrated in
+ *   qs_open: each queues value is rewritten as format 4, its last-seen
+ *   time set to the migration time (schema 3 refreshed it only on
+ *   connects, so the old times would make device_idle_ttl forget devices
+ *   in use), and meta gains held_queues = 0.  Log, msgs, expiry, qids
+ *   and push values are unchanged.  The test store of schema 3 is
+ *   tests/unit/data/qstore/schema3.dump.
  * - A value's version byte names its exact layout.  Readers reject unknown
  *   versions and unexpected lengths (QS_CORRUPT) instead of guessing.  A
  *   release that writes a new value version also bumps the schema, so an
@@ -170,9 +210,13 @@
 #define QS_FMT		1		/* value format version byte */
 #define QS_SCHEMA_LEN	5		/* bytes: fmt, be32 */
 #define QS_SEQ_LEN	9		/* bytes: fmt, be64 next seq */
-#define QS_QFMT		3		/* queues value format byte */
+#define QS_QFMT		4		/* queues value format byte */
+#define QS_QFMT3	3		/* the same in schema 3 (migrated) */
 #define QS_RING		4		/* newest log seqs kept per lane */
-#define QS_QVAL_LEN	(61 + QS_NLANES * 8 * (QS_RING + 1))	/* bytes */
+#define QS_QHDR_LEN	73		/* bytes of a queues value before rings */
+#define QS_QHDR3_LEN	61		/* the same in format 3 */
+#define QS_QVAL_LEN	(QS_QHDR_LEN + QS_NLANES * 8 * (QS_RING + 1))
+#define QS_QVAL3_LEN	(QS_QHDR3_LEN + QS_NLANES * 8 * (QS_RING + 1))
 #define QS_LHDR_LEN	22		/* bytes of a log value before qids */
 #define QS_SETTLE_MAX	65536		/* log entries one settle moves */
 #define QS_MHDR_LEN	18		/* bytes of a msgs value before data */
@@ -184,6 +228,8 @@
 #define QS_PVAL_MAX	(1 + 8 + 1 + QS_PLATFORM_MAX + 1 + QS_APPID_MAX + \
 			    2 + QS_TOKEN_MAX)
 #define QS_MSGID_LEN	17		/* lane letter, 16 hex digits */
+#define QS_FORGET_MAX	64		/* queues one qs_forget_idle deletes */
+#define QS_FORGET_MSGS	20000		/* and messages, about (txn size) */
 
 enum qs_db {
 	QS_DB_META = 0,
@@ -214,6 +260,9 @@ struct qstore {
 	size_t		 qs_bytes;		/* key + value bytes put */
 	size_t		 qs_sub_ops;		/* qs_ops at qs_sub_begin */
 	size_t		 qs_sub_bytes;		/* qs_bytes at qs_sub_begin */
+	struct qs_effects qs_fx;		/* of the last write call */
+	unsigned char	 qs_idle_pos[QS_QKEY_MAX]; /* next key to sweep */
+	size_t		 qs_idle_len;		/* 0: from the start */
 	char		 qs_err[QS_ERRLEN];
 };
 
@@ -228,6 +277,8 @@ struct qs_queue {
 	uint32_t	 q_log[QS_NLANES];	/* copies still in the log */
 	uint64_t	 q_ring[QS_NLANES][QS_RING]; /* newest seqs, 0: none */
 	uint64_t	 q_evicted[QS_NLANES];	/* newest seq out of the ring */
+	uint32_t	 q_dropped;		/* lost to a full queue, unseen */
+	uint64_t	 q_drop_seq;		/* seq that caused the last loss */
 };
 
 /* A decoded msgs value (or the message part of a log value); m_data
@@ -402,6 +453,42 @@ qs_qkey_make(struct qs_qkey *k, const char *user, const char *device)
 	k->k_len = n + qs_comp_put(k->k_buf + n, device);
 }
 
+/*
+ * The key of user's held queue (messages for a user with no known
+ * device): a device component of length 0, which no device id can have,
+ * so it sorts before every device of the user.
+ */
+static void
+qs_hkey_make(struct qs_qkey *k, const char *user)
+{
+	size_t	 n;
+
+	n = qs_comp_put(k->k_buf, user);
+	k->k_buf[n] = 0;
+	k->k_len = n + 1;
+}
+
+/* The held queue key of the user of queues key k (well formed). */
+static void
+qs_hkey_of(struct qs_qkey *hk, const struct qs_qkey *k)
+{
+	size_t	 n = 1 + (size_t)k->k_buf[0];
+
+	memcpy(hk->k_buf, k->k_buf, n);
+	hk->k_buf[n] = 0;
+	hk->k_len = n + 1;
+}
+
+/* 1 if the queues key k is a held queue's, 0 if a device's. */
+static int
+qs_key_held(const MDB_val *k)
+{
+	const unsigned char	*p = k->mv_data;
+
+	return (k->mv_size >= 2 && k->mv_size == (size_t)p[0] + 2 &&
+	    p[1 + p[0]] == 0);
+}
+
 static void
 qs_mkey_make(unsigned char *p, uint64_t qid, int lane, uint64_t seq)
 {
@@ -425,7 +512,9 @@ qs_queue_encode(unsigned char *p, const struct qs_queue *q)
 	qs_be64_put(p + 45, q->q_head[QS_LANE_NORMAL]);
 	qs_be32_put(p + 53, q->q_log[QS_LANE_HIGH]);
 	qs_be32_put(p + 57, q->q_log[QS_LANE_NORMAL]);
-	p += 61;
+	qs_be32_put(p + 61, q->q_dropped);
+	qs_be64_put(p + 65, q->q_drop_seq);
+	p += QS_QHDR_LEN;
 	for (lane = 0; lane < QS_NLANES; lane++) {
 		for (i = 0; i < QS_RING; i++, p += 8)
 			qs_be64_put(p, q->q_ring[lane][i]);
@@ -434,14 +523,20 @@ qs_queue_encode(unsigned char *p, const struct qs_queue *q)
 	}
 }
 
+/*
+ * Decode a queues value of format 4 (or, for the migration from schema
+ * 3 only, of format 3, which lacks the drop marker: with v3 set).
+ */
 static int
-qs_queue_decode(struct qs_queue *q, const MDB_val *v)
+qs_queue_decode_fmt(struct qs_queue *q, const MDB_val *v, int v3)
 {
 	const unsigned char	*p = v->mv_data;
 	int			 lane, i;
 
-	if (v->mv_size != QS_QVAL_LEN || p[0] != QS_QFMT)
+	if (v->mv_size != (v3 ? QS_QVAL3_LEN : QS_QVAL_LEN) ||
+	    p[0] != (v3 ? QS_QFMT3 : QS_QFMT))
 		return (QS_CORRUPT);
+	memset(q, 0, sizeof(*q));
 	q->q_qid = qs_be64_get(p + 1);
 	q->q_count = qs_be32_get(p + 9);
 	q->q_bytes = qs_be64_get(p + 13);
@@ -451,7 +546,11 @@ qs_queue_decode(struct qs_queue *q, const MDB_val *v)
 	q->q_head[QS_LANE_NORMAL] = qs_be64_get(p + 45);
 	q->q_log[QS_LANE_HIGH] = qs_be32_get(p + 53);
 	q->q_log[QS_LANE_NORMAL] = qs_be32_get(p + 57);
-	p += 61;
+	if (!v3) {
+		q->q_dropped = qs_be32_get(p + 61);
+		q->q_drop_seq = qs_be64_get(p + 65);
+	}
+	p += v3 ? QS_QHDR3_LEN : QS_QHDR_LEN;
 	for (lane = 0; lane < QS_NLANES; lane++) {
 		for (i = 0; i < QS_RING; i++, p += 8)
 			q->q_ring[lane][i] = qs_be64_get(p);
@@ -459,6 +558,12 @@ qs_queue_decode(struct qs_queue *q, const MDB_val *v)
 		p += 8;
 	}
 	return (QS_OK);
+}
+
+static int
+qs_queue_decode(struct qs_queue *q, const MDB_val *v)
+{
+	return (qs_queue_decode_fmt(q, v, 0));
 }
 
 static void
@@ -843,6 +948,7 @@ qs_wbegin(struct qstore *qs, MDB_txn **txnp)
 	*txnp = NULL;
 	if ((rc = qs_check(qs)) != QS_OK)
 		return (rc);
+	memset(&qs->qs_fx, 0, sizeof(qs->qs_fx));
 	if (qs->qs_sub != NULL) {
 		*txnp = qs->qs_sub;
 		return (qs->qs_sub_rc);
@@ -1133,27 +1239,61 @@ qs_queue_sub(struct qs_queue *q, size_t len)
 	q->q_bytes -= len < q->q_bytes ? len : q->q_bytes;
 }
 
+/* Read the meta counter name into *val; missing is QS_NOTFOUND. */
+static int
+qs_meta_get(struct qstore *qs, MDB_txn *txn, const char *name,
+    uint64_t *val)
+{
+	MDB_val	 v;
+	int	 rc;
+
+	if ((rc = qs_get(qs, txn, QS_DB_META, name, strlen(name), &v)) !=
+	    QS_OK)
+		return (rc);
+	if (v.mv_size != QS_SEQ_LEN || ((unsigned char *)v.mv_data)[0] !=
+	    QS_FMT)
+		return (qs_seterr(qs, QS_CORRUPT, "bad meta %s", name));
+	*val = qs_be64_get((unsigned char *)v.mv_data + 1);
+	return (QS_OK);
+}
+
+static int
+qs_meta_put(struct qstore *qs, MDB_txn *txn, const char *name, uint64_t val)
+{
+	unsigned char	 buf[QS_SEQ_LEN];
+
+	buf[0] = QS_FMT;
+	qs_be64_put(buf + 1, val);
+	return (qs_put(qs, txn, QS_DB_META, name, strlen(name), buf,
+	    sizeof(buf), NULL));
+}
+
 /* Draw the next value of the meta counter name (next_qid, next_seq). */
 static int
 qs_meta_next(struct qstore *qs, MDB_txn *txn, const char *name,
     uint64_t *val)
 {
-	unsigned char	 buf[QS_SEQ_LEN];
-	size_t		 nlen = strlen(name);
-	MDB_val		 v;
-	int		 rc;
+	int	 rc;
 
-	if ((rc = qs_get(qs, txn, QS_DB_META, name, nlen, &v)) != QS_OK)
+	if ((rc = qs_meta_get(qs, txn, name, val)) != QS_OK)
 		return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
 		    "meta %s missing", name) : rc);
-	if (v.mv_size != QS_SEQ_LEN || ((unsigned char *)v.mv_data)[0] !=
-	    QS_FMT)
-		return (qs_seterr(qs, QS_CORRUPT, "bad meta %s", name));
-	*val = qs_be64_get((unsigned char *)v.mv_data + 1);
-	buf[0] = QS_FMT;
-	qs_be64_put(buf + 1, *val + 1);
-	return (qs_put(qs, txn, QS_DB_META, name, nlen, buf, sizeof(buf),
-	    NULL));
+	return (qs_meta_put(qs, txn, name, *val + 1));
+}
+
+/* Count one held queue more (delta 1) or fewer (-1) in meta. */
+static int
+qs_held_adjust(struct qstore *qs, MDB_txn *txn, int delta)
+{
+	uint64_t	 n;
+	int		 rc;
+
+	if ((rc = qs_meta_get(qs, txn, "held_queues", &n)) != QS_OK)
+		return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
+		    "meta held_queues missing") : rc);
+	if (delta < 0 && n == 0)
+		return (QS_OK);
+	return (qs_meta_put(qs, txn, "held_queues", n + (uint64_t)delta));
 }
 
 /* Create the queue record of key k (unknown so far) and its qids entry. */
@@ -1177,19 +1317,31 @@ qs_queue_create(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
 	    NULL));
 }
 
-/* The queue of (user, device): create it if unknown, else refresh its
- * last-seen time once it is QS_TOUCH_INTERVAL_MS old. */
+static int	 qs_adopt(struct qstore *, MDB_txn *, const struct qs_qkey *,
+		    struct qs_queue *, uint64_t);
+static int	 qs_log_remove(struct qstore *, MDB_txn *, struct qs_queue *,
+		    int, uint64_t, size_t *);
+
+/*
+ * The queue of device key k: create it if unknown, adopting what is held
+ * for its user, else refresh its last-seen time once it is min_age ms
+ * old.  The effects are recorded in qs_fx.
+ */
 static int
 qs_queue_ensure(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
-    uint64_t now_ms)
+    uint64_t now_ms, uint64_t min_age)
 {
 	struct qs_queue	 q;
 	int		 rc;
 
 	rc = qs_queue_get(qs, txn, k, &q);
-	if (rc == QS_NOTFOUND)
-		return (qs_queue_create(qs, txn, k, now_ms, &q));
-	if (rc != QS_OK || now_ms < q.q_seen + QS_TOUCH_INTERVAL_MS)
+	if (rc == QS_NOTFOUND) {
+		if ((rc = qs_queue_create(qs, txn, k, now_ms, &q)) != QS_OK)
+			return (rc);
+		qs->qs_fx.ef_created = 1;
+		return (qs_adopt(qs, txn, k, &q, now_ms));
+	}
+	if (rc != QS_OK || now_ms < q.q_seen || now_ms - q.q_seen < min_age)
 		return (rc);
 	q.q_seen = now_ms;
 	return (qs_queue_put(qs, txn, k, &q));
@@ -1209,7 +1361,7 @@ qs_queue_by_qid(struct qstore *qs, MDB_txn *txn, uint64_t qid,
 		return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
 		    "qids entry missing for queue %llu",
 		    (unsigned long long)qid) : rc);
-	if (v.mv_size < 5 || v.mv_size > 1 + QS_QKEY_MAX ||
+	if (v.mv_size < 4 || v.mv_size > 1 + QS_QKEY_MAX ||
 	    ((unsigned char *)v.mv_data)[0] != QS_FMT)
 		return (qs_seterr(qs, QS_CORRUPT, "bad qids record"));
 	k->k_len = v.mv_size - 1;
@@ -1397,21 +1549,25 @@ qs_schema_create(struct qstore *qs, MDB_txn *txn)
 	if ((rc = qs_put(qs, txn, QS_DB_META, "schema", 6, sv, sizeof(sv),
 	    NULL)) != QS_OK ||
 	    (rc = qs_put(qs, txn, QS_DB_META, "next_seq", 8, qv, sizeof(qv),
-	    NULL)) != QS_OK)
+	    NULL)) != QS_OK ||
+	    (rc = qs_meta_put(qs, txn, "held_queues", 0)) != QS_OK)
 		return (rc);
 	return (qs_put(qs, txn, QS_DB_META, "next_qid", 8, qv, sizeof(qv),
 	    NULL));
 }
 
-/* Check (or on a fresh env write) the schema record. */
+/*
+ * Check (or on a fresh env write) the schema record; *ver gets the
+ * version found (QS_SCHEMA_VERSION for a fresh env).
+ */
 static int
-qs_schema_check(struct qstore *qs, MDB_txn *txn)
+qs_schema_check(struct qstore *qs, MDB_txn *txn, uint32_t *ver)
 {
 	const unsigned char	*p;
-	uint32_t		 ver;
 	MDB_val			 v;
 	int			 rc;
 
+	*ver = QS_SCHEMA_VERSION;
 	rc = mdb_dbi_open(txn, qs_db_names[QS_DB_META], 0,
 	    &qs->qs_dbi[QS_DB_META]);
 	if (rc == MDB_NOTFOUND)
@@ -1425,35 +1581,101 @@ qs_schema_check(struct qstore *qs, MDB_txn *txn)
 	if (v.mv_size != QS_SCHEMA_LEN || p[0] != QS_FMT)
 		return (qs_seterr(qs, QS_SCHEMA, "unknown schema record "
 		    "format (%zu bytes, version byte %u)", v.mv_size, p[0]));
-	if ((ver = qs_be32_get(p + 1)) > QS_SCHEMA_VERSION)
+	if ((*ver = qs_be32_get(p + 1)) > QS_SCHEMA_VERSION)
 		return (qs_seterr(qs, QS_SCHEMA, "store schema %u is newer "
 		    "than this routingd (schema %u): upgrade routingd",
-		    ver, QS_SCHEMA_VERSION));
-	if (ver == 1 || ver == 2)
+		    *ver, QS_SCHEMA_VERSION));
+	if (*ver == 1 || *ver == 2)
 		return (qs_seterr(qs, QS_SCHEMA, "store schema %u was written "
 		    "by a pre-release routingd and is not migrated: move the "
-		    "data directory away", ver));
-	if (ver < QS_SCHEMA_VERSION)
+		    "data directory away", *ver));
+	if (*ver < 3)
 		return (qs_seterr(qs, QS_SCHEMA, "unknown store schema %u",
-		    ver));
-	return (QS_OK);		/* older schemas would be migrated here */
+		    *ver));
+	return (QS_OK);
 }
 
-/* In one write txn: check the schema, then open (create) every DBI. */
+/*
+ * Schema 3 to 4, in the open txn: every queues value gains the drop
+ * marker (format 4), the meta counter of held queues starts at 0 (schema
+ * 3 had none: its "default" queues made by sends stay devices), and
+ * every device counts as seen now: schema 3 refreshed last-seen times
+ * only on connects, so they would make device_idle_ttl forget devices
+ * in use.
+ */
+static int
+qs_migrate3(struct qstore *qs, MDB_txn *txn, uint64_t now_ms)
+{
+	unsigned char	 kb[QS_QKEY_MAX], vb[QS_QVAL_LEN];
+	struct qs_queue	 q;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc = QS_OK, mrc, op;
+
+	if ((rc = qs_cursor(qs, txn, QS_DB_QUEUES, &c)) != QS_OK)
+		return (rc);
+	for (op = MDB_FIRST; (mrc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		if (k.mv_size > sizeof(kb) ||
+		    qs_queue_decode_fmt(&q, &v, 1) != QS_OK) {
+			rc = qs_seterr(qs, QS_CORRUPT, "bad schema 3 queues "
+			    "record");
+			break;
+		}
+		if (q.q_seen < now_ms)
+			q.q_seen = now_ms;
+		memcpy(kb, k.mv_data, k.mv_size);
+		k.mv_data = kb;
+		qs_queue_encode(vb, &q);
+		v.mv_data = vb;
+		v.mv_size = sizeof(vb);
+		if ((mrc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == QS_OK && mrc != MDB_NOTFOUND)
+		rc = qs_mdberr(qs, "migrating queues", mrc);
+	if (rc == QS_OK)
+		rc = qs_meta_put(qs, txn, "held_queues", 0);
+	if (rc == QS_OK) {
+		vb[0] = QS_FMT;
+		qs_be32_put(vb + 1, QS_SCHEMA_VERSION);
+		rc = qs_put(qs, txn, QS_DB_META, "schema", 6, vb,
+		    QS_SCHEMA_LEN, NULL);
+	}
+	return (rc);
+}
+
+static uint64_t
+qs_now_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/*
+ * In one write txn: check the schema, open (create) every DBI, migrate
+ * an older schema.
+ */
 static int
 qs_schema_setup(struct qstore *qs)
 {
-	MDB_txn	*txn;
-	int	 i, rc;
+	MDB_txn		*txn;
+	uint32_t	 ver = 0;
+	int		 i, rc;
 
 	if ((rc = qs_txn_begin(qs, NULL, 0, &txn)) != QS_OK)
 		return (rc);
-	rc = qs_schema_check(qs, txn);
+	rc = qs_schema_check(qs, txn, &ver);
 	for (i = QS_DB_META + 1; rc == QS_OK && i < QS_DB_COUNT; i++) {
 		if ((rc = mdb_dbi_open(txn, qs_db_names[i], MDB_CREATE,
 		    &qs->qs_dbi[i])) != MDB_SUCCESS)
 			rc = qs_mdberr(qs, "mdb_dbi_open", rc);
 	}
+	if (rc == QS_OK && ver == 3)
+		rc = qs_migrate3(qs, txn, qs_now_ms());
 	if (rc != QS_OK) {
 		mdb_txn_abort(txn);
 		return (rc);
@@ -1545,18 +1767,49 @@ qs_reader_check(struct qstore *qs, int *cleared)
 /* Enqueue                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Count the known devices of the user (prefix pfx); QS_FULL if one is at
- * queue_max. */
+/* What an enqueue found among the queue records of its user. */
+struct qs_enq_scan {
+	size_t		 es_ndev;	/* devices */
+	int		 es_held;	/* the held queue exists */
+	uint32_t	 es_held_count;	/* messages in it */
+	struct qs_qkey	*es_full;	/* devices at queue_max (malloc'd) */
+	size_t		 es_nfull;
+	size_t		 es_cap;
+};
+
+/* Remember the device key k (at queue_max) in es. */
 static int
-qs_enq_check(struct qstore *qs, MDB_txn *txn, const unsigned char *pfx,
-    size_t plen, uint32_t queue_max, size_t *ndev)
+qs_enq_full_add(struct qstore *qs, struct qs_enq_scan *es, const MDB_val *k)
+{
+	struct qs_qkey	*nf;
+
+	if (k->mv_size > QS_QKEY_MAX)
+		return (qs_seterr(qs, QS_CORRUPT, "bad queues key"));
+	if (es->es_nfull == es->es_cap) {
+		es->es_cap = es->es_cap ? 2 * es->es_cap : 4;
+		if ((nf = reallocarray(es->es_full, es->es_cap,
+		    sizeof(*nf))) == NULL)
+			return (qs_seterr(qs, QS_ERR, "out of memory"));
+		es->es_full = nf;
+	}
+	memcpy(es->es_full[es->es_nfull].k_buf, k->mv_data, k->mv_size);
+	es->es_full[es->es_nfull++].k_len = k->mv_size;
+	return (QS_OK);
+}
+
+/*
+ * Look at the queue records of the user (prefix pfx): count the devices,
+ * note those at queue_max (0: no cap) and the held queue.
+ */
+static int
+qs_enq_scan(struct qstore *qs, MDB_txn *txn, const unsigned char *pfx,
+    size_t plen, uint32_t queue_max, struct qs_enq_scan *es)
 {
 	struct qs_queue	 q;
 	MDB_cursor	*c;
 	MDB_val		 k, v;
 	int		 rc, first;
 
-	*ndev = 0;
 	if ((rc = qs_cursor(qs, txn, QS_DB_QUEUES, &c)) != QS_OK)
 		return (rc);
 	for (first = 1; (rc = qs_prefix_step(qs, c, pfx, plen, plen, first, &k,
@@ -1565,25 +1818,149 @@ qs_enq_check(struct qstore *qs, MDB_txn *txn, const unsigned char *pfx,
 			rc = qs_seterr(qs, QS_CORRUPT, "bad queues record");
 			break;
 		}
-		(*ndev)++;
-		if (queue_max != 0 && q.q_count >= queue_max) {
-			rc = qs_seterr(qs, QS_FULL, "a device queue holds %u "
-			    "messages", q.q_count);
-			break;
+		if (qs_key_held(&k)) {
+			es->es_held = 1;
+			es->es_held_count = q.q_count;
+			continue;
 		}
+		es->es_ndev++;
+		if (queue_max != 0 && q.q_count >= queue_max &&
+		    (rc = qs_enq_full_add(qs, es, &k)) != QS_OK)
+			break;
 	}
 	mdb_cursor_close(c);
 	return (rc == QS_NOTFOUND ? QS_OK : rc);
 }
 
 /*
- * Count one more copy in every device queue of the user (prefix pfx):
+ * The user has no device: the message is held.  QS_FULL (nothing
+ * written) when the held queue is at queue_max; else its record is
+ * created if missing.
+ */
+static int
+qs_enq_hold(struct qstore *qs, MDB_txn *txn, const char *user,
+    const struct qs_enq_scan *es, uint32_t queue_max, uint64_t now_ms)
+{
+	struct qs_qkey	 hk;
+	struct qs_queue	 q;
+	int		 rc;
+
+	if (es->es_held && queue_max != 0 && es->es_held_count >= queue_max)
+		return (qs_seterr(qs, QS_FULL, "%u messages are held for a "
+		    "user with no device", es->es_held_count));
+	if (es->es_held)
+		return (QS_OK);
+	qs_hkey_make(&hk, user);
+	if ((rc = qs_queue_create(qs, txn, &hk, now_ms, &q)) != QS_OK)
+		return (rc);
+	return (qs_held_adjust(qs, txn, 1));
+}
+
+/* The seq of the oldest copy of queue qid in lane still in the log. */
+static int
+qs_log_oldest(struct qstore *qs, MDB_txn *txn, uint64_t qid, int lane,
+    uint64_t *seq)
+{
+	struct qs_lhdr	 l;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc = QS_NOTFOUND, mrc, op;
+
+	if ((rc = qs_cursor(qs, txn, QS_DB_LOG, &c)) != QS_OK)
+		return (rc);
+	rc = QS_NOTFOUND;
+	for (op = MDB_FIRST; (mrc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		if (k.mv_size != 8 || qs_lhdr_decode(&l, &v) != QS_OK) {
+			rc = qs_seterr(qs, QS_CORRUPT, "bad log record");
+			break;
+		}
+		if (l.l_lane == lane && qs_lhdr_find(&l, qid) >= 0) {
+			*seq = qs_be64_get(k.mv_data);
+			rc = QS_OK;
+			break;
+		}
+	}
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = qs_mdberr(qs, "mdb_cursor_get log", mrc);
+	mdb_cursor_close(c);
+	return (rc);
+}
+
+/*
+ * Delete the oldest message of queue q: of the normal lane, or of the
+ * high lane when the normal lane is empty (high-priority messages are
+ * kept longest).  q's totals drop (the caller fixes and writes q).
+ * QS_NOTFOUND if the queue is empty.
+ */
+static int
+qs_drop_oldest(struct qstore *qs, MDB_txn *txn, struct qs_queue *q)
+{
+	static const int lanes[] = { QS_LANE_NORMAL, QS_LANE_HIGH };
+	unsigned char	 mk[QS_MKEY_LEN];
+	struct qs_mhdr	 m;
+	uint64_t	 seq = 0;
+	size_t		 len, i;
+	int		 rc;
+
+	for (i = 0; i < sizeof(lanes) / sizeof(lanes[0]); i++) {
+		rc = qs_lane_first(qs, txn, q->q_qid, lanes[i], mk, &m);
+		if (rc == QS_OK) {
+			if ((rc = qs_del(qs, txn, QS_DB_MSGS, mk,
+			    sizeof(mk))) != QS_OK)
+				return (rc == QS_NOTFOUND ? QS_CORRUPT : rc);
+			qs_queue_sub(q, m.m_len);
+			return (QS_OK);
+		}
+		if (rc != QS_NOTFOUND)
+			return (rc);
+		if (q->q_log[lanes[i]] == 0)
+			continue;
+		if ((rc = qs_log_oldest(qs, txn, q->q_qid, lanes[i],
+		    &seq)) == QS_NOTFOUND)
+			continue;
+		if (rc != QS_OK || (rc = qs_log_remove(qs, txn, q, lanes[i],
+		    seq, &len)) != QS_OK)
+			return (rc == QS_NOTFOUND ? QS_CORRUPT : rc);
+		qs_queue_sub(q, len);
+		return (QS_OK);
+	}
+	return (QS_NOTFOUND);
+}
+
+/*
+ * The device of key k is at queue_max and message seq comes: it loses
+ * its oldest message and its drop marker grows (see qs_fetch_after).
+ */
+static int
+qs_overflow(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
+    uint64_t seq)
+{
+	struct qs_queue	 q;
+	int		 rc;
+
+	if ((rc = qs_queue_get(qs, txn, k, &q)) != QS_OK)
+		return (rc == QS_NOTFOUND ? QS_CORRUPT : rc);
+	if ((rc = qs_drop_oldest(qs, txn, &q)) == QS_NOTFOUND)
+		return (QS_OK);
+	if (rc != QS_OK)
+		return (rc);
+	q.q_dropped++;
+	q.q_drop_seq = seq;
+	qs->qs_fx.ef_overflow++;
+	return (qs_queue_fix(qs, txn, k, &q));
+}
+
+/*
+ * Count one more copy in every queue of the user (prefix pfx) that
+ * receives it: its devices, or only its held queue when held is set:
  * count, bytes and the lane's log count.  The queue ids go to qids
- * (room for n); QS_CORRUPT if the devices changed since qs_enq_check.
+ * (room for n); QS_CORRUPT if the devices changed since qs_enq_scan.
  */
 static int
 qs_enq_fanout(struct qstore *qs, MDB_txn *txn, const unsigned char *pfx,
-    size_t plen, const struct qs_newmsg *nm, uint64_t *qids, size_t n)
+    size_t plen, int held, const struct qs_newmsg *nm, uint64_t *qids,
+    size_t n)
 {
 	unsigned char	 kb[QS_QKEY_MAX], vb[QS_QVAL_LEN];
 	struct qs_queue	 q;
@@ -1596,6 +1973,8 @@ qs_enq_fanout(struct qstore *qs, MDB_txn *txn, const unsigned char *pfx,
 		return (rc);
 	for (first = 1; (rc = qs_prefix_step(qs, c, pfx, plen, plen, first, &k,
 	    &v)) == QS_OK; first = 0) {
+		if (qs_key_held(&k) != held)
+			continue;
 		if (qs_queue_decode(&q, &v) != QS_OK ||
 		    k.mv_size > sizeof(kb) || i >= n) {
 			rc = qs_seterr(qs, QS_CORRUPT, "bad queues record");
@@ -1657,32 +2036,34 @@ static int
 qs_enqueue_txn(struct qstore *qs, MDB_txn *txn, const char *user,
     struct qs_newmsg *nm, uint32_t queue_max)
 {
-	struct qs_qkey	 dk;
-	struct qs_queue	 q;
+	struct qs_enq_scan es;
 	unsigned char	 uk[QS_UKEY_MAX];
 	uint64_t	 stackq[QS_FANOUT_STACK], *qids = stackq;
-	size_t		 uklen, ndev;
+	size_t		 uklen, n, i;
 	int		 rc;
 
+	memset(&es, 0, sizeof(es));
 	uklen = qs_ukey_make(uk, user);
-	if ((rc = qs_enq_check(qs, txn, uk, uklen, queue_max, &ndev)) !=
-	    QS_OK)
-		return (rc);
-	if (ndev == 0) {
-		qs_qkey_make(&dk, user, QS_DEFAULT_DEVICE);
-		if ((rc = qs_queue_create(qs, txn, &dk, nm->n_enqueued,
-		    &q)) != QS_OK)
-			return (rc);
-		ndev = 1;
-	}
-	if (ndev > QS_FANOUT_STACK &&
-	    (qids = calloc(ndev, sizeof(*qids))) == NULL)
-		return (qs_seterr(qs, QS_ERR, "out of memory"));
-	if ((rc = qs_meta_next(qs, txn, "next_seq", &nm->n_seq)) == QS_OK &&
-	    (rc = qs_enq_fanout(qs, txn, uk, uklen, nm, qids, ndev)) == QS_OK)
-		rc = qs_log_append(qs, txn, nm, qids, ndev);
+	rc = qs_enq_scan(qs, txn, uk, uklen, queue_max, &es);
+	if (rc == QS_OK && es.es_ndev == 0)
+		rc = qs_enq_hold(qs, txn, user, &es, queue_max,
+		    nm->n_enqueued);
+	n = es.es_ndev > 0 ? es.es_ndev : 1;
+	if (rc == QS_OK && n > QS_FANOUT_STACK &&
+	    (qids = calloc(n, sizeof(*qids))) == NULL)
+		rc = qs_seterr(qs, QS_ERR, "out of memory");
+	if (rc == QS_OK)
+		rc = qs_meta_next(qs, txn, "next_seq", &nm->n_seq);
+	for (i = 0; rc == QS_OK && i < es.es_nfull; i++)
+		rc = qs_overflow(qs, txn, &es.es_full[i], nm->n_seq);
+	if (rc == QS_OK && (rc = qs_enq_fanout(qs, txn, uk, uklen,
+	    es.es_ndev == 0, nm, qids, n)) == QS_OK)
+		rc = qs_log_append(qs, txn, nm, qids, n);
+	if (rc == QS_OK)
+		qs->qs_fx.ef_held = es.es_ndev == 0;
 	if (qids != stackq)
 		free(qids);
+	free(es.es_full);
 	return (rc);
 }
 
@@ -1784,6 +2165,11 @@ qs_ack_one(struct qstore *qs, MDB_txn *txn, struct qs_queue *q,
 		return (rc);
 	qs_queue_sub(q, len);
 	(*deleted)++;
+	/* a message queued after the last loss: its marker was seen */
+	if (q->q_dropped > 0 && seq >= q->q_drop_seq) {
+		q->q_dropped = 0;
+		q->q_drop_seq = 0;
+	}
 	return (QS_OK);
 }
 
@@ -1819,7 +2205,7 @@ qs_ack(struct qstore *qs, const char *user, const char *device,
 
 int
 qs_touch(struct qstore *qs, const char *user, const char *device,
-    uint64_t now_ms)
+    uint64_t now_ms, uint64_t min_age_ms)
 {
 	struct qs_qkey	 k;
 	MDB_txn		*txn;
@@ -1830,7 +2216,30 @@ qs_touch(struct qstore *qs, const char *user, const char *device,
 	if (!qs_id_valid(user) || !qs_id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	qs_qkey_make(&k, user, device);
-	return (qs_wdone(qs, qs_queue_ensure(qs, txn, &k, now_ms)));
+	return (qs_wdone(qs, qs_queue_ensure(qs, txn, &k, now_ms,
+	    min_age_ms)));
+}
+
+int
+qs_seen(struct qstore *qs, const char *user, const char *device,
+    uint64_t now_ms)
+{
+	struct qs_qkey	 k;
+	struct qs_queue	 q;
+	MDB_txn		*txn;
+	int		 rc;
+
+	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	if (!qs_id_valid(user) || !qs_id_valid(device))
+		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
+	qs_qkey_make(&k, user, device);
+	if ((rc = qs_queue_get(qs, txn, &k, &q)) != QS_OK)
+		return (qs_wdone(qs, rc));
+	if (now_ms <= q.q_seen)
+		return (QS_OK);
+	q.q_seen = now_ms;
+	return (qs_wdone(qs, qs_queue_put(qs, txn, &k, &q)));
 }
 
 int
@@ -1854,7 +2263,7 @@ qs_push_register(struct qstore *qs, const char *user, const char *device,
 		return (qs_seterr(qs, QS_INVAL, "bad push platform, token "
 		    "or app id"));
 	qs_qkey_make(&k, user, device);
-	if ((rc = qs_queue_ensure(qs, txn, &k, now_ms)) == QS_OK) {
+	if ((rc = qs_queue_ensure(qs, txn, &k, now_ms, 0)) == QS_OK) {
 		n = qs_push_encode(buf, platform, app_id, token, now_ms);
 		rc = qs_put(qs, txn, QS_DB_PUSH, k.k_buf, k.k_len, buf, n,
 		    NULL);
@@ -2005,6 +2414,151 @@ qs_device_delete(struct qstore *qs, const char *user, const char *device,
 	rc = qs_device_delete_txn(qs, txn, &k, &n);
 	if (rc == QS_OK && dropped != NULL)
 		*dropped = n;
+	return (qs_wdone(qs, rc));
+}
+
+/* ------------------------------------------------------------------ */
+/* Forgetting idle devices                                             */
+/* ------------------------------------------------------------------ */
+
+/* The user and device ids of the device key k, NUL-terminated. */
+static int
+qs_key_split(const MDB_val *k, char *user, char *device)
+{
+	const unsigned char	*p = k->mv_data;
+	size_t			 ulen, dlen;
+
+	ulen = p[0];
+	if (k->mv_size < ulen + 3 || ulen == 0 || (dlen = p[1 + ulen]) == 0 ||
+	    k->mv_size != ulen + 2 + dlen)
+		return (-1);
+	memcpy(user, p + 1, ulen);
+	user[ulen] = '\0';
+	memcpy(device, p + 2 + ulen, dlen);
+	device[dlen] = '\0';
+	return (0);
+}
+
+/* 1 if the queue (key k, record q) is to be forgotten now. */
+static int
+qs_forget_due(const MDB_val *k, const struct qs_queue *q, uint64_t now_ms,
+    uint64_t idle_ms, qs_keep_cb keep, void *arg)
+{
+	char	 user[QS_ID_MAX + 1], device[QS_ID_MAX + 1];
+
+	if (qs_key_held(k))	/* an empty held queue: nothing to keep */
+		return (q->q_count == 0 && q->q_log[0] + q->q_log[1] == 0);
+	if (idle_ms == 0 || q->q_seen > now_ms || now_ms - q->q_seen < idle_ms)
+		return (0);
+	if (qs_key_split(k, user, device) == -1)
+		return (0);
+	return (keep == NULL || !keep(arg, user, device));
+}
+
+/*
+ * Visit up to max queue records from the handle's sweep position, which
+ * is advanced (and wraps); the keys due go to gone (room QS_FORGET_MAX),
+ * until they hold QS_FORGET_MSGS messages (a bounded txn).
+ */
+static int
+qs_forget_collect(struct qstore *qs, MDB_txn *txn, uint64_t now_ms,
+    uint64_t idle_ms, size_t max, qs_keep_cb keep, void *arg,
+    struct qs_qkey *gone, size_t *ngone)
+{
+	struct qs_queue	 q;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	size_t		 seen, msgs = 0;
+	int		 rc, mrc = MDB_NOTFOUND, op = MDB_FIRST, full = 0;
+
+	if ((rc = qs_cursor(qs, txn, QS_DB_QUEUES, &c)) != QS_OK)
+		return (rc);
+	if (qs->qs_idle_len > 0) {
+		k.mv_data = qs->qs_idle_pos;
+		k.mv_size = qs->qs_idle_len;
+		op = MDB_SET_RANGE;
+	}
+	for (seen = 0; seen < max && !full; seen++) {
+		if ((mrc = mdb_cursor_get(c, &k, &v, op)) != 0)
+			break;
+		op = MDB_NEXT;
+		if (k.mv_size > QS_QKEY_MAX || qs_queue_decode(&q, &v) != QS_OK) {
+			mdb_cursor_close(c);
+			return (qs_seterr(qs, QS_CORRUPT, "bad queues record"));
+		}
+		if (!qs_forget_due(&k, &q, now_ms, idle_ms, keep, arg))
+			continue;
+		memcpy(gone[*ngone].k_buf, k.mv_data, k.mv_size);
+		gone[(*ngone)++].k_len = k.mv_size;
+		msgs += q.q_count;
+		full = *ngone == QS_FORGET_MAX || msgs >= QS_FORGET_MSGS;
+	}
+	if (seen > 0 && (seen == max || full))
+		mrc = mdb_cursor_get(c, &k, &v, op);
+	qs->qs_idle_len = 0;		/* at the end: wrap */
+	if (mrc == 0 && op == MDB_NEXT) {
+		memcpy(qs->qs_idle_pos, k.mv_data, k.mv_size);
+		qs->qs_idle_len = k.mv_size;
+	}
+	mdb_cursor_close(c);
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		return (qs_mdberr(qs, "mdb_cursor_get queues", mrc));
+	return (QS_OK);
+}
+
+/* Delete the (empty) held queue of key k. */
+static int
+qs_held_delete(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k)
+{
+	struct qs_queue	 q;
+	unsigned char	 qb[8];
+	int		 rc;
+
+	if ((rc = qs_queue_get(qs, txn, k, &q)) != QS_OK)
+		return (rc == QS_NOTFOUND ? QS_OK : rc);
+	qs_be64_put(qb, q.q_qid);
+	if ((rc = qs_del(qs, txn, QS_DB_QUEUES, k->k_buf, k->k_len)) !=
+	    QS_OK || ((rc = qs_del(qs, txn, QS_DB_QIDS, qb, 8)) != QS_OK &&
+	    rc != QS_NOTFOUND))
+		return (rc == QS_NOTFOUND ? QS_CORRUPT : rc);
+	return (qs_held_adjust(qs, txn, -1));
+}
+
+int
+qs_forget_idle(struct qstore *qs, uint64_t now_ms, uint64_t idle_ms,
+    size_t max, qs_keep_cb keep, void *arg, size_t *forgotten,
+    size_t *dropped)
+{
+	struct qs_qkey	*gone;
+	MDB_txn		*txn;
+	MDB_val		 k;
+	size_t		 ngone = 0, i, nf = 0, nd = 0;
+	int		 rc;
+
+	if (forgotten != NULL)
+		*forgotten = 0;
+	if (dropped != NULL)
+		*dropped = 0;
+	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	if ((gone = calloc(QS_FORGET_MAX, sizeof(*gone))) == NULL)
+		return (qs_seterr(qs, QS_ERR, "out of memory"));
+	rc = qs_forget_collect(qs, txn, now_ms, idle_ms, max, keep, arg, gone,
+	    &ngone);
+	for (i = 0; rc == QS_OK && i < ngone; i++) {
+		k.mv_data = gone[i].k_buf;
+		k.mv_size = gone[i].k_len;
+		if (qs_key_held(&k))
+			rc = qs_held_delete(qs, txn, &gone[i]);
+		else if ((rc = qs_device_delete_txn(qs, txn, &gone[i], &nd)) ==
+		    QS_OK)
+			nf++;
+	}
+	free(gone);
+	if (rc == QS_OK && forgotten != NULL)
+		*forgotten = nf;
+	if (rc == QS_OK && dropped != NULL)
+		*dropped = nd;
 	return (qs_wdone(qs, rc));
 }
 
@@ -2218,6 +2772,193 @@ qs_settle(struct qstore *qs, uint64_t now_ms, int force, size_t *moved,
 	if (rc == QS_OK && expired != NULL)
 		*expired = nx;
 	return (qs_wdone(qs, rc));
+}
+
+/* ------------------------------------------------------------------ */
+/* Adoption: a new device takes a copy of what is held for its user    */
+/* ------------------------------------------------------------------ */
+
+/* Append the copy (qid, lane, seq, len) to *mv (size *n, room *cap). */
+static int
+qs_move_push(struct qstore *qs, struct qs_move **mv, size_t *n, size_t *cap,
+    const struct qs_move *m)
+{
+	struct qs_move	*nm;
+
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		if ((nm = reallocarray(*mv, *cap, sizeof(**mv))) == NULL)
+			return (qs_seterr(qs, QS_ERR, "out of memory"));
+		*mv = nm;
+	}
+	(*mv)[(*n)++] = *m;
+	return (QS_OK);
+}
+
+/* The unexpired settled messages of lane of the held queue h. */
+static int
+qs_adopt_collect_msgs(struct qstore *qs, MDB_txn *txn,
+    const struct qs_queue *h, int lane, uint64_t now_ms, struct qs_move **mv,
+    size_t *n, size_t *cap)
+{
+	unsigned char	 start[QS_MKEY_LEN];
+	struct qs_mhdr	 m;
+	struct qs_move	 one;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc, first;
+
+	qs_mkey_make(start, h->q_qid, lane, 0);
+	if ((rc = qs_cursor(qs, txn, QS_DB_MSGS, &c)) != QS_OK)
+		return (rc);
+	for (first = 1; (rc = qs_prefix_step(qs, c, start, sizeof(start), 9,
+	    first, &k, &v)) == QS_OK; first = 0) {
+		if (k.mv_size != QS_MKEY_LEN || qs_mhdr_decode(&m, &v) != QS_OK) {
+			rc = qs_seterr(qs, QS_CORRUPT, "bad msgs record");
+			break;
+		}
+		if (m.m_expires != 0 && m.m_expires <= now_ms)
+			continue;
+		memset(&one, 0, sizeof(one));
+		one.mv_seq = qs_be64_get((unsigned char *)k.mv_data + 9);
+		one.mv_len = m.m_len;
+		one.mv_lane = lane;
+		if ((rc = qs_move_push(qs, mv, n, cap, &one)) != QS_OK)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == QS_NOTFOUND ? QS_OK : rc);
+}
+
+/*
+ * The unexpired log copies of lane of the held queue h: from its ring
+ * when nothing fell out of it, else by a scan of the log that stops once
+ * it has seen them all.
+ */
+static int
+qs_adopt_collect_log(struct qstore *qs, MDB_txn *txn,
+    const struct qs_queue *h, int lane, uint64_t now_ms, struct qs_move **mv,
+    size_t *n, size_t *cap)
+{
+	unsigned char	 kb[8];
+	struct qs_lhdr	 l;
+	struct qs_move	 one;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint32_t	 seen = 0;
+	int		 rc = QS_OK, mrc = 0, i = 0, ring, op = MDB_FIRST;
+
+	if (h->q_log[lane] == 0)
+		return (QS_OK);
+	ring = h->q_evicted[lane] == 0;
+	if ((rc = qs_cursor(qs, txn, QS_DB_LOG, &c)) != QS_OK)
+		return (rc);
+	while (seen < h->q_log[lane]) {
+		if (ring) {
+			if (i >= QS_RING || h->q_ring[lane][i] == 0)
+				break;
+			qs_be64_put(kb, h->q_ring[lane][i++]);
+			k.mv_data = kb;
+			k.mv_size = sizeof(kb);
+			mrc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+			if (mrc == MDB_NOTFOUND)
+				continue;
+		} else {
+			mrc = mdb_cursor_get(c, &k, &v, op);
+			op = MDB_NEXT;
+		}
+		if (mrc != 0)
+			break;
+		if (k.mv_size != 8 || qs_lhdr_decode(&l, &v) != QS_OK) {
+			rc = qs_seterr(qs, QS_CORRUPT, "bad log record");
+			break;
+		}
+		if (l.l_lane != lane || qs_lhdr_find(&l, h->q_qid) < 0)
+			continue;
+		seen++;
+		if (l.l_m.m_expires != 0 && l.l_m.m_expires <= now_ms)
+			continue;
+		memset(&one, 0, sizeof(one));
+		one.mv_seq = qs_be64_get(k.mv_data);
+		one.mv_len = l.l_m.m_len;
+		one.mv_lane = lane;
+		if ((rc = qs_move_push(qs, mv, n, cap, &one)) != QS_OK)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == QS_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = qs_mdberr(qs, "mdb_cursor_get log", mrc);
+	return (rc);
+}
+
+/* Copy the settled message (hqid, m) into queue qid, same key order. */
+static int
+qs_copy_settled(struct qstore *qs, MDB_txn *txn, uint64_t hqid, uint64_t qid,
+    const struct qs_move *m)
+{
+	unsigned char	 src[QS_MKEY_LEN], dst[QS_MKEY_LEN], *room = NULL;
+	MDB_val		 v;
+	int		 rc;
+
+	qs_mkey_make(src, hqid, m->mv_lane, m->mv_seq);
+	qs_mkey_make(dst, qid, m->mv_lane, m->mv_seq);
+	if ((rc = qs_put(qs, txn, QS_DB_MSGS, dst, sizeof(dst), NULL,
+	    QS_MHDR_LEN + m->mv_len, (void **)&room)) != QS_OK)
+		return (rc);
+	/* read the source only now: the put may have moved it */
+	if ((rc = qs_get(qs, txn, QS_DB_MSGS, src, sizeof(src), &v)) != QS_OK ||
+	    v.mv_size != QS_MHDR_LEN + m->mv_len)
+		return (rc != QS_OK && rc != QS_NOTFOUND ? rc :
+		    qs_seterr(qs, QS_CORRUPT, "held message changed"));
+	memcpy(room, v.mv_data, v.mv_size);
+	return (QS_OK);
+}
+
+/*
+ * The device of key k (record nq, just created and written) adopts a copy
+ * of every unexpired message held for its user, with the same ids: the
+ * copies go straight into msgs (their seqs are older than anything the
+ * new queue will get, so they come first in its lanes), counted in nq,
+ * which is fixed and written.  The held messages stay held for the next
+ * new device until they expire.
+ */
+static int
+qs_adopt(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
+    struct qs_queue *nq, uint64_t now_ms)
+{
+	struct qs_qkey	 hk;
+	struct qs_queue	 h;
+	struct qs_move	*mv = NULL;
+	size_t		 n = 0, cap = 0, i, settled = 0;
+	int		 rc, lane;
+
+	qs_hkey_of(&hk, k);
+	if ((rc = qs_queue_get(qs, txn, &hk, &h)) != QS_OK)
+		return (rc == QS_NOTFOUND ? QS_OK : rc);
+	if (h.q_count == 0)
+		return (QS_OK);
+	for (lane = 0; rc == QS_OK && lane < QS_NLANES; lane++)
+		rc = qs_adopt_collect_msgs(qs, txn, &h, lane, now_ms, &mv, &n,
+		    &cap);
+	settled = n;
+	for (lane = 0; rc == QS_OK && lane < QS_NLANES; lane++)
+		rc = qs_adopt_collect_log(qs, txn, &h, lane, now_ms, &mv, &n,
+		    &cap);
+	for (i = 0; rc == QS_OK && i < n; i++) {
+		if (i < settled)
+			rc = qs_copy_settled(qs, txn, h.q_qid, nq->q_qid, &mv[i]);
+		else {
+			mv[i].mv_qid = nq->q_qid;
+			rc = qs_move_put(qs, txn, &mv[i]);
+		}
+		nq->q_count++;
+		nq->q_bytes += mv[i].mv_len;
+	}
+	free(mv);
+	if (rc != QS_OK || n == 0)
+		return (rc);
+	qs->qs_fx.ef_adopted = n;
+	return (qs_queue_fix(qs, txn, k, nq));
 }
 
 /* ------------------------------------------------------------------ */
@@ -2484,6 +3225,9 @@ qs_walk(struct qstore *qs, MDB_txn *txn, const char *user, const char *device,
 	if ((rc = qs_queue_get(qs, txn, &qk, &q)) != QS_OK)
 		return (rc);
 	w->w_qid = q.q_qid;
+	w->w_pos->qc_count = q.q_count;
+	w->w_pos->qc_dropped = q.q_dropped;
+	w->w_pos->qc_seen_ms = q.q_seen;
 	memcpy(w->w_logn, q.q_log, sizeof(w->w_logn));
 	w->w_q = &q;
 	if ((rc = qs_cursor(qs, txn, QS_DB_MSGS, &w->w_cur)) != QS_OK)
@@ -2607,6 +3351,8 @@ qs_devices_txn(struct qstore *qs, MDB_txn *txn, const char *user,
 		return (rc);
 	for (first = 1; (rc = qs_prefix_step(qs, c, uk, uklen, uklen, first, &k,
 	    &v)) == QS_OK; first = 0) {
+		if (qs_key_held(&k))
+			continue;
 		if ((rc = qs_device_info(qs, txn, &k, &v, dev, &pu, &d)) !=
 		    QS_OK)
 			break;
@@ -2666,6 +3412,35 @@ qs_depth(struct qstore *qs, const char *user, const char *device,
 	return (rc);
 }
 
+int
+qs_held_count(struct qstore *qs, const char *user, uint32_t *count)
+{
+	struct qs_qkey	 k;
+	struct qs_queue	 q;
+	MDB_txn		*txn;
+	int		 rc;
+
+	*count = 0;
+	if (qs_check(qs) != QS_OK)
+		return (QS_ERR);
+	if (!qs_id_valid(user))
+		return (qs_seterr(qs, QS_BADID, "bad user id"));
+	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	qs_hkey_make(&k, user);
+	rc = qs_queue_get(qs, txn, &k, &q);
+	qs_rend(qs, txn);
+	if (rc == QS_OK)
+		*count = q.q_count;
+	return (rc == QS_NOTFOUND ? QS_OK : rc);
+}
+
+void
+qs_effects(const struct qstore *qs, struct qs_effects *fx)
+{
+	*fx = qs->qs_fx;
+}
+
 static int
 qs_stats_txn(struct qstore *qs, MDB_txn *txn, struct qs_stats *st)
 {
@@ -2687,6 +3462,11 @@ qs_stats_txn(struct qstore *qs, MDB_txn *txn, struct qs_stats *st)
 		*out[i] = ms.ms_entries;
 	}
 	st->st_page_size = ms.ms_psize;
+	if ((rc = qs_meta_get(qs, txn, "held_queues", &st->st_held)) !=
+	    QS_OK)
+		return (rc);
+	st->st_queues -= st->st_held < st->st_queues ? st->st_held :
+	    st->st_queues;
 	return (QS_OK);
 }
 

@@ -15,6 +15,17 @@
  * QS_BADID.  Message ids are opaque strings of fewer than QS_MSGID_SIZE
  * bytes made by this module; all copies of one message (one per device of
  * the recipient) share the same id.
+ *
+ * The device model.  A message is queued for every known device of its
+ * recipient.  A device becomes known when it is admitted (qs_touch,
+ * qs_push_register) and is forgotten only by qs_device_delete or
+ * qs_forget_idle.  A message for a user with no known device is held for
+ * the user (a queue that is no device and is never listed); each device
+ * that becomes known adopts a copy of every unexpired held message, with
+ * the same ids, ahead of anything newer; held messages stay until they
+ * expire.  A device queue at queue_max loses its oldest message for each
+ * new one and counts the loss in a drop marker (see qs_fetch_after); only
+ * the held queue refuses a message when full (QS_FULL).
  */
 
 #ifndef QSTORE_H
@@ -37,15 +48,15 @@
 #define QS_DEFAULT_MAPSIZE	(8ULL * 1024 * 1024 * 1024)	/* bytes */
 #define QS_MAXREADERS		512	/* reader slots (1st opener fixes) */
 #define QS_MAXDBS		8	/* named databases */
-#define QS_DEFAULT_DEVICE	"default"	/* device of a user with none */
-#define QS_SCHEMA_VERSION	3	/* on-disk schema written and read */
+#define QS_DEFAULT_DEVICE	"default"	/* id of a client naming none */
+#define QS_SCHEMA_VERSION	4	/* on-disk schema written and read */
 #define QS_TOUCH_INTERVAL_MS	60000	/* ms: last-seen write granularity */
 #define QS_SETTLE_AT		8192	/* log entries that make a settle due */
 
 enum qs_result {
 	QS_OK = 0,
 	QS_NOTFOUND,		/* no such user, device or message */
-	QS_FULL,		/* a recipient device queue is at queue_max */
+	QS_FULL,		/* the held queue of a user is at queue_max */
 	QS_MAPFULL,		/* LMDB map full: abort, answer 503, alarm */
 	QS_TXNFULL,		/* too many dirty pages: batch too large */
 	QS_READERSFULL,		/* no reader slot even after a reader check */
@@ -67,7 +78,24 @@ struct qstore;			/* one handle per process, opaque */
  */
 struct qs_cursor {
 	uint64_t	 qc_last[QS_NLANES];
+	/* set by every qs_fetch_after from the queue record it reads: */
+	uint32_t	 qc_count;		/* messages queued */
+	uint32_t	 qc_dropped;		/* drop marker (0: none) */
+	uint64_t	 qc_seen_ms;		/* last-seen time */
 };
+
+/* What the last write call on a handle did (qs_effects). */
+struct qs_effects {
+	int		 ef_held;	/* qs_enqueue: held (user had no device) */
+	size_t		 ef_overflow;	/* qs_enqueue: copies dropped from
+					   full device queues */
+	int		 ef_created;	/* a device became known */
+	size_t		 ef_adopted;	/* held copies it adopted */
+};
+
+/* Called by qs_forget_idle for an idle device, inside the write txn (no
+ * I/O, no qs_ call): nonzero keeps it (it is connected right now). */
+typedef int (*qs_keep_cb)(void *arg, const char *user, const char *device);
 
 /* One known device, as given to a qs_device_cb.  Strings are
  * NUL-terminated copies valid only during the callback. */
@@ -87,6 +115,7 @@ struct qs_device {
 struct qs_stats {
 	uint64_t	 st_messages;		/* settled message copies */
 	uint64_t	 st_queues;		/* known devices */
+	uint64_t	 st_held;		/* users with a held queue */
 	uint64_t	 st_log;		/* messages not yet settled */
 	uint64_t	 st_push;		/* push registrations */
 	uint64_t	 st_expiry;		/* lanes in the expiry index */
@@ -225,12 +254,14 @@ void		 qs_sub_abort(struct qstore *);
 
 /*
  * qs_enqueue: queue one envelope (len bytes, copied) for every known device
- * of user, or for device QS_DEFAULT_DEVICE when the user has none (which
- * makes it known).  All copies share one id, written to id_out (a
- * NUL-terminated string).  priority is 0..QS_PRIO_MAX; the message expires
- * at now_ms + ttl_ms (ttl_ms 0: never).  queue_max caps each device queue
- * (0: no cap): if any recipient device already holds queue_max messages,
- * nothing is written and QS_FULL is returned.
+ * of user, or hold it for the user when it has none.  All copies share
+ * one id, written to id_out (a NUL-terminated string).  priority is
+ * 0..QS_PRIO_MAX; the message expires at now_ms + ttl_ms (ttl_ms 0:
+ * never).  queue_max caps each queue (0: no cap): a device queue at the
+ * cap first loses its oldest message (the normal lane's, else the high
+ * lane's) and its drop marker grows; a held queue at the cap refuses the
+ * message: nothing is written and QS_FULL returned.  qs_effects tells
+ * whether the message was held and how many copies were dropped.
  */
 int		 qs_enqueue(struct qstore *, const char *user,
 		    const void *envelope, size_t len, int priority,
@@ -240,23 +271,36 @@ int		 qs_enqueue(struct qstore *, const char *user,
 /*
  * qs_ack: delete the messages ids[0..n-1] from the queue of (user, device)
  * only.  Ids that do not parse, are not in that queue or repeat are
- * ignored.  *deleted (may be NULL) gets the number deleted.  QS_OK (also
- * for an unknown device: nothing to delete) or an error as above.
+ * ignored.  Deleting a message queued after the device's last loss to a
+ * full queue clears its drop marker (the device was told: every fetch
+ * that returned that message carried the marker).  *deleted (may be
+ * NULL) gets the number deleted.  QS_OK (also for an unknown device:
+ * nothing to delete) or an error as above.
  */
 int		 qs_ack(struct qstore *, const char *user, const char *device,
 		    const char *const *ids, size_t n, size_t *deleted);
 
 /*
- * qs_touch: make (user, device) known (it then receives messages sent to
- * the user) and record now_ms as its last-seen time.  A known device's
- * last-seen time is rewritten only once it is QS_TOUCH_INTERVAL_MS old,
- * so touching on every request costs no write.
+ * qs_touch: admit (user, device): make it known if it is not (it then
+ * receives every message sent to the user, and adopts what is held for
+ * the user: see qs_effects), else record now_ms as its last-seen time if
+ * the recorded one is at least min_age_ms old (so that touching on every
+ * request costs no write; QS_TOUCH_INTERVAL_MS is a good value).
  */
 int		 qs_touch(struct qstore *, const char *user, const char *device,
+		    uint64_t now_ms, uint64_t min_age_ms);
+
+/*
+ * qs_seen: record now_ms as the last-seen time of (user, device) if it
+ * is known and was seen earlier; never makes a device known (a device
+ * deleted meanwhile stays deleted).  QS_NOTFOUND for an unknown device.
+ */
+int		 qs_seen(struct qstore *, const char *user, const char *device,
 		    uint64_t now_ms);
 
 /*
- * qs_push_register: make (user, device) known and set its push target
+ * qs_push_register: admit (user, device) as qs_touch does and set its
+ * push target
  * (platform, token, app_id: printable ASCII without space, at most
  * QS_PLATFORM_MAX, QS_TOKEN_MAX and QS_APPID_MAX bytes; QS_INVAL
  * otherwise), replacing any earlier one.
@@ -277,6 +321,20 @@ int		 qs_push_remove(struct qstore *, const char *user,
  */
 int		 qs_device_delete(struct qstore *, const char *user,
 		    const char *device, size_t *dropped);
+
+/*
+ * qs_forget_idle: one step of the sweep that forgets devices not seen
+ * for idle_ms (0: none is forgotten), with their queues and push
+ * targets, unless keep (may be NULL) says to keep one; empty held
+ * queues go too.  Visits up to max queue records from where the last
+ * call on this handle stopped (wrapping at the end), so a call costs
+ * O(max) and a full pass takes (devices / max) calls; deletes at most
+ * QS_FORGET_MAX queues.  *forgotten and *dropped (may be NULL) get the
+ * devices forgotten and the messages dropped with them.
+ */
+int		 qs_forget_idle(struct qstore *, uint64_t now_ms,
+		    uint64_t idle_ms, size_t max, qs_keep_cb keep, void *arg,
+		    size_t *forgotten, size_t *dropped);
 
 /*
  * qs_settle: move messages from the arrival log into their device queues
@@ -332,7 +390,11 @@ void		 qs_cursor_init(struct qs_cursor *);
 /*
  * qs_fetch_after: like qs_fetch, but only messages after the position
  * *cur, which is advanced past each message cb accepts (and past expired
- * ones).  One call is one page in one short read txn: a WS connection
+ * ones).  Before the first cb call it sets cur's qc_count, qc_dropped
+ * and qc_seen_ms from the queue record read in the same txn: a nonzero
+ * qc_dropped is the number of messages the device lost to a full queue
+ * since its marker was last cleared (see qs_ack), to be shown to the
+ * client with the messages of this page.  One call is one page in one short read txn: a WS connection
  * streams its backlog with repeated calls, and later catches up with the
  * same cursor.  *more (may be NULL) is set to 1 when the page stopped
  * before the end of the queue.  QS_NOTFOUND if the device is not known.
@@ -353,6 +415,16 @@ int		 qs_devices(struct qstore *, const char *user, qs_device_cb cb,
  * device is not known. */
 int		 qs_depth(struct qstore *, const char *user, const char *device,
 		    uint32_t *count, uint64_t *bytes);
+
+/* qs_held_count: the messages held for user (no device had them yet,
+ * expired but unswept ones included) into *count; 0 when none.  QS_OK,
+ * QS_BADID or a store error. */
+int		 qs_held_count(struct qstore *, const char *user,
+		    uint32_t *count);
+
+/* qs_effects: what the last write call on the handle did (zeros after a
+ * failure and after a call without such effects). */
+void		 qs_effects(const struct qstore *, struct qs_effects *);
 
 /* qs_stats: entry counts and map usage for /metrics. */
 int		 qs_stats(struct qstore *, struct qs_stats *);

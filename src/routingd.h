@@ -121,6 +121,7 @@ struct config {
 	int64_t			 cf_max_envelope_bytes;
 	int64_t			 cf_queue_max_messages;
 	int64_t			 cf_message_ttl;	/* ms */
+	int64_t			 cf_device_idle_ttl;	/* ms, 0: never */
 	int64_t			 cf_store_max_size;	/* bytes: LMDB map */
 	int64_t			 cf_rate_limit_per_user; /* per second, 0 off */
 	int64_t			 cf_ws_window;
@@ -163,6 +164,10 @@ int		 config_parse_duration(const char *, int64_t *);
 int		 config_parse_size(const char *, int64_t *);
 int		 config_parse_listen(const char *, struct listen_addr *);
 int		 config_write(const struct config *, FILE *);
+/* config_touch_interval_ms: how old a device's last-seen time may grow
+ * before a request rewrites it: a quarter of device_idle_ttl, at most
+ * 60 s (a write per device per minute at most). */
+uint64_t	 config_touch_interval_ms(const struct config *);
 
 /* ------------------------------------------------------------------ */
 /* util.c                                                              */

@@ -25,8 +25,9 @@
 #include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	5	/* 2: the rate-limit table; 3: API metrics;
-				   4: settle metrics; 5: WebSocket */
+#define SHM_VERSION	6	/* 2: the rate-limit table; 3: API metrics;
+				   4: settle metrics; 5: WebSocket;
+				   6: held, adopted, overflow, forgotten */
 #define SHM_SLOTS	256		/* worker slots: half API, half WS */
 
 enum shm_slot_state {
@@ -103,6 +104,10 @@ struct shm_api {
 	_Atomic uint64_t	sa_acked;	/* messages deleted by ack */
 	_Atomic uint64_t	sa_expired;	/* messages dropped by TTL */
 	_Atomic uint64_t	sa_dropped;	/* ephemeral, nobody online */
+	_Atomic uint64_t	sa_held;	/* held: recipient had no device */
+	_Atomic uint64_t	sa_adopted;	/* held copies new devices took */
+	_Atomic uint64_t	sa_overflow;	/* copies full queues dropped */
+	_Atomic uint64_t	sa_forgotten;	/* devices idle too long */
 	_Atomic uint64_t	sa_rejected[SHM_REJ_COUNT];
 	_Atomic uint64_t	sa_token_hits;
 	_Atomic uint64_t	sa_token_misses;
@@ -114,6 +119,7 @@ struct shm_api {
 	_Atomic uint64_t	sa_log_entries;		/* gauge (qs_stats) */
 	_Atomic uint64_t	sa_queue_messages;	/* gauge (qs_stats) */
 	_Atomic uint64_t	sa_queue_devices;	/* gauge */
+	_Atomic uint64_t	sa_queue_held;		/* gauge: held queues */
 	_Atomic uint64_t	sa_store_used_bytes;	/* gauge */
 	_Atomic uint64_t	sa_store_map_bytes;	/* gauge */
 };

@@ -366,40 +366,130 @@ ws_admit(struct ws *x, struct server_conn *sc, const struct http_request *req,
 	return (0);
 }
 
-/* Make the device known (it then gets messages sent to its user). */
+/*
+ * Admission of a connection's device: it must be durably known before
+ * the connection's first frame (queue_empty promises that every later
+ * send reaches it), so an unknown device (or one whose last-seen time is
+ * due for a refresh) goes through the group commit first, adopting what
+ * is held for its user; a known, recently seen one is admitted at once.
+ * A device leaving after a long connection records its last-seen time
+ * (deferred: nobody waits), so device_idle_ttl counts from then.
+ */
 struct ws_touch_op {
 	struct apib_op	 to_op;
+	struct ws	*to_ws;
+	struct ws_conn	*to_conn;		/* admission; NULL: left */
+	uint64_t	 to_now_ms;
+	size_t		 to_adopted;
 	char		 to_user[QS_ID_MAX + 1];
 	char		 to_device[QS_ID_MAX + 1];
 };
 
-static int
-ws_touch_apply(struct qstore *qs, struct apib_op *op)
-{
-	struct ws_touch_op	*to = (struct ws_touch_op *)op;
-
-	return (qs_touch(qs, to->to_user, to->to_device, util_real_ms()));
-}
-
-static void
-ws_touch_done(struct apib_op *op, int r)
-{
-	free(op);
-}
-
-static void
-ws_touch(struct ws *x, const struct auth_id *id)
+static struct ws_touch_op *
+ws_touch_new(struct ws *x, const struct ws_conn *c)
 {
 	struct ws_touch_op	*to;
 
 	if ((to = calloc(1, sizeof(*to))) == NULL)
-		return;		/* a later fetch or register makes it known */
-	(void)strcpy(to->to_user, id->ai_user);
-	(void)strcpy(to->to_device, id->ai_device);
-	to->to_op.o_apply = ws_touch_apply;
+		return (NULL);
+	to->to_ws = x;
+	to->to_now_ms = util_real_ms();
+	(void)strcpy(to->to_user, c->wc_user);
+	(void)strcpy(to->to_device, c->wc_device);
 	to->to_op.o_single = 1;
+	return (to);
+}
+
+static int
+ws_admit_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct ws_touch_op	*to = (struct ws_touch_op *)op;
+	struct qs_effects	 fx;
+	int			 r;
+
+	r = qs_touch(qs, to->to_user, to->to_device, to->to_now_ms,
+	    config_touch_interval_ms(to->to_ws->x_cfg));
+	qs_effects(qs, &fx);
+	to->to_adopted = fx.ef_adopted;
+	return (r);
+}
+
+/* The device is known: the connection may get its first frame. */
+static void
+ws_admit_done(struct apib_op *op, int r)
+{
+	struct ws_touch_op	*to = (struct ws_touch_op *)op;
+	struct ws_conn		*c = to->to_conn;
+	struct qs_cursor	 cur;
+
+	if (r == QS_OK && to->to_adopted > 0)
+		atomic_fetch_add_explicit(&to->to_ws->x_shm->sh_api.sa_adopted,
+		    to->to_adopted, memory_order_relaxed);
+	qs_cursor_init(&cur);
+	if (r == QS_OK)
+		r = qs_fetch_after(to->to_ws->x_qs, to->to_user, to->to_device,
+		    &cur, 0, util_real_ms(), NULL, NULL, NULL, NULL);
+	free(to);
+	wsc_admitted(c, r == QS_OK ? 0 : -1, cur.qc_dropped);
+}
+
+static void
+ws_admit_device(struct ws *x, struct ws_conn *c)
+{
+	struct ws_touch_op	*to;
+	struct qs_cursor	 cur;
+	uint64_t		 now = util_real_ms();
+	int			 r;
+
+	qs_cursor_init(&cur);
+	r = qs_fetch_after(x->x_qs, c->wc_user, c->wc_device, &cur, 0, now,
+	    NULL, NULL, NULL, NULL);
+	if (r == QS_OK && now < cur.qc_seen_ms +
+	    config_touch_interval_ms(x->x_cfg)) {
+		wsc_admitted(c, 0, cur.qc_dropped);
+		return;
+	}
+	if ((to = ws_touch_new(x, c)) == NULL) {
+		wsc_admitted(c, -1, 0);
+		return;
+	}
+	to->to_conn = c;
+	c->wc_admitting = 1;
+	to->to_op.o_apply = ws_admit_apply;
+	to->to_op.o_done = ws_admit_done;
+	c->wc_ops++;		/* c stays allocated until ws_admit_done */
+	apib_submit(x->x_batch, &to->to_op);
+}
+
+static int
+ws_seen_apply(struct qstore *qs, struct apib_op *op)
+{
+	struct ws_touch_op	*to = (struct ws_touch_op *)op;
+
+	return (qs_seen(qs, to->to_user, to->to_device, to->to_now_ms));
+}
+
+static void
+ws_seen_done(struct apib_op *op, int r)
+{
+	(void)r;		/* the last-seen time stays older: harmless */
+	free(op);
+}
+
+/* ws_device_left: see ws.h. */
+void
+ws_device_left(struct ws *x, const struct ws_conn *c)
+{
+	struct ws_touch_op	*to;
+
+	if (x->x_batch == NULL || x->x_freeing || !c->wc_admitted ||
+	    ev_now(x->x_w->w_loop) - c->wc_since <
+	    (double)config_touch_interval_ms(x->x_cfg) / 1000.0 ||
+	    (to = ws_touch_new(x, c)) == NULL)
+		return;
 	to->to_op.o_defer = 1;
-	to->to_op.o_done = ws_touch_done;
+	to->to_op.o_apply = ws_seen_apply;
+	to->to_op.o_done = ws_seen_done;
 	apib_submit(x->x_batch, &to->to_op);
 }
 
@@ -440,8 +530,7 @@ ws_upgrade(struct ws *x, struct server_conn *sc,
 	    mode)) == NULL)
 		return;
 	ws_register(x, c);
-	ws_touch(x, &id);
-	ws_due(x, c);
+	ws_admit_device(x, c);
 }
 
 static void

@@ -81,13 +81,18 @@ struct ws_conn {
 	uint32_t		 wc_inflight;	/* pushed, not acknowledged */
 	uint64_t		 wc_commit_us;	/* doorbell stamp of a live pull */
 	int			 wc_backlog_done; /* queue_empty sent */
+	int			 wc_admitted;	/* device known: frames may go */
+	int			 wc_admitting;	/* admission op in the batch */
+	uint32_t		 wc_told;	/* drop marker count last sent */
+	ev_tstamp		 wc_since;	/* connected at */
 	int			 wc_due;	/* on x_due */
 	int			 wc_pokes;	/* {} frames owed (poke mode) */
 	int			 wc_registered;	/* in presence and x_users */
 	int			 wc_closing;	/* a close is queued */
 	int			 wc_dead;	/* free when callbacks unwind */
 	int			 wc_busy;	/* inside our callbacks */
-	int			 wc_ops;	/* ack ops in the batch */
+	int			 wc_ops;	/* ops in the batch (acks, sends,
+					   admission) */
 	int			 wc_bad;	/* error frames answered */
 	int			 wc_capped;	/* a pull stopped at WS_OUT_CAP */
 	unsigned		 wc_pushed_now;	/* frames of the current pull */
@@ -123,6 +128,16 @@ void		 wsc_close(struct ws_conn *, uint16_t code, const char *why);
 void		 wsc_ephemeral(struct ws_conn *, const char *id,
 		    const char *env, size_t len, uint64_t commit_us);
 
+/*
+ * wsc_admitted: the device of c is known (rc 0), with drop marker dropped
+ * (see qs_fetch_after), or could not be admitted (rc -1: closed with
+ * 1011).  Before this, c gets no frame; after it, the marker frame comes
+ * first when dropped is not 0 ({"type":"dropped","count":N}), then the
+ * backlog (push mode).  Releases the admission's hold on c (wc_ops) when
+ * it came from the batch.
+ */
+void		 wsc_admitted(struct ws_conn *, int rc, uint32_t dropped);
+
 /* wsc_pull: push what the window and the output cap allow (push mode) or
  * the owed {} frames (poke mode), then flush. */
 void		 wsc_pull(struct ws_conn *);
@@ -143,6 +158,13 @@ void		 ws_unregister(struct ws *, struct ws_conn *);
 
 /* ws_due: schedule a pull of c in this loop iteration. */
 void		 ws_due(struct ws *, struct ws_conn *);
+
+/*
+ * ws_device_left: c is closing: record its device's last-seen time
+ * (deferred) if it was admitted and connected for longer than the touch
+ * interval (shorter connections were seen recently enough).
+ */
+void		 ws_device_left(struct ws *, const struct ws_conn *);
 
 /* ws_conn_gone: c is closed and about to be freed: forget it. */
 void		 ws_conn_gone(struct ws *, struct ws_conn *);

@@ -292,6 +292,49 @@ wsc_message_frame(struct ws_conn *c, const char *id, int ephemeral,
 	return (0);
 }
 
+/*
+ * Tell the client how many messages its device lost to a full queue, as
+ * read from the queue record with the current page (wc_cur), whenever
+ * that count changes: so the marker comes before any message queued
+ * after the loss (acking one of those clears the marker in the store).
+ */
+static int
+wsc_drop_marker(struct ws_conn *c, uint32_t dropped)
+{
+	char	 buf[64];
+	int	 n;
+
+	if (dropped == c->wc_told)
+		return (0);
+	c->wc_told = dropped;
+	if (dropped == 0)
+		return (0);
+	n = snprintf(buf, sizeof(buf), "{\"type\":\"dropped\",\"count\":%lu}",
+	    (unsigned long)dropped);
+	return (wsc_queue_text(c, buf, (size_t)n));
+}
+
+/* wsc_admitted: see ws.h. */
+void
+wsc_admitted(struct ws_conn *c, int rc, uint32_t dropped)
+{
+	if (c->wc_admitting) {
+		c->wc_admitting = 0;
+		c->wc_ops--;
+	}
+	if (!c->wc_dead && !c->wc_closing) {
+		if (rc == -1)
+			wsc_close(c, WSLAY_CODE_INTERNAL_SERVER_ERROR,
+			    "the device could not be registered");
+		else {
+			c->wc_admitted = 1;
+			(void)wsc_drop_marker(c, dropped);
+			ws_due(c->wc_ws, c);
+		}
+	}
+	wsc_settle(c);
+}
+
 /* One message of the queue into a frame (a qs_msg_cb). */
 static int
 wsc_push_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
@@ -299,7 +342,8 @@ wsc_push_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
 {
 	struct ws_conn	*c = arg;
 
-	if (wsc_message_frame(c, id, 0, data, len) == -1)
+	if (wsc_drop_marker(c, c->wc_cur.qc_dropped) == -1 ||
+	    wsc_message_frame(c, id, 0, data, len) == -1)
 		return (1);
 	c->wc_pushed_now++;
 	return (0);
@@ -312,8 +356,8 @@ wsc_ephemeral(struct ws_conn *c, const char *id, const char *env, size_t len,
 {
 	struct ws	*x = c->wc_ws;
 
-	if (c->wc_mode != WS_MODE_PUSH || c->wc_closing || c->wc_dead ||
-	    wsc_out_full(c))
+	if (c->wc_mode != WS_MODE_PUSH || !c->wc_admitted || c->wc_closing ||
+	    c->wc_dead || wsc_out_full(c))
 		return;		/* ephemeral: never stored, so dropped */
 	if (wsc_message_frame(c, id, 1, env, len) == -1)
 		return;
@@ -341,6 +385,8 @@ wsc_pull_page(struct ws_conn *c, uint32_t room)
 	    room, util_real_ms(), wsc_push_cb, c, &count, &more);
 	if (r != QS_OK && r != QS_NOTFOUND)
 		return (0);		/* the sweep tries again */
+	if (r == QS_OK)
+		(void)wsc_drop_marker(c, c->wc_cur.qc_dropped);
 	c->wc_inflight += (uint32_t)count;
 	if (more || count == room)
 		return (count > 0);
@@ -357,8 +403,8 @@ wsc_pull(struct ws_conn *c)
 {
 	uint32_t	 window = (uint32_t)c->wc_ws->x_cfg->cf_ws_window;
 
-	if (c->wc_closing || c->wc_dead)
-		return;
+	if (c->wc_closing || c->wc_dead || !c->wc_admitted)
+		return;		/* admission calls ws_due */
 	c->wc_pushed_now = 0;
 	if (c->wc_mode == WS_MODE_POKE) {
 		for (; c->wc_pokes > 0 && !wsc_out_full(c); c->wc_pokes--)
@@ -478,9 +524,7 @@ wsc_sent(struct ws_conn *c, const char *rid, struct ms_batch *b)
 	char		*p;
 
 	ms_announce(b, c->wc_ws->x_ho);
-	wsc_count(&sh->sh_api.sa_accepted, b->mb_stored);
-	wsc_count(&sh->sh_api.sa_dropped,
-	    b->mb_n - b->mb_stored - b->mb_delivered);
+	ms_count(b, sh);
 	if (c->wc_dead || wsc_buf_need(64 + WSC_RID_MAX +
 	    b->mb_n * (QS_MSGID_SIZE + 3)) == -1)
 		return;
@@ -704,7 +748,7 @@ wsc_new(struct ws *x, int fd, const char *head, size_t hlen,
 	(void)strcpy(c->wc_user, id->ai_user);
 	(void)strcpy(c->wc_device, id->ai_device);
 	c->wc_serial = ++x->x_serial;
-	c->wc_last_rx = c->wc_last_ping = ev_now(loop);
+	c->wc_last_rx = c->wc_last_ping = c->wc_since = ev_now(loop);
 	qs_cursor_init(&c->wc_cur);
 	ev_io_init(&c->wc_rio, wsc_io_cb, fd, EV_READ);
 	ev_io_init(&c->wc_wio, wsc_io_cb, fd, EV_WRITE);
@@ -816,8 +860,10 @@ wsc_settle(struct ws_conn *c)
 	}
 	ev_io_stop(loop, &c->wc_rio);
 	ev_io_stop(loop, &c->wc_wio);
-	if (c->wc_registered)
+	if (c->wc_registered) {
+		ws_device_left(c->wc_ws, c);
 		ws_unregister(c->wc_ws, c);
+	}
 	if (c->wc_ops == 0)
 		wsc_free(c);
 }

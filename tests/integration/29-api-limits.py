@@ -1,6 +1,8 @@
 """Limits: the per-user rate limit answers 429 rate_limited with
-Retry-After (other users unaffected); a full device queue answers 429
-queue_full and stores nothing of that request."""
+Retry-After (other users unaffected); what is held for a user with no
+device stops at queue_max_messages with 429 queue_full, storing nothing
+of that request; a device's full queue never refuses a send (it loses
+its oldest message and is told with "dropped")."""
 
 import rtd
 
@@ -31,12 +33,18 @@ def test():
                   "(got %s %s)" % (st, doc))
         st, doc = d.fetch(b)
         rtd.check(len(doc["messages"]) == 2,
-                  "nothing of the refused request was stored")
+                  "nothing of the refused request was stored (and bob's "
+                  "first device adopted what was held)")
         st, doc = d.send(c, rtd.envelope("bob"))
         rtd.check(st == 202, "one more fits")
         st, doc = d.send(c, rtd.envelope("bob"))
+        rtd.check(st == 202, "a full device queue takes it too")
+        st, doc = d.fetch(b)
+        rtd.check(len(doc["messages"]) == 3 and doc.get("dropped") == 1,
+                  "bob's device lost its oldest and is told (got %s)" % doc)
+        st, doc = d.send(c, [rtd.envelope("dave")] * 4)
         rtd.check(st == 429 and doc["error"] == "queue_full",
-                  "the queue at queue_max_messages refuses")
+                  "held messages stop at queue_max_messages")
         m = d.metrics()
         rtd.check(m.get('routingd_messages_rejected_total{reason='
                         '"queue_full"}') == 2 and

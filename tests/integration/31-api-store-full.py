@@ -13,6 +13,10 @@ def test():
                         rate_limit_per_user=0) as d:
         a, b = rtd.token("alice"), rtd.token("bob")
         blob = base64.b64encode(b"x" * 40000).decode()
+        # bob's device is known first: its first fetch is a write (the
+        # device is admitted), which a full store refuses too
+        st, _ = d.fetch(b)
+        rtd.check(st == 200, "bob's device is known")
         codes = []
         for _ in range(100):
             st, doc = d.send(a, rtd.envelope("bob", data=blob))

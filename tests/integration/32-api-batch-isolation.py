@@ -22,6 +22,8 @@ def test():
                         queue_max_messages=100000, api_workers=1,
                         rate_limit_per_user=0) as d:
         a, b = rtd.token("alice"), rtd.token("bob")
+        st, _ = d.fetch(b)	# bob's device known before the store fills
+        rtd.check(st == 200, "bob's device is known")
         blob = base64.b64encode(b"y" * 30000).decode()
         res = send_all(d, a, blob, 240)
         codes = [st for st, _ in res]

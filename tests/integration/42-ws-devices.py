@@ -16,7 +16,7 @@ async def run(d):
             wc.connect(d, carol) as c:
         for ws in (p, l, c):
             rtd.check(await wc.until_empty(ws) == [], "empty backlog")
-        await asyncio.sleep(0.3)	# both devices are known now
+        # queue_empty came: both devices are known (no wait needed)
         st, doc = d.send(a, rtd.envelope("bob", data="Ym9i"))
         rtd.check(st == 202, "sent to bob")
         mp, ml = await wc.recv(p), await wc.recv(l)

@@ -10,7 +10,10 @@
  * check, paging with a cursor, misuse of the txn API, and several
  * processes: concurrent writers with a reader, a writer and a reader
  * SIGKILLed inside their txns, a handle used after fork, MAP_FULL with a
- * tiny map, and a hot backup.
+ * tiny map, and a hot backup.  The device model: held messages and their
+ * adoption by new devices, the overflow of a full device queue and its
+ * drop marker, the idle-device sweep, and the migration of a schema-3
+ * store (tests/unit/data/qstore/schema3.dump, loaded with mdb_load).
  *
  * Forked children never use cmocka: they report through their exit
  * status and leave with _exit().
@@ -29,6 +32,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -223,7 +227,8 @@ send1(struct qstore *qs, const char *user, const char *text, int prio,
 			src = qs_batch_commit(qs);
 		else
 			qs_batch_abort(qs);
-		assert_true(src == QS_OK || src == QS_MAPFULL);
+		if (src != QS_OK && src != QS_MAPFULL)
+			fail_msg("settle: %s", qs_lasterr(qs));
 	}
 	return (rc);
 }
@@ -244,7 +249,7 @@ static void
 touch1(struct qstore *qs, const char *user, const char *dev, uint64_t now)
 {
 	assert_int_equal(qs_batch_begin(qs), QS_OK);
-	assert_int_equal(qs_touch(qs, user, dev, now), QS_OK);
+	assert_int_equal(qs_touch(qs, user, dev, now, QS_TOUCH_INTERVAL_MS), QS_OK);
 	assert_int_equal(qs_batch_commit(qs), QS_OK);
 }
 
@@ -288,6 +293,15 @@ depth(struct qstore *qs, const char *user, const char *dev, uint64_t *bytes)
 	if (bytes != NULL)
 		*bytes = b;
 	return (count);
+}
+
+static uint32_t
+held(struct qstore *qs, const char *user)
+{
+	uint32_t	 n = 999;
+
+	assert_int_equal(qs_held_count(qs, user, &n), QS_OK);
+	return (n);
 }
 
 static struct devlist *
@@ -352,7 +366,6 @@ static void
 test_fanout(void **state)
 {
 	struct qstore	*qs = ((struct fix *)*state)->qs;
-	struct devlist	*l;
 	struct got	*g;
 	char		 id[QS_MSGID_SIZE], id2[QS_MSGID_SIZE];
 
@@ -368,28 +381,32 @@ test_fanout(void **state)
 	assert_int_equal(g->n, 1);
 	assert_string_equal(g->id[0], id);
 
-	/* An unknown user gets "default", and keeps it. */
+	/* A user with no device: the messages are held, no device made. */
 	assert_int_equal(send1(qs, "urn:sm:user:bob", "b1", 0, 2000, TTL,
 	    QMAX, id), QS_OK);
-	l = devices(qs, "urn:sm:user:bob");
-	assert_int_equal(l->n, 1);
-	assert_string_equal(l->dev[0], QS_DEFAULT_DEVICE);
-	assert_int_equal(l->count[0], 1);
+	assert_int_equal(devices(qs, "urn:sm:user:bob")->n, 0);
+	assert_int_equal(held(qs, "urn:sm:user:bob"), 1);
 	assert_int_equal(send1(qs, "urn:sm:user:bob", "b2", 0, 2000, TTL,
 	    QMAX, id2), QS_OK);
 	assert_string_not_equal(id, id2);
-	assert_int_equal(depth(qs, "urn:sm:user:bob", "default", NULL), 2);
+	assert_int_equal(held(qs, "urn:sm:user:bob"), 2);
+	assert_int_equal(qs_depth(qs, "urn:sm:user:bob", "default", NULL,
+	    NULL), QS_NOTFOUND);
 
-	/* A device that becomes known gets messages from then on. */
+	/* A device that becomes known adopts what is held, then gets the
+	 * messages from then on. */
 	touch1(qs, "urn:sm:user:bob", "tablet", 3000);
 	assert_int_equal(send1(qs, "urn:sm:user:bob", "b3", 0, 3000, TTL,
 	    QMAX, id), QS_OK);
-	assert_int_equal(depth(qs, "urn:sm:user:bob", "default", NULL), 3);
 	g = fetch(qs, "urn:sm:user:bob", "tablet", 10, 3000, QS_OK);
-	assert_int_equal(g->n, 1);
-	assert_string_equal(g->data[0], "b3");
-	assert_string_equal(g->id[0], id);
-	assert_int_equal(devices(qs, "urn:sm:user:bob")->n, 2);
+	assert_int_equal(g->n, 3);
+	assert_string_equal(g->data[0], "b1");
+	assert_string_equal(g->id[1], id2);
+	assert_string_equal(g->data[2], "b3");
+	assert_string_equal(g->id[2], id);
+	assert_int_equal(devices(qs, "urn:sm:user:bob")->n, 1);
+	/* b3 was not held: held is for the time with no device */
+	assert_int_equal(held(qs, "urn:sm:user:bob"), 2);
 	assert_int_equal(devices(qs, "nobody")->n, 0);
 	(void)fetch(qs, "nobody", "x", 10, 3000, QS_NOTFOUND);
 }
@@ -510,6 +527,7 @@ test_ack_foreign(void **state)
 	int		 i;
 
 	touch1(qs, "alice", "laptop", 1);
+	touch1(qs, "bob", "default", 1);
 	assert_int_equal(send1(qs, "alice", "l1", 0, 5, TTL, QMAX,
 	    only_laptop), QS_OK);
 	touch1(qs, "alice", "phone", 1);
@@ -616,6 +634,8 @@ test_queue_full(void **state)
 {
 	struct qstore	*qs = ((struct fix *)*state)->qs;
 	struct qs_stats	 st0, st1;
+	struct qs_effects fx;
+	struct got	*g;
 	char		 id[QS_MSGID_SIZE];
 	int		 i, rc;
 
@@ -625,28 +645,41 @@ test_queue_full(void **state)
 	for (i = 0; i < 5; i++)
 		assert_int_equal(qs_enqueue(qs, "u", "x", 1, 0, 5, TTL, 5, id),
 		    QS_OK);
-	/* QS_FULL straight in the batch writes nothing, poisons nothing. */
-	assert_int_equal(qs_enqueue(qs, "u", "x", 1, 0, 5, TTL, 5, id),
-	    QS_FULL);
-	assert_int_equal(qs_touch(qs, "u", "b", 1), QS_OK);
+	assert_int_equal(qs_touch(qs, "u", "b", 1, QS_TOUCH_INTERVAL_MS),
+	    QS_OK);
 	assert_int_equal(qs_batch_commit(qs), QS_OK);
 	assert_int_equal(depth(qs, "u", "a", NULL), 5);
 	assert_int_equal(depth(qs, "u", "b", NULL), 0);
 
-	/* a is full: nothing is written, not even b's copy. */
+	/* A full device never blocks the other: it loses its oldest. */
 	(void)settle_all(qs, 5, NULL);
-	assert_int_equal(qs_stats(qs, &st0), QS_OK);
-	assert_int_equal(send1(qs, "u", "y", 0, 5, TTL, 5, id), QS_FULL);
-	assert_int_equal(qs_stats(qs, &st1), QS_OK);
-	assert_int_equal(st1.st_messages, st0.st_messages);
-	assert_int_equal(st1.st_log, st0.st_log);
-	assert_int_equal(depth(qs, "u", "b", NULL), 0);
-	/* queue_max 0 means no cap; a larger cap lets it through. */
+	assert_int_equal(send1(qs, "u", "y", 0, 5, TTL, 5, id), QS_OK);
+	assert_int_equal(depth(qs, "u", "a", NULL), 5);
+	assert_int_equal(depth(qs, "u", "b", NULL), 1);
+	assert_string_equal(fetch(qs, "u", "a", 9, 5, QS_OK)->data[4], "y");
+	/* queue_max 0 means no cap. */
 	assert_int_equal(send1(qs, "u", "y", 0, 5, TTL, 0, id), QS_OK);
 	assert_int_equal(depth(qs, "u", "a", NULL), 6);
 
+	/* A user with no device: held up to the cap, then QS_FULL, which
+	 * writes nothing and poisons nothing. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(qs_enqueue(qs, "h", "x", 1, 0, 5, TTL, 3, id),
+		    QS_OK);
+		qs_effects(qs, &fx);
+		assert_int_equal(fx.ef_held, 1);
+	}
+	assert_int_equal(qs_stats(qs, &st0), QS_OK);
+	assert_int_equal(qs_enqueue(qs, "h", "x", 1, 0, 5, TTL, 3, id),
+	    QS_FULL);
+	assert_int_equal(qs_stats(qs, &st1), QS_OK);
+	assert_int_equal(st1.st_log, st0.st_log);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(held(qs, "h"), 3);
+	assert_int_equal(send1(qs, "h", "x", 0, 5, TTL, 3, id), QS_FULL);
+
 	/* An all-or-nothing array of 100 where the 51st hits the cap. */
-	touch1(qs, "v", "d", 1);
 	assert_int_equal(qs_batch_begin(qs), QS_OK);
 	assert_int_equal(qs_sub_begin(qs), QS_OK);
 	assert_int_equal(qs_enqueue(qs, "w", "other", 5, 0, 5, TTL, 50, id),
@@ -659,11 +692,16 @@ test_queue_full(void **state)
 	assert_int_equal(i, 51);
 	qs_sub_abort(qs);
 	assert_int_equal(qs_batch_commit(qs), QS_OK);
-	assert_int_equal(depth(qs, "v", "d", NULL), 0);
-	assert_int_equal(depth(qs, "w", "default", NULL), 1);
+	assert_int_equal(held(qs, "v"), 0);
+	assert_int_equal(held(qs, "w"), 1);
 	assert_int_equal(send1(qs, "v", "e", 0, 5, TTL, 50, id), QS_OK);
-	/* 6 sent to u, 1 to w; the 51 rolled back left no gap */
-	assert_string_equal(id, "n0000000000000008");
+	/* 7 sent to u, 3 to h, 1 to w; the 51 rolled back left no gap */
+	assert_string_equal(id, "n000000000000000c");
+
+	/* A held message is adopted by the first device, in order. */
+	touch1(qs, "h", "d", 6);
+	g = fetch(qs, "h", "d", 9, 6, QS_OK);
+	assert_int_equal(g->n, 3);
 }
 
 static void
@@ -963,7 +1001,7 @@ test_schema(void **state)
 {
 	static const unsigned char	 future[] = { 1, 0, 0, 0, 99 };
 	static const unsigned char	 oddfmt[] = { 7, 0, 0, 0, 1 };
-	static const unsigned char	 current[] = { 1, 0, 0, 0, 3 };
+	static const unsigned char	 current[] = { 1, 0, 0, 0, 4 };
 	static const unsigned char	 old[] = { 1, 0, 0, 0, 2 };
 	struct fix			*f = *state;
 	struct qstore			*qs;
@@ -988,7 +1026,7 @@ test_schema(void **state)
 	assert_non_null(strstr(err, "schema 2 was written by a pre-release"));
 	put_schema(f->dir, current, sizeof(current));
 	assert_non_null(f->qs = qs_open(f->dir, 0, &err));
-	assert_int_equal(depth(f->qs, "u", "default", NULL), 1);
+	assert_int_equal(held(f->qs, "u"), 1);
 
 	/* An env made by someone else is not taken over. */
 	new_dir(dir, sizeof(dir), "foreign");
@@ -1100,6 +1138,7 @@ test_settle(void **state)
 	assert_int_equal(depth(qs, "u", "a", NULL), 5);
 
 	/* Without force nothing moves until QS_SETTLE_AT entries wait. */
+	touch1(qs, "v", "default", 1);
 	assert_int_equal(qs_batch_begin(qs), QS_OK);
 	for (i = 0; i < QS_SETTLE_AT - 1; i++)
 		assert_int_equal(qs_enqueue(qs, "v", "x", 1, 0, 5, TTL, 0, id),
@@ -1278,7 +1317,7 @@ test_misuse_and_ids(void **state)
 	assert_int_equal(qs_enqueue(qs, "u", "x", 1, 0, 5, TTL, QMAX, id),
 	    QS_ERR);
 	assert_non_null(strstr(qs_lasterr(qs), "outside a batch"));
-	assert_int_equal(qs_touch(qs, "u", "d", 1), QS_ERR);
+	assert_int_equal(qs_touch(qs, "u", "d", 1, QS_TOUCH_INTERVAL_MS), QS_ERR);
 	assert_int_equal(qs_sub_begin(qs), QS_ERR);
 	assert_int_equal(qs_sub_commit(qs), QS_ERR);
 	assert_int_equal(qs_batch_commit(qs), QS_ERR);
@@ -1313,13 +1352,13 @@ test_misuse_and_ids(void **state)
 	    QS_INVAL);
 	assert_int_equal(qs_enqueue(qs, "u", "", 0, 0, 5, TTL, QMAX, id),
 	    QS_OK);
-	assert_int_equal(qs_touch(qs, "u", "tab\there", 1), QS_BADID);
+	assert_int_equal(qs_touch(qs, "u", "tab\there", 1, QS_TOUCH_INTERVAL_MS), QS_BADID);
 	assert_int_equal(qs_ack(qs, "u", "", NULL, 0, NULL), QS_BADID);
 	/* None of these poisoned the sub. */
 	assert_int_equal(qs_sub_commit(qs), QS_OK);
 	assert_int_equal(qs_batch_commit(qs), QS_OK);
-	assert_int_equal(depth(qs, big, "default", NULL), 1);
-	assert_int_equal(depth(qs, "u", "default", NULL), 1);
+	assert_int_equal(held(qs, big), 1);
+	assert_int_equal(held(qs, "u"), 1);
 	assert_int_equal(qs_depth(qs, "u", "bad id", NULL, NULL), QS_BADID);
 
 	assert_int_equal(qs_msgid_parse("hffffffffffffffff", &lane, &seq),
@@ -1565,6 +1604,7 @@ test_after_fork(void **state)
 	pid_t		 pid;
 	int		 status;
 
+	touch1(f->qs, "u", "default", 1);
 	assert_int_equal(send1(f->qs, "u", "m", 0, 5, TTL, QMAX, NULL), QS_OK);
 	assert_true((pid = fork()) != -1);
 	if (pid == 0) {
@@ -1727,12 +1767,12 @@ test_map_resized(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	(void)close(go[1]);
 	/* The data no longer fits our 1 MiB map: reads and writes cope. */
-	assert_int_equal(depth(qs, "u", "default", NULL), 64);
+	assert_int_equal(held(qs, "u"), 64);
 	assert_int_equal(qs_stats(qs, &st), QS_OK);
 	assert_int_equal(st.st_map_size, 8 * 1024 * 1024);
 	assert_true(st.st_map_used > 2 * 1024 * 1024);
 	assert_int_equal(send1(qs, "u", "x", 0, 5, TTL, QMAX, NULL), QS_OK);
-	assert_int_equal(depth(qs, "u", "default", NULL), 65);
+	assert_int_equal(held(qs, "u"), 65);
 	qs_close(qs);
 }
 
@@ -1774,6 +1814,858 @@ test_backup(void **state)
 	assert_string_equal(g->data[0], "bk");
 	assert_int_equal(depth(bq, "u", "d", NULL), 30);
 	qs_close(bq);
+}
+
+/* ------------------------------------------------------------------ */
+/* The device model: held queues, overflow, idle devices, migration    */
+/* ------------------------------------------------------------------ */
+
+/* send1, also giving what the enqueue did (read before any settle,
+ * which is a write call of its own and resets the effects). */
+static int
+send_fx(struct qstore *qs, const char *user, const char *text, int prio,
+    uint64_t now, uint64_t ttl, uint32_t qmax, char *id,
+    struct qs_effects *fx)
+{
+	char	 tmp[QS_MSGID_SIZE];
+	int	 rc;
+
+	memset(fx, 0x55, sizeof(*fx));
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	rc = qs_enqueue(qs, user, text, strlen(text), prio, now, ttl, qmax,
+	    id != NULL ? id : tmp);
+	qs_effects(qs, fx);
+	if (rc == QS_OK)
+		assert_int_equal(qs_sub_commit(qs), QS_OK);
+	else
+		qs_sub_abort(qs);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	if (settle_mode)
+		(void)settle_all(qs, now, NULL);
+	return (rc);
+}
+
+/* qs_touch in a batch of its own; its effects into *fx. */
+static void
+touch_fx(struct qstore *qs, const char *user, const char *dev, uint64_t now,
+    uint64_t min_age, struct qs_effects *fx)
+{
+	memset(fx, 0x55, sizeof(*fx));
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_touch(qs, user, dev, now, min_age), QS_OK);
+	qs_effects(qs, fx);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+}
+
+/* The ids of what a fetch returned, "," separated. */
+static const char *
+ids_of(const struct got *g)
+{
+	static char	 out[MAXGOT * QS_MSGID_SIZE];
+	size_t		 i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < g->n && off < sizeof(out); i++)
+		off += (size_t)snprintf(out + off, sizeof(out) - off, "%s%s",
+		    i > 0 ? "," : "", g->id[i]);
+	return (out);
+}
+
+/* The data of what a fetch returned, "," separated. */
+static const char *
+data_of(const struct got *g)
+{
+	static char	 out[MAXGOT * 8];
+	size_t		 i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < g->n && off < sizeof(out); i++)
+		off += (size_t)snprintf(out + off, sizeof(out) - off, "%s%s",
+		    i > 0 ? "," : "", g->data[i]);
+	return (out);
+}
+
+static void
+test_held_adopt(void **state)
+{
+	struct qstore		*qs = ((struct fix *)*state)->qs;
+	struct qs_effects	 fx;
+	struct qs_stats		 st;
+	struct devlist		*l;
+	struct got		*g;
+	char			 a1[QS_MSGID_SIZE], a2[QS_MSGID_SIZE];
+	char			 h1[QS_MSGID_SIZE], h2[QS_MSGID_SIZE];
+	char			 x3[QS_MSGID_SIZE], b1[QS_MSGID_SIZE];
+	char			 hb[QS_MSGID_SIZE], want[512], txt[8];
+	const char		*ack[1];
+	size_t			 i;
+
+	/* No device: every send is held; no device is made. */
+	assert_int_equal(send_fx(qs, "u", "a1", 0, 1000, TTL, QMAX, a1, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_held, 1);
+	assert_int_equal(fx.ef_overflow, 0);
+	assert_int_equal(fx.ef_created, 0);
+	assert_int_equal(fx.ef_adopted, 0);
+	assert_int_equal(send_fx(qs, "u", "x1", 0, 1000, 1000, QMAX, NULL,
+	    &fx), QS_OK);			/* expires 2000 */
+	assert_int_equal(fx.ef_held, 1);
+	assert_int_equal(send_fx(qs, "u", "h1", 7, 1000, TTL, QMAX, h1, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_held, 1);
+	/* these three settled, the next ones (in log mode) in the log */
+	(void)settle_all(qs, 1000, NULL);
+	assert_int_equal(send_fx(qs, "u", "a2", 0, 1100, TTL, QMAX, a2, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_held, 1);
+	assert_int_equal(send_fx(qs, "u", "h2", 9, 1100, TTL, QMAX, h2, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_held, 1);
+	assert_int_equal(send_fx(qs, "u", "x2", 7, 1100, 900, QMAX, NULL,
+	    &fx), QS_OK);			/* expires 2000, high lane */
+	assert_int_equal(send_fx(qs, "u", "x3", 0, 1100, 901, QMAX, x3, &fx),
+	    QS_OK);			/* expires 2001 */
+	assert_int_equal(fx.ef_held, 1);
+	assert_int_equal(held(qs, "u"), 7);
+	assert_int_equal(devices(qs, "u")->n, 0);
+	assert_int_equal(qs_depth(qs, "u", QS_DEFAULT_DEVICE, NULL, NULL),
+	    QS_NOTFOUND);
+	(void)fetch(qs, "u", QS_DEFAULT_DEVICE, 10, 1100, QS_NOTFOUND);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_held, 1);
+	assert_int_equal(st.st_queues, 0);
+	assert_int_equal(held(qs, "other"), 0);
+
+	/* The first device adopts the unexpired ones (at 2000, x1 and x2
+	 * have expired, x3 has not), high lane first, same ids. */
+	touch_fx(qs, "u", "phone", 2000, QS_TOUCH_INTERVAL_MS, &fx);
+	assert_int_equal(fx.ef_created, 1);
+	assert_int_equal(fx.ef_adopted, 5);
+	assert_int_equal(fx.ef_held, 0);
+	assert_int_equal(depth(qs, "u", "phone", NULL), 5);
+	g = fetch(qs, "u", "phone", 10, 2000, QS_OK);
+	assert_string_equal(data_of(g), "h1,h2,a1,a2,x3");
+	(void)snprintf(want, sizeof(want), "%s,%s,%s,%s,%s", h1, h2, a1, a2,
+	    x3);
+	assert_string_equal(ids_of(g), want);
+	assert_int_equal(g->prio[0], 7);
+	assert_int_equal(g->prio[1], 9);
+	assert_int_equal(g->prio[2], 0);
+	/* the held messages stay held */
+	assert_int_equal(held(qs, "u"), 7);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_held, 1);
+	assert_int_equal(st.st_queues, 1);
+
+	/* A second touch of a known device adopts nothing. */
+	touch_fx(qs, "u", "phone", 2000 + QS_TOUCH_INTERVAL_MS, 0, &fx);
+	assert_int_equal(fx.ef_created, 0);
+	assert_int_equal(fx.ef_adopted, 0);
+	assert_int_equal(depth(qs, "u", "phone", NULL), 5);
+
+	/* Sent now: not held, after the adopted ones in each lane. */
+	assert_int_equal(send_fx(qs, "u", "b1", 0, 2100, TTL, QMAX, b1, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_held, 0);
+	assert_int_equal(send_fx(qs, "u", "hb", 5, 2100, TTL, QMAX, hb, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_held, 0);
+	assert_int_equal(held(qs, "u"), 7);
+	g = fetch(qs, "u", "phone", 10, 2100, QS_OK);	/* x3 expired */
+	assert_string_equal(data_of(g), "h1,h2,hb,a1,a2,b1");
+	assert_string_equal(g->id[2], hb);
+	assert_string_equal(g->id[5], b1);
+
+	/* A device registered for push adopts the held ones too, but not
+	 * b1 or hb (sent to the devices known then) nor the expired x3. */
+	memset(&fx, 0x55, sizeof(fx));
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_push_register(qs, "u", "tablet", "fcm", "t1",
+	    "app", 2200), QS_OK);
+	qs_effects(qs, &fx);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(fx.ef_created, 1);
+	assert_int_equal(fx.ef_adopted, 4);
+	g = fetch(qs, "u", "tablet", 10, 2200, QS_OK);
+	assert_string_equal(data_of(g), "h1,h2,a1,a2");
+	(void)snprintf(want, sizeof(want), "%s,%s,%s,%s", h1, h2, a1, a2);
+	assert_string_equal(ids_of(g), want);
+	assert_int_equal(depth(qs, "u", "tablet", NULL), 4);
+	/* Registering it again (a known device) adopts nothing. */
+	memset(&fx, 0x55, sizeof(fx));
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_push_register(qs, "u", "tablet", "fcm", "t2",
+	    "app", 2300), QS_OK);
+	qs_effects(qs, &fx);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(fx.ef_created, 0);
+	assert_int_equal(fx.ef_adopted, 0);
+	assert_int_equal(depth(qs, "u", "tablet", NULL), 4);
+
+	/* Acking an adopted copy deletes that device's copy only. */
+	ack[0] = a1;
+	assert_int_equal(ack1(qs, "u", "phone", ack, 1), 1);
+	/* 5 adopted (x3 expired, unswept) + b1 + hb - a1 */
+	assert_int_equal(depth(qs, "u", "phone", NULL), 6);
+	assert_string_equal(data_of(fetch(qs, "u", "phone", 10, 2300,
+	    QS_OK)), "h1,h2,hb,a2,b1");
+	assert_string_equal(data_of(fetch(qs, "u", "tablet", 10, 2300,
+	    QS_OK)), "h1,h2,a1,a2");
+	assert_int_equal(held(qs, "u"), 7);
+	ack[0] = a2;	/* in the log in log mode: the copy is not */
+	assert_int_equal(ack1(qs, "u", "tablet", ack, 1), 1);
+	assert_string_equal(data_of(fetch(qs, "u", "tablet", 10, 2300,
+	    QS_OK)), "h1,h2,a1");
+	assert_string_equal(data_of(fetch(qs, "u", "phone", 10, 2300,
+	    QS_OK)), "h1,h2,hb,a2,b1");
+	assert_int_equal(held(qs, "u"), 7);
+
+	/* A third device still finds a1 and a2 held. */
+	touch_fx(qs, "u", "tv", 2400, QS_TOUCH_INTERVAL_MS, &fx);
+	assert_int_equal(fx.ef_created, 1);
+	assert_int_equal(fx.ef_adopted, 4);
+	assert_string_equal(data_of(fetch(qs, "u", "tv", 10, 2400, QS_OK)),
+	    "h1,h2,a1,a2");
+	l = devices(qs, "u");
+	assert_int_equal(l->n, 3);
+	(void)find_dev(l, "phone");
+	(void)find_dev(l, "tablet");
+	(void)find_dev(l, "tv");
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_held, 1);
+	assert_int_equal(st.st_queues, 3);
+
+	/* Sent to the three: each gets it once, nothing is held. */
+	assert_int_equal(send_fx(qs, "u", "c1", 0, 2500, TTL, QMAX, NULL,
+	    &fx), QS_OK);
+	assert_int_equal(fx.ef_held, 0);
+	assert_int_equal(held(qs, "u"), 7);
+	assert_string_equal(data_of(fetch(qs, "u", "tv", 10, 2500, QS_OK)),
+	    "h1,h2,a1,a2,c1");
+	assert_string_equal(data_of(fetch(qs, "u", "tablet", 10, 2500,
+	    QS_OK)), "h1,h2,a1,c1");
+
+	/* More held copies per lane than a queue's ring holds, half of
+	 * them settled: every one is adopted, in order. */
+	for (i = 0; i < 6; i++) {
+		(void)snprintf(txt, sizeof(txt), "%c%zu", i % 2 ? 'H' : 'N',
+		    i);
+		assert_int_equal(send1(qs, "s", txt, i % 2 ? 8 : 1, 3000,
+		    TTL, QMAX, NULL), QS_OK);
+	}
+	(void)settle_all(qs, 3000, NULL);
+	for (i = 6; i < 20; i++) {
+		(void)snprintf(txt, sizeof(txt), "%c%zu", i % 2 ? 'H' : 'N',
+		    i);
+		assert_int_equal(send1(qs, "s", txt, i % 2 ? 8 : 1, 3000,
+		    TTL, QMAX, NULL), QS_OK);
+	}
+	assert_int_equal(held(qs, "s"), 20);
+	touch_fx(qs, "s", "d", 3000, QS_TOUCH_INTERVAL_MS, &fx);
+	assert_int_equal(fx.ef_created, 1);
+	assert_int_equal(fx.ef_adopted, 20);
+	assert_string_equal(data_of(fetch(qs, "s", "d", 100, 3000, QS_OK)),
+	    "H1,H3,H5,H7,H9,H11,H13,H15,H17,H19,"
+	    "N0,N2,N4,N6,N8,N10,N12,N14,N16,N18");
+	(void)settle_all(qs, 3000, NULL);
+	touch_fx(qs, "s", "e", 3000, QS_TOUCH_INTERVAL_MS, &fx);
+	assert_int_equal(fx.ef_adopted, 20);
+	assert_string_equal(data_of(fetch(qs, "s", "e", 100, 3000, QS_OK)),
+	    "H1,H3,H5,H7,H9,H11,H13,H15,H17,H19,"
+	    "N0,N2,N4,N6,N8,N10,N12,N14,N16,N18");
+	assert_int_equal(held(qs, "s"), 20);
+}
+
+/* Fetch dev of user with a fresh cursor; the cursor into *cur. */
+static struct got *
+fetch_cur(struct qstore *qs, const char *user, const char *dev,
+    uint64_t now, struct qs_cursor *cur)
+{
+	static struct got	 g;
+	size_t			 count = 999;
+	int			 more = 9;
+
+	memset(&g, 0, sizeof(g));
+	qs_cursor_init(cur);
+	cur->qc_count = 999;
+	cur->qc_dropped = 999;
+	assert_int_equal(qs_fetch_after(qs, user, dev, cur, 100, now,
+	    collect_cb, &g, &count, &more), QS_OK);
+	assert_int_equal(count, g.n);
+	assert_int_equal(more, 0);
+	return (&g);
+}
+
+/* Send text to "u" with queue_max 3; the reader device "r" must get it
+ * alone, and acks it.  The copies dropped (ef_overflow). */
+static size_t
+send_over(struct qstore *qs, const char *text, int prio, uint64_t now,
+    char *id)
+{
+	struct qs_effects	 fx;
+	struct got		*g;
+	const char		*ack[1];
+
+	assert_int_equal(send_fx(qs, "u", text, prio, now, TTL, 3, id, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_held, 0);
+	g = fetch(qs, "u", "r", 10, now, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->id[0], id);
+	assert_string_equal(g->data[0], text);
+	ack[0] = id;
+	assert_int_equal(ack1(qs, "u", "r", ack, 1), 1);
+	return (fx.ef_overflow);
+}
+
+static void
+test_overflow_marker(void **state)
+{
+	struct qstore		*qs = ((struct fix *)*state)->qs;
+	struct qs_cursor	 cur;
+	struct qs_effects	 fx;
+	struct got		*g;
+	char			 n1[QS_MSGID_SIZE], n2[QS_MSGID_SIZE];
+	char			 n3[QS_MSGID_SIZE], n4[QS_MSGID_SIZE];
+	char			 n5[QS_MSGID_SIZE], n6[QS_MSGID_SIZE];
+	char			 n7[QS_MSGID_SIZE], n8[QS_MSGID_SIZE];
+	char			 h1[QS_MSGID_SIZE], h2[QS_MSGID_SIZE];
+	char			 h3[QS_MSGID_SIZE], h4[QS_MSGID_SIZE];
+	char			 want[256];
+	const char		*ack[1];
+
+	touch1(qs, "u", "a", 1);
+	touch1(qs, "u", "r", 1);
+	assert_int_equal(send_over(qs, "n1", 0, 10, n1), 0);
+	assert_int_equal(send_over(qs, "n2", 0, 10, n2), 0);
+	assert_int_equal(send_over(qs, "h1", 7, 10, h1), 0);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "h1,n1,n2");
+	assert_int_equal(cur.qc_count, 3);
+	assert_int_equal(cur.qc_dropped, 0);
+
+	/* Full: the oldest of the normal lane goes, the send succeeds. */
+	assert_int_equal(send_over(qs, "n3", 0, 10, n3), 1);
+	assert_int_equal(depth(qs, "u", "a", NULL), 3);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "h1,n2,n3");
+	(void)snprintf(want, sizeof(want), "%s,%s,%s", h1, n2, n3);
+	assert_string_equal(ids_of(g), want);
+	assert_int_equal(cur.qc_count, 3);
+	assert_int_equal(cur.qc_dropped, 1);
+	assert_string_equal(data_of(fetch(qs, "u", "a", 10, 10, QS_OK)),
+	    "h1,n2,n3");
+	/* a high-lane message also pushes out the normal lane's oldest */
+	assert_int_equal(send_over(qs, "h2", 9, 10, h2), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "h1,h2,n3");
+	assert_int_equal(cur.qc_dropped, 2);
+	assert_int_equal(send_over(qs, "h3", 5, 10, h3), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "h1,h2,h3");
+	assert_int_equal(cur.qc_dropped, 3);
+	/* normal lane empty: the high lane's oldest goes */
+	assert_int_equal(send_over(qs, "h4", 6, 10, h4), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "h2,h3,h4");
+	assert_int_equal(cur.qc_dropped, 4);
+	assert_int_equal(send_over(qs, "n4", 0, 10, n4), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "h3,h4,n4");
+	(void)snprintf(want, sizeof(want), "%s,%s,%s", h3, h4, n4);
+	assert_string_equal(ids_of(g), want);
+	assert_int_equal(cur.qc_count, 3);
+	assert_int_equal(cur.qc_dropped, 5);
+	assert_string_equal(data_of(fetch(qs, "u", "a", 10, 10, QS_OK)),
+	    "h3,h4,n4");
+
+	/* Acking survivors older than the last loss (n4) keeps the
+	 * marker. */
+	ack[0] = h3;
+	assert_int_equal(ack1(qs, "u", "a", ack, 1), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_int_equal(cur.qc_count, 2);
+	assert_int_equal(cur.qc_dropped, 5);
+	assert_int_equal(send_over(qs, "n5", 0, 10, n5), 0);	/* room */
+	ack[0] = h4;
+	assert_int_equal(ack1(qs, "u", "a", ack, 1), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "n4,n5");
+	assert_int_equal(cur.qc_count, 2);
+	assert_int_equal(cur.qc_dropped, 5);
+	/* an id of another device or a repeat deletes nothing: kept */
+	ack[0] = h3;
+	assert_int_equal(ack1(qs, "u", "a", ack, 1), 0);
+	(void)fetch_cur(qs, "u", "a", 10, &cur);
+	assert_int_equal(cur.qc_dropped, 5);
+	/* acking one queued after the last loss clears it */
+	ack[0] = n5;
+	assert_int_equal(ack1(qs, "u", "a", ack, 1), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "n4");
+	assert_int_equal(cur.qc_count, 1);
+	assert_int_equal(cur.qc_dropped, 0);
+
+	/* New losses start a new count; acking the very message whose send
+	 * caused the last loss clears it. */
+	(void)settle_all(qs, 10, NULL);
+	assert_int_equal(send_over(qs, "n6", 0, 10, n6), 0);
+	assert_int_equal(send_over(qs, "n7", 0, 10, n7), 0);
+	assert_int_equal(send_over(qs, "n8", 0, 10, n8), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "n6,n7,n8");
+	assert_int_equal(cur.qc_dropped, 1);
+	ack[0] = n6;
+	assert_int_equal(ack1(qs, "u", "a", ack, 1), 1);
+	(void)fetch_cur(qs, "u", "a", 10, &cur);
+	assert_int_equal(cur.qc_dropped, 1);
+	ack[0] = n8;
+	assert_int_equal(ack1(qs, "u", "a", ack, 1), 1);
+	g = fetch_cur(qs, "u", "a", 10, &cur);
+	assert_string_equal(data_of(g), "n7");
+	assert_int_equal(cur.qc_count, 1);
+	assert_int_equal(cur.qc_dropped, 0);
+
+	/* The reader lost nothing. */
+	g = fetch_cur(qs, "u", "r", 10, &cur);
+	assert_int_equal(g->n, 0);
+	assert_int_equal(cur.qc_count, 0);
+	assert_int_equal(cur.qc_dropped, 0);
+
+	/* Two full devices: one copy dropped from each. */
+	touch1(qs, "v", "p", 1);
+	touch1(qs, "v", "q", 1);
+	assert_int_equal(send_fx(qs, "v", "m1", 0, 10, TTL, 2, NULL, &fx),
+	    QS_OK);
+	assert_int_equal(send_fx(qs, "v", "m2", 0, 10, TTL, 2, NULL, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_overflow, 0);
+	assert_int_equal(send_fx(qs, "v", "m3", 0, 10, TTL, 2, NULL, &fx),
+	    QS_OK);
+	assert_int_equal(fx.ef_overflow, 2);
+	assert_int_equal(fx.ef_held, 0);
+	assert_string_equal(data_of(fetch(qs, "v", "p", 10, 10, QS_OK)),
+	    "m2,m3");
+	assert_string_equal(data_of(fetch(qs, "v", "q", 10, 10, QS_OK)),
+	    "m2,m3");
+	(void)fetch_cur(qs, "v", "q", 10, &cur);
+	assert_int_equal(cur.qc_dropped, 1);
+}
+
+/* A keep callback: keeps "u3"/"kept"; logs the devices asked about. */
+struct keeplog {
+	size_t	 n;
+	char	 who[64][2 * QS_ID_MAX + 2];
+};
+
+static int
+keep_cb(void *arg, const char *user, const char *device)
+{
+	struct keeplog	*kl = arg;
+
+	if (kl->n < 64)
+		(void)snprintf(kl->who[kl->n++], sizeof(kl->who[0]), "%s/%s",
+		    user, device);
+	return (strcmp(user, "u3") == 0 && strcmp(device, "kept") == 0);
+}
+
+static int
+keep_asked(const struct keeplog *kl, const char *who)
+{
+	size_t	 i;
+
+	for (i = 0; i < kl->n; i++)
+		if (strcmp(kl->who[i], who) == 0)
+			return (1);
+	return (0);
+}
+
+/* One qs_forget_idle in a batch of its own; the devices forgotten. */
+static size_t
+forget1(struct qstore *qs, uint64_t now, uint64_t idle, size_t max,
+    qs_keep_cb keep, void *arg, size_t *dropped)
+{
+	size_t	 forgotten = 999, d = 999;
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_forget_idle(qs, now, idle, max, keep, arg,
+	    &forgotten, &d), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	if (dropped != NULL)
+		*dropped = d;
+	return (forgotten);
+}
+
+static void
+test_forget_idle(void **state)
+{
+	struct qstore		*qs = ((struct fix *)*state)->qs;
+	struct keeplog		 kl;
+	struct qs_stats		 st;
+	struct qs_effects	 fx;
+	struct qs_cursor	 cur;
+	struct devlist		*l;
+	char			 dev[16];
+	size_t			 dropped, n, total, calls;
+	size_t			 i;
+
+	touch1(qs, "u1", "old", 1000);
+	touch1(qs, "u1", "new", 1000);
+	touch1(qs, "u2", "old2", 1000);
+	touch1(qs, "u3", "kept", 1000);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(send1(qs, "u1", "m", 0, 2000, TTL, QMAX,
+		    NULL), QS_OK);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(send1(qs, "u2", "m", 0, 2000, TTL, QMAX,
+		    NULL), QS_OK);
+	/* held: h1 for good, h2 only until 2100 */
+	assert_int_equal(send1(qs, "h1", "m", 0, 2000, TTL, QMAX, NULL),
+	    QS_OK);
+	assert_int_equal(send1(qs, "h2", "m", 0, 2000, 100, QMAX, NULL),
+	    QS_OK);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_push_register(qs, "u2", "old2", "apns", "tok",
+	    "app", 1000), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_held, 2);
+	assert_int_equal(st.st_queues, 4);
+	assert_int_equal(st.st_push, 1);
+
+	/* qs_seen: a known device's last-seen moves forward only... */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_seen(qs, "u1", "new", 90000), QS_OK);
+	assert_int_equal(qs_seen(qs, "u1", "new", 80000), QS_OK);
+	/* ...and an unknown one is not made known. */
+	assert_int_equal(qs_seen(qs, "u1", "ghost", 90000), QS_NOTFOUND);
+	assert_int_equal(qs_seen(qs, "nobody", "ghost", 90000), QS_NOTFOUND);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	l = devices(qs, "u1");
+	assert_int_equal(l->n, 2);
+	assert_int_equal(l->seen[find_dev(l, "new")], 90000);
+	assert_int_equal(l->seen[find_dev(l, "old")], 1000);
+	(void)fetch_cur(qs, "u1", "new", 90000, &cur);
+	assert_int_equal(cur.qc_seen_ms, 90000);
+	assert_int_equal(cur.qc_count, 3);
+	assert_int_equal(qs_depth(qs, "u1", "ghost", NULL, NULL),
+	    QS_NOTFOUND);
+	assert_int_equal(devices(qs, "nobody")->n, 0);
+	assert_int_equal(held(qs, "nobody"), 0);
+
+	/* qs_touch refreshes only a last-seen at least min_age old. */
+	touch_fx(qs, "u1", "old", 5999, 5000, &fx);
+	assert_int_equal(fx.ef_created, 0);
+	l = devices(qs, "u1");
+	assert_int_equal(l->seen[find_dev(l, "old")], 1000);
+	touch_fx(qs, "u1", "old", 6000, 5000, &fx);
+	l = devices(qs, "u1");
+	assert_int_equal(l->seen[find_dev(l, "old")], 6000);
+	touch_fx(qs, "u1", "old", 7000, 5000, &fx);
+	l = devices(qs, "u1");
+	assert_int_equal(l->seen[find_dev(l, "old")], 6000);
+
+	/* idle_ms 0 forgets no device, however old. */
+	assert_int_equal(forget1(qs, UINT64_MAX, 0, 100, NULL, NULL,
+	    &dropped), 0);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(devices(qs, "u1")->n, 2);
+	assert_int_equal(devices(qs, "u2")->n, 1);
+	assert_int_equal(devices(qs, "u3")->n, 1);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_held, 2);	/* neither is empty yet */
+
+	/* h2's message expires: its held queue is empty (still there). */
+	(void)settle_all(qs, 3000, NULL);
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_expire(qs, 3000, 100, &n), QS_OK);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(held(qs, "h2"), 0);
+	assert_int_equal(held(qs, "h1"), 1);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_held, 2);
+
+	/* At 100000 with idle_ms 50000: old (6000), old2 and kept (1000)
+	 * are idle; kept is kept by the callback; new (90000) is not. */
+	memset(&kl, 0, sizeof(kl));
+	assert_int_equal(forget1(qs, 100000, 50000, 100, keep_cb, &kl,
+	    &dropped), 2);
+	assert_int_equal(dropped, 5);
+	assert_true(keep_asked(&kl, "u3/kept"));
+	assert_false(keep_asked(&kl, "u1/new"));
+	l = devices(qs, "u1");
+	assert_int_equal(l->n, 1);
+	assert_string_equal(l->dev[0], "new");
+	assert_int_equal(depth(qs, "u1", "new", NULL), 3);
+	assert_int_equal(fetch(qs, "u1", "new", 10, 100000, QS_OK)->n, 3);
+	assert_int_equal(qs_depth(qs, "u1", "old", NULL, NULL), QS_NOTFOUND);
+	(void)fetch(qs, "u1", "old", 10, 100000, QS_NOTFOUND);
+	assert_int_equal(devices(qs, "u2")->n, 0);
+	assert_int_equal(qs_depth(qs, "u2", "old2", NULL, NULL),
+	    QS_NOTFOUND);
+	l = devices(qs, "u3");
+	assert_int_equal(l->n, 1);
+	assert_string_equal(l->dev[0], "kept");
+	/* the empty held queue went, the other stayed */
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_held, 1);
+	assert_int_equal(st.st_queues, 2);
+	assert_int_equal(st.st_push, 0);	/* old2's went with it */
+	assert_int_equal(held(qs, "h1"), 1);
+	assert_int_equal(held(qs, "h2"), 0);
+	/* nothing left to do */
+	assert_int_equal(forget1(qs, 100000, 50000, 100, keep_cb, &kl,
+	    &dropped), 0);
+	assert_int_equal(dropped, 0);
+	/* u2 has no device again: its next message is held */
+	assert_int_equal(send_fx(qs, "u2", "again", 0, 100000, TTL, QMAX,
+	    NULL, &fx), QS_OK);
+	assert_int_equal(fx.ef_held, 1);
+	assert_int_equal(held(qs, "u2"), 1);
+
+	/* A sweep in small steps advances, then wraps.  "w" sorts first
+	 * (ids by length); d4-d9 are idle at 100000, d0-d3 only later. */
+	for (i = 0; i < 10; i++) {
+		(void)snprintf(dev, sizeof(dev), "d%zu", i);
+		touch1(qs, "w", dev, i < 4 ? 90000 : 1000);
+		assert_int_equal(send1(qs, "w", "m", 0, 100000, TTL, QMAX,
+		    NULL), QS_OK);		/* d<i> gets 10 - i */
+	}
+	assert_int_equal(devices(qs, "w")->n, 10);
+	assert_int_equal(forget1(qs, 100000, 50000, 4, keep_cb, &kl,
+	    &dropped), 0);			/* d0-d3: not idle */
+	assert_int_equal(dropped, 0);
+	assert_int_equal(forget1(qs, 100000, 50000, 4, keep_cb, &kl,
+	    &dropped), 4);			/* d4-d7 */
+	assert_int_equal(dropped, 6 + 5 + 4 + 3);
+	assert_int_equal(forget1(qs, 100000, 50000, 4, keep_cb, &kl,
+	    &dropped), 2);			/* d8, d9, h1, u1/new */
+	assert_int_equal(dropped, 2 + 1);
+	l = devices(qs, "w");
+	assert_int_equal(l->n, 4);
+	(void)find_dev(l, "d0");
+	(void)find_dev(l, "d3");
+	/* later d0-d3 are idle too: the calls go on to the end, then wrap
+	 * around to reach them */
+	for (total = 0, calls = 0; calls < 10 && devices(qs, "w")->n > 0;
+	    calls++) {
+		n = forget1(qs, 200000, 50000, 4, keep_cb, &kl, NULL);
+		assert_true(n <= 4);
+		total += n;
+	}
+	assert_int_equal(devices(qs, "w")->n, 0);
+	assert_true(calls >= 2);
+	assert_true(total >= 4);
+	/* u1/new (90000) goes too; u3/kept is kept */
+	(void)forget1(qs, 200000, 50000, 100, keep_cb, &kl, NULL);
+	assert_int_equal(devices(qs, "u1")->n, 0);
+	assert_int_equal(devices(qs, "u3")->n, 1);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_queues, 1);
+
+	/* One call deletes at most QS_FORGET_MAX (64) queues. */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	for (i = 0; i < 70; i++) {
+		(void)snprintf(dev, sizeof(dev), "m%02zu", i);
+		assert_int_equal(qs_touch(qs, "many", dev, 1000, 0), QS_OK);
+	}
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(forget1(qs, 200000, 50000, 1000, keep_cb, &kl,
+	    NULL), 64);
+	assert_int_equal(devices(qs, "many")->n, 6);
+	assert_int_equal(forget1(qs, 200000, 50000, 1000, keep_cb, &kl,
+	    NULL), 6);
+	assert_int_equal(devices(qs, "many")->n, 0);
+	assert_int_equal(devices(qs, "u3")->n, 1);
+	/* without the callback nothing keeps it */
+	assert_int_equal(forget1(qs, 200000, 50000, 1000, NULL, NULL, NULL),
+	    1);
+	assert_int_equal(devices(qs, "u3")->n, 0);
+}
+
+/* The wall-clock time in ms (what qs_open's migration uses). */
+static uint64_t
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* The schema version in meta of the closed store in dir, raw. */
+static uint32_t
+get_schema(const char *dir)
+{
+	MDB_env		*env;
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_val		 k, v;
+	const unsigned char *p;
+	uint32_t	 ver;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, QS_MAXDBS), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600),
+	    0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	k.mv_data = "schema";
+	k.mv_size = 6;
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, 5);
+	p = v.mv_data;
+	assert_int_equal(p[0], 1);
+	ver = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 8 | p[4];
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return (ver);
+}
+
+/* The checks of the migrated schema-3 store, before and after n7. */
+static void
+check_migrated(struct qstore *qs, uint64_t t0, int with7)
+{
+	struct qs_stats	 st;
+	struct devlist	*l;
+	struct got	*g;
+	size_t		 i;
+
+	g = fetch(qs, "alice", "phone", 100, t0, QS_OK);
+	assert_int_equal(g->n, 5 + (size_t)with7);
+	assert_string_equal(g->id[0], "h0000000000000003");
+	assert_string_equal(g->id[1], "h0000000000000006");
+	assert_string_equal(g->id[2], "n0000000000000001");
+	assert_string_equal(g->id[3], "n0000000000000002");
+	assert_string_equal(g->id[4], "n0000000000000005");
+	assert_string_equal(g->data[0], "{\"m\":3}");
+	assert_string_equal(g->data[1], "{\"m\":6}");
+	assert_string_equal(g->data[2], "{\"m\":1}");
+	assert_string_equal(g->data[3], "{\"m\":2}");
+	assert_string_equal(g->data[4], "{\"m\":5}");
+	assert_int_equal(g->prio[0], 7);
+	assert_int_equal(g->prio[1], 9);
+	assert_int_equal(g->prio[2], 0);
+	if (with7) {
+		assert_string_equal(g->id[5], "n0000000000000007");
+		assert_string_equal(g->data[5], "{\"m\":7}");
+	}
+	g = fetch(qs, "alice", "laptop", 100, t0, QS_OK);
+	assert_int_equal(g->n, 4 + (size_t)with7);
+	assert_string_equal(g->id[0], "h0000000000000003");
+	assert_string_equal(g->id[1], "h0000000000000006");
+	assert_string_equal(g->id[2], "n0000000000000002");
+	assert_string_equal(g->id[3], "n0000000000000005");
+	assert_string_equal(g->data[3], "{\"m\":5}");
+	if (with7)
+		assert_string_equal(g->id[4], "n0000000000000007");
+	g = fetch(qs, "bob", "default", 100, t0, QS_OK);
+	assert_int_equal(g->n, 1);
+	assert_string_equal(g->id[0], "n0000000000000004");
+	assert_string_equal(g->data[0], "{\"m\":4}");
+	assert_int_equal(depth(qs, "alice", "phone", NULL), 5 + with7);
+	assert_int_equal(depth(qs, "alice", "laptop", NULL), 4 + with7);
+
+	l = devices(qs, "alice");
+	assert_int_equal(l->n, 2);
+	assert_string_equal(l->dev[0], "phone");	/* shorter id first */
+	assert_string_equal(l->dev[1], "laptop");
+	assert_int_equal(l->push[0], 1);
+	assert_string_equal(l->platform[0], "apns");
+	assert_string_equal(l->token[0], "tok123");
+	assert_string_equal(l->app[0], "org.example.app");
+	assert_int_equal(l->push[1], 0);
+	for (i = 0; i < l->n; i++)
+		assert_true(l->seen[i] >= t0);
+	l = devices(qs, "bob");
+	assert_int_equal(l->n, 1);
+	assert_string_equal(l->dev[0], "default");
+	assert_true(l->seen[0] >= t0);
+	assert_int_equal(held(qs, "alice"), 0);
+	assert_int_equal(held(qs, "bob"), 0);
+	assert_int_equal(qs_stats(qs, &st), QS_OK);
+	assert_int_equal(st.st_held, 0);
+	assert_int_equal(st.st_queues, 3);
+	assert_int_equal(st.st_push, 1);
+}
+
+static void
+test_migrate3(void **state)
+{
+	struct fix		*f = *state;
+	struct qs_effects	 fx;
+	const char		*srcdir = getenv("srcdir"), *err = "";
+	char			 dump[1024], id[QS_MSGID_SIZE];
+	uint64_t		 t0;
+	pid_t			 pid;
+	int			 status, fd;
+
+	(void)snprintf(dump, sizeof(dump),
+	    "%s/tests/unit/data/qstore/schema3.dump",
+	    srcdir != NULL ? srcdir : ".");
+	assert_int_equal(access(dump, R_OK), 0);
+	qs_close(f->qs);
+	f->qs = NULL;
+	new_dir(f->dir, sizeof(f->dir), "schema3_");
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		if ((fd = open("/dev/null", O_WRONLY)) == -1 ||
+		    dup2(fd, STDERR_FILENO) == -1)
+			_exit(126);
+		(void)execlp("mdb_load", "mdb_load", "-f", dump, f->dir,
+		    (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(get_schema(f->dir), 3);
+
+	t0 = wall_ms();
+	f->qs = qs_open(f->dir, 0, &err);
+	if (f->qs == NULL)
+		fail_msg("qs_open schema 3: %s", err);
+	check_migrated(f->qs, t0, 0);
+
+	/* A new send reaches both of alice's devices, next in sequence. */
+	assert_int_equal(send_fx(f->qs, "alice", "{\"m\":7}", 0, t0, TTL,
+	    QMAX, id, &fx), QS_OK);
+	assert_string_equal(id, "n0000000000000007");
+	assert_int_equal(fx.ef_held, 0);
+	assert_int_equal(fx.ef_overflow, 0);
+	check_migrated(f->qs, t0, 1);
+
+	/* Closed, it is schema 4 and opens again with the same data. */
+	qs_close(f->qs);
+	f->qs = NULL;
+	assert_int_equal(get_schema(f->dir), QS_SCHEMA_VERSION);
+	reopen(f);
+	check_migrated(f->qs, t0, 1);
+	(void)settle_all(f->qs, t0, NULL);
+	check_migrated(f->qs, t0, 1);
+	assert_int_equal(send1(f->qs, "bob", "{\"m\":8}", 9, t0, TTL, QMAX,
+	    id), QS_OK);
+	assert_string_equal(id, "h0000000000000008");
+	/* New users follow the schema 4 model: held, then adopted. */
+	assert_int_equal(send_fx(f->qs, "carol", "c", 0, t0, TTL, QMAX, id,
+	    &fx), QS_OK);
+	assert_int_equal(fx.ef_held, 1);
+	assert_int_equal(devices(f->qs, "carol")->n, 0);
+	assert_int_equal(held(f->qs, "carol"), 1);
+	touch_fx(f->qs, "carol", "x", t0, QS_TOUCH_INTERVAL_MS, &fx);
+	assert_int_equal(fx.ef_created, 1);
+	assert_int_equal(fx.ef_adopted, 1);
+	assert_string_equal(fetch(f->qs, "carol", "x", 10, t0, QS_OK)->id[0],
+	    id);
+	touch_fx(f->qs, "alice", "tablet", t0, QS_TOUCH_INTERVAL_MS, &fx);
+	assert_int_equal(fx.ef_created, 1);
+	assert_int_equal(fx.ef_adopted, 0);
+	assert_int_equal(fetch(f->qs, "alice", "tablet", 10, t0, QS_OK)->n,
+	    0);
+	assert_int_equal(depth(f->qs, "alice", "phone", NULL), 6);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1921,6 +2813,14 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_ring, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_after, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_held_adopt, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_overflow_marker, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_forget_idle, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate3, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_misuse_and_ids, fix_setup,
 		    fix_teardown),
