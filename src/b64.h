@@ -7,7 +7,8 @@
  * and padding choices a decoder allows): no whitespace or other bytes, no
  * '=' except the exact padding at the end, never a length that leaves a
  * lone sextet (len % 4 == 1), and the unused low bits of the last
- * character must be zero.  EVP_DecodeBlock is never used (PITFALLS 5.3).
+ * character must be zero.  OpenSSL's EVP_DecodeBlock is never used: it
+ * skips whitespace, expects padding and turns '=' into zero bytes.
  */
 
 #ifndef B64_H

@@ -89,6 +89,8 @@ enum config_type {
 #define CFG_F_CLAIM	0x10	/* [A-Za-z0-9_.:-] only */
 #define CFG_F_URL	0x20	/* http:// or https:// URL with a host */
 #define CFG_F_SOCKET	0x40	/* length bound is the sun_path size */
+#define CFG_F_UNSERVED	0x80	/* checked, but its feature is not served
+				   by this release (config_unserved) */
 
 struct config_enum {
 	const char	*e_name;
@@ -189,9 +191,9 @@ static const struct config_key config_keys[] = {
 	    CFG_SEC, 3650 * CFG_DAY, "30d", NULL, 0, NULL },
 	{ "push_gateway_format", CFG_T_ENUM,
 	    CFG_FIELD(cf_push_gateway_format),
-	    0, 0, "matrix", NULL, 0, config_enum_push_format },
+	    0, 0, "matrix", NULL, CFG_F_UNSERVED, config_enum_push_format },
 	{ "push_gateway_url", CFG_T_STRING, CFG_FIELD(cf_push_gateway_url),
-	    1, CFG_MAX_LINE, NULL, NULL, CFG_F_URL, NULL },
+	    1, CFG_MAX_LINE, NULL, NULL, CFG_F_URL | CFG_F_UNSERVED, NULL },
 	{ "queue_max_messages", CFG_T_INT, CFG_FIELD(cf_queue_max_messages),
 	    1, 10000000, "10000", NULL, 0, NULL },
 	{ "rate_limit_per_user", CFG_T_INT,
@@ -204,9 +206,11 @@ static const struct config_key config_keys[] = {
 	{ "store_max_size", CFG_T_SIZE, CFG_FIELD(cf_store_max_size),
 	    CFG_MIB, 1024 * CFG_GIB, "8g", NULL, 0, NULL },
 	{ "tls_cert", CFG_T_PATH, CFG_FIELD(cf_tls_cert),
-	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
+	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE | CFG_F_UNSERVED,
+	    NULL },
 	{ "tls_key", CFG_T_PATH, CFG_FIELD(cf_tls_key),
-	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
+	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE | CFG_F_UNSERVED,
+	    NULL },
 	{ "ws_listen", CFG_T_LISTEN, CFG_FIELD(cf_ws_listen),
 	    0, 0, DEFAULT_WS_LISTEN, NULL, 0, NULL },
 	{ "ws_ping_interval", CFG_T_DURATION, CFG_FIELD(cf_ws_ping_interval),
@@ -1827,8 +1831,10 @@ config_load(const char *path, struct config **cfp, struct cfg_errors *errs)
 /*
  * config_write: print every key to fp in table (alphabetical) order as
  * "key = value" with the effective value; unset keys as "# key =", set
- * secrets as "# key = <hidden>".  The output parses back to the same
- * configuration (secrets aside).  Returns 0, or -1 on a write error.
+ * secrets as "# key = <hidden>"; a key whose feature this release does
+ * not serve gets a trailing comment saying so.  The output parses back
+ * to the same configuration (secrets aside).  Returns 0, or -1 on a
+ * write error.
  */
 int
 config_write(const struct config *cf, FILE *fp)
@@ -1839,16 +1845,36 @@ config_write(const struct config *cf, FILE *fp)
 	for (i = 0; i < CFG_NKEYS; i++) {
 		k = &config_keys[i];
 		if (!config_isset(cf, k))
-			fprintf(fp, "# %s =\n", k->k_name);
+			fprintf(fp, "# %s =", k->k_name);
 		else if (k->k_flags & CFG_F_SECRET)
-			fprintf(fp, "# %s = <hidden>\n", k->k_name);
+			fprintf(fp, "# %s = <hidden>", k->k_name);
 		else {
 			fprintf(fp, "%s = ", k->k_name);
 			config_types[k->k_type].t_write(fp, cf, k);
-			fputc('\n', fp);
 		}
+		if (k->k_flags & CFG_F_UNSERVED)
+			fputs("\t# checked only: not served by this release",
+			    fp);
+		fputc('\n', fp);
 	}
 	return (ferror(fp) || fflush(fp) == EOF ? -1 : 0);
+}
+
+/* config_unserved: see routingd.h. */
+const char *
+config_unserved(const struct config *cf, size_t *pos)
+{
+	const struct config_key	*k;
+
+	for (; *pos < CFG_NKEYS; (*pos)++) {
+		k = &config_keys[*pos];
+		if ((k->k_flags & CFG_F_UNSERVED) && config_isset(cf, k) &&
+		    cf->cf_origin->co_key[*pos].w_line > 0) {
+			(*pos)++;
+			return (k->k_name);
+		}
+	}
+	return (NULL);
 }
 
 /* config_touch_interval_ms: see routingd.h. */

@@ -1,15 +1,15 @@
 /*
  * envelope.c: validation and normalisation of client envelopes, run by the
- * API worker for POST /api/send (and later by the WS worker for "send"
- * frames).
+ * API worker for POST /api/send and by the WS worker for "send" frames
+ * (both through msgsend.c).
  *
  * Owns nothing but the normalised text it returns.  Invariants: what it
- * accepts is exactly DESIGN.md section 3 (recipientId and encryptedData
- * required, base64 fields strict, priority 0-9, isEphemeral boolean,
- * senderId equal to the caller); what it stores is a fresh serialisation
- * holding only those members, so unknown members, duplicate spellings
- * ("\u0061" escapes) and odd whitespace never reach the queue.  Low-level
- * module: it never logs.
+ * accepts is exactly the envelope of routingd(8) (recipientId and
+ * encryptedData required, base64 fields strict, priority 0-9, isEphemeral
+ * boolean, senderId equal to the caller); what it stores is a fresh
+ * serialisation holding only those members, so unknown members, duplicate
+ * spellings ("\u0061" escapes) and odd whitespace never reach the queue.
+ * Low-level module: it never logs.
  */
 
 #include <stdint.h>

@@ -1,6 +1,7 @@
 /*
- * envelope.h: validation and normalisation of client envelopes (DESIGN.md
- * section 3).  Pure code: no I/O, no logging; the only allocation is the
+ * envelope.h: validation and normalisation of client envelopes (the
+ * envelope of routingd(8)).  Pure code: no I/O, no logging; the only
+ * allocation is the
  * normalised text, owned by the struct env_msg it is returned in.
  */
 

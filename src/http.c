@@ -3,7 +3,8 @@
  * decoder, and response-head and JSON error-body formatting.  server.c
  * uses it in the API and WS workers.
  *
- * Everything here is pure: no I/O, no logging, no allocation, libc only.
+ * Everything here is pure: no I/O, no logging, no allocation (libc, and
+ * json.c's string escaper for error bodies).
  * The head parser keeps no state between calls.  http_parse_head() reads
  * the head from the start of the caller's buffer, one CRLF-terminated line
  * at a time, and stops at the first complete line that breaks a rule.  So
@@ -26,6 +27,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "json.h"
 
 #define HTTP_CHUNK_DIGITS	16		/* hex digits of a chunk size */
 #define HTTP_CHUNK_EXT_MAX	1024		/* bytes of extensions per size line */
@@ -864,28 +866,17 @@ http_format_head(char *buf, size_t cap, int status, const char *ctype,
 	return ((int)off);
 }
 
-/* Append s as the inside of a JSON string. */
+/* Append s as a JSON string literal (json_escape: the one escaper). */
 static int
-http_json_escape(char *buf, size_t cap, size_t *off, const char *s)
+http_put_json(char *buf, size_t cap, size_t *off, const char *s)
 {
-	unsigned char	 c;
-	int		 r = 0;
+	size_t	 n;
 
-	for (; r == 0 && (c = (unsigned char)*s) != '\0'; s++) {
-		if (c == '"' || c == '\\')
-			r = http_put(buf, cap, off, "\\%c", c);
-		else if (c == '\n')
-			r = http_put(buf, cap, off, "\\n");
-		else if (c == '\r')
-			r = http_put(buf, cap, off, "\\r");
-		else if (c == '\t')
-			r = http_put(buf, cap, off, "\\t");
-		else if (c < 0x20)
-			r = http_put(buf, cap, off, "\\u%04x", c);
-		else
-			r = http_put(buf, cap, off, "%c", c);
-	}
-	return (r);
+	if (*off >= cap || json_escape(s, strlen(s), buf + *off, cap - *off,
+	    &n) == -1)
+		return (-1);
+	*off += n;
+	return (0);
 }
 
 /* http_error_body: see http.h. */
@@ -894,11 +885,11 @@ http_error_body(char *buf, size_t cap, const char *code, const char *msg)
 {
 	size_t	 off = 0;
 
-	if (http_put(buf, cap, &off, "{\"error\":\"") == -1 ||
-	    http_json_escape(buf, cap, &off, code != NULL ? code : "") == -1 ||
-	    http_put(buf, cap, &off, "\",\"message\":\"") == -1 ||
-	    http_json_escape(buf, cap, &off, msg != NULL ? msg : "") == -1 ||
-	    http_put(buf, cap, &off, "\"}") == -1)
+	if (http_put(buf, cap, &off, "{\"error\":") == -1 ||
+	    http_put_json(buf, cap, &off, code != NULL ? code : "") == -1 ||
+	    http_put(buf, cap, &off, ",\"message\":") == -1 ||
+	    http_put_json(buf, cap, &off, msg != NULL ? msg : "") == -1 ||
+	    http_put(buf, cap, &off, "}") == -1)
 		return (-1);
 	return ((int)off);
 }

@@ -7,7 +7,10 @@
  * includes jsmn.h before json.h, so JSMN_HEADER is not yet defined there
  * and json.h's own include of jsmn.h is a no-op.
  *
- * jsmn is a tokenizer, not a validator (PITFALLS 4.2), so json_parse()
+ * jsmn is a tokenizer, not a validator, even in strict mode: it accepts
+ * missing commas and colons, trailing commas, bad literals and numbers,
+ * raw control bytes and bad UTF-8 in strings, lone surrogates and
+ * duplicate keys, and stops at a NUL.  So json_parse()
  * lets it tokenize and then walks the input byte by byte with the tokens
  * as a guide: it checks the grammar between tokens, every primitive and
  * every string, and that jsmn's sizes, parent links and offsets agree with
@@ -946,6 +949,25 @@ json_utf8_valid(const void *p, size_t len)
 	return (1);
 }
 
+/* The letter of the two-byte escape of control byte c, or 0 (\u00XX). */
+static char
+json_short_escape(unsigned char c)
+{
+	switch (c) {
+	case '\b':
+		return ('b');
+	case '\f':
+		return ('f');
+	case '\n':
+		return ('n');
+	case '\r':
+		return ('r');
+	case '\t':
+		return ('t');
+	}
+	return (0);
+}
+
 size_t
 json_escaped_len(const void *in, size_t len)
 {
@@ -956,7 +978,7 @@ json_escaped_len(const void *in, size_t len)
 		return (SIZE_MAX);
 	for (i = 0; i < len; i++) {
 		if (u[i] < 0x20)
-			n += 6;
+			n += json_short_escape(u[i]) != 0 ? 2 : 6;
 		else if (u[i] == '"' || u[i] == '\\')
 			n += 2;
 		else
@@ -978,6 +1000,11 @@ json_escape(const void *in, size_t len, char *out, size_t cap,
 		return (-1);
 	out[n++] = '"';
 	for (i = 0; i < len; i++) {
+		if (u[i] < 0x20 && json_short_escape(u[i]) != 0) {
+			out[n++] = '\\';
+			out[n++] = json_short_escape(u[i]);
+			continue;
+		}
 		if (u[i] < 0x20) {
 			memcpy(out + n, "\\u00", 4);
 			out[n + 4] = hex[u[i] >> 4];

@@ -170,7 +170,8 @@ size_t		 json_escaped_len(const void *in, size_t len);
 /*
  * json_escape: write in[0..len) as a JSON string literal, quotes included,
  * into out (capacity cap, NUL-terminated): '"' and '\\' get a backslash,
- * bytes below 0x20 become \u00XX, everything else is copied, so bytes
+ * \b \f \n \r \t their short escapes, other bytes below 0x20 become
+ * \u00XX, everything else is copied, so bytes
  * >= 0x80 must already be valid UTF-8.  *outlen (may be NULL) receives the
  * length without the NUL.  Returns 0, or -1 if the input is not valid
  * UTF-8 or out is too small (out then holds no useful data).

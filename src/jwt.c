@@ -1,11 +1,12 @@
 /*
  * jwt.c: the strict JWT verifier, the key table and HS256 minting
- * (contracts in jwt.h).  The supervisor builds the key table before
- * fork(); API and WS workers call jwt_verify() per request; routingctl
- * mints tokens with jwt_sign_hs256().
+ * (contracts in jwt.h).  Each API and WS worker builds its key table
+ * after fork (auth.c) and calls jwt_verify() per new token;
+ * jwt_sign_hs256() mints tokens for the unit tests and the benchmark.
  *
- * The verifier follows PITFALLS section 5 in order, and the order is the
- * security argument: cheap size and shape checks first; the header is the
+ * The order of the verifier's steps is the security argument: cheap size
+ * and shape checks first (token length, exactly three segments, strict
+ * base64url, decoded sizes); the header is the
  * only attacker-controlled input parsed before the signature, and it can
  * only select a key by kid (never a key or URL of its own); the key fixes
  * the algorithm; the signature is checked over the exact received bytes;
@@ -13,7 +14,7 @@
  * a static reason.
  *
  * Invariants: a key table is read-only once built (jwt_verify() takes it
- * const, so forked workers share the inherited copy); secrets are wiped
+ * const); secrets are wiped
  * with OPENSSL_cleanse before their memory is freed; the computed HMAC is
  * wiped too, since it is a valid signature of attacker-chosen bytes.  Only
  * OpenSSL 3 non-deprecated calls are used (EVP, OSSL_PARAM_BLD).
@@ -71,7 +72,12 @@ static const struct jwt_alg_name jwt_algs[] = {
 	{ "ES256", JWT_ALG_ES256 }
 };
 
-/* Header members that must never be honoured (PITFALLS 5.4). */
+/*
+ * Header members that must never be honoured: crit (an unknown critical
+ * extension makes a JWS invalid, RFC 7515 4.1.11), members naming a key
+ * or a URL to fetch one from (a token never picks its own key, RFC 8725
+ * 3.10), and JWE or unencoded-payload members.
+ */
 static const char *const jwt_forbidden[] = {
 	"crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "b64", "zip",
 	"enc"
@@ -928,7 +934,10 @@ jwt_claim_date(const struct json_doc *doc, const char *name, int64_t *out,
 	return (0);
 }
 
-/* exp, nbf, iat and the lifetime cap (PITFALLS 5.12). */
+/*
+ * exp, nbf, iat and the lifetime cap, after the signature, against the
+ * wall clock with at most 60 s of leeway (RFC 7519 4.1.4).
+ */
 static int
 jwt_claims_times(const struct json_doc *doc, const struct jwt_policy *pol,
     int64_t now, struct jwt_claims *c, const char **reason)

@@ -1,12 +1,13 @@
 /*
  * jwt.h: a strict JWT (RFC 7519, JWS compact RFC 7515) verifier on
- * OpenSSL 3, and an HS256 minting helper for routingctl and tests.  No
+ * OpenSSL 3, and an HS256 minting helper (used by the unit tests and the
+ * benchmark's load generator; no daemon process mints tokens).  No
  * logging, no exit: every failure is -1 with a short static reason meant
  * for a debug log line; a reason never contains token bytes.
  *
- * Keys live in a struct jwt_keys, built once in the supervisor before
- * fork() and only read afterwards (jwt_verify() does not modify it, so
- * every worker can use its inherited copy).  Each key is bound to exactly
+ * Keys live in a struct jwt_keys, built by each API and WS worker after
+ * fork (auth_new, from the configuration) and only read afterwards
+ * (jwt_verify() does not modify it).  Each key is bound to exactly
  * one algorithm (RFC 8725 3.1) and found by its kid:
  *   - HS256 from jwt_secret / jwt_secret_file: added with kid "" (no kid),
  *     so it matches only tokens whose header has no "kid" member.  A token

@@ -76,6 +76,28 @@ routingd_config(const char *path, int local, struct cfg_errors *errs)
 	return (cfg);
 }
 
+/*
+ * Say once for each key the file sets whose feature this release does
+ * not serve (it is checked, but has no effect): on stdout for -n, in
+ * the log when starting.
+ */
+static void
+routingd_unserved(const struct config *cfg, int check)
+{
+	const char	*name;
+	size_t		 pos = 0;
+
+	while ((name = config_unserved(cfg, &pos)) != NULL) {
+		if (check)
+			printf("note: %s is set, but its feature is not served "
+			    "by this release: the value is only checked\n",
+			    name);
+		else
+			log_warnx("%s is set, but its feature is not served by "
+			    "this release: the value is only checked", name);
+	}
+}
+
 /* -n: report the problems, or OK (and the effective config with -v). */
 static int
 routingd_check(const char *path, struct config *cfg,
@@ -93,6 +115,7 @@ routingd_check(const char *path, struct config *cfg,
 	}
 	if (verbose)
 		(void)config_write(cfg, stdout);
+	routingd_unserved(cfg, 1);
 	printf("configuration OK: %s\n", path ? path : "embedded defaults");
 	config_free(cfg);
 	return (0);
@@ -157,6 +180,7 @@ main(int argc, char *argv[])
 		fatalx("configuration is not valid; not starting");
 	}
 	free(errs);
+	routingd_unserved(cfg, 0);
 	opts.so_config = path;
 	log_setlevel(opts.so_verbose ? CFG_LOG_DEBUG : cfg->cf_log_level);
 	if (!opts.so_debug && cfg->cf_log_file != NULL &&

@@ -164,6 +164,14 @@ int		 config_parse_duration(const char *, int64_t *);
 int		 config_parse_size(const char *, int64_t *);
 int		 config_parse_listen(const char *, struct listen_addr *);
 int		 config_write(const struct config *, FILE *);
+/*
+ * config_unserved: the next key from *pos on (start at 0) that is set in
+ * cf although this release does not serve its feature (TLS, push): it is
+ * checked like any key but has no effect.  Returns its static name and
+ * advances *pos, or NULL at the end.  Keys with a default count only
+ * when a file sets them.
+ */
+const char	*config_unserved(const struct config *, size_t *pos);
 /* config_touch_interval_ms: how old a device's last-seen time may grow
  * before a request rewrites it: a quarter of device_idle_ttl, at most
  * 60 s (a write per device per minute at most). */

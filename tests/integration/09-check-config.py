@@ -1,5 +1,6 @@
 """routingd -n checks a configuration: exit 0 and "configuration OK" for
-a good file, exit 1 with file:line problems for a bad one."""
+a good file (with a note naming each key set whose feature this release
+does not serve), exit 1 with file:line problems for a bad one."""
 
 import os
 import subprocess
@@ -29,6 +30,14 @@ def test():
                                "message_ttl = 7d\nmax_envelope_bytes = 64k\n")
     rtd.check(rc == 0 and "configuration OK" in out,
               "a good file passes (rc=%d %r)" % (rc, out))
+    rtd.check("not served" not in out,
+              "no note when no unserved key is set (%r)" % out)
+    rc, out, name = check_file("push_gateway_url = http://127.0.0.1:5000/x\n"
+                               "push_gateway_format = gorush\n")
+    rtd.check(rc == 0 and "note: push_gateway_url is set, but its feature "
+              "is not served" in out and "note: push_gateway_format" in out,
+              "keys of a feature not served yet are checked and named "
+              "(rc=%d %r)" % (rc, out))
     rc, out, name = check_file("api_workers = 0\nws_window 5\n"
                                "nonsense = 1\nmessage_ttl = 3 weeks\n"
                                "api_workers = 2\n")

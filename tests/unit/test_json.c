@@ -1,6 +1,6 @@
 /*
  * test_json.c: unit tests for json.c: valid documents, a table of
- * malformed ones (every case of PITFALLS 4.2 and more), limits (depth,
+ * malformed ones (every input jsmn alone accepts, and more), limits (depth,
  * tokens), lookups and iteration, typed extraction with its range errors,
  * and the string-literal writer.  Links json.c only.
  */
@@ -70,7 +70,7 @@ static void
 test_json_malformed(void **state)
 {
 	static const char *const bad[] = {
-		/* PITFALLS 4.2: jsmn alone accepts these */
+		/* jsmn alone (strict mode) accepts these */
 		"{\"a\" \"b\"}",
 		"{\"a\":1 \"b\":2}",
 		"[1,]",
@@ -483,9 +483,9 @@ test_json_utf8_valid(void **state)
 static void
 test_json_escape(void **state)
 {
-	static const char	 in[] = "a\"b\\c\x01\n\x1f\x7f \xc3\xa9/";
+	static const char	 in[] = "a\"b\\c\x01\n\x1f\x7f \xc3\xa9/\t\r\b\f";
 	static const char	 want[] =
-	    "\"a\\\"b\\\\c\\u0001\\u000a\\u001f\x7f \xc3\xa9/\"";
+	    "\"a\\\"b\\\\c\\u0001\\n\\u001f\x7f \xc3\xa9/\\t\\r\\b\\f\"";
 	char			 out[64];
 	size_t			 n;
 
