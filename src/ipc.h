@@ -84,11 +84,12 @@ struct ipc_text {
 };
 
 /* IPC_CTL_STATUS_REPLY */
+#define IPC_LISTEN_LEN		128	/* bytes of each is_*_listen */
 struct ipc_status {
 	char		is_version[32];		/* package version */
 	char		is_config[256];		/* config path, "" embedded */
-	char		is_api_listen[128];
-	char		is_ws_listen[128];
+	char		is_api_listen[IPC_LISTEN_LEN];
+	char		is_ws_listen[IPC_LISTEN_LEN];
 	char		is_data_dir[256];
 	int32_t		is_pid;			/* supervisor */
 	uint32_t	is_ready;		/* 1 when every worker is up */

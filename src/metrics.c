@@ -1,11 +1,14 @@
 /*
- * metrics.c: the Prometheus text exposition of the daemon-wide counters.
+ * metrics.c: the Prometheus text exposition of the daemon-wide counters,
+ * and the histogram and request-count updates behind some of them.
  *
- * Runs in any API worker that serves GET /metrics.  It only reads shared
- * memory (relaxed atomic loads), so every worker reports the same totals:
- * per-slot counters summed by role, plus the supervisor's daemon fields.
- * Metric names and labels are a contract with dashboards: add, never
- * rename.
+ * Rendering runs in any API worker that serves GET /metrics.  It only
+ * reads shared memory (relaxed atomic loads), so every worker reports the
+ * same totals: per-slot counters summed by role, plus the daemon-wide
+ * fields.  metrics_defs[] below is the one list of what is exported (see
+ * metrics.h); role labels come from the roles the supervisor recorded in
+ * the region.  metrics_observe and metrics_count_request run wherever the
+ * event happens and only add (relaxed atomics).
  */
 
 #include <stdarg.h>
@@ -14,19 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "routingd.h"
 #include "shm.h"
-#include "worker.h"
 
 struct metrics_buf {
 	char	*mb_data;
 	size_t	 mb_len;
 	size_t	 mb_cap;
 	int	 mb_err;
-};
-
-static const char *const metrics_roles[PROC_NROLES] = {
-	"supervisor", "api", "ws"
 };
 
 /* Histogram upper bounds (inclusive), +Inf implied after the last. */
@@ -37,31 +36,22 @@ static const uint64_t metrics_bounds_us[] = {
 static const uint64_t metrics_bounds_batch[] = {
 	1, 2, 5, 10, 20, 50, 100, 200, 500, 1000
 };
+#define METRICS_NBOUNDS(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* The buckets of each histogram kind (its name is in metrics_defs). */
 static const struct metrics_hist_def {
-	const char	*hd_name;
-	const char	*hd_help;
 	const uint64_t	*hd_bounds;
 	size_t		 hd_n;
 	double		 hd_scale;	/* rendered value = stored / scale */
 } metrics_hists[SHM_H_COUNT] = {
-	{ "routingd_api_request_duration_seconds",
-	    "API request latency, from dispatch to answer.",
-	    metrics_bounds_us, sizeof(metrics_bounds_us) / sizeof(uint64_t),
-	    1e6 },
-	{ "routingd_store_commit_duration_seconds",
-	    "Duration of one durable (fsync'd) LMDB batch commit.",
-	    metrics_bounds_us, sizeof(metrics_bounds_us) / sizeof(uint64_t),
-	    1e6 },
-	{ "routingd_store_batch_requests",
-	    "Client requests (and sweeps) per LMDB batch commit.",
-	    metrics_bounds_batch, sizeof(metrics_bounds_batch) /
-	    sizeof(uint64_t), 1 },
-	{ "routingd_ws_delivery_seconds",
-	    "Live delivery latency: from the durable commit that rang a "
-	    "connection to the frames of its next pull (one sample each).",
-	    metrics_bounds_us, sizeof(metrics_bounds_us) / sizeof(uint64_t),
-	    1e6 },
+	[SHM_H_REQUEST] = { metrics_bounds_us,
+	    METRICS_NBOUNDS(metrics_bounds_us), 1e6 },
+	[SHM_H_COMMIT] = { metrics_bounds_us,
+	    METRICS_NBOUNDS(metrics_bounds_us), 1e6 },
+	[SHM_H_BATCH] = { metrics_bounds_batch,
+	    METRICS_NBOUNDS(metrics_bounds_batch), 1 },
+	[SHM_H_DELIVERY] = { metrics_bounds_us,
+	    METRICS_NBOUNDS(metrics_bounds_us), 1e6 },
 };
 
 static const char *const metrics_ws_codes[SHM_WC_COUNT] = {
@@ -84,8 +74,181 @@ static const char *const metrics_rejects[SHM_REJ_COUNT] = {
 	"rate_limited", "unauthorized", "unavailable"
 };
 
+typedef void	metrics_fn(struct metrics_buf *, const struct shm *,
+		    const struct metrics_def *);
+
+static metrics_fn	metrics_shm_u64;
+static metrics_fn	metrics_by_role;
+static metrics_fn	metrics_hist;
+static metrics_fn	metrics_uptime;
+static metrics_fn	metrics_start_time;
+static metrics_fn	metrics_ready;
+static metrics_fn	metrics_restarts;
+static metrics_fn	metrics_workers;
+static metrics_fn	metrics_api_requests;
+static metrics_fn	metrics_rejected;
+static metrics_fn	metrics_token_cache;
+static metrics_fn	metrics_ws_disconnects;
+
 static void	metrics_printf(struct metrics_buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+
+/* A row's sampler and argument: a field of struct shm or of each slot. */
+#define MD_SHM(f)	metrics_shm_u64, offsetof(struct shm, f)
+#define MD_SLOT(f)	metrics_by_role, offsetof(struct shm_slot, f)
+#define MD_HIST(k)	metrics_hist, (k)
+#define MD_FN(fn)	(fn), 0
+
+/* Every exported family, in rendering order.  Columns: name, type, help,
+ * sampler and its argument. */
+const struct metrics_def metrics_defs[] = {
+	/* the supervisor's daemon-wide fields */
+	{ "routingd_uptime_seconds", "gauge",
+	    "Seconds since the supervisor started.", MD_FN(metrics_uptime) },
+	{ "routingd_start_time_seconds", "gauge",
+	    "Unix time at which the supervisor started.",
+	    MD_FN(metrics_start_time) },
+	{ "routingd_ready", "gauge",
+	    "1 once every worker is up, 0 before and while draining.",
+	    MD_FN(metrics_ready) },
+	{ "routingd_worker_restarts_total", "counter",
+	    "Workers respawned after an unexpected exit, by role.",
+	    MD_FN(metrics_restarts) },
+	{ "routingd_heartbeat_kills_total", "counter",
+	    "Workers killed for missing their heartbeat.",
+	    MD_SHM(sh_heartbeat_kills) },
+	{ "routingd_reloads_total", "counter",
+	    "Successful configuration reloads.", MD_SHM(sh_reloads) },
+	/* worker slots, by role */
+	{ "routingd_workers", "gauge",
+	    "Worker processes by role and state.", MD_FN(metrics_workers) },
+	{ "routingd_connections", "gauge",
+	    "Open client connections, by worker role.", MD_SLOT(ss_conns) },
+	{ "routingd_connections_total", "counter",
+	    "Client connections accepted, by worker role.",
+	    MD_SLOT(ss_conns_total) },
+	{ "routingd_http_requests_total", "counter",
+	    "HTTP requests answered, by worker role.", MD_SLOT(ss_requests) },
+	{ "routingd_http_bad_requests_total", "counter",
+	    "Requests rejected for bad framing (400, 413, 431, 501, 505).",
+	    MD_SLOT(ss_bad_requests) },
+	{ "routingd_http_timeouts_total", "counter",
+	    "Connections closed by a read, idle or write timeout.",
+	    MD_SLOT(ss_timeouts) },
+	/* the API */
+	{ "routingd_api_requests_total", "counter",
+	    "API requests answered, by route and HTTP status (0: other).",
+	    MD_FN(metrics_api_requests) },
+	{ "routingd_api_request_duration_seconds", "histogram",
+	    "API request latency, from dispatch to answer.",
+	    MD_HIST(SHM_H_REQUEST) },
+	{ "routingd_messages_accepted_total", "counter",
+	    "Messages stored durably (one per send, before fan-out).",
+	    MD_SHM(sh_api.sa_accepted) },
+	{ "routingd_messages_fetched_total", "counter",
+	    "Messages returned by GET /api/messages.",
+	    MD_SHM(sh_api.sa_fetched) },
+	{ "routingd_messages_acknowledged_total", "counter",
+	    "Message copies deleted by acknowledgements.",
+	    MD_SHM(sh_api.sa_acked) },
+	{ "routingd_messages_expired_total", "counter",
+	    "Message copies dropped after message_ttl.",
+	    MD_SHM(sh_api.sa_expired) },
+	{ "routingd_messages_dropped_total", "counter",
+	    "Ephemeral messages accepted but delivered to nobody.",
+	    MD_SHM(sh_api.sa_dropped) },
+	{ "routingd_messages_held_total", "counter",
+	    "Messages held for a recipient with no known device.",
+	    MD_SHM(sh_api.sa_held) },
+	{ "routingd_messages_adopted_total", "counter",
+	    "Held message copies taken by devices that became known.",
+	    MD_SHM(sh_api.sa_adopted) },
+	{ "routingd_queue_overflow_total", "counter",
+	    "Oldest message copies dropped from full device queues.",
+	    MD_SHM(sh_api.sa_overflow) },
+	{ "routingd_devices_forgotten_total", "counter",
+	    "Devices forgotten after device_idle_ttl, with their queues.",
+	    MD_SHM(sh_api.sa_forgotten) },
+	{ "routingd_messages_rejected_total", "counter",
+	    "API requests refused, by reason.", MD_FN(metrics_rejected) },
+	{ "routingd_token_cache_total", "counter",
+	    "Verified-token cache lookups, by result.",
+	    MD_FN(metrics_token_cache) },
+	/* the store */
+	{ "routingd_queue_messages", "gauge",
+	    "Messages queued: settled device copies plus log entries.",
+	    MD_SHM(sh_api.sa_queue_messages) },
+	{ "routingd_queue_devices", "gauge",
+	    "Known devices (queues).", MD_SHM(sh_api.sa_queue_devices) },
+	{ "routingd_queue_held_users", "gauge",
+	    "Users with a queue of held messages (no device yet).",
+	    MD_SHM(sh_api.sa_queue_held) },
+	{ "routingd_store_used_bytes", "gauge",
+	    "Bytes of the LMDB map in use.",
+	    MD_SHM(sh_api.sa_store_used_bytes) },
+	{ "routingd_store_map_bytes", "gauge",
+	    "Bytes of the LMDB map.", MD_SHM(sh_api.sa_store_map_bytes) },
+	{ "routingd_store_full_total", "counter",
+	    "Incidents of a full LMDB map (writes answered 503).",
+	    MD_SHM(sh_api.sa_store_full) },
+	{ "routingd_store_commit_failures_total", "counter",
+	    "LMDB batch commits that failed (their requests got 503).",
+	    MD_SHM(sh_api.sa_commit_failures) },
+	{ "routingd_store_batch_replays_total", "counter",
+	    "Batches run again with a sub-transaction per request after a "
+	    "request failed inside the batch transaction.",
+	    MD_SHM(sh_api.sa_batch_replays) },
+	{ "routingd_store_log_entries", "gauge",
+	    "Accepted messages still in the arrival log (not yet settled).",
+	    MD_SHM(sh_api.sa_log_entries) },
+	{ "routingd_store_settled_total", "counter",
+	    "Message copies moved from the arrival log into device queues.",
+	    MD_SHM(sh_api.sa_settled) },
+	{ "routingd_store_settle_failures_total", "counter",
+	    "Settle transactions that failed (retried later; no data lost).",
+	    MD_SHM(sh_api.sa_settle_failures) },
+	/* WebSockets and hand-offs */
+	{ "routingd_ws_connections", "gauge",
+	    "Open WebSocket connections.", MD_SHM(sh_ws.sw_active) },
+	{ "routingd_ws_connects_total", "counter",
+	    "WebSocket upgrades completed.", MD_SHM(sh_ws.sw_connects) },
+	{ "routingd_ws_rejects_total", "counter",
+	    "WebSocket upgrades refused (401, 400, 403, 426).",
+	    MD_SHM(sh_ws.sw_rejects) },
+	{ "routingd_ws_disconnects_total", "counter",
+	    "WebSocket connections closed, by close code.",
+	    MD_FN(metrics_ws_disconnects) },
+	{ "routingd_ws_messages_pushed_total", "counter",
+	    "Message frames written to WebSockets.",
+	    MD_SHM(sh_ws.sw_pushed) },
+	{ "routingd_ws_acks_total", "counter",
+	    "Message copies deleted by WebSocket acks.",
+	    MD_SHM(sh_ws.sw_acked) },
+	{ "routingd_handoffs_sent_total", "counter",
+	    "Doorbell records sent to WS workers.",
+	    MD_SHM(sh_ws.sw_handoff_sent) },
+	{ "routingd_handoffs_dropped_total", "counter",
+	    "Doorbell records dropped (socket full); caught up from LMDB.",
+	    MD_SHM(sh_ws.sw_handoff_dropped) },
+	{ "routingd_handoffs_resynced_total", "counter",
+	    "Catch-ups from LMDB of every connection after dropped doorbells.",
+	    MD_SHM(sh_ws.sw_resyncs) },
+	{ "routingd_presence_full_total", "counter",
+	    "Connections the presence table had no room for.",
+	    MD_SHM(sh_ws.sw_presence_full) },
+	/* latency and batching */
+	{ "routingd_store_commit_duration_seconds", "histogram",
+	    "Duration of one durable (fsync'd) LMDB batch commit.",
+	    MD_HIST(SHM_H_COMMIT) },
+	{ "routingd_store_batch_requests", "histogram",
+	    "Client requests (and sweeps) per LMDB batch commit.",
+	    MD_HIST(SHM_H_BATCH) },
+	{ "routingd_ws_delivery_seconds", "histogram",
+	    "Live delivery latency: from the durable commit that rang a "
+	    "connection to the frames of its next pull (one sample each).",
+	    MD_HIST(SHM_H_DELIVERY) },
+};
+const size_t metrics_ndefs = sizeof(metrics_defs) / sizeof(metrics_defs[0]);
 
 /* Append formatted text, growing the buffer; remember a failure. */
 static void
@@ -120,91 +283,224 @@ metrics_printf(struct metrics_buf *mb, const char *fmt, ...)
 	}
 }
 
-/* HELP and TYPE lines of one metric family. */
-static void
-metrics_family(struct metrics_buf *mb, const char *name, const char *type,
-    const char *help)
+static uint64_t
+metrics_load(const _Atomic uint64_t *p)
 {
-	metrics_printf(mb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-	    type);
+	return (atomic_load_explicit(p, memory_order_relaxed));
 }
 
-/* One family with a sample per worker role, summing a slot counter. */
+/* The name of role r as the supervisor recorded it; NULL: no workers. */
+static const char *
+metrics_role(const struct shm *sh, int r)
+{
+	return (sh->sh_roles[r].sr_n == 0 ? NULL : sh->sh_roles[r].sr_name);
+}
+
+/* The one unlabelled sample of the family md. */
+static void
+metrics_sample(struct metrics_buf *mb, const struct metrics_def *md,
+    uint64_t v)
+{
+	metrics_printf(mb, "%s %llu\n", md->md_name, (unsigned long long)v);
+}
+
+/* The _Atomic uint64_t at offset md_arg in struct shm. */
+static void
+metrics_shm_u64(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_sample(mb, md, metrics_load((const _Atomic uint64_t *)
+	    (const void *)((const char *)sh + md->md_arg)));
+}
+
+/* A sample per worker role: the slot counter at md_arg, summed. */
 static void
 metrics_by_role(struct metrics_buf *mb, const struct shm *sh,
-    const char *name, const char *type, const char *help, size_t off)
+    const struct metrics_def *md)
 {
-	int	 r;
+	const char	*role;
+	int		 r;
 
-	metrics_family(mb, name, type, help);
-	for (r = PROC_API; r < PROC_NROLES; r++)
-		metrics_printf(mb, "%s{role=\"%s\"} %llu\n", name,
-		    metrics_roles[r], (unsigned long long)shm_sum(sh, r, off));
+	for (r = 0; r < PROC_NROLES; r++)
+		if ((role = metrics_role(sh, r)) != NULL)
+			metrics_printf(mb, "%s{role=\"%s\"} %llu\n",
+			    md->md_name, role,
+			    (unsigned long long)shm_sum(sh, r, md->md_arg));
 }
 
-/* Live workers by role and state. */
+/* Histogram md_arg (enum shm_hist_kind), buckets made cumulative. */
 static void
-metrics_workers(struct metrics_buf *mb, const struct shm *sh)
+metrics_hist(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	const struct metrics_hist_def	*hd = &metrics_hists[md->md_arg];
+	const struct shm_hist		*h = &sh->sh_api.sa_hist[md->md_arg];
+	uint64_t			 cum = 0;
+	size_t				 i;
+
+	for (i = 0; i < hd->hd_n; i++) {
+		cum += metrics_load(&h->sh_bucket[i]);
+		metrics_printf(mb, "%s_bucket{le=\"%g\"} %llu\n", md->md_name,
+		    (double)hd->hd_bounds[i] / hd->hd_scale,
+		    (unsigned long long)cum);
+	}
+	cum += metrics_load(&h->sh_bucket[hd->hd_n]);
+	metrics_printf(mb, "%s_bucket{le=\"+Inf\"} %llu\n", md->md_name,
+	    (unsigned long long)cum);
+	metrics_printf(mb, "%s_sum %g\n%s_count %llu\n", md->md_name,
+	    (double)metrics_load(&h->sh_sum) / hd->hd_scale, md->md_name,
+	    (unsigned long long)metrics_load(&h->sh_count));
+}
+
+static void
+metrics_uptime(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_sample(mb, md, (util_mono_ms() - sh->sh_started_mono_ms) /
+	    1000);
+}
+
+static void
+metrics_start_time(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_sample(mb, md, sh->sh_started_real_ms / 1000);
+}
+
+static void
+metrics_ready(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_sample(mb, md, atomic_load(&sh->sh_ready) &&
+	    !atomic_load(&sh->sh_draining));
+}
+
+static void
+metrics_restarts(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	const char	*role;
+	int		 r;
+
+	for (r = 0; r < PROC_NROLES; r++)
+		if ((role = metrics_role(sh, r)) != NULL)
+			metrics_printf(mb, "%s{role=\"%s\"} %llu\n",
+			    md->md_name, role, (unsigned long long)
+			    atomic_load(&sh->sh_restarts[r]));
+}
+
+/* Live workers by role and state (the slots of each role's share). */
+static void
+metrics_workers(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
 {
 	static const char *const states[] = {
 		NULL, "starting", "ready", "draining"
 	};
-	unsigned	 count[PROC_NROLES][4];
-	uint32_t	 st, role;
-	int		 i, r, k;
+	const struct shm_role	*sr;
+	const char		*role;
+	unsigned		 count[4];
+	uint32_t		 i, st;
+	int			 r, k;
 
-	memset(count, 0, sizeof(count));
-	for (i = 0; i < SHM_SLOTS; i++) {
-		st = atomic_load(&sh->sh_slots[i].ss_state);
-		role = atomic_load(&sh->sh_slots[i].ss_role);
-		if (st != SHM_SLOT_FREE && st < 4 && role < PROC_NROLES)
-			count[role][st]++;
-	}
-	metrics_family(mb, "routingd_workers", "gauge",
-	    "Worker processes by role and state.");
-	for (r = PROC_API; r < PROC_NROLES; r++)
+	for (r = 0; r < PROC_NROLES; r++) {
+		if ((role = metrics_role(sh, r)) == NULL)
+			continue;
+		sr = &sh->sh_roles[r];
+		memset(count, 0, sizeof(count));
+		for (i = sr->sr_first; i < sr->sr_first + sr->sr_n; i++) {
+			st = atomic_load(&sh->sh_slots[i].ss_state);
+			if (st != SHM_SLOT_FREE && st < 4)
+				count[st]++;
+		}
 		for (k = 1; k < 4; k++)
-			metrics_printf(mb, "routingd_workers{role=\"%s\","
-			    "state=\"%s\"} %u\n", metrics_roles[r], states[k],
-			    count[r][k]);
+			metrics_printf(mb, "%s{role=\"%s\",state=\"%s\"} %u\n",
+			    md->md_name, role, states[k], count[k]);
+	}
 }
 
-/* The supervisor's daemon-wide fields. */
+/* API requests by route and status (only the non-zero ones). */
 static void
-metrics_daemon(struct metrics_buf *mb, const struct shm *sh)
+metrics_api_requests(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
 {
-	int	 r;
+	uint64_t	 v;
+	int		 r, k;
 
-	metrics_family(mb, "routingd_uptime_seconds", "gauge",
-	    "Seconds since the supervisor started.");
-	metrics_printf(mb, "routingd_uptime_seconds %llu\n",
-	    (unsigned long long)((util_mono_ms() - sh->sh_started_mono_ms) /
-	    1000));
-	metrics_family(mb, "routingd_start_time_seconds", "gauge",
-	    "Unix time at which the supervisor started.");
-	metrics_printf(mb, "routingd_start_time_seconds %llu\n",
-	    (unsigned long long)(sh->sh_started_real_ms / 1000));
-	metrics_family(mb, "routingd_ready", "gauge",
-	    "1 once every worker is up, 0 before and while draining.");
-	metrics_printf(mb, "routingd_ready %d\n", atomic_load(&sh->sh_ready) &&
-	    !atomic_load(&sh->sh_draining));
-	metrics_family(mb, "routingd_worker_restarts_total", "counter",
-	    "Workers respawned after an unexpected exit, by role.");
-	for (r = PROC_API; r < PROC_NROLES; r++)
-		metrics_printf(mb, "routingd_worker_restarts_total{role=\"%s\"}"
-		    " %llu\n", metrics_roles[r],
-		    (unsigned long long)atomic_load(&sh->sh_restarts[r]));
-	metrics_family(mb, "routingd_heartbeat_kills_total", "counter",
-	    "Workers killed for missing their heartbeat.");
-	metrics_printf(mb, "routingd_heartbeat_kills_total %llu\n",
-	    (unsigned long long)atomic_load(&sh->sh_heartbeat_kills));
-	metrics_family(mb, "routingd_reloads_total", "counter",
-	    "Successful configuration reloads.");
-	metrics_printf(mb, "routingd_reloads_total %llu\n",
-	    (unsigned long long)atomic_load(&sh->sh_reloads));
+	for (r = 0; r < SHM_R_COUNT; r++)
+		for (k = 0; k < SHM_STATUSES; k++) {
+			v = metrics_load(&sh->sh_api.sa_requests[r][k]);
+			if (v == 0)
+				continue;
+			metrics_printf(mb, "%s{route=\"%s\",status=\"%d\"} "
+			    "%llu\n", md->md_name, metrics_routes[r],
+			    metrics_statuses[k], (unsigned long long)v);
+		}
 }
 
-/* metrics_observe: see shm.h. */
+static void
+metrics_rejected(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	int	 i;
+
+	for (i = 0; i < SHM_REJ_COUNT; i++)
+		metrics_printf(mb, "%s{reason=\"%s\"} %llu\n", md->md_name,
+		    metrics_rejects[i], (unsigned long long)
+		    metrics_load(&sh->sh_api.sa_rejected[i]));
+}
+
+static void
+metrics_token_cache(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_printf(mb, "%s{result=\"hit\"} %llu\n%s{result=\"miss\"} "
+	    "%llu\n", md->md_name,
+	    (unsigned long long)metrics_load(&sh->sh_api.sa_token_hits),
+	    md->md_name,
+	    (unsigned long long)metrics_load(&sh->sh_api.sa_token_misses));
+}
+
+static void
+metrics_ws_disconnects(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	int	 i;
+
+	for (i = 0; i < SHM_WC_COUNT; i++)
+		metrics_printf(mb, "%s{code=\"%s\"} %llu\n", md->md_name,
+		    metrics_ws_codes[i], (unsigned long long)
+		    metrics_load(&sh->sh_ws.sw_closes[i]));
+}
+
+/* metrics_render: see metrics.h. */
+int
+metrics_render(const struct shm *sh, char **out, size_t *len)
+{
+	const struct metrics_def	*md;
+	struct metrics_buf		 mb;
+	size_t				 i;
+
+	memset(&mb, 0, sizeof(mb));
+	mb.mb_cap = 4096;
+	if ((mb.mb_data = malloc(mb.mb_cap)) == NULL)
+		return (-1);
+	for (i = 0; i < metrics_ndefs; i++) {
+		md = &metrics_defs[i];
+		metrics_printf(&mb, "# HELP %s %s\n# TYPE %s %s\n",
+		    md->md_name, md->md_help, md->md_name, md->md_type);
+		md->md_fn(&mb, sh, md);
+	}
+	if (mb.mb_err) {
+		free(mb.mb_data);
+		return (-1);
+	}
+	*out = mb.mb_data;
+	*len = mb.mb_len;
+	return (0);
+}
+
+/* metrics_observe: see metrics.h. */
 void
 metrics_observe(struct shm *sh, int kind, uint64_t v)
 {
@@ -223,7 +519,7 @@ metrics_observe(struct shm *sh, int kind, uint64_t v)
 	atomic_fetch_add_explicit(&h->sh_sum, v, memory_order_relaxed);
 }
 
-/* metrics_count_request: see shm.h. */
+/* metrics_count_request: see metrics.h. */
 void
 metrics_count_request(struct shm *sh, int route, int status)
 {
@@ -236,233 +532,4 @@ metrics_count_request(struct shm *sh, int route, int status)
 			k = i;
 	atomic_fetch_add_explicit(&sh->sh_api.sa_requests[route][k], 1,
 	    memory_order_relaxed);
-}
-
-static uint64_t
-metrics_load(const _Atomic uint64_t *p)
-{
-	return (atomic_load_explicit(p, memory_order_relaxed));
-}
-
-/* One histogram family, buckets made cumulative. */
-static void
-metrics_hist(struct metrics_buf *mb, const struct shm *sh, int kind)
-{
-	const struct metrics_hist_def	*hd = &metrics_hists[kind];
-	const struct shm_hist		*h = &sh->sh_api.sa_hist[kind];
-	uint64_t			 cum = 0;
-	size_t				 i;
-
-	metrics_family(mb, hd->hd_name, "histogram", hd->hd_help);
-	for (i = 0; i < hd->hd_n; i++) {
-		cum += metrics_load(&h->sh_bucket[i]);
-		metrics_printf(mb, "%s_bucket{le=\"%g\"} %llu\n", hd->hd_name,
-		    (double)hd->hd_bounds[i] / hd->hd_scale,
-		    (unsigned long long)cum);
-	}
-	cum += metrics_load(&h->sh_bucket[hd->hd_n]);
-	metrics_printf(mb, "%s_bucket{le=\"+Inf\"} %llu\n", hd->hd_name,
-	    (unsigned long long)cum);
-	metrics_printf(mb, "%s_sum %g\n%s_count %llu\n", hd->hd_name,
-	    (double)metrics_load(&h->sh_sum) / hd->hd_scale, hd->hd_name,
-	    (unsigned long long)metrics_load(&h->sh_count));
-}
-
-/* API requests by route and status (only the non-zero ones). */
-static void
-metrics_api_requests(struct metrics_buf *mb, const struct shm *sh)
-{
-	uint64_t	 v;
-	int		 r, k;
-
-	metrics_family(mb, "routingd_api_requests_total", "counter",
-	    "API requests answered, by route and HTTP status (0: other).");
-	for (r = 0; r < SHM_R_COUNT; r++)
-		for (k = 0; k < SHM_STATUSES; k++) {
-			v = metrics_load(&sh->sh_api.sa_requests[r][k]);
-			if (v == 0)
-				continue;
-			metrics_printf(mb, "routingd_api_requests_total{route="
-			    "\"%s\",status=\"%d\"} %llu\n", metrics_routes[r],
-			    metrics_statuses[k], (unsigned long long)v);
-		}
-}
-
-/* One unlabelled sample with its family. */
-static void
-metrics_one(struct metrics_buf *mb, const char *name, const char *type,
-    const char *help, uint64_t v)
-{
-	metrics_family(mb, name, type, help);
-	metrics_printf(mb, "%s %llu\n", name, (unsigned long long)v);
-}
-
-/* Message flow, token cache, store. */
-static void
-metrics_api_messages(struct metrics_buf *mb, const struct shm *sh)
-{
-	const struct shm_api	*a = &sh->sh_api;
-	int			 i;
-
-	metrics_one(mb, "routingd_messages_accepted_total", "counter",
-	    "Messages stored durably (one per send, before fan-out).",
-	    metrics_load(&a->sa_accepted));
-	metrics_one(mb, "routingd_messages_fetched_total", "counter",
-	    "Messages returned by GET /api/messages.",
-	    metrics_load(&a->sa_fetched));
-	metrics_one(mb, "routingd_messages_acknowledged_total", "counter",
-	    "Message copies deleted by acknowledgements.",
-	    metrics_load(&a->sa_acked));
-	metrics_one(mb, "routingd_messages_expired_total", "counter",
-	    "Message copies dropped after message_ttl.",
-	    metrics_load(&a->sa_expired));
-	metrics_one(mb, "routingd_messages_dropped_total", "counter",
-	    "Ephemeral messages accepted but delivered to nobody.",
-	    metrics_load(&a->sa_dropped));
-	metrics_one(mb, "routingd_messages_held_total", "counter",
-	    "Messages held for a recipient with no known device.",
-	    metrics_load(&a->sa_held));
-	metrics_one(mb, "routingd_messages_adopted_total", "counter",
-	    "Held message copies taken by devices that became known.",
-	    metrics_load(&a->sa_adopted));
-	metrics_one(mb, "routingd_queue_overflow_total", "counter",
-	    "Oldest message copies dropped from full device queues.",
-	    metrics_load(&a->sa_overflow));
-	metrics_one(mb, "routingd_devices_forgotten_total", "counter",
-	    "Devices forgotten after device_idle_ttl, with their queues.",
-	    metrics_load(&a->sa_forgotten));
-	metrics_family(mb, "routingd_messages_rejected_total", "counter",
-	    "API requests refused, by reason.");
-	for (i = 0; i < SHM_REJ_COUNT; i++)
-		metrics_printf(mb, "routingd_messages_rejected_total{reason="
-		    "\"%s\"} %llu\n", metrics_rejects[i],
-		    (unsigned long long)metrics_load(&a->sa_rejected[i]));
-	metrics_family(mb, "routingd_token_cache_total", "counter",
-	    "Verified-token cache lookups, by result.");
-	metrics_printf(mb, "routingd_token_cache_total{result=\"hit\"} %llu\n"
-	    "routingd_token_cache_total{result=\"miss\"} %llu\n",
-	    (unsigned long long)metrics_load(&a->sa_token_hits),
-	    (unsigned long long)metrics_load(&a->sa_token_misses));
-}
-
-static void
-metrics_api_store(struct metrics_buf *mb, const struct shm *sh)
-{
-	const struct shm_api	*a = &sh->sh_api;
-
-	metrics_one(mb, "routingd_queue_messages", "gauge",
-	    "Messages queued: settled device copies plus log entries.",
-	    metrics_load(&a->sa_queue_messages));
-	metrics_one(mb, "routingd_queue_devices", "gauge",
-	    "Known devices (queues).", metrics_load(&a->sa_queue_devices));
-	metrics_one(mb, "routingd_queue_held_users", "gauge",
-	    "Users with a queue of held messages (no device yet).",
-	    metrics_load(&a->sa_queue_held));
-	metrics_one(mb, "routingd_store_used_bytes", "gauge",
-	    "Bytes of the LMDB map in use.",
-	    metrics_load(&a->sa_store_used_bytes));
-	metrics_one(mb, "routingd_store_map_bytes", "gauge",
-	    "Bytes of the LMDB map.", metrics_load(&a->sa_store_map_bytes));
-	metrics_one(mb, "routingd_store_full_total", "counter",
-	    "Incidents of a full LMDB map (writes answered 503).",
-	    metrics_load(&a->sa_store_full));
-	metrics_one(mb, "routingd_store_commit_failures_total", "counter",
-	    "LMDB batch commits that failed (their requests got 503).",
-	    metrics_load(&a->sa_commit_failures));
-	metrics_one(mb, "routingd_store_batch_replays_total", "counter",
-	    "Batches run again with a sub-transaction per request after a "
-	    "request failed inside the batch transaction.",
-	    metrics_load(&a->sa_batch_replays));
-	metrics_one(mb, "routingd_store_log_entries", "gauge",
-	    "Accepted messages still in the arrival log (not yet settled).",
-	    metrics_load(&a->sa_log_entries));
-	metrics_one(mb, "routingd_store_settled_total", "counter",
-	    "Message copies moved from the arrival log into device queues.",
-	    metrics_load(&a->sa_settled));
-	metrics_one(mb, "routingd_store_settle_failures_total", "counter",
-	    "Settle transactions that failed (retried later; no data lost).",
-	    metrics_load(&a->sa_settle_failures));
-}
-
-static void
-metrics_ws(struct metrics_buf *mb, const struct shm *sh)
-{
-	const struct shm_ws	*w = &sh->sh_ws;
-	int			 i;
-
-	metrics_one(mb, "routingd_ws_connections", "gauge",
-	    "Open WebSocket connections.", metrics_load(&w->sw_active));
-	metrics_one(mb, "routingd_ws_connects_total", "counter",
-	    "WebSocket upgrades completed.", metrics_load(&w->sw_connects));
-	metrics_one(mb, "routingd_ws_rejects_total", "counter",
-	    "WebSocket upgrades refused (401, 400, 403, 426).",
-	    metrics_load(&w->sw_rejects));
-	metrics_family(mb, "routingd_ws_disconnects_total", "counter",
-	    "WebSocket connections closed, by close code.");
-	for (i = 0; i < SHM_WC_COUNT; i++)
-		metrics_printf(mb, "routingd_ws_disconnects_total{code=\"%s\"} "
-		    "%llu\n", metrics_ws_codes[i],
-		    (unsigned long long)metrics_load(&w->sw_closes[i]));
-	metrics_one(mb, "routingd_ws_messages_pushed_total", "counter",
-	    "Message frames written to WebSockets.",
-	    metrics_load(&w->sw_pushed));
-	metrics_one(mb, "routingd_ws_acks_total", "counter",
-	    "Message copies deleted by WebSocket acks.",
-	    metrics_load(&w->sw_acked));
-	metrics_one(mb, "routingd_handoffs_sent_total", "counter",
-	    "Doorbell records sent to WS workers.",
-	    metrics_load(&w->sw_handoff_sent));
-	metrics_one(mb, "routingd_handoffs_dropped_total", "counter",
-	    "Doorbell records dropped (socket full); caught up from LMDB.",
-	    metrics_load(&w->sw_handoff_dropped));
-	metrics_one(mb, "routingd_handoffs_resynced_total", "counter",
-	    "Catch-ups from LMDB of every connection after dropped doorbells.",
-	    metrics_load(&w->sw_resyncs));
-	metrics_one(mb, "routingd_presence_full_total", "counter",
-	    "Connections the presence table had no room for.",
-	    metrics_load(&w->sw_presence_full));
-}
-
-/* metrics_render: see worker.h. */
-int
-metrics_render(const struct shm *sh, char **out, size_t *len)
-{
-	struct metrics_buf	 mb;
-
-	memset(&mb, 0, sizeof(mb));
-	mb.mb_cap = 4096;
-	if ((mb.mb_data = malloc(mb.mb_cap)) == NULL)
-		return (-1);
-	metrics_daemon(&mb, sh);
-	metrics_workers(&mb, sh);
-	metrics_by_role(&mb, sh, "routingd_connections", "gauge",
-	    "Open client connections, by worker role.",
-	    offsetof(struct shm_slot, ss_conns));
-	metrics_by_role(&mb, sh, "routingd_connections_total", "counter",
-	    "Client connections accepted, by worker role.",
-	    offsetof(struct shm_slot, ss_conns_total));
-	metrics_by_role(&mb, sh, "routingd_http_requests_total", "counter",
-	    "HTTP requests answered, by worker role.",
-	    offsetof(struct shm_slot, ss_requests));
-	metrics_by_role(&mb, sh, "routingd_http_bad_requests_total", "counter",
-	    "Requests rejected for bad framing (400, 413, 431, 501, 505).",
-	    offsetof(struct shm_slot, ss_bad_requests));
-	metrics_by_role(&mb, sh, "routingd_http_timeouts_total", "counter",
-	    "Connections closed by a read, idle or write timeout.",
-	    offsetof(struct shm_slot, ss_timeouts));
-	metrics_api_requests(&mb, sh);
-	metrics_hist(&mb, sh, SHM_H_REQUEST);
-	metrics_api_messages(&mb, sh);
-	metrics_api_store(&mb, sh);
-	metrics_ws(&mb, sh);
-	metrics_hist(&mb, sh, SHM_H_COMMIT);
-	metrics_hist(&mb, sh, SHM_H_BATCH);
-	metrics_hist(&mb, sh, SHM_H_DELIVERY);
-	if (mb.mb_err) {
-		free(mb.mb_data);
-		return (-1);
-	}
-	*out = mb.mb_data;
-	*len = mb.mb_len;
-	return (0);
 }

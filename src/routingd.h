@@ -48,7 +48,11 @@
 #define RESPAWN_MAX_DELAY	10.0		/* seconds, backoff ceiling */
 #define RESPAWN_STABLE_AFTER	5.0		/* seconds alive that reset backoff */
 
-/* Process roles: the topology is data (procs[] in supervisor.c). */
+/*
+ * Process roles: what a role is and does is its row in the process table
+ * (procs[] in supervisor.c); these values only name the rows, in shared
+ * memory and on the supervisor channel.  PROC_SUPERVISOR has no row.
+ */
 enum proc_role {
 	PROC_SUPERVISOR = 0,
 	PROC_API = 1,
@@ -188,7 +192,6 @@ void		 util_title_init(int argc, char **argv);
 void		 util_title_set(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2)));
 int		 util_nonblock(int fd);
-int		 util_cloexec(int fd);
 int		 util_mkdir_p(const char *path, mode_t mode);
 int		 util_random_hex(char *out, size_t nbytes);
 void		 util_wipe(void *, size_t);

@@ -2,10 +2,14 @@
  * shm.c: creation and slot bookkeeping of the shared-memory region (see
  * shm.h for the layout and who writes what).
  *
- * The supervisor creates the region before the first fork and allocates
- * and releases slots; workers only write their own slot's heartbeat and
- * counters.  Readers anywhere use relaxed atomic loads: the values are
- * statistics and liveness stamps, never used to order other memory.
+ * The supervisor creates the region before the first fork, records each
+ * role of its process table (name and share of the slots) and allocates
+ * and releases slots within a role's share; workers only write their own
+ * slot's heartbeat and counters.  Readers anywhere use relaxed atomic
+ * loads: the values are statistics and liveness stamps, never used to
+ * order other memory.  The magic and version stamped at creation
+ * tell whoever inspects a region from outside (a debugger, a core dump)
+ * its layout; the daemon itself never needs to check them.
  */
 
 #include <sys/mman.h>
@@ -37,32 +41,52 @@ shm_create(void)
 	return (sh);
 }
 
-/* shm_check: 0 if sh is a region of this layout version, else -1. */
+/*
+ * shm_role_add: see shm.h.  Shares are consecutive in the order roles are
+ * added, so a slot's cumulative counters always belong to one role.
+ */
 int
-shm_check(const struct shm *sh)
+shm_role_add(struct shm *sh, int role, const char *name, unsigned nslots)
 {
-	if (sh == NULL || sh->sh_magic != SHM_MAGIC ||
-	    sh->sh_version != SHM_VERSION || sh->sh_size != sizeof(*sh))
+	struct shm_role	*sr;
+	size_t		 len = strlen(name);
+	uint32_t	 next = 0;
+	int		 r;
+
+	if (role < 0 || role >= PROC_NROLES || sh->sh_roles[role].sr_n != 0 ||
+	    nslots == 0 || len >= sizeof(sr->sr_name))
 		return (-1);
+	for (r = 0; r < PROC_NROLES; r++) {
+		sr = &sh->sh_roles[r];
+		if (sr->sr_n != 0 && sr->sr_first + sr->sr_n > next)
+			next = sr->sr_first + sr->sr_n;
+	}
+	if (nslots > SHM_SLOTS - next)
+		return (-1);
+	sr = &sh->sh_roles[role];
+	memcpy(sr->sr_name, name, len + 1);
+	sr->sr_first = next;
+	sr->sr_n = nslots;
 	return (0);
 }
 
 /*
- * shm_slot_alloc: claim a free slot for a worker about to be forked and
- * mark it STARTING with its role and index.  Each role has its own half of
- * the slots, so a slot's cumulative counters always belong to one role.
- * Returns the slot, or -1 when the role's slots are all taken.  Supervisor
+ * shm_slot_alloc: claim a free slot of role's share for a worker about to
+ * be forked and mark it STARTING with its role and index.  Returns the
+ * slot, or -1 when the share is all taken (or role has none).  Supervisor
  * only.
  */
 int
 shm_slot_alloc(struct shm *sh, int role, int index)
 {
-	struct shm_slot	*ss;
-	int		 i;
+	const struct shm_role	*sr;
+	struct shm_slot		*ss;
+	uint32_t		 i;
 
-	int		 base = (role == PROC_WS) ? SHM_SLOTS / 2 : 0;
-
-	for (i = base; i < base + SHM_SLOTS / 2; i++) {
+	if (role < 0 || role >= PROC_NROLES)
+		return (-1);
+	sr = &sh->sh_roles[role];
+	for (i = sr->sr_first; i < sr->sr_first + sr->sr_n; i++) {
 		ss = &sh->sh_slots[i];
 		if (atomic_load(&ss->ss_state) != SHM_SLOT_FREE)
 			continue;
@@ -73,7 +97,7 @@ shm_slot_alloc(struct shm *sh, int role, int index)
 		atomic_store(&ss->ss_started_ms, util_mono_ms());
 		atomic_store(&ss->ss_heartbeat_ms, util_mono_ms());
 		atomic_store(&ss->ss_state, SHM_SLOT_STARTING);
-		return (i);
+		return ((int)i);
 	}
 	return (-1);
 }
@@ -96,23 +120,21 @@ shm_slot_release(struct shm *sh, int slot)
 }
 
 /*
- * shm_sum: the sum of the uint64 counter at byte offset off (offsetof in
- * struct shm_slot) over all slots of role, or of every role when role is
- * PROC_SUPERVISOR.  Free slots count too: their counters are history.
+ * shm_sum: see shm.h.  Free slots count too: their counters are history.
  */
 uint64_t
 shm_sum(const struct shm *sh, int role, size_t off)
 {
+	const struct shm_role	*sr;
 	const struct shm_slot	*ss;
 	uint64_t		 sum = 0;
-	int			 i;
+	uint32_t		 i;
 
-	for (i = 0; i < SHM_SLOTS; i++) {
+	if (role < 0 || role >= PROC_NROLES)
+		return (0);
+	sr = &sh->sh_roles[role];
+	for (i = sr->sr_first; i < sr->sr_first + sr->sr_n; i++) {
 		ss = &sh->sh_slots[i];
-		if (role != PROC_SUPERVISOR &&
-		    atomic_load_explicit(&ss->ss_role, memory_order_relaxed) !=
-		    (uint32_t)role)
-			continue;
 		sum += atomic_load_explicit((const _Atomic uint64_t *)
 		    (const void *)((const char *)ss + off),
 		    memory_order_relaxed);

@@ -10,6 +10,9 @@
  * sets before fork and resets after the worker is reaped.  Counters in a
  * slot are cumulative and survive slot reuse, so /metrics sums slots.
  * The daemon-wide fields (sh_*) are written by the supervisor only.
+ * sh_roles is the supervisor's process table as the region records it:
+ * each role's name and its share of the slots, stamped before the first
+ * fork and never changed after.
  *
  * Compatibility: SHM_MAGIC and SHM_VERSION open the region; bump the
  * version on any change to the layout below.
@@ -21,14 +24,17 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "metrics.h"	/* for now: callers of metrics_* that include shm.h */
 #include "ratelimit.h"
 #include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	6	/* 2: the rate-limit table; 3: API metrics;
+#define SHM_VERSION	7	/* 2: the rate-limit table; 3: API metrics;
 				   4: settle metrics; 5: WebSocket;
-				   6: held, adopted, overflow, forgotten */
-#define SHM_SLOTS	256		/* worker slots: half API, half WS */
+				   6: held, adopted, overflow, forgotten;
+				   7: sh_roles, sh_restarts by PROC_NROLES */
+#define SHM_SLOTS	256		/* worker slots, shared out by role */
+#define SHM_ROLE_NAME	8		/* bytes of a role name, NUL included */
 
 enum shm_slot_state {
 	SHM_SLOT_FREE = 0,
@@ -49,6 +55,13 @@ struct shm_slot {
 	_Atomic uint64_t	ss_requests;	/* requests answered, cumulative */
 	_Atomic uint64_t	ss_bad_requests; /* 4xx framing errors, cumulative */
 	_Atomic uint64_t	ss_timeouts;	/* connections timed out */
+};
+
+/* One role's share of the slots: [sr_first, sr_first + sr_n). */
+struct shm_role {
+	char			sr_name[SHM_ROLE_NAME];	/* "": no slots */
+	uint32_t		sr_first;
+	uint32_t		sr_n;
 };
 
 /*
@@ -87,7 +100,7 @@ enum shm_hist_kind {
 	SHM_H_COUNT
 };
 
-#define SHM_STATUSES	13	/* status classes, see metrics_status_index */
+#define SHM_STATUSES	13	/* status classes, see metrics_statuses */
 #define SHM_HIST_MAX	16	/* buckets per histogram, +Inf included */
 
 struct shm_hist {
@@ -159,9 +172,10 @@ struct shm {
 	uint64_t		sh_started_mono_ms;
 	_Atomic uint32_t	sh_ready;	/* all workers up */
 	_Atomic uint32_t	sh_draining;	/* graceful stop under way */
-	_Atomic uint64_t	sh_restarts[3];	/* by enum proc_role */
+	_Atomic uint64_t	sh_restarts[PROC_NROLES]; /* by role */
 	_Atomic uint64_t	sh_reloads;
 	_Atomic uint64_t	sh_heartbeat_kills;
+	struct shm_role		sh_roles[PROC_NROLES];	/* by role */
 	struct shm_slot		sh_slots[SHM_SLOTS];
 	struct rl_table		sh_rl;		/* per-user rate limits */
 	struct shm_api		sh_api;		/* API metrics (see above) */
@@ -171,23 +185,28 @@ struct shm {
 /* shm_create: map and initialise a region; fatal on failure. */
 struct shm	*shm_create(void);
 
-/* shm_check: 0 if the region carries our magic and version, else -1. */
-int		 shm_check(const struct shm *);
+/*
+ * shm_role_add: record role (enum proc_role) under name and give it the
+ * next nslots slots not yet given to a role.  Supervisor, before the first
+ * fork, once per role.  Returns 0, or -1 if the role is out of range or
+ * already added, the name too long, nslots 0 or more than are left.
+ */
+int		 shm_role_add(struct shm *, int role, const char *name,
+		    unsigned nslots);
 
-/* shm_slot_alloc: a free slot index (marked STARTING), or -1 if none. */
+/*
+ * shm_slot_alloc: a free slot of role's share for its worker index (marked
+ * STARTING), or -1 if none is free.
+ */
 int		 shm_slot_alloc(struct shm *, int role, int index);
 
 /* shm_slot_release: mark a slot free after its worker is gone. */
 void		 shm_slot_release(struct shm *, int slot);
 
-/* shm_sum: add field at byte offset off over every slot of role (0=all). */
+/*
+ * shm_sum: the sum of the uint64 counter at byte offset off (offsetof in
+ * struct shm_slot) over the slots of role's share.
+ */
 uint64_t	 shm_sum(const struct shm *, int role, size_t off);
-
-/* metrics.c */
-/* metrics_observe: add v to histogram kind (enum shm_hist_kind). */
-void		 metrics_observe(struct shm *, int kind, uint64_t v);
-
-/* metrics_count_request: one API answer of route with HTTP status. */
-void		 metrics_count_request(struct shm *, int route, int status);
 
 #endif /* SHM_H */

@@ -2,9 +2,11 @@
  * supervisor.c: the routingd parent process.  It handles no traffic.
  *
  * It owns the configuration, the listening sockets, the shared-memory
- * region, the control socket, and one record per worker process.  The
- * topology is the procs[] table: one row per role, with the number of
- * instances taken from the configuration.
+ * region, the presence table and hand-off socketpairs, the control socket,
+ * and one record per worker process.  The topology is the procs[] table:
+ * one row per role saying everything role-specific (its configuration
+ * keys, listener, share of the shared-memory slots, hand-offs, hooks); the
+ * code below loops over the table and never tests a role.
  *
  * Invariants:
  * - It never opens LMDB (workers open it after fork).
@@ -29,6 +31,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,18 +53,50 @@
 #define SUP_TICK		0.25	/* s between heartbeat/deadline checks */
 #define SUP_FAST_STOP_GRACE	2000	/* ms a SIGINT'd worker gets */
 #define SUP_LISTEN_BACKLOG	4096
-#define SUP_PRESENCE_SLOTS	32768	/* presence entries per WS worker */
+#define SUP_PRESENCE_SLOTS	32768	/* presence entries per hand-off seat */
 
-/* The process table: the whole topology. */
+/*
+ * The process table: the whole topology, a row per worker role.  Fields
+ * given as offsets point into struct config (pd_count: an int; pd_listen:
+ * a struct listen_addr) or into the routingctl status reply (pd_st_*; 0:
+ * not shown, as offset 0 is no role's field).  At most one row receives
+ * hand-offs.
+ */
 struct proc_desc {
-	const char		*pd_name;
-	int			 pd_role;
-	const struct worker_ops	*pd_ops;
+	const char		*pd_name;	/* titles, logs, labels */
+	int			 pd_role;	/* enum proc_role */
+	const struct worker_ops	*pd_ops;	/* the role's hooks */
+	const char		*pd_count_key;	/* how many: its config key */
+	size_t			 pd_count;	/* and field */
+	const char		*pd_listen_key;	/* NULL: no listener */
+	size_t			 pd_listen;
+	unsigned		 pd_slots;	/* its share of SHM_SLOTS */
+	int			 pd_handoff;	/* 1: a hand-off socketpair and
+						 * a presence partition per
+						 * seat */
+	size_t			 pd_st_listen;	/* char[], its listen text */
+	size_t			 pd_st_workers;	/* uint32_t, its count */
+	size_t			 pd_st_restarts; /* uint64_t, its respawns */
 };
 
+#define PD_CFG(f)	offsetof(struct config, f)
+#define PD_ST(f)	offsetof(struct ipc_status, f)
+
 static const struct proc_desc procs[] = {
-	{ "api",	PROC_API,	&api_ops },
-	{ "ws",		PROC_WS,	&ws_ops },
+	{ .pd_name = "api", .pd_role = PROC_API, .pd_ops = &api_ops,
+	    .pd_count_key = "api_workers", .pd_count = PD_CFG(cf_api_workers),
+	    .pd_listen_key = "api_listen", .pd_listen = PD_CFG(cf_api_listen),
+	    .pd_slots = SHM_SLOTS / 2,
+	    .pd_st_listen = PD_ST(is_api_listen),
+	    .pd_st_workers = PD_ST(is_api_workers),
+	    .pd_st_restarts = PD_ST(is_restarts_api) },
+	{ .pd_name = "ws", .pd_role = PROC_WS, .pd_ops = &ws_ops,
+	    .pd_count_key = "ws_workers", .pd_count = PD_CFG(cf_ws_workers),
+	    .pd_listen_key = "ws_listen", .pd_listen = PD_CFG(cf_ws_listen),
+	    .pd_slots = SHM_SLOTS / 2, .pd_handoff = 1,
+	    .pd_st_listen = PD_ST(is_ws_listen),
+	    .pd_st_workers = PD_ST(is_ws_workers),
+	    .pd_st_restarts = PD_ST(is_restarts_ws) },
 };
 #define NPROCS	(sizeof(procs) / sizeof(procs[0]))
 
@@ -103,10 +139,11 @@ struct sup {
 	struct config		*s_cfg;
 	struct sup_options	 s_opts;
 	struct shm		*s_shm;
-	struct presence		*s_pr;		/* WS presence table */
+	struct presence		*s_pr;		/* presence, NULL: no row
+						 * receives hand-offs */
 	struct handoff_fds	 s_ho;		/* hand-off socketpairs */
 	struct control		*s_ctl;
-	int			 s_listen[PROC_NROLES]; /* by role */
+	int			 s_listen[NPROCS]; /* by row, -1: none */
 	enum sup_state		 s_state;
 	uint64_t		 s_stop_deadline_ms;
 	int			 s_reloading;
@@ -119,11 +156,19 @@ struct sup {
 };
 
 static int	sup_listen(const struct listen_addr *, const char **);
-static int	sup_role_count(const struct sup *, const struct proc_desc *);
+static int	sup_count(const struct config *, const struct proc_desc *);
+static const struct listen_addr *sup_listen_addr(const struct config *,
+		    const struct proc_desc *);
+static void	sup_append(char *, size_t, size_t *, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+static void	sup_describe(const struct config *, int, char *, size_t);
+static void	sup_roles_init(struct sup *);
 static void	sup_spawn(struct sup *, struct seat *);
-static void	sup_child_start(struct sup *, struct worker *);
-static void	sup_forget(struct sup *, struct child *);
-static void	sup_child_handoff(struct sup *, struct worker *);
+static void	sup_child_start(struct sup *, const struct proc_desc *,
+		    struct worker *);
+static void	sup_forget(struct sup *);
+static void	sup_child_handoff(struct sup *, const struct proc_desc *,
+		    struct worker *);
 static void	sup_handoff_init(struct sup *);
 static void	sup_child_free(struct sup *, struct child *);
 static void	sup_child_chan_cb(struct ev_loop *, ev_io *, int);
@@ -143,10 +188,16 @@ static void	sup_stop(struct sup *, enum sup_state);
 static void	sup_maybe_exit(struct sup *);
 static int	sup_reload(struct sup *, char *, size_t);
 static int	sup_reload_apply(struct sup *, struct config *, char *, size_t);
+static int	sup_rebind(struct sup *, const struct config *, int *, char *,
+		    size_t);
+static void	sup_unbind(struct sup *, const int *, size_t);
+static void	sup_rebind_commit(struct sup *, const int *);
 static void	sup_sighup_cb(struct ev_loop *, ev_signal *, int);
 static void	sup_sigterm_cb(struct ev_loop *, ev_signal *, int);
 static void	sup_sigint_cb(struct ev_loop *, ev_signal *, int);
 static void	sup_sigusr1_cb(struct ev_loop *, ev_signal *, int);
+static void	sup_ctl_status_role(struct sup *, const struct proc_desc *,
+		    struct ipc_status *);
 static void	sup_ctl_status(void *, struct ipc_status *);
 static size_t	sup_ctl_workers(void *, struct ipc_worker *, size_t);
 static int	sup_ctl_reload(void *, char *, size_t);
@@ -161,6 +212,79 @@ static const struct control_ops sup_ctl_ops = {
 	sup_ctl_reload,
 	sup_ctl_stop
 };
+
+/* ------------------------------------------------------------------ */
+/* The process table                                                   */
+/* ------------------------------------------------------------------ */
+
+/* How many workers of row pd cfg asks for. */
+static int
+sup_count(const struct config *cfg, const struct proc_desc *pd)
+{
+	int	 n;
+
+	memcpy(&n, (const char *)cfg + pd->pd_count, sizeof(n));
+	return (n);
+}
+
+/* The listening address of row pd in cfg, or NULL if it has none. */
+static const struct listen_addr *
+sup_listen_addr(const struct config *cfg, const struct proc_desc *pd)
+{
+	if (pd->pd_listen_key == NULL)
+		return (NULL);
+	return ((const struct listen_addr *)(const void *)((const char *)cfg +
+	    pd->pd_listen));
+}
+
+/* Append to buf (len bytes, *off used so far), cutting what does not fit. */
+static void
+sup_append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off = (size_t)n >= len - *off ? len : *off + (size_t)n;
+}
+
+/*
+ * The topology of cfg for the log and STATUS=: "api=ADDR ws=ADDR " (each
+ * row's listener) if listens is set, then "api_workers=N ws_workers=N".
+ */
+static void
+sup_describe(const struct config *cfg, int listens, char *buf, size_t len)
+{
+	const struct listen_addr	*la;
+	size_t				 p, off = 0;
+
+	buf[0] = '\0';
+	for (p = 0; listens && p < NPROCS; p++)
+		if ((la = sup_listen_addr(cfg, &procs[p])) != NULL)
+			sup_append(buf, len, &off, "%s=%s ", procs[p].pd_name,
+			    la->la_text);
+	for (p = 0; p < NPROCS; p++)
+		sup_append(buf, len, &off, "%s%s=%d", p == 0 ? "" : " ",
+		    procs[p].pd_count_key, sup_count(cfg, &procs[p]));
+}
+
+/* Record every row's name and share of the slots in shared memory. */
+static void
+sup_roles_init(struct sup *s)
+{
+	size_t	 p;
+
+	for (p = 0; p < NPROCS; p++)
+		if (shm_role_add(s->s_shm, procs[p].pd_role, procs[p].pd_name,
+		    procs[p].pd_slots) == -1)
+			fatalx("process table: no room in shared memory for "
+			    "%u %s slots", procs[p].pd_slots, procs[p].pd_name);
+}
 
 /* ------------------------------------------------------------------ */
 /* Setup                                                               */
@@ -270,18 +394,33 @@ sup_prepare_state(struct config *cfg, const char **errstr)
 }
 
 /*
- * The presence table and the hand-off socketpairs, one per WS seat of the
- * starting configuration (a reload that adds WS workers gives the new
- * seats neither: they catch up from LMDB on their sweep only).  Fatal on
- * failure (setup).
+ * The presence table and the hand-off socketpairs: a partition and a pair
+ * per seat of the row that receives hand-offs, as many as the starting
+ * configuration has (a reload that adds seats gives the new ones neither:
+ * they catch up from LMDB on their sweep only).  No such row: no presence
+ * table and no pairs.  Fatal on failure (setup).
  */
 static void
 sup_handoff_init(struct sup *s)
 {
-	int	 n = s->s_cfg->cf_ws_workers;
+	const struct proc_desc	*pd = NULL;
+	size_t			 p;
+	int			 n = 0;
 
-	if ((s->s_pr = pr_create((unsigned)n, SUP_PRESENCE_SLOTS)) == NULL)
-		fatal("cannot create the presence table");
+	for (p = 0; p < NPROCS; p++) {
+		if (!procs[p].pd_handoff)
+			continue;
+		if (pd != NULL)
+			fatalx("process table: %s and %s both receive "
+			    "hand-offs", pd->pd_name, procs[p].pd_name);
+		pd = &procs[p];
+	}
+	if (pd != NULL) {
+		n = sup_count(s->s_cfg, pd);
+		s->s_pr = pr_create((unsigned)n, SUP_PRESENCE_SLOTS);
+		if (s->s_pr == NULL)
+			fatal("cannot create the presence table");
+	}
 	if (ho_socketpairs(&s->s_ho, n) == -1)
 		fatal("socketpair() failed for the hand-off sockets");
 }
@@ -290,17 +429,18 @@ sup_handoff_init(struct sup *s)
 static void
 sup_bind_all(struct sup *s)
 {
-	const char	*err;
-	int		 fd;
+	const struct listen_addr	*la;
+	const char			*err;
+	size_t				 p;
 
-	if ((fd = sup_listen(&s->s_cfg->cf_api_listen, &err)) == -1)
-		fatal("%s failed for api_listen %s", err,
-		    s->s_cfg->cf_api_listen.la_text);
-	s->s_listen[PROC_API] = fd;
-	if ((fd = sup_listen(&s->s_cfg->cf_ws_listen, &err)) == -1)
-		fatal("%s failed for ws_listen %s", err,
-		    s->s_cfg->cf_ws_listen.la_text);
-	s->s_listen[PROC_WS] = fd;
+	for (p = 0; p < NPROCS; p++) {
+		s->s_listen[p] = -1;
+		if ((la = sup_listen_addr(s->s_cfg, &procs[p])) == NULL)
+			continue;
+		if ((s->s_listen[p] = sup_listen(la, &err)) == -1)
+			fatal("%s failed for %s %s", err,
+			    procs[p].pd_listen_key, la->la_text);
+	}
 	s->s_ctl = control_new(s->s_loop, s->s_cfg->cf_control_socket,
 	    s->s_cfg->cf_control_socket_group, &sup_ctl_ops, s, &err);
 	if (s->s_ctl == NULL)
@@ -352,6 +492,7 @@ void
 sup_main(struct config *cfg, const struct sup_options *opts)
 {
 	struct sup	*s;
+	char		 topo[512];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatal("calloc");
@@ -366,15 +507,15 @@ sup_main(struct config *cfg, const struct sup_options *opts)
 	if ((s->s_loop = ev_default_loop(EVBACKEND_EPOLL)) == NULL)
 		fatalx("cannot initialise the event loop");
 	s->s_shm = shm_create();
+	sup_roles_init(s);
 	sup_handoff_init(s);
 	sup_bind_all(s);
 	sup_seats_init(s);
 	sup_watchers(s);
-	log_info("routingd %s starting config=%s api=%s ws=%s api_workers=%d "
-	    "ws_workers=%d data_dir=%s", PACKAGE_VERSION,
-	    cfg->cf_path ? cfg->cf_path : "(embedded defaults)",
-	    cfg->cf_api_listen.la_text, cfg->cf_ws_listen.la_text,
-	    cfg->cf_api_workers, cfg->cf_ws_workers, cfg->cf_data_dir);
+	sup_describe(cfg, 1, topo, sizeof(topo));
+	log_info("routingd %s starting config=%s %s data_dir=%s",
+	    PACKAGE_VERSION, cfg->cf_path ? cfg->cf_path :
+	    "(embedded defaults)", topo, cfg->cf_data_dir);
 	sup_spawn_all(s);
 	ev_run(s->s_loop, 0);
 	control_free(s->s_ctl);
@@ -389,13 +530,6 @@ sup_main(struct config *cfg, const struct sup_options *opts)
 /* Spawning                                                            */
 /* ------------------------------------------------------------------ */
 
-static int
-sup_role_count(const struct sup *s, const struct proc_desc *pd)
-{
-	return (pd->pd_role == PROC_API ? s->s_cfg->cf_api_workers :
-	    s->s_cfg->cf_ws_workers);
-}
-
 /* Fill every configured seat that has no current worker. */
 static void
 sup_spawn_all(struct sup *s)
@@ -405,7 +539,7 @@ sup_spawn_all(struct sup *s)
 	int		 i;
 
 	for (p = 0; p < NPROCS; p++)
-		for (i = 0; i < sup_role_count(s, &procs[p]); i++) {
+		for (i = 0; i < sup_count(s->s_cfg, &procs[p]); i++) {
 			se = &s->s_seats[p][i];
 			if (se->se_child == NULL &&
 			    !ev_is_active(&se->se_respawn))
@@ -437,7 +571,7 @@ sup_spawn(struct sup *s, struct seat *se)
 		goto retry_free;
 	}
 	/* a new owner for the seat: the previous one's entries are gone */
-	if (se->se_proc->pd_role == PROC_WS && se->se_index < s->s_ho.hf_n)
+	if (se->se_proc->pd_handoff && se->se_index < s->s_ho.hf_n)
 		pr_worker_reset(s->s_pr, (unsigned)se->se_index);
 	sigfillset(&all);
 	(void)sigprocmask(SIG_BLOCK, &all, &old);
@@ -458,7 +592,7 @@ sup_spawn(struct sup *s, struct seat *se)
 		w.w_slotno = slot;
 		w.w_chan = sv[1];
 		w.w_ops = se->se_proc->pd_ops;
-		sup_child_start(s, &w);
+		sup_child_start(s, se->se_proc, &w);
 		/* NOTREACHED */
 	}
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
@@ -488,16 +622,18 @@ sup_spawn(struct sup *s, struct seat *se)
 }
 
 /*
- * In a new worker: keep every send end of the hand-off pairs and only the
- * receive end of its own seat (a WS worker); close the rest.
+ * In a new worker of row pd: keep every send end of the hand-off pairs
+ * and only the receive end of its own seat (if pd receives hand-offs);
+ * close the rest.
  */
 static void
-sup_child_handoff(struct sup *s, struct worker *w)
+sup_child_handoff(struct sup *s, const struct proc_desc *pd,
+    struct worker *w)
 {
 	int	 i;
 
 	for (i = 0; i < s->s_ho.hf_n; i++) {
-		if (w->w_role == PROC_WS && w->w_index == i)
+		if (pd->pd_handoff && w->w_index == i)
 			continue;
 		close(s->s_ho.hf_recv[i]);
 		s->s_ho.hf_recv[i] = -1;
@@ -508,34 +644,36 @@ sup_child_handoff(struct sup *s, struct worker *w)
 
 /*
  * In the child right after fork: make the default loop the child's own,
- * drop everything of the supervisor, and become the worker.
+ * drop everything of the supervisor (the other rows' listeners too), and
+ * become the worker of row pd.
  */
 static void
-sup_child_start(struct sup *s, struct worker *w)
+sup_child_start(struct sup *s, const struct proc_desc *pd, struct worker *w)
 {
+	size_t	 p;
+
 	ev_loop_fork(s->s_loop);
-	sup_forget(s, NULL);
+	sup_forget(s);
 	w->w_loop = s->s_loop;
 	w->w_cfg = s->s_cfg;
 	w->w_shm = s->s_shm;
-	w->w_listen = s->s_listen[w->w_role];
-	sup_child_handoff(s, w);
-	if (w->w_role != PROC_API)
-		close(s->s_listen[PROC_API]);
-	if (w->w_role != PROC_WS)
-		close(s->s_listen[PROC_WS]);
+	w->w_listen = s->s_listen[pd - procs];
+	sup_child_handoff(s, pd, w);
+	for (p = 0; p < NPROCS; p++)
+		if (&procs[p] != pd && s->s_listen[p] != -1)
+			close(s->s_listen[p]);
 	if (getppid() != s->s_pid)
 		_exit(0);	/* the supervisor died while we forked */
 	worker_run(w);
 }
 
 /*
- * In a forked child: stop every supervisor watcher and close every
- * descriptor the worker must not hold (other workers' channels, the
- * control socket, the other role's listener).  keep is unused for now.
+ * In a forked child: stop every supervisor watcher and close the
+ * descriptors of the supervisor's own work (the workers' channels, the
+ * control socket).
  */
 static void
-sup_forget(struct sup *s, struct child *keep)
+sup_forget(struct sup *s)
 {
 	struct child	*ch;
 	struct seat	*se;
@@ -558,7 +696,6 @@ sup_forget(struct sup *s, struct child *keep)
 		close(ch->ch_fd);
 	}
 	control_close_fds(s->s_ctl);
-	(void)keep;
 }
 
 /* ------------------------------------------------------------------ */
@@ -626,6 +763,7 @@ static void
 sup_check_ready(struct sup *s)
 {
 	struct seat	*se;
+	char		 topo[512];
 	size_t		 p;
 	int		 i;
 
@@ -634,7 +772,7 @@ sup_check_ready(struct sup *s)
 	if (atomic_load(&s->s_shm->sh_ready) && !s->s_reloading)
 		return;
 	for (p = 0; p < NPROCS; p++)
-		for (i = 0; i < sup_role_count(s, &procs[p]); i++) {
+		for (i = 0; i < sup_count(s->s_cfg, &procs[p]); i++) {
 			se = &s->s_seats[p][i];
 			if (se->se_child == NULL || !se->se_child->ch_ready)
 				return;
@@ -643,19 +781,17 @@ sup_check_ready(struct sup *s)
 	s->s_reloading = 0;
 	sup_notify_status(s);
 	(void)notify_send("READY=1");
-	log_info("routingd ready api_workers=%d ws_workers=%d",
-	    s->s_cfg->cf_api_workers, s->s_cfg->cf_ws_workers);
+	sup_describe(s->s_cfg, 0, topo, sizeof(topo));
+	log_info("routingd ready %s", topo);
 }
 
 static void
 sup_notify_status(struct sup *s)
 {
-	char	 buf[512];
+	char	 topo[512], buf[600];
 
-	(void)snprintf(buf, sizeof(buf), "STATUS=serving api=%s ws=%s "
-	    "api_workers=%d ws_workers=%d", s->s_cfg->cf_api_listen.la_text,
-	    s->s_cfg->cf_ws_listen.la_text, s->s_cfg->cf_api_workers,
-	    s->s_cfg->cf_ws_workers);
+	sup_describe(s->s_cfg, 1, topo, sizeof(topo));
+	(void)snprintf(buf, sizeof(buf), "STATUS=serving %s", topo);
 	(void)notify_send(buf);
 }
 
@@ -723,7 +859,7 @@ sup_reaped(struct sup *s, struct child *ch, int status)
 	if (se->se_child == ch) {
 		se->se_child = NULL;
 		if (s->s_state == SUP_RUNNING &&
-		    ch->ch_index < sup_role_count(s, ch->ch_proc)) {
+		    ch->ch_index < sup_count(s->s_cfg, ch->ch_proc)) {
 			se->se_restarts++;
 			atomic_fetch_add(&s->s_shm->sh_restarts[
 			    ch->ch_proc->pd_role], 1);
@@ -780,7 +916,7 @@ sup_respawn_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct sup	*s = se->se_sup;
 
 	if (s->s_state != SUP_RUNNING || se->se_child != NULL ||
-	    se->se_index >= sup_role_count(s, se->se_proc))
+	    se->se_index >= sup_count(s->s_cfg, se->se_proc))
 		return;
 	sup_spawn(s, se);
 }
@@ -878,8 +1014,8 @@ sup_stop(struct sup *s, enum sup_state how)
 			se = &s->s_seats[p][i];
 			ev_timer_stop(s->s_loop, &se->se_respawn);
 		}
-	for (p = 0; p < PROC_NROLES; p++)
-		if (s->s_listen[p] > 0) {
+	for (p = 0; p < NPROCS; p++)
+		if (s->s_listen[p] != -1) {
 			close(s->s_listen[p]);
 			s->s_listen[p] = -1;
 		}
@@ -942,22 +1078,59 @@ sup_reload(struct sup *s, char *msg, size_t msglen)
 	return (sup_reload_apply(s, ncfg, msg, msglen));
 }
 
-/* Replace a listener whose address changed; -1 (msg set) if bind fails. */
+/*
+ * The listeners ncfg asks for, by row, into fds: the current socket where
+ * the address is unchanged, a new one where it changed, -1 for a row
+ * without.  Returns 0, or -1 with msg set (and no new socket left open)
+ * if a bind fails.
+ */
 static int
-sup_rebind(struct sup *s, int role, const struct listen_addr *old,
-    const struct listen_addr *new, char *msg, size_t msglen)
+sup_rebind(struct sup *s, const struct config *ncfg, int *fds, char *msg,
+    size_t msglen)
 {
-	const char	*err;
-	int		 fd;
+	const struct listen_addr	*old, *new;
+	const char			*err;
+	size_t				 p;
 
-	if (strcmp(old->la_text, new->la_text) == 0)
-		return (s->s_listen[role]);
-	if ((fd = sup_listen(new, &err)) == -1) {
-		(void)snprintf(msg, msglen, "configuration not reloaded: %s "
-		    "failed for %s: %s", err, new->la_text, strerror(errno));
-		return (-1);
+	for (p = 0; p < NPROCS; p++) {
+		old = sup_listen_addr(s->s_cfg, &procs[p]);
+		new = sup_listen_addr(ncfg, &procs[p]);
+		fds[p] = s->s_listen[p];
+		if (new == NULL || strcmp(old->la_text, new->la_text) == 0)
+			continue;
+		if ((fds[p] = sup_listen(new, &err)) == -1) {
+			(void)snprintf(msg, msglen, "configuration not "
+			    "reloaded: %s failed for %s: %s", err,
+			    new->la_text, strerror(errno));
+			sup_unbind(s, fds, p);
+			return (-1);
+		}
 	}
-	return (fd);
+	return (0);
+}
+
+/* Close the first n of fds that are not current listeners (new ones). */
+static void
+sup_unbind(struct sup *s, const int *fds, size_t n)
+{
+	size_t	 p;
+
+	for (p = 0; p < n; p++)
+		if (fds[p] != s->s_listen[p])
+			close(fds[p]);
+}
+
+/* Make fds (from sup_rebind) the listeners, closing the replaced ones. */
+static void
+sup_rebind_commit(struct sup *s, const int *fds)
+{
+	size_t	 p;
+
+	for (p = 0; p < NPROCS; p++) {
+		if (fds[p] != s->s_listen[p] && s->s_listen[p] != -1)
+			close(s->s_listen[p]);
+		s->s_listen[p] = fds[p];
+	}
 }
 
 /* Two optional strings are equal (NULL equals NULL and ""). */
@@ -974,21 +1147,18 @@ sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
 	struct control	*nctl = s->s_ctl;
 	struct child	*ch;
 	const char	*err;
+	char		 topo[512];
 	uint64_t	 deadline;
-	int		 api, ws;
+	int		 fds[NPROCS];
 
-	if ((api = sup_rebind(s, PROC_API, &s->s_cfg->cf_api_listen,
-	    &ncfg->cf_api_listen, msg, msglen)) == -1)
+	if (sup_rebind(s, ncfg, fds, msg, msglen) == -1)
 		goto fail;
-	if ((ws = sup_rebind(s, PROC_WS, &s->s_cfg->cf_ws_listen,
-	    &ncfg->cf_ws_listen, msg, msglen)) == -1)
-		goto fail_api;
 	if (strcmp(s->s_cfg->cf_control_socket, ncfg->cf_control_socket) != 0 &&
 	    (nctl = control_new(s->s_loop, ncfg->cf_control_socket,
 	    ncfg->cf_control_socket_group, &sup_ctl_ops, s, &err)) == NULL) {
 		(void)snprintf(msg, msglen, "configuration not reloaded: "
 		    "control socket %s: %s", ncfg->cf_control_socket, err);
-		goto fail_ws;
+		goto fail_listen;
 	}
 	if (nctl == s->s_ctl && !sup_same_str(s->s_cfg->cf_control_socket_group,
 	    ncfg->cf_control_socket_group) && control_set_group(nctl,
@@ -996,17 +1166,12 @@ sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
 		(void)snprintf(msg, msglen, "configuration not reloaded: "
 		    "control_socket_group %s: %s",
 		    ncfg->cf_control_socket_group, err);
-		goto fail_ws;
+		goto fail_listen;
 	}
 	if (nctl != s->s_ctl)
 		control_free(s->s_ctl);
 	s->s_ctl = nctl;
-	if (api != s->s_listen[PROC_API])
-		close(s->s_listen[PROC_API]);
-	if (ws != s->s_listen[PROC_WS])
-		close(s->s_listen[PROC_WS]);
-	s->s_listen[PROC_API] = api;
-	s->s_listen[PROC_WS] = ws;
+	sup_rebind_commit(s, fds);
 	config_free(s->s_cfg);
 	s->s_cfg = ncfg;
 	sup_apply_logging(s);
@@ -1024,18 +1189,13 @@ sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
 			(void)kill(ch->ch_pid, SIGTERM);
 		}
 	atomic_fetch_add(&s->s_shm->sh_reloads, 1);
-	log_info("configuration reloaded config=%s api_workers=%d "
-	    "ws_workers=%d", ncfg->cf_path, ncfg->cf_api_workers,
-	    ncfg->cf_ws_workers);
+	sup_describe(ncfg, 0, topo, sizeof(topo));
+	log_info("configuration reloaded config=%s %s", ncfg->cf_path, topo);
 	(void)snprintf(msg, msglen, "configuration reloaded from %s",
 	    ncfg->cf_path);
 	return (0);
- fail_ws:
-	if (ws != s->s_listen[PROC_WS])
-		close(ws);
- fail_api:
-	if (api != s->s_listen[PROC_API])
-		close(api);
+ fail_listen:
+	sup_unbind(s, fds, NPROCS);
  fail:
 	log_warnx("reload: %s", msg);
 	config_free(ncfg);
@@ -1098,37 +1258,53 @@ sup_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 /* Control socket requests                                             */
 /* ------------------------------------------------------------------ */
 
+/* The fields of the status reply that row pd names (pd_st_*). */
+static void
+sup_ctl_status_role(struct sup *s, const struct proc_desc *pd,
+    struct ipc_status *st)
+{
+	const struct listen_addr	*la = sup_listen_addr(s->s_cfg, pd);
+	char				*base = (char *)st;
+	uint32_t			 n = (uint32_t)sup_count(s->s_cfg, pd);
+	uint64_t			 restarts;
+
+	restarts = atomic_load(&s->s_shm->sh_restarts[pd->pd_role]);
+	if (pd->pd_st_listen != 0 && la != NULL)
+		(void)snprintf(base + pd->pd_st_listen, IPC_LISTEN_LEN, "%s",
+		    la->la_text);
+	if (pd->pd_st_workers != 0)
+		memcpy(base + pd->pd_st_workers, &n, sizeof(n));
+	if (pd->pd_st_restarts != 0)
+		memcpy(base + pd->pd_st_restarts, &restarts,
+		    sizeof(restarts));
+}
+
 static void
 sup_ctl_status(void *arg, struct ipc_status *st)
 {
 	struct sup	*s = arg;
 	struct child	*ch;
 	uint64_t	 now = util_real_ms();
+	size_t		 p;
 
 	memset(st, 0, sizeof(*st));
 	(void)snprintf(st->is_version, sizeof(st->is_version), "%s",
 	    PACKAGE_VERSION);
 	(void)snprintf(st->is_config, sizeof(st->is_config), "%s",
 	    s->s_cfg->cf_path ? s->s_cfg->cf_path : "");
-	(void)snprintf(st->is_api_listen, sizeof(st->is_api_listen), "%s",
-	    s->s_cfg->cf_api_listen.la_text);
-	(void)snprintf(st->is_ws_listen, sizeof(st->is_ws_listen), "%s",
-	    s->s_cfg->cf_ws_listen.la_text);
 	(void)snprintf(st->is_data_dir, sizeof(st->is_data_dir), "%s",
 	    s->s_cfg->cf_data_dir);
 	st->is_pid = (int32_t)s->s_pid;
 	st->is_ready = atomic_load(&s->s_shm->sh_ready);
 	st->is_draining = atomic_load(&s->s_shm->sh_draining);
-	st->is_api_workers = (uint32_t)s->s_cfg->cf_api_workers;
-	st->is_ws_workers = (uint32_t)s->s_cfg->cf_ws_workers;
+	for (p = 0; p < NPROCS; p++)
+		sup_ctl_status_role(s, &procs[p], st);
 	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
 		if (ch->ch_ready && !ch->ch_retired)
 			st->is_workers_up++;
 	st->is_started = s->s_shm->sh_started_real_ms / 1000;
 	st->is_uptime = (now - s->s_shm->sh_started_real_ms) / 1000;
 	st->is_reloads = atomic_load(&s->s_shm->sh_reloads);
-	st->is_restarts_api = atomic_load(&s->s_shm->sh_restarts[PROC_API]);
-	st->is_restarts_ws = atomic_load(&s->s_shm->sh_restarts[PROC_WS]);
 }
 
 static size_t

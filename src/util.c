@@ -1,6 +1,6 @@
 /*
  * util.c: small helpers used by every routingd process: clocks, the
- * process title ("routingd: api 1" in ps), descriptor flags, directories,
+ * process title ("routingd: api 1" in ps), O_NONBLOCK, directories,
  * random bytes.
  *
  * The process title reuses the memory of argv and environ, which are
@@ -129,17 +129,6 @@ util_nonblock(int fd)
 	if ((fl = fcntl(fd, F_GETFL)) == -1)
 		return (-1);
 	return (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ? -1 : 0);
-}
-
-/* util_cloexec: set FD_CLOEXEC.  Returns 0 or -1 with errno. */
-int
-util_cloexec(int fd)
-{
-	int	 fl;
-
-	if ((fl = fcntl(fd, F_GETFD)) == -1)
-		return (-1);
-	return (fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1 ? -1 : 0);
 }
 
 /*

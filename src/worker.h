@@ -93,12 +93,4 @@ void		 worker_http_free(struct worker *);
 extern const struct worker_ops	api_ops;
 extern const struct worker_ops	ws_ops;
 
-/* metrics.c */
-/*
- * metrics_render: the Prometheus text exposition of the daemon-wide
- * counters in sh into a malloc'd buffer (*out, caller frees), length in
- * *len.  Returns 0, or -1 on allocation failure.
- */
-int		 metrics_render(const struct shm *, char **out, size_t *len);
-
 #endif /* WORKER_H */
