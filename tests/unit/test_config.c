@@ -36,7 +36,7 @@
 
 #include "routingd.h"
 
-#define NKEYS		36		/* keys in config.c's table */
+#define NKEYS		37		/* keys in config.c's table */
 #define BIG		16384		/* bytes of a test config text */
 
 static char	tmpdir[64];		/* /tmp/test_config.XXXXXX */
