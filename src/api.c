@@ -2,8 +2,8 @@
  * api.c: the API worker process (HTTP/1.1 on api_listen).
  *
  * Owns the worker's HTTP server (server.c), its handle on the queue store
- * (opened here, after fork), its JWT keys and token cache (auth.c), the
- * group-commit queue (api_batch.c), the expiry and reader-check timers,
+ * (opened here, after fork), its JWT keys and token cache (auth.c), its
+ * group-commit queue (commit.c), the expiry and reader-check timers,
  * and the route table.  The endpoints themselves live in api_routes.c;
  * this file does what every request shares: routing, CORS, draining,
  * authentication, the per-user rate limit, answers and their metrics.
@@ -12,7 +12,7 @@
  * are 404 and known paths with another method are 405 with Allow, both
  * with the JSON error body; every /api/ answer goes through api_reply
  * (CORS headers, counters); no answer is written while a write txn is
- * open (api_batch.c); per-request trouble is a status and a counter,
+ * open (commit.c); per-request trouble is a status and a counter,
  * logged at debug at most, and a token never appears in a log line.
  */
 
@@ -24,6 +24,8 @@
 #include <time.h>
 
 #include "api.h"
+#include "auth.h"
+#include "commit.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "routingd.h"
@@ -113,7 +115,7 @@ api_open(struct api *a)
 	}
 	if ((a->a_tok = calloc(API_MAX_TOKENS, sizeof(*a->a_tok))) == NULL ||
 	    (a->a_ho = ho_new(a->a_shm, a->a_w->w_pr, a->a_w->w_ho)) == NULL ||
-	    (a->a_batch = apib_new(a->a_w->w_loop, a->a_qs,
+	    (a->a_commit = commit_new(a->a_w->w_loop, a->a_qs,
 	    a->a_shm, a->a_ho)) == NULL) {
 		log_warn("%s: calloc", __func__);
 		return (-1);
@@ -154,7 +156,7 @@ api_init(struct worker *w)
 	/*
 	 * A request that makes more than one write (an array send) runs in an
 	 * LMDB nested txn, which mallocs about 3 MiB of page lists and frees
-	 * them at its end (so does a replayed batch, see api_batch.c).  glibc
+	 * them at its end (so does a replayed batch, see commit.c).  glibc
 	 * would mmap and munmap that each time (a page fault per touched
 	 * page); keep it on the heap and keep up to API_HEAP_KEEP free there.
 	 * Measured before single writes skipped the nested txn: about 12 %
@@ -177,7 +179,7 @@ api_drain(struct worker *w)
 
 	ev_timer_stop(w->w_loop, &a->a_expire);
 	ev_timer_stop(w->w_loop, &a->a_readers);
-	apib_run(a->a_batch);
+	commit_run(a->a_commit);
 	worker_http_drain(w);
 }
 
@@ -189,9 +191,9 @@ api_free(struct worker *w)
 	if (a != NULL) {
 		ev_timer_stop(w->w_loop, &a->a_expire);
 		ev_timer_stop(w->w_loop, &a->a_readers);
-		apib_free(a->a_batch);	/* answers 503 to what is left */
+		commit_free(a->a_commit); /* answers 503 to what is left */
 		ho_free(a->a_ho);
-		a->a_batch = NULL;
+		a->a_commit = NULL;
 	}
 	worker_http_free(w);
 	if (a != NULL) {
@@ -211,7 +213,7 @@ api_expire_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct api	*a = t->data;
 
-	apib_settle(a->a_batch, 1);
+	commit_settle(a->a_commit, 1);
 	api_expire_submit(a);
 	if (a->a_w->w_index == 0)
 		api_forget_submit(a);
@@ -234,27 +236,6 @@ api_readers_cb(struct ev_loop *loop, ev_timer *t, int revents)
 /* Answers, CORS, store failures                                       */
 /* ------------------------------------------------------------------ */
 
-/* api_origin_allowed: see api.h. */
-int
-api_origin_allowed(const struct config *cfg, const char *origin,
-    size_t len, int *any)
-{
-	size_t	 i;
-	char	*o;
-
-	*any = 0;
-	for (i = 0; i < cfg->cf_cors_origins.sl_n; i++) {
-		o = cfg->cf_cors_origins.sl_v[i];
-		if (strcmp(o, "*") == 0) {
-			*any = 1;
-			return (1);
-		}
-		if (strlen(o) == len && memcmp(o, origin, len) == 0)
-			return (1);
-	}
-	return (0);
-}
-
 /*
  * The CORS header lines for req (malloc'd, "" when none apply) followed
  * by extra.  NULL on allocation failure.
@@ -270,7 +251,7 @@ api_cors_headers(const struct config *cfg, const struct http_request *req,
 
 	origin = http_header_get(req, "origin", &len);
 	if (origin != NULL && cfg->cf_cors_origins.sl_n > 0)
-		allowed = api_origin_allowed(cfg, origin, len, &any);
+		allowed = auth_origin_allowed(cfg, origin, len, &any);
 	cap = len + 96 + (extra != NULL ? strlen(extra) : 0);
 	if ((out = malloc(cap)) == NULL)
 		return (NULL);

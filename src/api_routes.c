@@ -1,15 +1,17 @@
 /*
- * api_routes.c: the endpoints of the HTTP API (DESIGN.md section 4), one
+ * api_routes.c: the endpoints of the HTTP API (see routingd(8)), one
  * function per route, run by the API worker.
  *
  * api.c has already authenticated the caller (struct api_call) and
  * charged the rate limit.  Reads (GET) run at once in a short read txn;
- * every write becomes an op queued for the group commit (api_batch.c) and
- * is answered from its o_done, after the fsync'd commit.  Invariants: an
- * op owns copies of everything it needs except the request, which stays
- * valid until the answer; a caller only ever touches its own user's
- * queues (user and device come from the token, never from the body);
- * each route answers exactly once.
+ * every write becomes an op queued for the group commit (commit.c) and
+ * is answered from its o_done, after the fsync'd commit.  What a send, an
+ * ack or a device admission does is shared with the WebSocket worker
+ * (msgsend.c, msgrecv.c); this file parses the request around it and
+ * frames the answer.  Invariants: an op owns copies of everything it
+ * needs except the request, which stays valid until the answer; a caller
+ * only ever touches its own user's queues (user and device come from the
+ * token, never from the body); each route answers exactly once.
  */
 
 #include <errno.h>
@@ -18,15 +20,16 @@
 #include <string.h>
 
 #include "api.h"
+#include "commit.h"
 #include "envelope.h"
-#include "msgsend.h"
 #include "json.h"
 #include "log.h"
+#include "msgrecv.h"
+#include "msgsend.h"
 #include "presence.h"
 #include "qstore.h"
 #include "routingd.h"
 #include "worker.h"
-
 
 /* A growing output buffer for JSON answers. */
 struct api_buf {
@@ -208,7 +211,7 @@ api_count(_Atomic uint64_t *counter, uint64_t n)
 /* ------------------------------------------------------------------ */
 
 struct api_send_op {
-	struct apib_op		 so_op;		/* first: op == struct */
+	struct commit_op	 so_op;		/* first: op == struct */
 	struct api_call		 so_call;
 	int			 so_array;	/* answer {"ids":[...]} */
 	struct ms_batch		*so_b;
@@ -244,7 +247,7 @@ api_send_accepted(struct api_send_op *so)
 }
 
 static int
-api_send_apply(struct qstore *qs, struct apib_op *op)
+api_send_apply(struct qstore *qs, struct commit_op *op)
 {
 	struct api_send_op	*so = (struct api_send_op *)op;
 
@@ -252,7 +255,7 @@ api_send_apply(struct qstore *qs, struct apib_op *op)
 }
 
 static void
-api_send_done(struct apib_op *op, int r)
+api_send_done(struct commit_op *op, int r)
 {
 	struct api_send_op	*so = (struct api_send_op *)op;
 
@@ -338,24 +341,19 @@ api_send(struct api_call *ac)
 	so->so_op.o_apply = api_send_apply;
 	so->so_op.o_single = so->so_b->mb_stored == 1;
 	so->so_op.o_done = api_send_done;
-	apib_submit(ac->ac_api->a_batch, &so->so_op);
+	commit_submit(ac->ac_api->a_commit, &so->so_op);
 }
 
 /* ------------------------------------------------------------------ */
 /* GET /api/messages                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Admitting a device that fetches for the first time (api_admit_*), or
- * refreshing the last-seen time of a known one (api_seen_*). */
-struct api_touch_op {
-	struct apib_op	 to_op;
-	struct api_call	 to_call;		/* admit: answered after */
-	struct api	*to_api;
-	uint64_t	 to_now_ms;
-	size_t		 to_limit;
-	size_t		 to_adopted;
-	char		 to_user[QS_ID_MAX + 1];
-	char		 to_device[QS_ID_MAX + 1];
+/* Admitting a device that fetches for the first time: answered after
+ * the commit that makes it known. */
+struct api_admit_op {
+	struct mr_admit	 ad_admit;		/* first: op == struct */
+	struct api_call	 ad_call;
+	size_t		 ad_limit;
 };
 
 /* The limit parameter: 0 with *limit, or -1 if not an integer. */
@@ -407,107 +405,50 @@ api_messages_cb(void *arg, const char *id, int priority,
 
 static int	 api_messages_answer(struct api_call *, size_t limit);
 
-static struct api_touch_op *
-api_touch_new(struct api *a, const struct auth_id *id)
-{
-	struct api_touch_op	*to;
-
-	if ((to = calloc(1, sizeof(*to))) == NULL)
-		return (NULL);
-	to->to_api = a;
-	to->to_now_ms = util_real_ms();
-	(void)strcpy(to->to_user, id->ai_user);
-	(void)strcpy(to->to_device, id->ai_device);
-	to->to_op.o_single = 1;
-	return (to);
-}
-
-static int
-api_admit_apply(struct qstore *qs, struct apib_op *op)
-{
-	struct api_touch_op	*to = (struct api_touch_op *)op;
-	struct qs_effects	 fx;
-	int			 r;
-
-	r = qs_touch(qs, to->to_user, to->to_device, to->to_now_ms,
-	    config_touch_interval_ms(to->to_api->a_cfg));
-	qs_effects(qs, &fx);
-	to->to_adopted = fx.ef_adopted;
-	return (r);
-}
-
 /* The device is known now (with what it adopted): answer the fetch. */
 static void
-api_admit_done(struct apib_op *op, int r)
+api_admit_done(struct commit_op *op, int r)
 {
-	struct api_touch_op	*to = (struct api_touch_op *)op;
+	struct api_admit_op	*ao = (struct api_admit_op *)op;
+	struct api		*a = ao->ad_call.ac_api;
 	static const char	 empty[] = "{\"messages\":[]}";
 
 	if (r == QS_OK) {
-		api_store_ok(to->to_api);
-		api_count(&to->to_api->a_shm->sh_api.sa_adopted,
-		    to->to_adopted);
-		r = api_messages_answer(&to->to_call, to->to_limit);
+		api_store_ok(a);
+		mr_admit_count(&ao->ad_admit, a->a_shm);
+		r = api_messages_answer(&ao->ad_call, ao->ad_limit);
 		if (r == QS_NOTFOUND)	/* deleted again meanwhile */
-			api_reply(&to->to_call, 200, "application/json", NULL,
+			api_reply(&ao->ad_call, 200, "application/json", NULL,
 			    empty, sizeof(empty) - 1);
 		else if (r != QS_OK)
-			api_store_error(&to->to_call, r);
+			api_store_error(&ao->ad_call, r);
 	} else
-		api_op_failed(&to->to_call, r);
-	free(to);
+		api_op_failed(&ao->ad_call, r);
+	free(ao);
 }
 
 static void
 api_admit_submit(struct api_call *ac, size_t limit)
 {
-	struct api_touch_op	*to;
+	struct api_admit_op	*ao;
 
-	if ((to = api_touch_new(ac->ac_api, &ac->ac_id)) == NULL) {
+	if ((ao = malloc(sizeof(*ao))) == NULL) {
 		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
 		return;
 	}
-	to->to_call = *ac;
-	to->to_limit = limit;
-	to->to_op.o_apply = api_admit_apply;
-	to->to_op.o_done = api_admit_done;
-	apib_submit(ac->ac_api->a_batch, &to->to_op);
-}
-
-static int
-api_seen_apply(struct qstore *qs, struct apib_op *op)
-{
-	struct api_touch_op	*to = (struct api_touch_op *)op;
-
-	return (qs_seen(qs, to->to_user, to->to_device, to->to_now_ms));
-}
-
-static void
-api_seen_done(struct apib_op *op, int r)
-{
-	(void)r;		/* a later request refreshes it again */
-	free(op);
-}
-
-/* Record that the device was seen; nobody waits for it. */
-static void
-api_seen_submit(struct api_call *ac)
-{
-	struct api_touch_op	*to;
-
-	if ((to = api_touch_new(ac->ac_api, &ac->ac_id)) == NULL)
-		return;
-	to->to_op.o_defer = 1;
-	to->to_op.o_apply = api_seen_apply;
-	to->to_op.o_done = api_seen_done;
-	apib_submit(ac->ac_api->a_batch, &to->to_op);
+	mr_admit_init(&ao->ad_admit, ac->ac_api->a_cfg, ac->ac_id.ai_user,
+	    ac->ac_id.ai_device);
+	ao->ad_call = *ac;
+	ao->ad_limit = limit;
+	ao->ad_admit.md_op.o_done = api_admit_done;
+	commit_submit(ac->ac_api->a_commit, &ao->ad_admit.md_op);
 }
 
 /*
  * Answer GET /api/messages from the store: the messages, and the drop
  * marker read in the same txn; a last-seen time older than the touch
- * interval is refreshed in the background.  QS_OK once answered, else
- * the store's result (nothing answered).
+ * interval is refreshed in the background (nobody waits for it).  QS_OK
+ * once answered, else the store's result (nothing answered).
  */
 static int
 api_messages_answer(struct api_call *ac, size_t limit)
@@ -538,15 +479,17 @@ api_messages_answer(struct api_call *ac, size_t limit)
 	api_buf_str(&b, "}");
 	api_count(&a->a_shm->sh_api.sa_fetched, count);
 	if (now >= cur.qc_seen_ms + config_touch_interval_ms(a->a_cfg))
-		api_seen_submit(ac);
+		(void)mr_seen_submit(a->a_commit, ac->ac_id.ai_user,
+		    ac->ac_id.ai_device);
 	api_reply_buf(ac, 200, &b);
 	return (QS_OK);
 }
 
 /*
  * api_messages: GET /api/messages.  Reads at once; a device fetching
- * for the first time is admitted through the batch first (qs_touch: it
- * adopts what is held for its user) and answered after that commit.
+ * for the first time is admitted through the group commit first
+ * (msgrecv.c: it adopts what is held for its user) and answered after
+ * that commit.
  */
 void
 api_messages(struct api_call *ac)
@@ -570,104 +513,59 @@ api_messages(struct api_call *ac)
 /* ------------------------------------------------------------------ */
 
 struct api_ack_op {
-	struct apib_op	 ko_op;
+	struct mr_ack	 ko_ack;		/* first: op == struct */
 	struct api_call	 ko_call;
-	size_t		 ko_n;
-	size_t		 ko_deleted;
-	const char	**ko_ptrs;		/* into ko_ids */
-	char		(*ko_ids)[QS_MSGID_SIZE];
 };
 
 static void
-api_ack_free(struct api_ack_op *ko)
-{
-	free(ko->ko_ptrs);
-	free(ko->ko_ids);
-	free(ko);
-}
-
-static int
-api_ack_apply(struct qstore *qs, struct apib_op *op)
-{
-	struct api_ack_op	*ko = (struct api_ack_op *)op;
-
-	return (qs_ack(qs, ko->ko_call.ac_id.ai_user,
-	    ko->ko_call.ac_id.ai_device, ko->ko_ptrs, ko->ko_n,
-	    &ko->ko_deleted));
-}
-
-static void
-api_ack_done(struct apib_op *op, int r)
+api_ack_done(struct commit_op *op, int r)
 {
 	struct api_ack_op	*ko = (struct api_ack_op *)op;
 	struct api		*a = ko->ko_call.ac_api;
 
 	if (r == QS_OK) {
 		api_store_ok(a);
-		api_count(&a->a_shm->sh_api.sa_acked, ko->ko_deleted);
+		mr_ack_count(&ko->ko_ack, a->a_shm, MR_VIA_API);
 		api_reply(&ko->ko_call, 204, NULL, NULL, NULL, 0);
 	} else
 		api_op_failed(&ko->ko_call, r);
-	api_ack_free(ko);
+	mr_ack_clear(&ko->ko_ack);
+	free(ko);
 }
 
-/* Copy the ids of array arr into ko; ids too long to be ours are
- * skipped.  0, or -1 if an element is not a string. */
-static int
-api_ack_ids(struct api_ack_op *ko, const struct json_doc *doc, int arr)
-{
-	const char	*err;
-	int		 i, e, size = json_size(doc, arr);
-
-	for (i = 0, e = arr + 1; i < size; i++, e = json_next(doc, e)) {
-		if (json_type(doc, e) != JSON_STRING)
-			return (-1);
-		if (json_get_string(doc, e, ko->ko_ids[ko->ko_n],
-		    QS_MSGID_SIZE, NULL, &err) == -1)
-			continue;
-		ko->ko_ptrs[ko->ko_n] = ko->ko_ids[ko->ko_n];
-		ko->ko_n++;
-	}
-	return (0);
-}
-
-/* api_ack: POST /api/messages/ack; 204 after the commit. */
+/*
+ * api_ack: POST /api/messages/ack: the ack rules of msgrecv.c (400
+ * invalid_request for a body they refuse); 204 after the commit.
+ */
 void
 api_ack(struct api_call *ac)
 {
 	struct json_doc		 doc;
 	struct api_ack_op	*ko;
-	int			 arr, size;
+	const char		*err = NULL;
+	int			 r;
 
 	if (api_parse_body(ac, &doc, -1) == -1)
 		return;
-	if ((arr = json_obj_get(&doc, 0, "messageIds")) < 0 ||
-	    json_type(&doc, arr) != JSON_ARRAY ||
-	    (size = json_size(&doc, arr)) > API_ACK_MAX) {
-		api_reply_error(ac, 400, "invalid_request", "the body must be "
-		    "{\"messageIds\":[...]} with at most 1000 ids", NULL);
-		return;
-	}
-	if ((ko = calloc(1, sizeof(*ko))) == NULL ||
-	    (ko->ko_ptrs = calloc((size_t)size + 1, sizeof(char *))) == NULL ||
-	    (ko->ko_ids = calloc((size_t)size + 1, QS_MSGID_SIZE)) == NULL) {
-		if (ko != NULL)
-			api_ack_free(ko);
+	if ((ko = malloc(sizeof(*ko))) == NULL) {
 		api_reply_error(ac, 503, "unavailable", "out of memory", NULL);
 		return;
 	}
-	ko->ko_call = *ac;
-	if (api_ack_ids(ko, &doc, arr) == -1) {
-		api_ack_free(ko);
-		api_reply_error(ac, 400, "invalid_request",
-		    "messageIds must hold strings", NULL);
+	r = mr_ack_parse(&ko->ko_ack, &doc, 0, ac->ac_id.ai_user,
+	    ac->ac_id.ai_device, &err);
+	if (r != MR_OK) {
+		free(ko);
+		if (r == MR_NOMEM)
+			api_reply_error(ac, 503, "unavailable",
+			    "out of memory", NULL);
+		else
+			api_reply_error(ac, 400, "invalid_request", err, NULL);
 		return;
 	}
-	ko->ko_op.o_bytes = ac->ac_req->hr_body_len;
-	ko->ko_op.o_apply = api_ack_apply;
-	ko->ko_op.o_single = 1;
-	ko->ko_op.o_done = api_ack_done;
-	apib_submit(ac->ac_api->a_batch, &ko->ko_op);
+	ko->ko_call = *ac;
+	ko->ko_ack.ma_op.o_bytes = ac->ac_req->hr_body_len;
+	ko->ko_ack.ma_op.o_done = api_ack_done;
+	commit_submit(ac->ac_api->a_commit, &ko->ko_ack.ma_op);
 }
 
 /* ------------------------------------------------------------------ */
@@ -675,7 +573,7 @@ api_ack(struct api_call *ac)
 /* ------------------------------------------------------------------ */
 
 struct api_dev_op {
-	struct apib_op	 do_op;
+	struct commit_op	 do_op;
 	struct api_call	 do_call;
 	uint64_t	 do_now_ms;
 	char		 do_device[QS_ID_MAX + 1];
@@ -686,7 +584,7 @@ struct api_dev_op {
 };
 
 static int
-api_devreg_apply(struct qstore *qs, struct apib_op *op)
+api_devreg_apply(struct qstore *qs, struct commit_op *op)
 {
 	struct api_dev_op	*d = (struct api_dev_op *)op;
 	struct qs_effects	 fx;
@@ -700,7 +598,7 @@ api_devreg_apply(struct qstore *qs, struct apib_op *op)
 }
 
 static void
-api_devreg_done(struct apib_op *op, int r)
+api_devreg_done(struct commit_op *op, int r)
 {
 	struct api_dev_op	*d = (struct api_dev_op *)op;
 	struct api_buf		 b;
@@ -773,7 +671,7 @@ api_device_register(struct api_call *ac)
 	d->do_op.o_apply = api_devreg_apply;
 	d->do_op.o_single = 1;
 	d->do_op.o_done = api_devreg_done;
-	apib_submit(ac->ac_api->a_batch, &d->do_op);
+	commit_submit(ac->ac_api->a_commit, &d->do_op);
 }
 
 /* One device of the list. */
@@ -833,7 +731,7 @@ api_device_list(struct api_call *ac)
 }
 
 static int
-api_devdel_apply(struct qstore *qs, struct apib_op *op)
+api_devdel_apply(struct qstore *qs, struct commit_op *op)
 {
 	struct api_dev_op	*d = (struct api_dev_op *)op;
 
@@ -842,7 +740,7 @@ api_devdel_apply(struct qstore *qs, struct apib_op *op)
 }
 
 static void
-api_devdel_done(struct apib_op *op, int r)
+api_devdel_done(struct commit_op *op, int r)
 {
 	struct api_dev_op	*d = (struct api_dev_op *)op;
 
@@ -882,7 +780,7 @@ api_device_delete(struct api_call *ac)
 	d->do_op.o_apply = api_devdel_apply;
 	d->do_op.o_single = 1;
 	d->do_op.o_done = api_devdel_done;
-	apib_submit(ac->ac_api->a_batch, &d->do_op);
+	commit_submit(ac->ac_api->a_commit, &d->do_op);
 }
 
 /* ------------------------------------------------------------------ */
@@ -890,14 +788,14 @@ api_device_delete(struct api_call *ac)
 /* ------------------------------------------------------------------ */
 
 struct api_expire_op {
-	struct apib_op	 xo_op;
+	struct commit_op	 xo_op;
 	struct api	*xo_api;
 	uint64_t	 xo_now_ms;
 	size_t		 xo_expired;
 };
 
 static int
-api_expire_apply(struct qstore *qs, struct apib_op *op)
+api_expire_apply(struct qstore *qs, struct commit_op *op)
 {
 	struct api_expire_op	*xo = (struct api_expire_op *)op;
 
@@ -906,7 +804,7 @@ api_expire_apply(struct qstore *qs, struct apib_op *op)
 }
 
 static void
-api_expire_done(struct apib_op *op, int r)
+api_expire_done(struct commit_op *op, int r)
 {
 	struct api_expire_op	*xo = (struct api_expire_op *)op;
 	struct api		*a = xo->xo_api;
@@ -930,7 +828,7 @@ api_expire_submit(struct api *a)
 {
 	struct api_expire_op	*xo;
 
-	if (a->a_expiring || a->a_batch == NULL ||
+	if (a->a_expiring || a->a_commit == NULL ||
 	    (xo = calloc(1, sizeof(*xo))) == NULL)
 		return;
 	xo->xo_api = a;
@@ -939,7 +837,7 @@ api_expire_submit(struct api *a)
 	xo->xo_op.o_single = 1;
 	xo->xo_op.o_done = api_expire_done;
 	a->a_expiring = 1;
-	apib_submit(a->a_batch, &xo->xo_op);
+	commit_submit(a->a_commit, &xo->xo_op);
 }
 
 /* ------------------------------------------------------------------ */
@@ -947,7 +845,7 @@ api_expire_submit(struct api *a)
 /* ------------------------------------------------------------------ */
 
 struct api_forget_op {
-	struct apib_op	 fo_op;
+	struct commit_op	 fo_op;
 	struct api	*fo_api;
 	uint64_t	 fo_now_ms;
 	size_t		 fo_forgotten;
@@ -964,7 +862,7 @@ api_forget_keep(void *arg, const char *user, const char *device)
 }
 
 static int
-api_forget_apply(struct qstore *qs, struct apib_op *op)
+api_forget_apply(struct qstore *qs, struct commit_op *op)
 {
 	struct api_forget_op	*fo = (struct api_forget_op *)op;
 	struct api		*a = fo->fo_api;
@@ -976,7 +874,7 @@ api_forget_apply(struct qstore *qs, struct apib_op *op)
 }
 
 static void
-api_forget_done(struct apib_op *op, int r)
+api_forget_done(struct commit_op *op, int r)
 {
 	struct api_forget_op	*fo = (struct api_forget_op *)op;
 	struct api		*a = fo->fo_api;
@@ -1000,7 +898,7 @@ api_forget_submit(struct api *a)
 {
 	struct api_forget_op	*fo;
 
-	if (a->a_forgetting || a->a_batch == NULL ||
+	if (a->a_forgetting || a->a_commit == NULL ||
 	    (fo = calloc(1, sizeof(*fo))) == NULL)
 		return;
 	fo->fo_api = a;
@@ -1009,5 +907,5 @@ api_forget_submit(struct api *a)
 	fo->fo_op.o_single = 1;
 	fo->fo_op.o_done = api_forget_done;
 	a->a_forgetting = 1;
-	apib_submit(a->a_batch, &fo->fo_op);
+	commit_submit(a->a_commit, &fo->fo_op);
 }

@@ -1,14 +1,16 @@
 /*
- * auth.c: bearer-token authentication for the API worker.
+ * auth.c: who is calling (bearer-token authentication) and from where
+ * (the cors_origins check of an Origin), for the API and the WS workers.
  *
- * Runs in each API worker after fork.  Owns the worker's JWT key table
- * (loaded from the configuration once, in auth_new) and a bounded,
- * direct-mapped cache of verified tokens keyed by SHA-256(token), so a
- * client that sends the same token on every request costs one hash, not
- * one signature check.  Invariants: a cache entry is used only until its
- * token's exp plus the verifier's leeway, so caching never extends a
- * token's life; the cache holds no token bytes, only their hash; nothing
- * here logs (the caller counts and logs at debug).
+ * Runs in each API worker and each WS worker after fork.  Owns the
+ * worker's JWT key table (loaded from the configuration once, in
+ * auth_new) and a bounded, direct-mapped cache of verified tokens keyed
+ * by SHA-256(token), so a client that sends the same token on every
+ * request costs one hash, not one signature check.  Invariants: a cache
+ * entry is used only until its token's exp plus the verifier's leeway,
+ * so caching never extends a token's life; the cache holds no token
+ * bytes, only their hash; nothing here logs (the caller counts and logs
+ * at debug).
  */
 
 #include <errno.h>
@@ -271,4 +273,25 @@ auth_request_token(struct auth *a, const struct http_request *req,
 		return (AUTH_BAD_DEVICE);
 	}
 	return (AUTH_OK);
+}
+
+/* auth_origin_allowed: see auth.h. */
+int
+auth_origin_allowed(const struct config *cfg, const char *origin,
+    size_t len, int *any)
+{
+	const char	*o;
+	size_t		 i;
+
+	*any = 0;
+	for (i = 0; i < cfg->cf_cors_origins.sl_n; i++) {
+		o = cfg->cf_cors_origins.sl_v[i];
+		if (strcmp(o, "*") == 0) {
+			*any = 1;
+			return (1);
+		}
+		if (strlen(o) == len && memcmp(o, origin, len) == 0)
+			return (1);
+	}
+	return (0);
 }

@@ -1,6 +1,9 @@
 /*
- * auth.h: who is calling.  Bearer-token authentication of API requests
- * (DESIGN.md section 2) with a per-worker cache of verified tokens.
+ * auth.h: who is calling, and from where.  Bearer-token (JWT)
+ * authentication of HTTP API requests and WebSocket upgrades (see
+ * routingd(8)) with a per-worker cache of verified tokens, and the
+ * cors_origins check of a request's Origin.  Used by the API and the WS
+ * workers.
  */
 
 #ifndef AUTH_H
@@ -65,5 +68,14 @@ int		 auth_request(struct auth *, const struct http_request *req,
 int		 auth_request_token(struct auth *, const struct http_request *req,
 		    const char *tok, size_t len, time_t now, struct auth_id *id,
 		    int *hit, const char **reason);
+
+/*
+ * auth_origin_allowed: 1 if origin[0..len) is in cfg's cors_origins
+ * (byte for byte) or the list holds "*" (then *any is set to 1), else 0
+ * (*any 0).  The API's CORS headers and the WebSocket upgrade's Origin
+ * check both ask it.
+ */
+int		 auth_origin_allowed(const struct config *cfg,
+		    const char *origin, size_t len, int *any);
 
 #endif /* AUTH_H */

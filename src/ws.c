@@ -2,10 +2,11 @@
  * ws.c: the WebSocket worker process (ws_listen, GET /connect).
  *
  * Owns the worker's HTTP server (for the upgrade requests), its store
- * handle and group commit (acks), its presence partition (seat = the
- * worker's index), the receive end of its hand-off socket, the registry of
- * its connections (all, by user, and those with a pull due) and the
- * one-second tick.  ws_conn.c runs each connection.
+ * handle and group commit (commit.c: acks, sends, device admissions), its
+ * presence partition (seat = the worker's index), the receive end of its
+ * hand-off socket, the registry of its connections (all, by user, and
+ * those with a pull due) and the one-second tick.  ws_conn.c runs each
+ * connection.
  *
  * Delivery: a doorbell names users with new committed messages; every
  * connection of those users pulls from LMDB after its cursor.  A doorbell
@@ -33,9 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "commit.h"
 #include "handoff.h"
 #include "ipc.h"
 #include "log.h"
+#include "msgrecv.h"
 #include "presence.h"
 #include "routingd.h"
 #include "server.h"
@@ -346,7 +350,7 @@ ws_admit(struct ws *x, struct server_conn *sc, const struct http_request *req,
 		    "not a WebSocket upgrade", NULL);
 		return (-1);
 	}
-	if (up->wu_origin != NULL && !api_origin_allowed(x->x_cfg,
+	if (up->wu_origin != NULL && !auth_origin_allowed(x->x_cfg,
 	    up->wu_origin, up->wu_originlen, &any)) {
 		ws_refuse(x, sc, 403, "forbidden_origin",
 		    "this Origin may not connect", NULL);
@@ -370,73 +374,42 @@ ws_admit(struct ws *x, struct server_conn *sc, const struct http_request *req,
  * Admission of a connection's device: it must be durably known before
  * the connection's first frame (queue_empty promises that every later
  * send reaches it), so an unknown device (or one whose last-seen time is
- * due for a refresh) goes through the group commit first, adopting what
- * is held for its user; a known, recently seen one is admitted at once.
- * A device leaving after a long connection records its last-seen time
- * (deferred: nobody waits), so device_idle_ttl counts from then.
+ * due for a refresh) goes through the group commit first (msgrecv.c),
+ * adopting what is held for its user; a known, recently seen one is
+ * admitted at once.  A device leaving after a long connection records
+ * its last-seen time (deferred: nobody waits), so device_idle_ttl counts
+ * from then.
  */
-struct ws_touch_op {
-	struct apib_op	 to_op;
-	struct ws	*to_ws;
-	struct ws_conn	*to_conn;		/* admission; NULL: left */
-	uint64_t	 to_now_ms;
-	size_t		 to_adopted;
-	char		 to_user[QS_ID_MAX + 1];
-	char		 to_device[QS_ID_MAX + 1];
+struct ws_admit_op {
+	struct mr_admit	 ao_admit;		/* first: op == struct */
+	struct ws	*ao_ws;
+	struct ws_conn	*ao_conn;
 };
-
-static struct ws_touch_op *
-ws_touch_new(struct ws *x, const struct ws_conn *c)
-{
-	struct ws_touch_op	*to;
-
-	if ((to = calloc(1, sizeof(*to))) == NULL)
-		return (NULL);
-	to->to_ws = x;
-	to->to_now_ms = util_real_ms();
-	(void)strcpy(to->to_user, c->wc_user);
-	(void)strcpy(to->to_device, c->wc_device);
-	to->to_op.o_single = 1;
-	return (to);
-}
-
-static int
-ws_admit_apply(struct qstore *qs, struct apib_op *op)
-{
-	struct ws_touch_op	*to = (struct ws_touch_op *)op;
-	struct qs_effects	 fx;
-	int			 r;
-
-	r = qs_touch(qs, to->to_user, to->to_device, to->to_now_ms,
-	    config_touch_interval_ms(to->to_ws->x_cfg));
-	qs_effects(qs, &fx);
-	to->to_adopted = fx.ef_adopted;
-	return (r);
-}
 
 /* The device is known: the connection may get its first frame. */
 static void
-ws_admit_done(struct apib_op *op, int r)
+ws_admit_done(struct commit_op *op, int r)
 {
-	struct ws_touch_op	*to = (struct ws_touch_op *)op;
-	struct ws_conn		*c = to->to_conn;
+	struct ws_admit_op	*ao = (struct ws_admit_op *)op;
+	struct ws		*x = ao->ao_ws;
+	struct ws_conn		*c = ao->ao_conn;
 	struct qs_cursor	 cur;
 
-	if (r == QS_OK && to->to_adopted > 0)
-		atomic_fetch_add_explicit(&to->to_ws->x_shm->sh_api.sa_adopted,
-		    to->to_adopted, memory_order_relaxed);
+	if (r == QS_OK)
+		mr_admit_count(&ao->ao_admit, x->x_shm);
 	qs_cursor_init(&cur);
 	if (r == QS_OK)
-		r = qs_fetch_after(to->to_ws->x_qs, to->to_user, to->to_device,
-		    &cur, 0, util_real_ms(), NULL, NULL, NULL, NULL);
-	free(to);
+		r = qs_fetch_after(x->x_qs, ao->ao_admit.md_user,
+		    ao->ao_admit.md_device, &cur, 0, util_real_ms(), NULL,
+		    NULL, NULL, NULL);
+	free(ao);
 	wsc_admitted(c, r == QS_OK ? 0 : -1, cur.qc_dropped);
 }
 
 static void
 ws_admit_device(struct ws *x, struct ws_conn *c)
 {
-	struct ws_touch_op	*to;
+	struct ws_admit_op	*ao;
 	struct qs_cursor	 cur;
 	uint64_t		 now = util_real_ms();
 	int			 r;
@@ -449,48 +422,28 @@ ws_admit_device(struct ws *x, struct ws_conn *c)
 		wsc_admitted(c, 0, cur.qc_dropped);
 		return;
 	}
-	if ((to = ws_touch_new(x, c)) == NULL) {
+	if ((ao = malloc(sizeof(*ao))) == NULL) {
 		wsc_admitted(c, -1, 0);
 		return;
 	}
-	to->to_conn = c;
+	mr_admit_init(&ao->ao_admit, x->x_cfg, c->wc_user, c->wc_device);
+	ao->ao_ws = x;
+	ao->ao_conn = c;
+	ao->ao_admit.md_op.o_done = ws_admit_done;
 	c->wc_admitting = 1;
-	to->to_op.o_apply = ws_admit_apply;
-	to->to_op.o_done = ws_admit_done;
 	c->wc_ops++;		/* c stays allocated until ws_admit_done */
-	apib_submit(x->x_batch, &to->to_op);
-}
-
-static int
-ws_seen_apply(struct qstore *qs, struct apib_op *op)
-{
-	struct ws_touch_op	*to = (struct ws_touch_op *)op;
-
-	return (qs_seen(qs, to->to_user, to->to_device, to->to_now_ms));
-}
-
-static void
-ws_seen_done(struct apib_op *op, int r)
-{
-	(void)r;		/* the last-seen time stays older: harmless */
-	free(op);
+	commit_submit(x->x_commit, &ao->ao_admit.md_op);
 }
 
 /* ws_device_left: see ws.h. */
 void
 ws_device_left(struct ws *x, const struct ws_conn *c)
 {
-	struct ws_touch_op	*to;
-
-	if (x->x_batch == NULL || x->x_freeing || !c->wc_admitted ||
+	if (x->x_commit == NULL || x->x_freeing || !c->wc_admitted ||
 	    ev_now(x->x_w->w_loop) - c->wc_since <
-	    (double)config_touch_interval_ms(x->x_cfg) / 1000.0 ||
-	    (to = ws_touch_new(x, c)) == NULL)
+	    (double)config_touch_interval_ms(x->x_cfg) / 1000.0)
 		return;
-	to->to_op.o_defer = 1;
-	to->to_op.o_apply = ws_seen_apply;
-	to->to_op.o_done = ws_seen_done;
-	apib_submit(x->x_batch, &to->to_op);
+	(void)mr_seen_submit(x->x_commit, c->wc_user, c->wc_device);
 }
 
 /* GET /connect: admit, answer 101, take the socket over. */
@@ -567,7 +520,7 @@ ws_open(struct ws *x)
 	}
 	if ((x->x_rbuf = malloc(IPC_MAX_MSG)) == NULL ||
 	    (x->x_ho = ho_new(x->x_shm, w->w_pr, w->w_ho)) == NULL ||
-	    (x->x_batch = apib_new(w->w_loop, x->x_qs, x->x_shm,
+	    (x->x_commit = commit_new(w->w_loop, x->x_qs, x->x_shm,
 	    x->x_ho)) == NULL) {
 		log_warn("%s: malloc", __func__);
 		return (-1);
@@ -657,8 +610,8 @@ ws_free(struct worker *w)
 		if (x->x_seat >= 0)
 			ev_io_stop(w->w_loop, &x->x_recv_io);
 		x->x_freeing = 1;
-		apib_free(x->x_batch);	/* acks fail: their conns settle */
-		x->x_batch = NULL;
+		commit_free(x->x_commit); /* ops fail: conns settle */
+		x->x_commit = NULL;
 		while ((c = TAILQ_FIRST(&x->x_conns)) != NULL)
 			wsc_kill(c);
 		ho_free(x->x_ho);

@@ -14,7 +14,6 @@
 #include <ev.h>
 #include <wslay/wslay.h>
 
-#include "api.h"
 #include "auth.h"
 #include "qstore.h"
 
@@ -32,6 +31,7 @@ enum ws_mode {
 	WS_MODE_POKE
 };
 
+struct commit;
 struct ws_conn;
 TAILQ_HEAD(ws_connlist, ws_conn);
 
@@ -42,7 +42,7 @@ struct ws {
 	struct shm		*x_shm;
 	struct qstore		*x_qs;
 	struct auth		*x_auth;
-	struct apib		*x_batch;	/* group commit of acks */
+	struct commit		*x_commit;	/* group commit (commit.c) */
 	struct handoff		*x_ho;
 	struct presence		*x_pr;		/* NULL: no presence seat */
 	int			 x_seat;	/* WS seat index */
@@ -82,7 +82,7 @@ struct ws_conn {
 	uint64_t		 wc_commit_us;	/* doorbell stamp of a live pull */
 	int			 wc_backlog_done; /* queue_empty sent */
 	int			 wc_admitted;	/* device known: frames may go */
-	int			 wc_admitting;	/* admission op in the batch */
+	int			 wc_admitting;	/* admission op in the commit */
 	uint32_t		 wc_told;	/* drop marker count last sent */
 	ev_tstamp		 wc_since;	/* connected at */
 	int			 wc_due;	/* on x_due */
@@ -91,8 +91,8 @@ struct ws_conn {
 	int			 wc_closing;	/* a close is queued */
 	int			 wc_dead;	/* free when callbacks unwind */
 	int			 wc_busy;	/* inside our callbacks */
-	int			 wc_ops;	/* ops in the batch (acks, sends,
-					   admission) */
+	int			 wc_ops;	/* ops in the group commit (acks,
+					   sends, admission) */
 	int			 wc_bad;	/* error frames answered */
 	int			 wc_capped;	/* a pull stopped at WS_OUT_CAP */
 	unsigned		 wc_pushed_now;	/* frames of the current pull */
@@ -134,7 +134,7 @@ void		 wsc_ephemeral(struct ws_conn *, const char *id,
  * 1011).  Before this, c gets no frame; after it, the marker frame comes
  * first when dropped is not 0 ({"type":"dropped","count":N}), then the
  * backlog (push mode).  Releases the admission's hold on c (wc_ops) when
- * it came from the batch.
+ * it came from the group commit.
  */
 void		 wsc_admitted(struct ws_conn *, int rc, uint32_t dropped);
 

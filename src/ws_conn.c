@@ -5,13 +5,21 @@
  * Owns the connection's socket, its wslay context, read and write
  * watchers, the bytes that came with the upgrade, its position in the
  * device queue (a qs_cursor) and its window of pushed but unacknowledged
- * messages.  Frames from the client: ack (a durable delete through the
- * worker's group commit), anything else answered with an error frame.
+ * messages.  Messages from the client, through the worker's group
+ * commit: ack (a durable delete by the rules of msgrecv.c, like POST
+ * /api/messages/ack; no answer) and send (msgsend.c, like POST
+ * /api/send; answered sent, or error).  Anything else, and a malformed
+ * ack or send, is a bad frame: answered with an error frame, and the
+ * connection closes with 1008 once more than WS_BAD_FRAMES_MAX error
+ * frames were counted (a failed ack's counts too; the answer to a
+ * rate-limited send or one the store refused does not).  Pings are
+ * answered by wslay.
  *
  * Invariants:
  * - wslay_event_context_free and the free of the connection happen only
- *   when no wslay call is on the stack (wc_busy) and no ack of the
- *   connection is in the batch (wc_ops); until then it is marked dead.
+ *   when no wslay call is on the stack (wc_busy) and no op of the
+ *   connection (ack, send, admission) is in the group commit (wc_ops);
+ *   until then it is marked dead.
  * - Pulls from LMDB stop while the window is full (ws_window unacked) or
  *   more than WS_OUT_CAP bytes wait in wslay's queue, and reads stop too
  *   in the second case (a ping flood queues pongs): memory per connection
@@ -31,11 +39,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commit.h"
+#include "handoff.h"
 #include "json.h"
+#include "msgrecv.h"
 #include "msgsend.h"
 #include "ratelimit.h"
-#include "shm.h"
 #include "routingd.h"
+#include "shm.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -44,21 +55,15 @@
 #define WSC_READ_MAX		(256 * 1024)	/* bytes read per turn */
 
 struct wsc_send_op {
-	struct apib_op	 sd_op;
+	struct commit_op sd_op;
 	struct ws_conn	*sd_conn;
 	char		 sd_rid[WSC_RID_MAX + 1];	/* "" when none */
 	struct ms_batch	*sd_b;
 };
 
 struct wsc_ack_op {
-	struct apib_op	 ka_op;
+	struct mr_ack	 ka_ack;		/* first: op == struct */
 	struct ws_conn	*ka_conn;
-	char		 ka_user[QS_ID_MAX + 1];
-	char		 ka_device[QS_ID_MAX + 1];
-	size_t		 ka_n;
-	size_t		 ka_deleted;
-	const char	**ka_ptrs;
-	char		(*ka_ids)[QS_MSGID_SIZE];
 };
 
 static void	wsc_run(struct ws_conn *, int);
@@ -428,87 +433,64 @@ wsc_pull(struct ws_conn *c)
 /* Client frames                                                       */
 /* ------------------------------------------------------------------ */
 
-static int
-wsc_ack_apply(struct qstore *qs, struct apib_op *op)
-{
-	struct wsc_ack_op	*ka = (struct wsc_ack_op *)op;
-
-	return (qs_ack(qs, ka->ka_user, ka->ka_device, ka->ka_ptrs, ka->ka_n,
-	    &ka->ka_deleted));
-}
-
 static void
-wsc_ack_free(struct wsc_ack_op *ka)
-{
-	free(ka->ka_ptrs);
-	free(ka->ka_ids);
-	free(ka);
-}
-
-static void
-wsc_ack_done(struct apib_op *op, int r)
+wsc_ack_done(struct commit_op *op, int r)
 {
 	struct wsc_ack_op	*ka = (struct wsc_ack_op *)op;
 	struct ws_conn		*c = ka->ka_conn;
+	size_t			 deleted = ka->ka_ack.ma_deleted;
 
 	/* c stays allocated while wc_ops counts this op (until the end) */
 	if (!c->wc_dead && r != QS_OK)
 		wsc_error(c, "unavailable", "the acknowledgement failed");
 	else if (!c->wc_dead) {
-		wsc_count(&c->wc_ws->x_shm->sh_ws.sw_acked, ka->ka_deleted);
-		c->wc_inflight -= ka->ka_deleted < c->wc_inflight ?
-		    (uint32_t)ka->ka_deleted : c->wc_inflight;
+		mr_ack_count(&ka->ka_ack, c->wc_ws->x_shm, MR_VIA_WS);
+		c->wc_inflight -= deleted < c->wc_inflight ?
+		    (uint32_t)deleted : c->wc_inflight;
 		ws_due(c->wc_ws, c);
 	}
-	wsc_ack_free(ka);
+	mr_ack_clear(&ka->ka_ack);
+	free(ka);
 	c->wc_ops--;
 	wsc_settle(c);
 }
 
-/* {"type":"ack","messageIds":[...]}: a durable delete, then pull more. */
+/*
+ * {"type":"ack","messageIds":[...]}: a durable delete (the ack rules of
+ * msgrecv.c, as for POST /api/messages/ack), then pull more.  No answer
+ * when it is good; an error frame (a bad frame) when they refuse it.
+ */
 static void
 wsc_ack(struct ws_conn *c, const struct json_doc *doc)
 {
 	struct wsc_ack_op	*ka;
-	const char		*err;
-	int			 arr, size, i, e;
+	const char		*err = NULL;
+	int			 r;
 
-	if ((arr = json_obj_get(doc, 0, "messageIds")) < 0 ||
-	    json_type(doc, arr) != JSON_ARRAY ||
-	    (size = json_size(doc, arr)) > API_ACK_MAX) {
-		wsc_error(c, "invalid_frame",
-		    "ack needs messageIds: an array of at most 1000 ids");
-		return;
-	}
-	if ((ka = calloc(1, sizeof(*ka))) == NULL ||
-	    (ka->ka_ptrs = calloc((size_t)size + 1, sizeof(char *))) == NULL ||
-	    (ka->ka_ids = calloc((size_t)size + 1, QS_MSGID_SIZE)) == NULL) {
-		if (ka != NULL)
-			wsc_ack_free(ka);
+	if ((ka = malloc(sizeof(*ka))) == NULL) {
 		wsc_error(c, "unavailable", "out of memory");
 		return;
 	}
-	for (i = 0, e = arr + 1; i < size; i++, e = json_next(doc, e)) {
-		if (json_get_string(doc, e, ka->ka_ids[ka->ka_n],
-		    QS_MSGID_SIZE, NULL, &err) == -1)
-			continue;	/* not one of our ids: ignored */
-		ka->ka_ptrs[ka->ka_n] = ka->ka_ids[ka->ka_n];
-		ka->ka_n++;
+	r = mr_ack_parse(&ka->ka_ack, doc, 0, c->wc_user, c->wc_device,
+	    &err);
+	if (r != MR_OK) {
+		free(ka);
+		if (r == MR_NOMEM)
+			wsc_error(c, "unavailable", "out of memory");
+		else
+			wsc_error(c, "invalid_request", err);
+		return;
 	}
 	ka->ka_conn = c;
-	(void)strcpy(ka->ka_user, c->wc_user);
-	(void)strcpy(ka->ka_device, c->wc_device);
-	ka->ka_op.o_bytes = (size_t)size * QS_MSGID_SIZE;
-	ka->ka_op.o_apply = wsc_ack_apply;
-	ka->ka_op.o_single = 1;
-	ka->ka_op.o_defer = 1;		/* no answer waits on an ack */
-	ka->ka_op.o_done = wsc_ack_done;
+	ka->ka_ack.ma_op.o_bytes = ka->ka_ack.ma_size * QS_MSGID_SIZE;
+	ka->ka_ack.ma_op.o_defer = 1;	/* no answer waits on an ack */
+	ka->ka_ack.ma_op.o_done = wsc_ack_done;
 	c->wc_ops++;
-	apib_submit(c->wc_ws->x_batch, &ka->ka_op);
+	commit_submit(c->wc_ws->x_commit, &ka->ka_ack.ma_op);
 }
 
 static int
-wsc_send_apply(struct qstore *qs, struct apib_op *op)
+wsc_send_apply(struct qstore *qs, struct commit_op *op)
 {
 	struct wsc_send_op	*sd = (struct wsc_send_op *)op;
 
@@ -540,7 +522,7 @@ wsc_sent(struct ws_conn *c, const char *rid, struct ms_batch *b)
 }
 
 static void
-wsc_send_done(struct apib_op *op, int r)
+wsc_send_done(struct commit_op *op, int r)
 {
 	struct wsc_send_op	*sd = (struct wsc_send_op *)op;
 	struct ws_conn		*c = sd->sd_conn;
@@ -658,7 +640,7 @@ wsc_send(struct ws_conn *c, const struct json_doc *doc)
 	sd->sd_op.o_single = sd->sd_b->mb_stored == 1;
 	sd->sd_op.o_done = wsc_send_done;
 	c->wc_ops++;
-	apib_submit(x->x_batch, &sd->sd_op);
+	commit_submit(x->x_commit, &sd->sd_op);
 }
 
 /* One text or binary message from the client. */
