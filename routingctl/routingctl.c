@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "ipc.h"
-#include "routingd.h"
+#include "paths.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION		"0.1.0"

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "config.h"
 #include "json.h"
 #include "handoff.h"
 #include "qstore.h"

@@ -21,6 +21,7 @@
 
 #include "api.h"
 #include "commit.h"
+#include "config.h"
 #include "envelope.h"
 #include "json.h"
 #include "log.h"
@@ -576,7 +577,7 @@ struct api_dev_op {
 	struct commit_op	 do_op;
 	struct api_call	 do_call;
 	uint64_t	 do_now_ms;
-	char		 do_device[QS_ID_MAX + 1];
+	char		 do_device[ID_MAX + 1];
 	char		 do_platform[QS_PLATFORM_MAX + 1];
 	char		 do_app_id[QS_APPID_MAX + 1];
 	char		 do_token[QS_TOKEN_MAX + 1];
@@ -633,7 +634,7 @@ api_devreg_fields(struct api_dev_op *d, const struct json_doc *doc)
 		memcpy(d->do_device, d->do_call.ac_id.ai_device,
 		    sizeof(d->do_device));
 	else if (api_member_str(doc, 0, "deviceId", d->do_device,
-	    sizeof(d->do_device)) == -1 || !qs_id_valid(d->do_device))
+	    sizeof(d->do_device)) == -1 || !id_valid(d->do_device))
 		return (-1);
 	if (api_member_str(doc, 0, "platform", d->do_platform,
 	    sizeof(d->do_platform)) == -1 ||
@@ -762,7 +763,7 @@ api_device_delete(struct api_call *ac)
 	size_t				 off = sizeof("/api/devices/") - 1;
 	size_t				 n = req->hr_path_len - off;
 
-	if (n > QS_ID_MAX) {
+	if (n > ID_MAX) {
 		api_reply_error(ac, 404, "not_found", "no such device", NULL);
 		return;
 	}
@@ -771,7 +772,7 @@ api_device_delete(struct api_call *ac)
 		return;
 	}
 	memcpy(d->do_device, req->hr_path + off, n);
-	if (!qs_id_valid(d->do_device)) {
+	if (!id_valid(d->do_device)) {
 		free(d);
 		api_reply_error(ac, 404, "not_found", "no such device", NULL);
 		return;

@@ -26,8 +26,9 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "config.h"
+#include "ids.h"
 #include "jwt.h"
-#include "qstore.h"
 #include "routingd.h"
 
 #define AUTH_HASH_LEN	32		/* SHA-256 */
@@ -224,14 +225,14 @@ auth_device(const struct http_request *req, char *out)
 	if ((v = http_header_get(req, "x-device-id", &n)) == NULL)
 		v = http_query_get(req, "deviceId", &n);
 	if (v == NULL) {
-		memcpy(out, QS_DEFAULT_DEVICE, sizeof(QS_DEFAULT_DEVICE));
+		memcpy(out, ID_DEFAULT_DEVICE, sizeof(ID_DEFAULT_DEVICE));
 		return (0);
 	}
-	if (n == 0 || n > QS_ID_MAX)
+	if (n == 0 || n > ID_MAX)
 		return (-1);
 	memcpy(out, v, n);
 	out[n] = '\0';
-	return (qs_id_valid(out) ? 0 : -1);
+	return (id_valid(out) ? 0 : -1);
 }
 
 /* auth_request: see auth.h. */

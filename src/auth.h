@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "config.h"
 #include "http.h"
-#include "qstore.h"
-#include "routingd.h"
+#include "ids.h"
 
 #define AUTH_CACHE_SIZE		4096	/* cached tokens per worker (2^n) */
 
@@ -22,8 +22,8 @@ struct auth;
 
 /* The caller of one request. */
 struct auth_id {
-	char		 ai_user[QS_ID_MAX + 1];
-	char		 ai_device[QS_ID_MAX + 1];
+	char		 ai_user[ID_MAX + 1];
+	char		 ai_device[ID_MAX + 1];
 	int64_t		 ai_exp;		/* the token's exp, unix s */
 };
 

@@ -34,6 +34,7 @@
 #include "commit.h"
 #include "handoff.h"
 #include "log.h"
+#include "metrics.h"
 #include "qstore.h"
 #include "routingd.h"
 #include "shm.h"

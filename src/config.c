@@ -41,6 +41,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "paths.h"
 #include "routingd.h"
 
 #define CFG_SEC		1000LL			/* ms */

@@ -19,8 +19,8 @@
 
 #include "b64.h"
 #include "envelope.h"
+#include "ids.h"
 #include "json.h"
-#include "qstore.h"
 
 /* The base64 members: name and whether it is required. */
 static const struct env_b64_field {
@@ -38,7 +38,7 @@ struct env_parts {
 	char		*ep_b64[ENV_NB64];	/* unescaped, or NULL */
 	size_t		 ep_b64len[ENV_NB64];
 	int		 ep_has_sender;
-	char		 ep_sender[QS_ID_MAX + 1];
+	char		 ep_sender[ID_MAX + 1];
 };
 
 static void
@@ -66,15 +66,15 @@ env_absent(const struct json_doc *doc, int tok)
 	return (tok < 0 || json_type(doc, tok) == JSON_NULL);
 }
 
-/* Unescape an id-valued string member into out (QS_ID_MAX + 1 bytes). */
+/* Unescape an id-valued string member into out (ID_MAX + 1 bytes). */
 static int
 env_get_id(const struct json_doc *doc, int tok, char *out)
 {
 	const char	*err;
 
 	if (json_type(doc, tok) != JSON_STRING ||
-	    json_get_string(doc, tok, out, QS_ID_MAX + 1, NULL, &err) == -1 ||
-	    !qs_id_valid(out))
+	    json_get_string(doc, tok, out, ID_MAX + 1, NULL, &err) == -1 ||
+	    !id_valid(out))
 		return (-1);
 	return (0);
 }
@@ -135,7 +135,7 @@ env_get_flags(const struct json_doc *doc, int obj, struct env_msg *m,
 	if (!env_absent(doc, tok)) {
 		if (json_type(doc, tok) != JSON_NUMBER ||
 		    json_get_int64(doc, tok, &prio, &err) == -1 ||
-		    prio < 0 || prio > QS_PRIO_MAX)
+		    prio < 0 || prio > PRIO_MAX)
 			return (env_fail(errstr,
 			    "priority is not an integer 0 to 9", ENV_INVALID));
 		m->em_priority = (int)prio;

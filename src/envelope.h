@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
+#include "ids.h"
 #include "json.h"
-#include "qstore.h"
 
 #define ENV_MAX_BATCH		100	/* envelopes per POST /api/send */
 
@@ -32,8 +32,8 @@ enum env_result {
  * with env_msg_clear().
  */
 struct env_msg {
-	char		 em_recipient[QS_ID_MAX + 1];
-	int		 em_priority;		/* 0..QS_PRIO_MAX */
+	char		 em_recipient[ID_MAX + 1];
+	int		 em_priority;		/* 0..PRIO_MAX */
 	int		 em_ephemeral;
 	char		*em_data;
 	size_t		 em_len;
@@ -42,7 +42,7 @@ struct env_msg {
 /*
  * env_parse: validate the envelope object at token t of doc for a caller
  * whose user id is caller (NUL-terminated): recipientId a valid id (see
- * qs_id_valid), encryptedData a non-empty strict base64 string (standard
+ * id_valid), encryptedData a non-empty strict base64 string (standard
  * or URL-safe alphabet, padded or not), encryptedSymmetricKey and
  * signature the same but optional (null counts as absent), isEphemeral a
  * boolean, priority an integer 0..9, senderId a string equal to caller.

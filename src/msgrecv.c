@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "commit.h"
+#include "config.h"
 #include "json.h"
 #include "msgrecv.h"
 #include "qstore.h"

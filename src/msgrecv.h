@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "commit.h"
+#include "config.h"
 #include "json.h"
 #include "qstore.h"
 
@@ -42,8 +43,8 @@ enum mr_via {
  */
 struct mr_ack {
 	struct commit_op	 ma_op;		/* first: op == struct */
-	char			 ma_user[QS_ID_MAX + 1];
-	char			 ma_device[QS_ID_MAX + 1];
+	char			 ma_user[ID_MAX + 1];
+	char			 ma_device[ID_MAX + 1];
 	size_t			 ma_size;	/* elements of messageIds */
 	size_t			 ma_n;		/* ids kept in ma_ids */
 	size_t			 ma_deleted;	/* by the last apply */
@@ -86,8 +87,8 @@ struct mr_admit {
 	const struct config	*md_cfg;	/* borrowed */
 	uint64_t		 md_now_ms;
 	size_t			 md_adopted;	/* by the last apply */
-	char			 md_user[QS_ID_MAX + 1];
-	char			 md_device[QS_ID_MAX + 1];
+	char			 md_user[ID_MAX + 1];
+	char			 md_device[ID_MAX + 1];
 };
 
 /*

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "handoff.h"
 #include "msgsend.h"
 #include "routingd.h"

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "envelope.h"
 #include "json.h"
 #include "qstore.h"

@@ -222,9 +222,9 @@
 #define QS_MHDR_LEN	18		/* bytes of a msgs value before data */
 #define QS_MKEY_LEN	17		/* bytes: be64 qid, u8 lane, be64 seq */
 #define QS_XKEY_LEN	17		/* bytes: be64 expires, qid; lane */
-#define QS_UKEY_MAX	(1 + QS_ID_MAX)
+#define QS_UKEY_MAX	(1 + ID_MAX)
 #define QS_FANOUT_STACK	16		/* devices before qids are malloc'd */
-#define QS_QKEY_MAX	(2 * (1 + QS_ID_MAX))
+#define QS_QKEY_MAX	(2 * (1 + ID_MAX))
 #define QS_PVAL_MAX	(1 + 8 + 1 + QS_PLATFORM_MAX + 1 + QS_APPID_MAX + \
 			    2 + QS_TOKEN_MAX)
 #define QS_MSGID_LEN	17		/* lane letter, 16 hex digits */
@@ -405,28 +405,6 @@ qs_be32_get(const unsigned char *p)
 	    (uint32_t)p[2] << 8 | p[3]);
 }
 
-/* 1 if s is 1..max bytes of 0x21-0x7e, NUL-terminated. */
-static int
-qs_text_valid(const char *s, size_t max)
-{
-	size_t	 i;
-
-	if (s == NULL)
-		return (0);
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= max || (unsigned char)s[i] < 0x21 ||
-		    (unsigned char)s[i] > 0x7e)
-			return (0);
-	}
-	return (i > 0);
-}
-
-int
-qs_id_valid(const char *s)
-{
-	return (qs_text_valid(s, QS_ID_MAX));
-}
-
 /* Append u8 len || s at p; returns the bytes written.  s is valid. */
 static size_t
 qs_comp_put(unsigned char *p, const char *s)
@@ -580,7 +558,7 @@ qs_mhdr_decode(struct qs_mhdr *m, const MDB_val *v)
 {
 	const unsigned char	*p = v->mv_data;
 
-	if (v->mv_size < QS_MHDR_LEN || p[0] != QS_FMT || p[1] > QS_PRIO_MAX)
+	if (v->mv_size < QS_MHDR_LEN || p[0] != QS_FMT || p[1] > PRIO_MAX)
 		return (QS_CORRUPT);
 	m->m_prio = p[1];
 	m->m_enqueued = qs_be64_get(p + 2);
@@ -613,7 +591,7 @@ qs_ring_push(struct qs_queue *q, int lane, uint64_t seq)
 static int
 qs_prio_lane(int prio)
 {
-	return (prio >= QS_PRIO_HIGH ? QS_LANE_HIGH : QS_LANE_NORMAL);
+	return (prio >= PRIO_HIGH ? QS_LANE_HIGH : QS_LANE_NORMAL);
 }
 
 /* Write the header of a log value for nm with n recipient queues. */
@@ -630,7 +608,7 @@ qs_lhdr_decode(struct qs_lhdr *l, const MDB_val *v)
 	const unsigned char	*p = v->mv_data;
 	struct qs_mhdr		*m = &l->l_m;
 
-	if (v->mv_size < QS_LHDR_LEN || p[0] != QS_FMT || p[1] > QS_PRIO_MAX)
+	if (v->mv_size < QS_LHDR_LEN || p[0] != QS_FMT || p[1] > PRIO_MAX)
 		return (QS_CORRUPT);
 	l->l_n = qs_be32_get(p + QS_MHDR_LEN);
 	if (l->l_n == 0 || (v->mv_size - QS_LHDR_LEN) / 8 < l->l_n)
@@ -2078,9 +2056,9 @@ qs_enqueue(struct qstore *qs, const char *user, const void *envelope,
 
 	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
 		return (rc);
-	if (!qs_id_valid(user))
+	if (!id_valid(user))
 		return (qs_seterr(qs, QS_BADID, "bad user id"));
-	if (priority < 0 || priority > QS_PRIO_MAX || len > QS_ENVELOPE_MAX ||
+	if (priority < 0 || priority > PRIO_MAX || len > QS_ENVELOPE_MAX ||
 	    (envelope == NULL && len > 0) || id_out == NULL ||
 	    ttl_ms > UINT64_MAX - now_ms)
 		return (qs_seterr(qs, QS_INVAL, "bad enqueue argument"));
@@ -2187,7 +2165,7 @@ qs_ack(struct qstore *qs, const char *user, const char *device,
 		*deleted = 0;
 	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
 		return (rc);
-	if (!qs_id_valid(user) || !qs_id_valid(device))
+	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	if (ids == NULL && n > 0)
 		return (qs_seterr(qs, QS_INVAL, "no ids"));
@@ -2213,7 +2191,7 @@ qs_touch(struct qstore *qs, const char *user, const char *device,
 
 	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
 		return (rc);
-	if (!qs_id_valid(user) || !qs_id_valid(device))
+	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	qs_qkey_make(&k, user, device);
 	return (qs_wdone(qs, qs_queue_ensure(qs, txn, &k, now_ms,
@@ -2231,7 +2209,7 @@ qs_seen(struct qstore *qs, const char *user, const char *device,
 
 	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
 		return (rc);
-	if (!qs_id_valid(user) || !qs_id_valid(device))
+	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	qs_qkey_make(&k, user, device);
 	if ((rc = qs_queue_get(qs, txn, &k, &q)) != QS_OK)
@@ -2255,11 +2233,11 @@ qs_push_register(struct qstore *qs, const char *user, const char *device,
 
 	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
 		return (rc);
-	if (!qs_id_valid(user) || !qs_id_valid(device))
+	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
-	if (!qs_text_valid(platform, QS_PLATFORM_MAX) ||
-	    !qs_text_valid(token, QS_TOKEN_MAX) ||
-	    !qs_text_valid(app_id, QS_APPID_MAX))
+	if (!id_text_valid(platform, QS_PLATFORM_MAX) ||
+	    !id_text_valid(token, QS_TOKEN_MAX) ||
+	    !id_text_valid(app_id, QS_APPID_MAX))
 		return (qs_seterr(qs, QS_INVAL, "bad push platform, token "
 		    "or app id"));
 	qs_qkey_make(&k, user, device);
@@ -2280,7 +2258,7 @@ qs_push_remove(struct qstore *qs, const char *user, const char *device)
 
 	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
 		return (rc);
-	if (!qs_id_valid(user) || !qs_id_valid(device))
+	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	qs_qkey_make(&k, user, device);
 	return (qs_wdone(qs, qs_del(qs, txn, QS_DB_PUSH, k.k_buf, k.k_len)));
@@ -2408,7 +2386,7 @@ qs_device_delete(struct qstore *qs, const char *user, const char *device,
 		*dropped = 0;
 	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
 		return (rc);
-	if (!qs_id_valid(user) || !qs_id_valid(device))
+	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	qs_qkey_make(&k, user, device);
 	rc = qs_device_delete_txn(qs, txn, &k, &n);
@@ -2444,7 +2422,7 @@ static int
 qs_forget_due(const MDB_val *k, const struct qs_queue *q, uint64_t now_ms,
     uint64_t idle_ms, qs_keep_cb keep, void *arg)
 {
-	char	 user[QS_ID_MAX + 1], device[QS_ID_MAX + 1];
+	char	 user[ID_MAX + 1], device[ID_MAX + 1];
 
 	if (qs_key_held(k))	/* an empty held queue: nothing to keep */
 		return (q->q_count == 0 && q->q_log[0] + q->q_log[1] == 0);
@@ -3266,7 +3244,7 @@ qs_fetch_after(struct qstore *qs, const char *user, const char *device,
 		*more = 0;
 	if (qs_check(qs) != QS_OK)
 		return (QS_ERR);
-	if (!qs_id_valid(user) || !qs_id_valid(device))
+	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	if (cur == NULL)
 		return (qs_seterr(qs, QS_INVAL, "no cursor"));
@@ -3338,7 +3316,7 @@ qs_devices_txn(struct qstore *qs, MDB_txn *txn, const char *user,
     qs_device_cb cb, void *arg, size_t *count)
 {
 	unsigned char	 uk[QS_UKEY_MAX];
-	char		 dev[QS_ID_MAX + 1];
+	char		 dev[ID_MAX + 1];
 	struct qs_push	 pu;
 	struct qs_device d;
 	MDB_cursor	*c;
@@ -3376,7 +3354,7 @@ qs_devices(struct qstore *qs, const char *user, qs_device_cb cb, void *arg,
 		*count = 0;
 	if (qs_check(qs) != QS_OK)
 		return (QS_ERR);
-	if (!qs_id_valid(user))
+	if (!id_valid(user))
 		return (qs_seterr(qs, QS_BADID, "bad user id"));
 	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
 		return (rc);
@@ -3398,7 +3376,7 @@ qs_depth(struct qstore *qs, const char *user, const char *device,
 
 	if (qs_check(qs) != QS_OK)
 		return (QS_ERR);
-	if (!qs_id_valid(user) || !qs_id_valid(device))
+	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
 		return (rc);
@@ -3423,7 +3401,7 @@ qs_held_count(struct qstore *qs, const char *user, uint32_t *count)
 	*count = 0;
 	if (qs_check(qs) != QS_OK)
 		return (QS_ERR);
-	if (!qs_id_valid(user))
+	if (!id_valid(user))
 		return (qs_seterr(qs, QS_BADID, "bad user id"));
 	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
 		return (rc);

@@ -10,11 +10,10 @@
  * exits: every function returns an enum qs_result, and qs_lasterr() tells
  * the caller (who logs once) what exactly failed.
  *
- * Ids (users and devices) are NUL-terminated strings of 1 to QS_ID_MAX
- * bytes of printable ASCII without space (0x21-0x7e); anything else is
- * QS_BADID.  Message ids are opaque strings of fewer than QS_MSGID_SIZE
- * bytes made by this module; all copies of one message (one per device of
- * the recipient) share the same id.
+ * User and device ids follow ids.h; anything else is QS_BADID.  Message
+ * ids are opaque strings of fewer than QS_MSGID_SIZE bytes made by this
+ * module; all copies of one message (one per device of the recipient)
+ * share the same id.
  *
  * The device model.  A message is queued for every known device of its
  * recipient.  A device becomes known when it is admitted (qs_touch,
@@ -34,21 +33,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QS_ID_MAX		128	/* bytes of a user or device id */
+#include "ids.h"
+
 #define QS_MSGID_SIZE		32	/* bytes of a message id buffer */
 #define QS_PLATFORM_MAX		32	/* bytes of a push platform name */
 #define QS_APPID_MAX		128	/* bytes of a push app id */
 #define QS_TOKEN_MAX		4096	/* bytes of a push token */
 #define QS_ENVELOPE_MAX		(16 * 1024 * 1024)	/* bytes per message */
-#define QS_PRIO_MAX		9	/* priorities are 0..QS_PRIO_MAX */
-#define QS_PRIO_HIGH		5	/* priority >= this: high lane */
 #define QS_LANE_HIGH		0	/* lanes in delivery order */
 #define QS_LANE_NORMAL		1
 #define QS_NLANES		2
 #define QS_DEFAULT_MAPSIZE	(8ULL * 1024 * 1024 * 1024)	/* bytes */
 #define QS_MAXREADERS		512	/* reader slots (1st opener fixes) */
 #define QS_MAXDBS		8	/* named databases */
-#define QS_DEFAULT_DEVICE	"default"	/* id of a client naming none */
 #define QS_SCHEMA_VERSION	4	/* on-disk schema written and read */
 #define QS_TOUCH_INTERVAL_MS	60000	/* ms: last-seen write granularity */
 #define QS_SETTLE_AT		8192	/* log entries that make a settle due */
@@ -256,7 +253,7 @@ void		 qs_sub_abort(struct qstore *);
  * qs_enqueue: queue one envelope (len bytes, copied) for every known device
  * of user, or hold it for the user when it has none.  All copies share
  * one id, written to id_out (a NUL-terminated string).  priority is
- * 0..QS_PRIO_MAX; the message expires at now_ms + ttl_ms (ttl_ms 0:
+ * 0..PRIO_MAX; the message expires at now_ms + ttl_ms (ttl_ms 0:
  * never).  queue_max caps each queue (0: no cap): a device queue at the
  * cap first loses its oldest message (the normal lane's, else the high
  * lane's) and its drop marker grows; a held queue at the cap refuses the
@@ -443,8 +440,6 @@ int		 qs_backup(struct qstore *, const char *dir,
 
 /* ---- Ids ------------------------------------------------------------ */
 
-/* qs_id_valid: 1 if s is a valid user or device id, else 0. */
-int		 qs_id_valid(const char *s);
 
 /* qs_msgid_parse: the lane and sequence number of message id s; QS_OK or
  * QS_BADID for anything this module did not make. */

@@ -17,7 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
+#include "paths.h"
 #include "routingd.h"
 #include "supervisor.h"
 

@@ -24,7 +24,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "metrics.h"	/* for now: callers of metrics_* that include shm.h */
 #include "ratelimit.h"
 #include "routingd.h"
 
@@ -65,9 +64,13 @@ struct shm_role {
 };
 
 /*
- * API metrics, daemon-wide.  Unlike the rest of sh_*, every API worker
- * adds to these (relaxed atomic adds; cumulative, never reset); the
- * queue gauges are stored by whichever worker renders /metrics.
+ * Message, store and HTTP metrics, daemon-wide (struct shm_api, named for
+ * the HTTP API that came first).  Unlike the rest of sh_*, these have many
+ * writers: API workers add the HTTP counters (sa_requests, the request
+ * histogram); every worker that sends, fetches, acknowledges, admits a
+ * device or commits a batch (API and WS alike) adds the message and store
+ * counters.  Relaxed atomic adds, cumulative, never reset; the queue
+ * gauges are stored by whichever worker renders /metrics.
  */
 enum shm_api_route {		/* route label of routingd_api_requests_total */
 	SHM_R_SEND = 0,

@@ -40,10 +40,12 @@
 
 #include <ev.h>
 
+#include "config.h"
 #include "control.h"
 #include "handoff.h"
 #include "ipc.h"
 #include "log.h"
+#include "paths.h"
 #include "presence.h"
 #include "routingd.h"
 #include "shm.h"

@@ -5,6 +5,7 @@
 #ifndef SUPERVISOR_H
 #define SUPERVISOR_H
 
+#include "config.h"
 #include "routingd.h"
 
 struct sup_options {

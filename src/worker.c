@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "ipc.h"
 #include "log.h"
 #include "routingd.h"

@@ -8,6 +8,7 @@
 
 #include <ev.h>
 
+#include "config.h"
 #include "routingd.h"
 #include "shm.h"
 

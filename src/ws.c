@@ -36,6 +36,7 @@
 
 #include "auth.h"
 #include "commit.h"
+#include "config.h"
 #include "handoff.h"
 #include "ipc.h"
 #include "log.h"
@@ -225,7 +226,7 @@ static void
 ws_doorbell(struct ws *x, const void *payload, size_t len)
 {
 	struct ipc_doorbell	 db;
-	char			 user[QS_ID_MAX + 1];
+	char			 user[ID_MAX + 1];
 	size_t			 off = sizeof(db);
 
 	memcpy(&db, payload, sizeof(db));
@@ -238,7 +239,7 @@ ws_ephemeral(struct ws *x, const void *payload, size_t len)
 {
 	struct ipc_ephemeral	 ie;
 	struct ws_conn		*c;
-	char			 user[QS_ID_MAX + 1], id[QS_ID_MAX + 1];
+	char			 user[ID_MAX + 1], id[ID_MAX + 1];
 	const char		*env;
 	size_t			 envlen;
 

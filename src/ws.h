@@ -15,6 +15,7 @@
 #include <wslay/wslay.h>
 
 #include "auth.h"
+#include "config.h"
 #include "qstore.h"
 
 #define WS_USER_BUCKETS		4096	/* user hash chains (2^n) */
@@ -71,8 +72,8 @@ struct ws_conn {
 	wslay_event_context_ptr	 wc_ctx;
 	ev_io			 wc_rio;
 	ev_io			 wc_wio;
-	char			 wc_user[QS_ID_MAX + 1];
-	char			 wc_device[QS_ID_MAX + 1];
+	char			 wc_user[ID_MAX + 1];
+	char			 wc_device[ID_MAX + 1];
 	unsigned		 wc_bucket;
 	int64_t			 wc_exp;	/* token exp, unix s */
 	int			 wc_mode;	/* enum ws_mode */

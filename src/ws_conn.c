@@ -40,8 +40,10 @@
 #include <unistd.h>
 
 #include "commit.h"
+#include "config.h"
 #include "handoff.h"
 #include "json.h"
+#include "metrics.h"
 #include "msgrecv.h"
 #include "msgsend.h"
 #include "ratelimit.h"
@@ -235,23 +237,29 @@ wsc_buf_need(size_t n)
 
 /*
  * An error frame {"type":"error","requestId":rid,"error":code,"message":
- * msg} (no requestId when rid is "" or NULL); rid and the texts need no
- * escaping (checked or ours).  bad counts it against WS_BAD_FRAMES_MAX.
+ * msg} (no requestId when rid is "" or NULL).  Every string is escaped,
+ * whatever its origin; one too long or not UTF-8 sends no frame.  bad
+ * counts it against WS_BAD_FRAMES_MAX.
  */
 static void
 wsc_error_rid(struct ws_conn *c, const char *rid, const char *code,
     const char *msg, int bad)
 {
-	char	 frame[512];
-	int	 n;
+	char	 erid[WSC_RID_MAX * 6 + 3], ecode[128], emsg[768];
+	char	 frame[sizeof(erid) + sizeof(ecode) + sizeof(emsg) + 64];
+	int	 n, has_rid = rid != NULL && *rid != '\0';
 
-	n = snprintf(frame, sizeof(frame), "{\"type\":\"error\",%s%s%s"
-	    "\"error\":\"%s\",\"message\":\"%s\"}",
-	    rid != NULL && *rid != '\0' ? "\"requestId\":\"" : "",
-	    rid != NULL ? rid : "", rid != NULL && *rid != '\0' ? "\"," : "",
-	    code, msg);
-	if (n > 0 && (size_t)n < sizeof(frame))
-		(void)wsc_queue_text(c, frame, (size_t)n);
+	if ((has_rid ? json_escape(rid, strlen(rid), erid, sizeof(erid),
+	    NULL) : 0) == 0 &&
+	    json_escape(code, strlen(code), ecode, sizeof(ecode), NULL) == 0 &&
+	    json_escape(msg, strlen(msg), emsg, sizeof(emsg), NULL) == 0) {
+		n = snprintf(frame, sizeof(frame), "{\"type\":\"error\",%s%s%s"
+		    "\"error\":%s,\"message\":%s}",
+		    has_rid ? "\"requestId\":" : "", has_rid ? erid : "",
+		    has_rid ? "," : "", ecode, emsg);
+		if (n > 0 && (size_t)n < sizeof(frame))
+			(void)wsc_queue_text(c, frame, (size_t)n);
+	}
 	if (bad && ++c->wc_bad > WS_BAD_FRAMES_MAX)
 		wsc_close(c, WSLAY_CODE_POLICY_VIOLATION, "too many bad frames");
 }
@@ -656,7 +664,7 @@ wsc_message(struct ws_conn *c, const char *text, size_t len)
 	    (t = json_obj_get(&doc, 0, "type")) < 0 ||
 	    json_type(&doc, t) != JSON_STRING) {
 		wsc_error(c, "invalid_frame",
-		    "a frame is a JSON object with a \\\"type\\\"");
+		    "a frame is a JSON object with a \"type\"");
 		return;
 	}
 	if (json_str_eq(&doc, t, "ack", 3))

@@ -335,6 +335,10 @@ def section6(cx):
     f = c.recv_frame(3)
     expect(is_error(f), "6: valid UTF-8 that is not JSON gets an "
            "invalid_frame error frame, not a close (got %r)" % f)
+    expect(is_error(f) and f.json().get("message") ==
+           'a frame is a JSON object with a "type"',
+           "6: the error frame's message keeps its quotes, escaped as "
+           "JSON (got %r)" % (f.json() if f else f))
     c.close()
     utf8_ack = json.dumps({"type": "ack", "messageIds": ["κόσμε😀"]},
                           ensure_ascii=False).encode()

@@ -34,6 +34,8 @@
 
 #include <cmocka.h>
 
+#include "config.h"
+#include "paths.h"
 #include "routingd.h"
 
 #define NKEYS		37		/* keys in config.c's table */

@@ -29,6 +29,7 @@
 #include <ev.h>
 
 #include "commit.h"
+#include "config.h"
 #include "json.h"
 #include "msgrecv.h"
 #include "qstore.h"

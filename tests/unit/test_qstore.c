@@ -76,7 +76,7 @@ struct got {
 
 struct devlist {
 	size_t		 n;
-	char		 dev[16][QS_ID_MAX + 1];
+	char		 dev[16][ID_MAX + 1];
 	uint32_t	 count[16];
 	uint64_t	 seen[16];
 	int		 push[16];
@@ -1310,7 +1310,7 @@ static void
 test_misuse_and_ids(void **state)
 {
 	struct qstore	*qs = ((struct fix *)*state)->qs;
-	char		 id[QS_MSGID_SIZE], big[QS_ID_MAX + 2];
+	char		 id[QS_MSGID_SIZE], big[ID_MAX + 2];
 	uint64_t	 seq;
 	int		 lane;
 
@@ -1332,8 +1332,8 @@ test_misuse_and_ids(void **state)
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(qs_enqueue(qs, big, "x", 1, 0, 5, TTL, QMAX, id),
 	    QS_BADID);
-	big[QS_ID_MAX] = '\0';
-	assert_int_equal(qs_id_valid(big), 1);
+	big[ID_MAX] = '\0';
+	assert_int_equal(id_valid(big), 1);
 	assert_int_equal(qs_enqueue(qs, big, "x", 1, 0, 5, TTL, QMAX, id),
 	    QS_OK);
 	assert_int_equal(qs_enqueue(qs, "", "x", 1, 0, 5, TTL, QMAX, id),
@@ -1929,9 +1929,9 @@ test_held_adopt(void **state)
 	assert_int_equal(fx.ef_held, 1);
 	assert_int_equal(held(qs, "u"), 7);
 	assert_int_equal(devices(qs, "u")->n, 0);
-	assert_int_equal(qs_depth(qs, "u", QS_DEFAULT_DEVICE, NULL, NULL),
+	assert_int_equal(qs_depth(qs, "u", ID_DEFAULT_DEVICE, NULL, NULL),
 	    QS_NOTFOUND);
-	(void)fetch(qs, "u", QS_DEFAULT_DEVICE, 10, 1100, QS_NOTFOUND);
+	(void)fetch(qs, "u", ID_DEFAULT_DEVICE, 10, 1100, QS_NOTFOUND);
 	assert_int_equal(qs_stats(qs, &st), QS_OK);
 	assert_int_equal(st.st_held, 1);
 	assert_int_equal(st.st_queues, 0);
@@ -2256,7 +2256,7 @@ test_overflow_marker(void **state)
 /* A keep callback: keeps "u3"/"kept"; logs the devices asked about. */
 struct keeplog {
 	size_t	 n;
-	char	 who[64][2 * QS_ID_MAX + 2];
+	char	 who[64][2 * ID_MAX + 2];
 };
 
 static int

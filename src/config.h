@@ -1,0 +1,136 @@
+/*
+ * config.h: the configuration as every process sees it (struct config),
+ * and the functions of config.c that read, check, print and query it.
+ * The supervisor parses the file; workers get the parsed struct across
+ * fork (a reload forks a new generation) and never read the file.
+ */
+
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+
+#define CFG_MAX_ERRORS		32
+#define CFG_ERRLEN		256
+
+/* A listening address as written ("127.0.0.1:8082", "[::1]:8082",
+ * "*:8082") and as resolved. */
+struct listen_addr {
+	char			 la_text[128];
+	struct sockaddr_storage	 la_ss;
+	socklen_t		 la_sslen;
+};
+
+struct config_origin;		/* private to config.c */
+
+struct strlist {
+	size_t			  sl_n;
+	char			**sl_v;
+};
+
+enum log_fmt_level {
+	CFG_LOG_DEBUG = 7,	/* values are syslog priorities */
+	CFG_LOG_INFO = 6,
+	CFG_LOG_NOTICE = 5,
+	CFG_LOG_WARNING = 4,
+	CFG_LOG_ERR = 3
+};
+
+enum push_format {
+	PUSH_FORMAT_MATRIX = 0,
+	PUSH_FORMAT_GORUSH = 1
+};
+
+/*
+ * The whole configuration.  Strings are heap-owned by the struct (NULL when
+ * unset); config_free() releases them.  Durations are milliseconds, sizes
+ * bytes.  Every field has one key in the table in config.c.
+ */
+struct config {
+	char			*cf_path;	/* file read, NULL = embedded */
+	int			 cf_local;	/* 1: embedded local defaults */
+	struct config_origin	*cf_origin;	/* private to config.c: where
+						 * each key was set */
+
+	struct listen_addr	 cf_api_listen;
+	struct listen_addr	 cf_ws_listen;
+	int			 cf_api_workers;
+	int			 cf_ws_workers;
+	char			*cf_data_dir;
+	char			*cf_control_socket;
+	char			*cf_control_socket_group;
+
+	char			*cf_jwt_secret;
+	char			*cf_jwt_secret_file;
+	char			*cf_jwt_jwks_file;
+	char			*cf_jwt_issuer;
+	char			*cf_jwt_audience;
+	char			*cf_jwt_user_claim;
+	char			*cf_jwt_device_claim;
+
+	int64_t			 cf_max_envelope_bytes;
+	int64_t			 cf_queue_max_messages;
+	int64_t			 cf_message_ttl;	/* ms */
+	int64_t			 cf_device_idle_ttl;	/* ms, 0: never */
+	int64_t			 cf_store_max_size;	/* bytes: LMDB map */
+	int64_t			 cf_rate_limit_per_user; /* per second, 0 off */
+	int64_t			 cf_ws_window;
+	int64_t			 cf_ws_ping_interval;	/* ms */
+	int64_t			 cf_max_connections_per_device;
+	struct strlist		 cf_cors_origins;
+
+	char			*cf_tls_cert;
+	char			*cf_tls_key;
+	char			*cf_push_gateway_url;
+	int			 cf_push_gateway_format; /* enum push_format */
+
+	int			 cf_log_level;		/* enum log_fmt_level */
+	char			*cf_log_file;
+
+	int64_t			 cf_shutdown_timeout;	/* ms */
+	int64_t			 cf_heartbeat_timeout;	/* ms */
+	int64_t			 cf_client_header_timeout; /* ms */
+	int64_t			 cf_client_body_timeout; /* ms */
+	int64_t			 cf_keepalive_timeout;	/* ms */
+	int64_t			 cf_send_timeout;	/* ms */
+	int64_t			 cf_max_clients;	/* per worker */
+};
+
+/* Problems found while reading a config, each "file:line: text". */
+struct cfg_errors {
+	int			 ce_n;		/* may exceed CFG_MAX_ERRORS */
+	char			 ce_msg[CFG_MAX_ERRORS][CFG_ERRLEN];
+};
+
+struct config	*config_new(int local);
+int		 config_parse_buf(struct config *, const char *name,
+		    const char *buf, size_t len, struct cfg_errors *);
+int		 config_load(const char *path, struct config **,
+		    struct cfg_errors *);
+int		 config_validate(struct config *, struct cfg_errors *);
+void		 config_free(struct config *);
+const char	*config_log_level_name(int);
+int		 config_parse_duration(const char *, int64_t *);
+int		 config_parse_size(const char *, int64_t *);
+int		 config_parse_listen(const char *, struct listen_addr *);
+int		 config_write(const struct config *, FILE *);
+/*
+ * config_unserved: the next key from *pos on (start at 0) that is set in
+ * cf although this release does not serve its feature (TLS, push): it is
+ * checked like any key but has no effect.  Returns its static name and
+ * advances *pos, or NULL at the end.  Keys with a default count only
+ * when a file sets them.
+ */
+const char	*config_unserved(const struct config *, size_t *pos);
+/* config_touch_interval_ms: how old a device's last-seen time may grow
+ * before a request rewrites it: a quarter of device_idle_ttl, at most
+ * 60 s (a write per device per minute at most). */
+uint64_t	 config_touch_interval_ms(const struct config *);
+
+#endif /* CONFIG_H */
