@@ -398,11 +398,7 @@ rctl_status(struct rctl *rc, int argc, char **argv)
 	if (rv != RCTL_EXIT_OK)
 		return (rv);
 	memcpy(&st, rc->rc_payload, sizeof(st));
-	ipc_strfix(st.is_version);
-	ipc_strfix(st.is_config);
-	ipc_strfix(st.is_api_listen);
-	ipc_strfix(st.is_ws_listen);
-	ipc_strfix(st.is_data_dir);
+	ipc_status_fix(&st);
 	if (rc->rc_json)
 		rctl_status_json(&st);
 	else
@@ -413,9 +409,11 @@ rctl_status(struct rctl *rc, int argc, char **argv)
 static void
 rctl_status_text(const struct ipc_status *st)
 {
-	char		 dur[32], since[32];
-	struct tm	 tm;
-	time_t		 t = (time_t)st->is_started;
+	const struct ipc_role_status	*rs;
+	char				 dur[32], since[32], label[32];
+	struct tm			 tm;
+	time_t				 t = (time_t)st->is_started;
+	uint32_t			 i, total = 0;
 
 	rctl_fmt_dur(dur, sizeof(dur), st->is_uptime);
 	if (gmtime_r(&t, &tm) == NULL ||
@@ -428,40 +426,56 @@ rctl_status_text(const struct ipc_status *st)
 	    st->is_ready ? "ready" : "starting");
 	printf("%-12s %s\n", "config", st->is_config[0] != '\0' ?
 	    st->is_config : "(embedded defaults)");
-	printf("%-12s %s\n", "api listen", st->is_api_listen);
-	printf("%-12s %s\n", "ws listen", st->is_ws_listen);
+	for (i = 0; i < st->is_nroles; i++) {
+		rs = &st->is_roles[i];
+		(void)snprintf(label, sizeof(label), "%s listen", rs->rs_name);
+		if (rs->rs_listen[0] != '\0')
+			printf("%-12s %s\n", label, rs->rs_listen);
+		total += rs->rs_workers;
+	}
 	printf("%-12s %s\n", "data dir", st->is_data_dir);
-	printf("%-12s %u of %u up (api %u, ws %u)\n", "workers",
-	    st->is_workers_up, st->is_api_workers + st->is_ws_workers,
-	    st->is_api_workers, st->is_ws_workers);
-	printf("%-12s api %" PRIu64 ", ws %" PRIu64 "\n", "restarts",
-	    st->is_restarts_api, st->is_restarts_ws);
-	printf("%-12s %" PRIu64 "\n", "reloads", st->is_reloads);
+	printf("%-12s %u of %u up (", "workers", st->is_workers_up, total);
+	for (i = 0; i < st->is_nroles; i++)
+		printf("%s%s %u", i > 0 ? ", " : "", st->is_roles[i].rs_name,
+		    st->is_roles[i].rs_workers);
+	printf(")\n%-12s ", "restarts");
+	for (i = 0; i < st->is_nroles; i++)
+		printf("%s%s %" PRIu64, i > 0 ? ", " : "",
+		    st->is_roles[i].rs_name, st->is_roles[i].rs_restarts);
+	printf("\n%-12s %" PRIu64 "\n", "reloads", st->is_reloads);
 }
 
 static void
 rctl_status_json(const struct ipc_status *st)
 {
+	uint32_t	 i;
+
 	printf("{\"version\":");
 	rctl_json_str(st->is_version);
 	printf(",\"config\":");
 	rctl_json_str(st->is_config);
-	printf(",\"api_listen\":");
-	rctl_json_str(st->is_api_listen);
-	printf(",\"ws_listen\":");
-	rctl_json_str(st->is_ws_listen);
+	for (i = 0; i < st->is_nroles; i++) {
+		if (st->is_roles[i].rs_listen[0] == '\0')
+			continue;
+		printf(",\"%s_listen\":", st->is_roles[i].rs_name);
+		rctl_json_str(st->is_roles[i].rs_listen);
+	}
 	printf(",\"data_dir\":");
 	rctl_json_str(st->is_data_dir);
 	printf(",\"pid\":%d,\"ready\":%s,\"draining\":%s", st->is_pid,
 	    st->is_ready ? "true" : "false",
 	    st->is_draining ? "true" : "false");
-	printf(",\"api_workers\":%u,\"ws_workers\":%u,\"workers_up\":%u",
-	    st->is_api_workers, st->is_ws_workers, st->is_workers_up);
+	for (i = 0; i < st->is_nroles; i++)
+		printf(",\"%s_workers\":%u", st->is_roles[i].rs_name,
+		    st->is_roles[i].rs_workers);
+	printf(",\"workers_up\":%u", st->is_workers_up);
 	printf(",\"started\":%" PRIu64 ",\"uptime\":%" PRIu64
 	    ",\"reloads\":%" PRIu64, st->is_started, st->is_uptime,
 	    st->is_reloads);
-	printf(",\"restarts_api\":%" PRIu64 ",\"restarts_ws\":%" PRIu64 "}\n",
-	    st->is_restarts_api, st->is_restarts_ws);
+	for (i = 0; i < st->is_nroles; i++)
+		printf(",\"restarts_%s\":%" PRIu64, st->is_roles[i].rs_name,
+		    st->is_roles[i].rs_restarts);
+	printf("}\n");
 }
 
 /* ------------------------------------------------------------------ */

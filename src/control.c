@@ -560,9 +560,7 @@ control_do_status(struct control_client *cc)
 	ctl->ctl_ops->co_status(ctl->ctl_arg, &st);
 	ipc_strfix(st.is_version);
 	ipc_strfix(st.is_config);
-	ipc_strfix(st.is_api_listen);
-	ipc_strfix(st.is_ws_listen);
-	ipc_strfix(st.is_data_dir);
+	ipc_status_fix(&st);
 	(void)control_reply(cc, IPC_CTL_STATUS_REPLY, &st, sizeof(st));
 }
 

@@ -348,3 +348,19 @@ ipc_recv(int fd, void *buf, size_t cap)
 	}
 	return (n);
 }
+
+void
+ipc_status_fix(struct ipc_status *st)
+{
+	uint32_t	 i;
+
+	ipc_strfix(st->is_version);
+	ipc_strfix(st->is_config);
+	ipc_strfix(st->is_data_dir);
+	if (st->is_nroles > IPC_MAX_ROLES)
+		st->is_nroles = IPC_MAX_ROLES;
+	for (i = 0; i < IPC_MAX_ROLES; i++) {
+		ipc_strfix(st->is_roles[i].rs_name);
+		ipc_strfix(st->is_roles[i].rs_listen);
+	}
+}

@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		2	/* 2: IPC_DOORBELL, IPC_EPHEMERAL */
+#define IPC_VERSION		3	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
+				   3: the status reply by role */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
@@ -83,25 +84,36 @@ struct ipc_text {
 	char		it_text[1024];
 };
 
-/* IPC_CTL_STATUS_REPLY */
-#define IPC_LISTEN_LEN		128	/* bytes of each is_*_listen */
+/*
+ * IPC_CTL_STATUS_REPLY: the daemon, then one struct ipc_role_status per
+ * row of the supervisor's process table (is_nroles of them, in table
+ * order), so a new process role needs no new field here.
+ */
+#define IPC_LISTEN_LEN		128	/* bytes of rs_listen */
+#define IPC_ROLE_NAME		8	/* bytes of a role name, NUL included */
+#define IPC_MAX_ROLES		8
+struct ipc_role_status {
+	char		rs_name[IPC_ROLE_NAME];	/* "api", "ws" */
+	char		rs_listen[IPC_LISTEN_LEN]; /* "": no listener */
+	uint32_t	rs_workers;		/* configured */
+	uint32_t	rs_pad;
+	uint64_t	rs_restarts;		/* respawns since start */
+};
+
 struct ipc_status {
 	char		is_version[32];		/* package version */
 	char		is_config[256];		/* config path, "" embedded */
-	char		is_api_listen[IPC_LISTEN_LEN];
-	char		is_ws_listen[IPC_LISTEN_LEN];
 	char		is_data_dir[256];
 	int32_t		is_pid;			/* supervisor */
 	uint32_t	is_ready;		/* 1 when every worker is up */
 	uint32_t	is_draining;		/* 1 after stop/SIGTERM */
-	uint32_t	is_api_workers;		/* configured */
-	uint32_t	is_ws_workers;		/* configured */
 	uint32_t	is_workers_up;		/* live, ready workers */
 	uint64_t	is_started;		/* unix time, seconds */
 	uint64_t	is_uptime;		/* seconds */
 	uint64_t	is_reloads;		/* successful reloads */
-	uint64_t	is_restarts_api;	/* respawns since start */
-	uint64_t	is_restarts_ws;
+	uint32_t	is_nroles;		/* <= IPC_MAX_ROLES */
+	uint32_t	is_pad;
+	struct ipc_role_status is_roles[IPC_MAX_ROLES];
 };
 
 /* IPC_CTL_WORKERS_REPLY: struct ipc_workers, then iw_n struct ipc_worker. */
@@ -205,5 +217,11 @@ int		 ipc_ephemeral_parse(const void *payload, size_t len,
 
 /* ipc_strfix: force NUL termination of a fixed-size string field. */
 #define ipc_strfix(field)	((field)[sizeof(field) - 1] = '\0')
+
+/*
+ * ipc_status_fix: make a received status reply safe to read: every string
+ * NUL-terminated, is_nroles at most IPC_MAX_ROLES.
+ */
+void		 ipc_status_fix(struct ipc_status *);
 
 #endif /* IPC_H */

@@ -60,9 +60,8 @@
 /*
  * The process table: the whole topology, a row per worker role.  Fields
  * given as offsets point into struct config (pd_count: an int; pd_listen:
- * a struct listen_addr) or into the routingctl status reply (pd_st_*; 0:
- * not shown, as offset 0 is no role's field).  At most one row receives
- * hand-offs.
+ * a struct listen_addr).  At most one row receives hand-offs.  The
+ * routingctl status reply has one entry per row, in this order.
  */
 struct proc_desc {
 	const char		*pd_name;	/* titles, logs, labels */
@@ -76,31 +75,22 @@ struct proc_desc {
 	int			 pd_handoff;	/* 1: a hand-off socketpair and
 						 * a presence partition per
 						 * seat */
-	size_t			 pd_st_listen;	/* char[], its listen text */
-	size_t			 pd_st_workers;	/* uint32_t, its count */
-	size_t			 pd_st_restarts; /* uint64_t, its respawns */
 };
 
 #define PD_CFG(f)	offsetof(struct config, f)
-#define PD_ST(f)	offsetof(struct ipc_status, f)
 
 static const struct proc_desc procs[] = {
 	{ .pd_name = "api", .pd_role = PROC_API, .pd_ops = &api_ops,
 	    .pd_count_key = "api_workers", .pd_count = PD_CFG(cf_api_workers),
 	    .pd_listen_key = "api_listen", .pd_listen = PD_CFG(cf_api_listen),
-	    .pd_slots = SHM_SLOTS / 2,
-	    .pd_st_listen = PD_ST(is_api_listen),
-	    .pd_st_workers = PD_ST(is_api_workers),
-	    .pd_st_restarts = PD_ST(is_restarts_api) },
+	    .pd_slots = SHM_SLOTS / 2 },
 	{ .pd_name = "ws", .pd_role = PROC_WS, .pd_ops = &ws_ops,
 	    .pd_count_key = "ws_workers", .pd_count = PD_CFG(cf_ws_workers),
 	    .pd_listen_key = "ws_listen", .pd_listen = PD_CFG(cf_ws_listen),
-	    .pd_slots = SHM_SLOTS / 2, .pd_handoff = 1,
-	    .pd_st_listen = PD_ST(is_ws_listen),
-	    .pd_st_workers = PD_ST(is_ws_workers),
-	    .pd_st_restarts = PD_ST(is_restarts_ws) },
+	    .pd_slots = SHM_SLOTS / 2, .pd_handoff = 1 },
 };
 #define NPROCS	(sizeof(procs) / sizeof(procs[0]))
+_Static_assert(NPROCS <= IPC_MAX_ROLES, "the status reply has no room");
 
 enum sup_state {
 	SUP_RUNNING,
@@ -199,7 +189,7 @@ static void	sup_sigterm_cb(struct ev_loop *, ev_signal *, int);
 static void	sup_sigint_cb(struct ev_loop *, ev_signal *, int);
 static void	sup_sigusr1_cb(struct ev_loop *, ev_signal *, int);
 static void	sup_ctl_status_role(struct sup *, const struct proc_desc *,
-		    struct ipc_status *);
+		    struct ipc_role_status *);
 static void	sup_ctl_status(void *, struct ipc_status *);
 static size_t	sup_ctl_workers(void *, struct ipc_worker *, size_t);
 static int	sup_ctl_reload(void *, char *, size_t);
@@ -1260,25 +1250,19 @@ sup_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 /* Control socket requests                                             */
 /* ------------------------------------------------------------------ */
 
-/* The fields of the status reply that row pd names (pd_st_*). */
+/* The status reply's entry for row pd. */
 static void
 sup_ctl_status_role(struct sup *s, const struct proc_desc *pd,
-    struct ipc_status *st)
+    struct ipc_role_status *rs)
 {
 	const struct listen_addr	*la = sup_listen_addr(s->s_cfg, pd);
-	char				*base = (char *)st;
-	uint32_t			 n = (uint32_t)sup_count(s->s_cfg, pd);
-	uint64_t			 restarts;
 
-	restarts = atomic_load(&s->s_shm->sh_restarts[pd->pd_role]);
-	if (pd->pd_st_listen != 0 && la != NULL)
-		(void)snprintf(base + pd->pd_st_listen, IPC_LISTEN_LEN, "%s",
+	(void)snprintf(rs->rs_name, sizeof(rs->rs_name), "%s", pd->pd_name);
+	if (la != NULL)
+		(void)snprintf(rs->rs_listen, sizeof(rs->rs_listen), "%s",
 		    la->la_text);
-	if (pd->pd_st_workers != 0)
-		memcpy(base + pd->pd_st_workers, &n, sizeof(n));
-	if (pd->pd_st_restarts != 0)
-		memcpy(base + pd->pd_st_restarts, &restarts,
-		    sizeof(restarts));
+	rs->rs_workers = (uint32_t)sup_count(s->s_cfg, pd);
+	rs->rs_restarts = atomic_load(&s->s_shm->sh_restarts[pd->pd_role]);
 }
 
 static void
@@ -1299,8 +1283,9 @@ sup_ctl_status(void *arg, struct ipc_status *st)
 	st->is_pid = (int32_t)s->s_pid;
 	st->is_ready = atomic_load(&s->s_shm->sh_ready);
 	st->is_draining = atomic_load(&s->s_shm->sh_draining);
-	for (p = 0; p < NPROCS; p++)
-		sup_ctl_status_role(s, &procs[p], st);
+	for (p = 0; p < NPROCS && p < IPC_MAX_ROLES; p++)
+		sup_ctl_status_role(s, &procs[p], &st->is_roles[p]);
+	st->is_nroles = (uint32_t)p;
 	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
 		if (ch->ch_ready && !ch->ch_retired)
 			st->is_workers_up++;

@@ -11,8 +11,9 @@
  * /api/send; answered sent, or error).  Anything else, and a malformed
  * ack or send, is a bad frame: answered with an error frame, and the
  * connection closes with 1008 once more than WS_BAD_FRAMES_MAX error
- * frames were counted (a failed ack's counts too; the answer to a
- * rate-limited send or one the store refused does not).  Pings are
+ * frames were counted.  Errors that are not the client's fault (a full
+ * queue, a rate-limited send, out of memory, a store that failed an ack
+ * or a send) are answered the same way but not counted.  Pings are
  * answered by wslay.
  *
  * Invariants:
@@ -264,10 +265,18 @@ wsc_error_rid(struct ws_conn *c, const char *rid, const char *code,
 		wsc_close(c, WSLAY_CODE_POLICY_VIOLATION, "too many bad frames");
 }
 
+/* A bad frame: an error frame counted against WS_BAD_FRAMES_MAX. */
 static void
 wsc_error(struct ws_conn *c, const char *code, const char *msg)
 {
 	wsc_error_rid(c, NULL, code, msg, 1);
+}
+
+/* Our failure, not the client's: an "unavailable" frame, not counted. */
+static void
+wsc_unavailable(struct ws_conn *c, const char *msg)
+{
+	wsc_error_rid(c, NULL, "unavailable", msg, 0);
 }
 
 static int
@@ -450,7 +459,7 @@ wsc_ack_done(struct commit_op *op, int r)
 
 	/* c stays allocated while wc_ops counts this op (until the end) */
 	if (!c->wc_dead && r != QS_OK)
-		wsc_error(c, "unavailable", "the acknowledgement failed");
+		wsc_unavailable(c, "the acknowledgement failed");
 	else if (!c->wc_dead) {
 		mr_ack_count(&ka->ka_ack, c->wc_ws->x_shm, MR_VIA_WS);
 		c->wc_inflight -= deleted < c->wc_inflight ?
@@ -476,7 +485,7 @@ wsc_ack(struct ws_conn *c, const struct json_doc *doc)
 	int			 r;
 
 	if ((ka = malloc(sizeof(*ka))) == NULL) {
-		wsc_error(c, "unavailable", "out of memory");
+		wsc_unavailable(c, "out of memory");
 		return;
 	}
 	r = mr_ack_parse(&ka->ka_ack, doc, 0, c->wc_user, c->wc_device,
@@ -484,7 +493,7 @@ wsc_ack(struct ws_conn *c, const struct json_doc *doc)
 	if (r != MR_OK) {
 		free(ka);
 		if (r == MR_NOMEM)
-			wsc_error(c, "unavailable", "out of memory");
+			wsc_unavailable(c, "out of memory");
 		else
 			wsc_error(c, "invalid_request", err);
 		return;
@@ -580,7 +589,7 @@ wsc_send_parse(struct ws_conn *c, const struct json_doc *doc)
 	size_t			 n;
 
 	if ((sd = calloc(1, sizeof(*sd))) == NULL) {
-		wsc_error(c, "unavailable", "out of memory");
+		wsc_unavailable(c, "out of memory");
 		return (NULL);
 	}
 	if (wsc_rid(doc, sd->sd_rid) == -1) {

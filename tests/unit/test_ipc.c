@@ -1,6 +1,7 @@
 /*
  * test_ipc.c: unit tests for ipc.c (framing, strict decode, type names,
- * send/recv over a real SOCK_SEQPACKET socketpair).  Links ipc.c only.
+ * send/recv over a real SOCK_SEQPACKET socketpair, a received status reply
+ * made safe).  Links ipc.c only.
  */
 
 #include <sys/types.h>
@@ -449,6 +450,32 @@ test_ipc_send_errors(void **state)
 	close(sv[0]);
 }
 
+/* A status reply from a confused peer: strings unterminated, too many roles. */
+static void
+test_ipc_status_fix(void **state)
+{
+	struct ipc_status	 st;
+	uint32_t		 i;
+
+	(void)state;
+	memset(&st, 'x', sizeof(st));
+	st.is_nroles = IPC_MAX_ROLES + 5;
+	ipc_status_fix(&st);
+	assert_int_equal(st.is_nroles, IPC_MAX_ROLES);
+	assert_int_equal(strlen(st.is_version), sizeof(st.is_version) - 1);
+	assert_int_equal(strlen(st.is_config), sizeof(st.is_config) - 1);
+	assert_int_equal(strlen(st.is_data_dir), sizeof(st.is_data_dir) - 1);
+	for (i = 0; i < IPC_MAX_ROLES; i++) {
+		assert_int_equal(strlen(st.is_roles[i].rs_name),
+		    IPC_ROLE_NAME - 1);
+		assert_int_equal(strlen(st.is_roles[i].rs_listen),
+		    IPC_LISTEN_LEN - 1);
+	}
+	st.is_nroles = 2;
+	ipc_status_fix(&st);
+	assert_int_equal(st.is_nroles, 2);
+}
+
 int
 main(void)
 {
@@ -467,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_ipc_send_recv),
 		cmocka_unit_test(test_ipc_recv_too_big),
 		cmocka_unit_test(test_ipc_send_errors),
+		cmocka_unit_test(test_ipc_status_fix),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
