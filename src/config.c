@@ -131,7 +131,7 @@ static const struct config_enum config_enum_push_format[] = {
  * Every key.  KEEP SORTED BY NAME (bsearch).  Columns: name, type, field,
  * min, max (value for numbers, bytes for strings, items for lists), default
  * text, local default text, flags, enum values.  A key added here must be
- * documented in man/routingd.conf.5 and etc/routingd.conf.
+ * documented in man/routingd.conf.5.in and etc/routingd.conf.
  */
 static const struct config_key config_keys[] = {
 	{ "api_listen", CFG_T_LISTEN, CFG_FIELD(cf_api_listen),

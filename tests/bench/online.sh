@@ -7,8 +7,7 @@
 # Starts the built daemon (src/routingd) on loopback ports 18082/18083
 # with a fresh data_dir under /var/tmp (a real disk: every commit is
 # fsync'd), rate limiting off, then runs tests/bench/rtdws (build it
-# first: make tests/bench/rtdws, or cc -std=c11 -D_GNU_SOURCE -O2 -o
-# tests/bench/rtdws tests/bench/rtdws.c -lcrypto) twice against it:
+# and the daemon first: make bench) twice against it:
 #   a. throughput: 1000 connected users, sends as fast as 400 pipelined
 #      connections get answers; messages received over WebSocket per s
 #   b. latency: 10,000 connected users over 2 client processes, 5000
@@ -21,12 +20,10 @@ cd "$(dirname "$0")/../.."
 api_workers=${API_WORKERS:-2}
 ws_workers=${WS_WORKERS:-2}
 bench=./tests/bench/rtdws
-[ -x "$bench" ] || { echo "online.sh: build $bench first" >&2; exit 1; }
-[ -x ./src/routingd ] || { echo "online.sh: build src/routingd first" >&2
-	exit 1; }
+. ./tests/bench/lib.sh
+bench_need "$bench"
 # 10,000 WebSockets: the daemon and each client process need the fds.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-. ./tests/bench/lib.sh
 bench_start rtdws <<CONF
 api_workers = $api_workers
 ws_workers = $ws_workers

@@ -6,7 +6,8 @@
 #
 # Starts the built daemon (src/routingd) on loopback ports 18082/18083
 # with a fresh data_dir under /var/tmp (a real disk: every commit is
-# fsync'd), rate limiting off, then runs tests/bench/rtdbench:
+# fsync'd), rate limiting off, then runs tests/bench/rtdbench (build it
+# and the daemon first: make bench):
 #   1. send: durable accepts/s (POST /api/send, keep-alive, pipelined)
 #   2. drain: GET /api/messages?limit=500 + ack, msgs/s
 # and prints commits/s and the average batch size from /metrics.  Before
@@ -20,6 +21,7 @@ secs=${1:-10}; conns=${2:-800}; pipe=${3:-4}; users=${4:-1000}
 api_workers=${API_WORKERS:-2}
 array=${ARRAY:-1}		# envelopes per POST /api/send (1..100)
 . ./tests/bench/lib.sh
+bench_need ./tests/bench/rtdbench
 bench_start rtdbench <<CONF
 api_workers = $api_workers
 CONF

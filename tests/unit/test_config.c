@@ -6,8 +6,8 @@
  * every error kind with its line number and wording, several errors in
  * one file, the file checks (real files in a mkdtemp directory under
  * /tmp), config_load, and the config_write round trip.  It also checks
- * that etc/routingd.conf and man/routingd.conf.5 document every key (found
- * through $srcdir, as exported by automake; "." when unset).
+ * that etc/routingd.conf and man/routingd.conf.5.in document every key
+ * (found through $srcdir, as exported by automake; "." when unset).
  */
 
 #ifndef _GNU_SOURCE
@@ -427,7 +427,7 @@ test_docs_cover_every_key(void **state)
 	char		*man, *ex, *out, *out2, *line, *save = NULL, *un;
 	char		 want[128], key[64];
 
-	man = read_doc("man/routingd.conf.5");
+	man = read_doc("man/routingd.conf.5.in");
 	ex = read_doc("etc/routingd.conf");
 	if (man == NULL || ex == NULL) {
 		free(man);
