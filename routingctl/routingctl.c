@@ -4,8 +4,8 @@
  *
  * Owns: option parsing, socket discovery, the command table and the output
  * (aligned text, or one JSON object per command with --json).  Each
- * command is one connection, one request, one reply (ipc.h); the only
- * shared code with the daemon is ipc.c.
+ * command is one connection, one request, one reply (ipc.h); what it
+ * shares with the daemon is ipc.c and the headers ipc.h and paths.h.
  *
  * Invariants: it never hangs (every request has a CTL_TIMEOUT receive and
  * send timeout, stop waits at most CTL_STOP_WAIT); the exit status is one
@@ -428,9 +428,11 @@ rctl_status_text(const struct ipc_status *st)
 	    st->is_config : "(embedded defaults)");
 	for (i = 0; i < st->is_nroles; i++) {
 		rs = &st->is_roles[i];
-		(void)snprintf(label, sizeof(label), "%s listen", rs->rs_name);
-		if (rs->rs_listen[0] != '\0')
+		if (rs->rs_listen[0] != '\0') {
+			(void)snprintf(label, sizeof(label), "%s listen",
+			    rs->rs_name);
 			printf("%-12s %s\n", label, rs->rs_listen);
+		}
 		total += rs->rs_workers;
 	}
 	printf("%-12s %s\n", "data dir", st->is_data_dir);

@@ -2,7 +2,8 @@
  * api.h: the API worker's private interfaces, shared by api.c (process
  * side and routing) and api_routes.c (one function per endpoint).
  * Nothing outside the API worker includes it: what the API shares with
- * the WS worker lives in auth.h, commit.h, msgsend.h and msgrecv.h.
+ * the WS worker lives in auth.h, commit.h, handoff.h, msgsend.h,
+ * msgrecv.h and server.h.
  */
 
 #ifndef API_H

@@ -1862,7 +1862,7 @@ config_write(const struct config *cf, FILE *fp)
 	return (ferror(fp) || fflush(fp) == EOF ? -1 : 0);
 }
 
-/* config_unserved: see routingd.h. */
+/* config_unserved: see config.h. */
 const char *
 config_unserved(const struct config *cf, size_t *pos)
 {
@@ -1879,7 +1879,7 @@ config_unserved(const struct config *cf, size_t *pos)
 	return (NULL);
 }
 
-/* config_touch_interval_ms: see routingd.h. */
+/* config_touch_interval_ms: see config.h. */
 uint64_t
 config_touch_interval_ms(const struct config *cf)
 {

@@ -168,18 +168,6 @@ env_get_ids(const struct json_doc *doc, int obj, const char *caller,
 	return (ENV_OK);
 }
 
-/* Append a JSON string literal of s to out at *off (room checked). */
-static int
-env_put_str(char *out, size_t cap, size_t *off, const char *s, size_t len)
-{
-	size_t	 n;
-
-	if (json_escape(s, len, out + *off, cap - *off, &n) == -1)
-		return (-1);
-	*off += n;
-	return (0);
-}
-
 /* Append "s" for s (len bytes) that needs no escaping: validated base64. */
 static int
 env_put_b64(char *out, size_t cap, size_t *off, const char *s, size_t len)
@@ -231,7 +219,7 @@ env_render(const struct env_msg *m, const struct env_parts *p, char *out,
 	size_t	 off = 0, i;
 
 	if (env_put_raw(out, cap, &off, "{\"recipientId\":") == -1 ||
-	    env_put_str(out, cap, &off, m->em_recipient,
+	    json_put_string(out, cap, &off, m->em_recipient,
 	    strlen(m->em_recipient)) == -1)
 		return (-1);
 	for (i = 0; i < ENV_NB64; i++) {
@@ -250,7 +238,7 @@ env_render(const struct env_msg *m, const struct env_parts *p, char *out,
 	if (env_put_raw(out, cap, &off, tail) == -1)
 		return (-1);
 	if (p->ep_has_sender && (env_put_raw(out, cap, &off,
-	    ",\"senderId\":") == -1 || env_put_str(out, cap, &off,
+	    ",\"senderId\":") == -1 || json_put_string(out, cap, &off,
 	    p->ep_sender, strlen(p->ep_sender)) == -1))
 		return (-1);
 	return (env_put_raw(out, cap, &off, "}"));

@@ -866,29 +866,20 @@ http_format_head(char *buf, size_t cap, int status, const char *ctype,
 	return ((int)off);
 }
 
-/* Append s as a JSON string literal (json_escape: the one escaper). */
-static int
-http_put_json(char *buf, size_t cap, size_t *off, const char *s)
-{
-	size_t	 n;
-
-	if (*off >= cap || json_escape(s, strlen(s), buf + *off, cap - *off,
-	    &n) == -1)
-		return (-1);
-	*off += n;
-	return (0);
-}
-
 /* http_error_body: see http.h. */
 int
 http_error_body(char *buf, size_t cap, const char *code, const char *msg)
 {
 	size_t	 off = 0;
 
+	if (code == NULL)
+		code = "";
+	if (msg == NULL)
+		msg = "";
 	if (http_put(buf, cap, &off, "{\"error\":") == -1 ||
-	    http_put_json(buf, cap, &off, code != NULL ? code : "") == -1 ||
+	    json_put_string(buf, cap, &off, code, strlen(code)) == -1 ||
 	    http_put(buf, cap, &off, ",\"message\":") == -1 ||
-	    http_put_json(buf, cap, &off, msg != NULL ? msg : "") == -1 ||
+	    json_put_string(buf, cap, &off, msg, strlen(msg)) == -1 ||
 	    http_put(buf, cap, &off, "}") == -1)
 		return (-1);
 	return ((int)off);

@@ -1,6 +1,6 @@
 /*
  * ids.c: validation of user and device ids (ids.h).  Pure functions, used
- * by every process role; no state, no allocation.
+ * by the API and WS workers; no state, no allocation.
  */
 
 #include <stddef.h>

@@ -1022,3 +1022,16 @@ json_escape(const void *in, size_t len, char *out, size_t cap,
 		*outlen = n;
 	return (0);
 }
+
+int
+json_put_string(char *out, size_t cap, size_t *off, const void *in,
+    size_t len)
+{
+	size_t	 n;
+
+	if (*off >= cap || json_escape(in, len, out + *off, cap - *off,
+	    &n) == -1)
+		return (-1);
+	*off += n;
+	return (0);
+}

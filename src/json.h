@@ -179,4 +179,13 @@ size_t		 json_escaped_len(const void *in, size_t len);
 int		 json_escape(const void *in, size_t len, char *out, size_t cap,
 		    size_t *outlen);
 
+/*
+ * json_put_string: json_escape() of in[0..len) appended to out at *off
+ * (capacity cap, NUL-terminated), advancing *off.  Returns 0, or -1 (out
+ * and *off unchanged up to *off) if the input is not valid UTF-8 or
+ * does not fit.
+ */
+int		 json_put_string(char *out, size_t cap, size_t *off,
+		    const void *in, size_t len);
+
 #endif /* JSON_H */

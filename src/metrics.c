@@ -3,7 +3,7 @@
  * and the histogram and request-count updates behind some of them.
  *
  * Rendering runs in any API worker that serves GET /metrics.  It only
- * reads shared memory (relaxed atomic loads), so every worker reports the
+ * reads shared memory (atomic loads), so every API worker reports the
  * same totals: per-slot counters summed by role, plus the daemon-wide
  * fields.  metrics_defs[] below is the one list of what is exported (see
  * metrics.h); role labels come from the roles the supervisor recorded in
@@ -304,6 +304,28 @@ metrics_sample(struct metrics_buf *mb, const struct metrics_def *md,
 	metrics_printf(mb, "%s %llu\n", md->md_name, (unsigned long long)v);
 }
 
+/* A sample of md per value of one label: names[i] with counters[i]. */
+static void
+metrics_labelled(struct metrics_buf *mb, const struct metrics_def *md,
+    const char *label, const char *const *names,
+    const _Atomic uint64_t *counters, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		metrics_printf(mb, "%s{%s=\"%s\"} %llu\n", md->md_name, label,
+		    names[i], (unsigned long long)metrics_load(&counters[i]));
+}
+
+/* The sample of md for worker role name. */
+static void
+metrics_role_sample(struct metrics_buf *mb, const struct metrics_def *md,
+    const char *role, uint64_t v)
+{
+	metrics_printf(mb, "%s{role=\"%s\"} %llu\n", md->md_name, role,
+	    (unsigned long long)v);
+}
+
 /* The _Atomic uint64_t at offset md_arg in struct shm. */
 static void
 metrics_shm_u64(struct metrics_buf *mb, const struct shm *sh,
@@ -323,9 +345,8 @@ metrics_by_role(struct metrics_buf *mb, const struct shm *sh,
 
 	for (r = 0; r < PROC_NROLES; r++)
 		if ((role = metrics_role(sh, r)) != NULL)
-			metrics_printf(mb, "%s{role=\"%s\"} %llu\n",
-			    md->md_name, role,
-			    (unsigned long long)shm_sum(sh, r, md->md_arg));
+			metrics_role_sample(mb, md, role,
+			    shm_sum(sh, r, md->md_arg));
 }
 
 /* Histogram md_arg (enum shm_hist_kind), buckets made cumulative. */
@@ -384,9 +405,8 @@ metrics_restarts(struct metrics_buf *mb, const struct shm *sh,
 
 	for (r = 0; r < PROC_NROLES; r++)
 		if ((role = metrics_role(sh, r)) != NULL)
-			metrics_printf(mb, "%s{role=\"%s\"} %llu\n",
-			    md->md_name, role, (unsigned long long)
-			    atomic_load(&sh->sh_restarts[r]));
+			metrics_role_sample(mb, md, role,
+			    metrics_load(&sh->sh_restarts[r]));
 }
 
 /* Live workers by role and state (the slots of each role's share). */
@@ -442,12 +462,8 @@ static void
 metrics_rejected(struct metrics_buf *mb, const struct shm *sh,
     const struct metrics_def *md)
 {
-	int	 i;
-
-	for (i = 0; i < SHM_REJ_COUNT; i++)
-		metrics_printf(mb, "%s{reason=\"%s\"} %llu\n", md->md_name,
-		    metrics_rejects[i], (unsigned long long)
-		    metrics_load(&sh->sh_api.sa_rejected[i]));
+	metrics_labelled(mb, md, "reason", metrics_rejects,
+	    sh->sh_api.sa_rejected, SHM_REJ_COUNT);
 }
 
 static void
@@ -465,12 +481,8 @@ static void
 metrics_ws_disconnects(struct metrics_buf *mb, const struct shm *sh,
     const struct metrics_def *md)
 {
-	int	 i;
-
-	for (i = 0; i < SHM_WC_COUNT; i++)
-		metrics_printf(mb, "%s{code=\"%s\"} %llu\n", md->md_name,
-		    metrics_ws_codes[i], (unsigned long long)
-		    metrics_load(&sh->sh_ws.sw_closes[i]));
+	metrics_labelled(mb, md, "code", metrics_ws_codes,
+	    sh->sh_ws.sw_closes, SHM_WC_COUNT);
 }
 
 /* metrics_render: see metrics.h. */

@@ -37,7 +37,7 @@ extern const size_t		metrics_ndefs;
  * metrics_render: the Prometheus text exposition (format 0.0.4) of sh:
  * for every row of metrics_defs, its HELP and TYPE lines then its
  * samples.  Into a malloc'd buffer (*out, caller frees), length in *len.
- * Only reads sh (relaxed atomic loads).  Returns 0, or -1 on allocation
+ * Only reads sh (atomic loads).  Returns 0, or -1 on allocation
  * failure.
  */
 int		 metrics_render(const struct shm *sh, char **out,

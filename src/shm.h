@@ -5,12 +5,13 @@
  * worker inherits the mapping.  It holds no pointers, only fixed-width
  * fields and C11 atomics, so any process may read it at any time.
  *
- * Ownership: a worker slot (struct shm_slot) has one writer, the worker
- * that holds it, except for ss_state/ss_pid/ss_conns, which the supervisor
- * sets before fork and resets after the worker is reaped.  Counters in a
- * slot are cumulative and survive slot reuse, so /metrics sums slots.
- * The daemon-wide fields (sh_*) are written by the supervisor only.
- * sh_roles is the supervisor's process table as the region records it:
+ * Ownership: a worker slot (struct shm_slot) is written by the worker
+ * that holds it and by the supervisor, which stamps it (role, index,
+ * times, state) before fork, sets its pid after, and resets it after the
+ * worker is reaped.  Counters in a slot are cumulative and survive slot
+ * reuse, so /metrics sums slots.  The daemon-wide fields (sh_*) are
+ * written by the supervisor, except sh_rl, sh_api and sh_ws, which the
+ * workers add to (see each).  sh_roles is the supervisor's process table as the region records it:
  * each role's name and its share of the slots, stamped before the first
  * fork and never changed after.
  *
@@ -70,7 +71,7 @@ struct shm_role {
  * histogram); every worker that sends, fetches, acknowledges, admits a
  * device or commits a batch (API and WS alike) adds the message and store
  * counters.  Relaxed atomic adds, cumulative, never reset; the queue
- * gauges are stored by whichever worker renders /metrics.
+ * gauges are stored by whichever API worker renders /metrics.
  */
 enum shm_api_route {		/* route label of routingd_api_requests_total */
 	SHM_R_SEND = 0,

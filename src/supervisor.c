@@ -1283,7 +1283,7 @@ sup_ctl_status(void *arg, struct ipc_status *st)
 	st->is_pid = (int32_t)s->s_pid;
 	st->is_ready = atomic_load(&s->s_shm->sh_ready);
 	st->is_draining = atomic_load(&s->s_shm->sh_draining);
-	for (p = 0; p < NPROCS && p < IPC_MAX_ROLES; p++)
+	for (p = 0; p < NPROCS; p++)	/* NPROCS <= IPC_MAX_ROLES */
 		sup_ctl_status_role(s, &procs[p], &st->is_roles[p]);
 	st->is_nroles = (uint32_t)p;
 	TAILQ_FOREACH(ch, &s->s_children, ch_entry)

@@ -237,35 +237,55 @@ wsc_buf_need(size_t n)
 }
 
 /*
+ * Append "name":<s as a JSON string> and then the byte end to frame at *n
+ * (capacity cap).  0, or -1 if it does not fit or s is not UTF-8.
+ */
+static int
+wsc_frame_member(char *frame, size_t cap, size_t *n, const char *name,
+    const char *s, char end)
+{
+	int	 len;
+
+	len = snprintf(frame + *n, cap - *n, "\"%s\":", name);
+	if (len < 0 || (size_t)len >= cap - *n)
+		return (-1);
+	*n += (size_t)len;
+	if (json_put_string(frame, cap, n, s, strlen(s)) == -1 ||
+	    *n + 1 >= cap)
+		return (-1);
+	frame[(*n)++] = end;
+	return (0);
+}
+
+/*
  * An error frame {"type":"error","requestId":rid,"error":code,"message":
  * msg} (no requestId when rid is "" or NULL).  Every string is escaped,
- * whatever its origin; one too long or not UTF-8 sends no frame.  bad
- * counts it against WS_BAD_FRAMES_MAX.
+ * whatever its origin; a frame that does not fit is not sent.  bad counts
+ * it against WS_BAD_FRAMES_MAX.
  */
 static void
 wsc_error_rid(struct ws_conn *c, const char *rid, const char *code,
     const char *msg, int bad)
 {
-	char	 erid[WSC_RID_MAX * 6 + 3], ecode[128], emsg[768];
-	char	 frame[sizeof(erid) + sizeof(ecode) + sizeof(emsg) + 64];
-	int	 n, has_rid = rid != NULL && *rid != '\0';
+	static const char	 head[] = "{\"type\":\"error\",";
+	char			 frame[1024];
+	size_t			 n = sizeof(head) - 1;
+	int			 r = 0;
 
-	if ((has_rid ? json_escape(rid, strlen(rid), erid, sizeof(erid),
-	    NULL) : 0) == 0 &&
-	    json_escape(code, strlen(code), ecode, sizeof(ecode), NULL) == 0 &&
-	    json_escape(msg, strlen(msg), emsg, sizeof(emsg), NULL) == 0) {
-		n = snprintf(frame, sizeof(frame), "{\"type\":\"error\",%s%s%s"
-		    "\"error\":%s,\"message\":%s}",
-		    has_rid ? "\"requestId\":" : "", has_rid ? erid : "",
-		    has_rid ? "," : "", ecode, emsg);
-		if (n > 0 && (size_t)n < sizeof(frame))
-			(void)wsc_queue_text(c, frame, (size_t)n);
-	}
+	memcpy(frame, head, n);
+	if (rid != NULL && *rid != '\0')
+		r = wsc_frame_member(frame, sizeof(frame), &n, "requestId",
+		    rid, ',');
+	if (r == 0)
+		r = wsc_frame_member(frame, sizeof(frame), &n, "error", code,
+		    ',');
+	if (r == 0 && wsc_frame_member(frame, sizeof(frame), &n, "message",
+	    msg, '}') == 0)
+		(void)wsc_queue_text(c, frame, n);
 	if (bad && ++c->wc_bad > WS_BAD_FRAMES_MAX)
 		wsc_close(c, WSLAY_CODE_POLICY_VIOLATION, "too many bad frames");
 }
 
-/* A bad frame: an error frame counted against WS_BAD_FRAMES_MAX. */
 static void
 wsc_error(struct ws_conn *c, const char *code, const char *msg)
 {

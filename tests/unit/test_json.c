@@ -480,6 +480,33 @@ test_json_utf8_valid(void **state)
 	assert_false(json_utf8_valid("\xc3\xa9\xc3", 3));
 }
 
+/* json_put_string appends at *off; a refusal leaves *off alone. */
+static void
+test_json_put_string(void **state)
+{
+	char	 out[16] = "{\"a\":";
+	size_t	 off = 5;
+
+	(void)state;
+	assert_int_equal(json_put_string(out, sizeof(out), &off, "x\"y", 3),
+	    0);
+	assert_string_equal(out, "{\"a\":\"x\\\"y\"");
+	assert_int_equal(off, 11);
+	/* "zzzz" needs 6 bytes + NUL: 5 left */
+	assert_int_equal(json_put_string(out, sizeof(out), &off, "zzzz", 4),
+	    -1);
+	assert_int_equal(off, 11);
+	assert_int_equal(json_put_string(out, sizeof(out), &off, "\xff", 1),
+	    -1);
+	assert_int_equal(off, 11);
+	off = sizeof(out);
+	assert_int_equal(json_put_string(out, sizeof(out), &off, "", 0), -1);
+	off = 11;
+	assert_int_equal(json_put_string(out, sizeof(out), &off, "", 0), 0);
+	assert_int_equal(off, 13);
+	assert_string_equal(out + 11, "\"\"");
+}
+
 static void
 test_json_escape(void **state)
 {
@@ -552,6 +579,7 @@ main(void)
 		cmocka_unit_test(test_json_get_bool),
 		cmocka_unit_test(test_json_utf8_valid),
 		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_json_put_string),
 		cmocka_unit_test(test_json_escape_roundtrip),
 	};
 
