@@ -14,24 +14,9 @@ SYSCONF = os.environ.get("RTD_SYSCONF",
                          "/usr/local/etc/routingd/routingd.conf")
 
 
-def port_free(port):
-    import socket
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def test():
+def body():
     if os.path.exists(SYSCONF):
         print("SKIP: %s exists, so routingd would read it" % SYSCONF)
-        sys.exit(rtd.SKIP)
-    if not (port_free(8082) and port_free(8083)):
-        print("SKIP: ports 8082/8083 are in use")
         sys.exit(rtd.SKIP)
     d = rtd.Daemon(start=False)
     d.api_port = 8082
@@ -69,6 +54,11 @@ def test():
         raise
     finally:
         d.stop()
+
+
+def test():
+    with rtd.default_ports():
+        body()
 
 
 rtd.run(test)

@@ -100,6 +100,33 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+class default_ports:
+    """Hold the lock on the embedded defaults' ports (8082, 8083) for
+    the tests that run routingd without a config file, so that two of
+    them never run at once under `make -j check`; then skip (exit 77)
+    if something else holds the ports.  A context manager."""
+
+    def __enter__(self):
+        import fcntl
+        os.makedirs(TESTDIR, exist_ok=True)
+        self.f = open(os.path.join(TESTDIR, ".default-ports.lock"), "w")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        for port in (8082, 8083):
+            with socket.socket() as s:
+                # as routingd binds: TIME_WAIT leftovers do not count
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    print("# SKIP: port %d is in use" % port)
+                    sys.exit(SKIP)
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+        return False
+
+
 def run(test):
     """Run test() as the whole script and exit with its verdict."""
     try:
