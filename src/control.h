@@ -19,6 +19,9 @@ struct control_ops {
 	int	(*co_reload)(void *arg, char *msg, size_t msglen);
 	/* start a graceful stop; called after the OK reply is sent */
 	void	(*co_stop)(void *arg);
+	/* 0 and *out filled, or -1 and msg (cap msglen) says why not */
+	int	(*co_token)(void *arg, const struct ipc_token_req *req,
+		    struct ipc_token *out, char *msg, size_t msglen);
 };
 
 /*
