@@ -434,7 +434,8 @@ int		 qs_stats(struct qstore *, struct qs_stats *);
  * The live store keeps serving, but the call blocks for the whole copy:
  * run it from a short-lived process.  No batch may be open.  QS_OK, or
  * QS_ERR (or an LMDB result) with *errstr (may be NULL) set to a reason
- * in a static buffer.
+ * in a static buffer.  Nothing in this release calls it but the unit test
+ * (test_qstore): it is the store's half of a backup command to come.
  */
 int		 qs_backup(struct qstore *, const char *dir,
 		    const char **errstr);
