@@ -115,7 +115,6 @@ int		 config_load(const char *path, struct config **,
 		    struct cfg_errors *);
 int		 config_validate(struct config *, struct cfg_errors *);
 void		 config_free(struct config *);
-const char	*config_log_level_name(int);
 int		 config_parse_duration(const char *, int64_t *);
 int		 config_parse_size(const char *, int64_t *);
 int		 config_parse_listen(const char *, struct listen_addr *);
