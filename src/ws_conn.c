@@ -636,7 +636,8 @@ wsc_send_parse(struct ws_conn *c, const struct json_doc *doc)
 		    r == ENV_TOO_LARGE ? "too_large" : "invalid_envelope",
 		    r == ENV_SENDER_MISMATCH ? "senderId is not the caller" :
 		    r == ENV_TOO_LARGE ? "ephemeral envelope too large" :
-		    "invalid envelope", 1);
+		    r == ENV_NOMEM ? "out of memory, try again" :
+		    "invalid envelope", r != ENV_NOMEM);
 		ms_free(sd->sd_b);
 		free(sd);
 		return (NULL);
