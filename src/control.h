@@ -19,6 +19,14 @@ struct control_ops {
 	int	(*co_reload)(void *arg, char *msg, size_t msglen);
 	/* start a graceful stop; called after the OK reply is sent */
 	void	(*co_stop)(void *arg);
+	/*
+	 * a store query (query_is(type)): hand the connection fd and the
+	 * checked payload to a query child, which answers; 0 when one took
+	 * it (control.c then closes its own copy of fd), else -1 with msg
+	 * (cap msglen) saying why, which control.c sends as IPC_CTL_FAIL
+	 */
+	int	(*co_query)(void *arg, int fd, uint32_t type,
+		    const void *payload, size_t len, char *msg, size_t msglen);
 };
 
 /*

@@ -47,6 +47,7 @@
 #include "log.h"
 #include "paths.h"
 #include "presence.h"
+#include "query.h"
 #include "routingd.h"
 #include "shm.h"
 #include "supervisor.h"
@@ -141,6 +142,8 @@ struct sup {
 	int			 s_reloading;
 	pid_t			 s_pid;
 	struct childlist	 s_children;
+	pid_t			 s_queries[QUERY_MAX]; /* query children,
+						 * 0: free */
 	struct seat		 s_seats[NPROCS][MAX_WORKERS_PER_ROLE];
 	ev_signal		 s_sighup, s_sigterm, s_sigint, s_sigusr1;
 	ev_child		 s_sigchld;
@@ -194,6 +197,9 @@ static void	sup_ctl_status(void *, struct ipc_status *);
 static size_t	sup_ctl_workers(void *, struct ipc_worker *, size_t);
 static int	sup_ctl_reload(void *, char *, size_t);
 static void	sup_ctl_stop(void *);
+static int	sup_ctl_query(void *, int, uint32_t, const void *, size_t,
+		    char *, size_t);
+static int	sup_query_reaped(struct sup *, pid_t, int);
 static void	sup_describe_exit(int, char *, size_t);
 static void	sup_notify_status(struct sup *);
 static void	sup_apply_logging(struct sup *);
@@ -202,7 +208,8 @@ static const struct control_ops sup_ctl_ops = {
 	sup_ctl_status,
 	sup_ctl_workers,
 	sup_ctl_reload,
-	sup_ctl_stop
+	sup_ctl_stop,
+	sup_ctl_query
 };
 
 /* ------------------------------------------------------------------ */
@@ -813,6 +820,8 @@ sup_reap_cb(struct ev_loop *loop, ev_child *w, int revents)
 	struct sup	*s = w->data;
 	struct child	*ch;
 
+	if (sup_query_reaped(s, w->rpid, w->rstatus))
+		return;
 	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
 		if (ch->ch_pid == w->rpid)
 			break;
@@ -1337,4 +1346,71 @@ static void
 sup_ctl_stop(void *arg)
 {
 	sup_stop(arg, SUP_DRAINING);
+}
+
+/*
+ * A store query: fork a query child (query.c) for it, at most QUERY_MAX
+ * at once.  The child answers on fd; the supervisor only reaps it
+ * (sup_query_reaped).  Signals are blocked across the fork as for a
+ * worker.
+ */
+static int
+sup_ctl_query(void *arg, int fd, uint32_t type, const void *payload,
+    size_t len, char *msg, size_t msglen)
+{
+	struct sup		*s = arg;
+	struct query_ctx	 qc;
+	sigset_t		 all, old;
+	pid_t			 pid;
+	size_t			 i;
+
+	if (s->s_state != SUP_RUNNING) {
+		(void)snprintf(msg, msglen, "routingd is stopping");
+		return (-1);
+	}
+	for (i = 0; i < QUERY_MAX && s->s_queries[i] != 0; i++)
+		;
+	if (i == QUERY_MAX) {
+		(void)snprintf(msg, msglen, "busy: %d store queries are "
+		    "running; try again", QUERY_MAX);
+		return (-1);
+	}
+	qc.qc_cfg = s->s_cfg;
+	qc.qc_shm = s->s_shm;
+	qc.qc_pr = s->s_pr;
+	sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	pid = query_fork(&qc, fd, type, payload, len);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		(void)snprintf(msg, msglen, "cannot fork a query process: %s",
+		    strerror(errno));
+		log_warn("fork() failed for %s", ipc_type_str(type));
+		return (-1);
+	}
+	s->s_queries[i] = pid;
+	log_debug("query pid=%ld for %s", (long)pid, ipc_type_str(type));
+	return (0);
+}
+
+/* 1 if pid was a query child (its place is free again), else 0. */
+static int
+sup_query_reaped(struct sup *s, pid_t pid, int status)
+{
+	char	 how[128];
+	size_t	 i;
+
+	for (i = 0; i < QUERY_MAX; i++)
+		if (s->s_queries[i] == pid)
+			break;
+	if (i == QUERY_MAX)
+		return (0);
+	s->s_queries[i] = 0;
+	sup_describe_exit(status, how, sizeof(how));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_debug("query pid=%ld %s", (long)pid, how);
+	else
+		log_info("query pid=%ld %s (it told routingctl why)",
+		    (long)pid, how);
+	return (1);
 }
