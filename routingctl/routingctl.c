@@ -534,7 +534,8 @@ rctl_status(struct rctl *rc, int argc, char **argv)
 	return (RCTL_EXIT_OK);
 }
 
-/* Open connections of the workers of role (NULL: all). */
+/* Open HTTP connections of the workers of role (NULL: all); an
+ * upgraded WebSocket is no longer one (the store reply counts those). */
 static uint64_t
 rctl_conns(const struct rctl_status_more *sm, const char *role)
 {
@@ -558,15 +559,14 @@ rctl_status_more_text(const struct ipc_status *st,
 	char			 a[32], b[32], c[32];
 	uint32_t		 i;
 
-	if (sm->sm_have_workers) {
-		printf("%-12s %" PRIu64 " (", "connections",
+	if (sm->sm_have_workers && sm->sm_have_store)
+		printf("%-12s %" PRIu64 " (http %" PRIu64 ", websocket %" PRIu64
+		    ")\n", "connections", rctl_conns(sm, NULL) +
+		    is->ist_websockets, rctl_conns(sm, NULL),
+		    is->ist_websockets);
+	else if (sm->sm_have_workers)
+		printf("%-12s http %" PRIu64 "\n", "connections",
 		    rctl_conns(sm, NULL));
-		for (i = 0; i < st->is_nroles; i++)
-			printf("%s%s %" PRIu64, i > 0 ? ", " : "",
-			    st->is_roles[i].rs_name,
-			    rctl_conns(sm, st->is_roles[i].rs_name));
-		printf(")\n");
-	}
 	if (sm->sm_have_store) {
 		rctl_fmt_bytes(a, sizeof(a), is->ist_bytes);
 		printf("%-12s %" PRIu64 " messages, %s (%" PRIu64 " devices, "
@@ -668,7 +668,8 @@ rctl_status_json(const struct ipc_status *st,
 	printf("}\n");
 }
 
-/* status --json: "connections", "worker_list" and "store" (or null). */
+/* status --json: "http_connections", "websockets", "connections" (their
+ * sum), "worker_list" and "store" (or null and "store_error"). */
 static void
 rctl_status_more_json(const struct ipc_status *st,
     const struct rctl_status_more *sm)
@@ -677,11 +678,11 @@ rctl_status_more_json(const struct ipc_status *st,
 	uint32_t		 i;
 
 	if (sm->sm_have_workers) {
-		printf(",\"connections\":%" PRIu64, rctl_conns(sm, NULL));
-		for (i = 0; i < st->is_nroles; i++)
-			printf(",\"%s_connections\":%" PRIu64,
-			    st->is_roles[i].rs_name,
-			    rctl_conns(sm, st->is_roles[i].rs_name));
+		printf(",\"http_connections\":%" PRIu64, rctl_conns(sm, NULL));
+		if (sm->sm_have_store)
+			printf(",\"websockets\":%" PRIu64 ",\"connections\":%"
+			    PRIu64, is->ist_websockets, rctl_conns(sm, NULL) +
+			    is->ist_websockets);
 		printf(",\"worker_list\":[");
 		for (i = 0; i < sm->sm_iw.iw_n; i++) {
 			if (i > 0)

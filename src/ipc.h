@@ -229,7 +229,8 @@ struct ipc_backup {
 	uint64_t	ib_duration_ms;
 };
 
-/* IPC_CTL_STORE_REPLY: the store as a whole. */
+/* IPC_CTL_STORE_REPLY: the store as a whole, and the open WebSockets
+ * (which the workers' connection gauges do not count once upgraded). */
 struct ipc_store {
 	uint64_t	ist_messages;		/* queued copies, held included */
 	uint64_t	ist_bytes;		/* envelope bytes of those */
@@ -240,6 +241,7 @@ struct ipc_store {
 	uint64_t	ist_map_used;		/* bytes to the last page */
 	uint32_t	ist_readers;
 	uint32_t	ist_max_readers;
+	uint64_t	ist_websockets;		/* open now (shared memory) */
 };
 
 /* IPC_PROC_READY: the worker listens and has opened what it needs. */

@@ -510,7 +510,7 @@ query_backup(struct query *q, const struct ipc_path *req)
 	return (query_reply(q, IPC_CTL_BACKUP_REPLY, &ib, sizeof(ib)));
 }
 
-/* IPC_CTL_STORE: totals and map use. */
+/* IPC_CTL_STORE: totals and map use; the open WebSockets. */
 static int
 query_store(struct query *q)
 {
@@ -529,6 +529,7 @@ query_store(struct query *q)
 	is.ist_map_used = st.st_map_used;
 	is.ist_readers = st.st_readers;
 	is.ist_max_readers = st.st_max_readers;
+	is.ist_websockets = atomic_load(&q->q_ctx->qc_shm->sh_ws.sw_active);
 	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb",
 	    q->q_ctx->qc_cfg->cf_data_dir) < sizeof(path) &&
 	    stat(path, &sb) == 0)
