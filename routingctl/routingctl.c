@@ -1230,9 +1230,9 @@ rctl_purge_out(struct rctl *rc, const char *user, const char *dev,
 		    pu->pu_messages, pu->pu_held, pu->pu_online);
 		return;
 	}
-	printf("purged user %s: %" PRIu64 " messages of %u devices dropped "
-	    "(the devices are forgotten), %" PRIu64 " held messages "
-	    "dropped\n", user, pu->pu_messages, pu->pu_devices, pu->pu_held);
+	printf("purged user %s: %u device(s) and their %" PRIu64 " messages "
+	    "dropped, %" PRIu64 " held messages dropped\n", user,
+	    pu->pu_devices, pu->pu_messages, pu->pu_held);
 	if (pu->pu_online > 0)
 		printf("%u device%s online left alone: purge %s once it "
 		    "disconnects\n", pu->pu_online, pu->pu_online > 1 ?

@@ -78,7 +78,7 @@ def test():
 
         rc, out, err = ctl_stdin(d, ["purge", "bob", "phone"], b"y\n",
                                  tty=True)
-        rtd.check(rc == 0 and "3 messages of 1 devices" in out,
+        rtd.check(rc == 0 and "1 device(s) and their 3 messages dropped" in out,
                   "y on a terminal purges the phone, and says so (%d %r %r)"
                   % (rc, out, err))
         rtd.check(depth(d, "bob") == {"laptop": 3},
