@@ -3,13 +3,17 @@
  *
  * It owns the configuration, the listening sockets, the shared-memory
  * region, the presence table and hand-off socketpairs, the control socket,
- * and one record per worker process.  The topology is the procs[] table:
+ * one record per worker process, and the pids of the query children
+ * (query.c) that answer routingctl's store requests.  The topology is the procs[] table:
  * one row per role saying everything role-specific (its configuration
  * keys, listener, share of the shared-memory slots, hand-offs, hooks); the
  * code below loops over the table and never tests a role.
  *
  * Invariants:
- * - It never opens LMDB (workers open it after fork).
+ * - It never opens LMDB (workers and query children open it after fork).
+ * - A query child is not a worker: it has no seat, no slot and no
+ *   channel, is reaped by pid (sup_query_reaped) before the workers are
+ *   searched, and is never respawned; at most QUERY_MAX run at once.
  * - Every "seat" (role, index < configured count) has at most one current
  *   worker; a seat whose worker died is refilled after a backoff that grows
  *   with consecutive quick deaths.  Retired workers (old generation after a
