@@ -12,7 +12,9 @@
  * - Before it opens LMDB the child has closed every descriptor above
  *   stderr but the connection: no listening socket, no control socket,
  *   no worker channel stays open in it, and the signals the supervisor
- *   handles are back to their defaults (SIGTERM ends it).
+ *   handles are back to their defaults (SIGTERM ends it).  It gets
+ *   SIGTERM when the supervisor dies (PR_SET_PDEATHSIG): no orphans; a
+ *   backup cut short that way leaves DIR/.data.mdb.tmp, never data.mdb.
  * - Reads are short read txns (qstore.c); a purge is one normal write
  *   batch, serialised with the workers' batches by LMDB's writer lock.
  *   A backup holds one read txn for the whole copy: the workers go on
@@ -30,6 +32,7 @@
 #endif
 
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -75,9 +78,9 @@ struct query_names {
 	int		 qn_oom;
 };
 
-static void	 query_child(const struct query_ctx *, int, uint32_t,
+static void	 query_child(const struct query_ctx *, pid_t, int, uint32_t,
 		    const void *, size_t) __attribute__((noreturn));
-static void	 query_detach(int);
+static void	 query_detach(pid_t, int);
 static int	 query_fail(struct query *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static int	 query_reply(struct query *, uint32_t, const void *, size_t);
@@ -112,7 +115,7 @@ query_fork(const struct query_ctx *ctx, int fd, uint32_t type,
     const void *payload, size_t len)
 {
 	unsigned char	 req[IPC_MAX_PAYLOAD];
-	pid_t		 pid;
+	pid_t		 pid, parent = getpid();
 
 	if (len > sizeof(req)) {
 		errno = EINVAL;
@@ -121,12 +124,15 @@ query_fork(const struct query_ctx *ctx, int fd, uint32_t type,
 	memcpy(req, payload, len);
 	if ((pid = fork()) != 0)
 		return (pid);
-	query_child(ctx, fd, type, req, len);
+	query_child(ctx, parent, fd, type, req, len);
 }
 
-/* In the child: drop the supervisor's signals and descriptors. */
+/*
+ * In the child: drop the supervisor's signals and descriptors; end with
+ * the supervisor (SIGTERM when it dies, as the workers do).
+ */
 static void
-query_detach(int fd)
+query_detach(pid_t parent, int fd)
 {
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 				    SIGCHLD };
@@ -137,8 +143,11 @@ query_detach(int fd)
 
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		(void)signal(sigs[i], SIG_DFL);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (getppid() != parent)
+		_exit(1);	/* the supervisor died while we forked */
 	if (fd != QUERY_FD && dup2(fd, QUERY_FD) == -1)
 		_exit(1);
 	(void)close_range(QUERY_FD + 1, ~0U, 0);
@@ -150,7 +159,7 @@ query_detach(int fd)
 
 /* The child's whole life: one request, one reply, exit. */
 static void
-query_child(const struct query_ctx *ctx, int fd, uint32_t type,
+query_child(const struct query_ctx *ctx, pid_t parent, int fd, uint32_t type,
     const void *payload, size_t len)
 {
 	struct ipc_user_req	 ur;
@@ -158,7 +167,7 @@ query_child(const struct query_ctx *ctx, int fd, uint32_t type,
 	struct query		 q;
 	int			 rv = -1;
 
-	query_detach(fd);
+	query_detach(parent, fd);
 	memset(&q, 0, sizeof(q));
 	q.q_ctx = ctx;
 	q.q_fd = QUERY_FD;
