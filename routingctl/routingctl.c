@@ -4,13 +4,18 @@
  *
  * Owns: option parsing, socket discovery, the command table and the output
  * (aligned text, or one JSON object per command with --json).  Each
- * command is one connection, one request, one reply (ipc.h); what it
- * shares with the daemon is ipc.c and the headers ipc.h and paths.h.
+ * request is one connection, one request, one reply (ipc.h); status
+ * makes three (status, workers, store).  What it shares with the daemon
+ * is ipc.c and config.c (check-config validates a file as routingd -n
+ * does, without a daemon) and the headers ipc.h, config.h and paths.h.
  *
  * Invariants: it never hangs (every request has a CTL_TIMEOUT receive and
- * send timeout, stop waits at most CTL_STOP_WAIT); the exit status is one
- * of the RCTL_EXIT_* values; diagnostics go to stderr, results to stdout.
- * Strings received are re-terminated before use.
+ * send timeout, a backup CTL_BACKUP_TIMEOUT, stop waits at most
+ * CTL_STOP_WAIT); the exit status is one of the RCTL_EXIT_* values;
+ * diagnostics go to stderr, results to stdout (with --json, one JSON
+ * object, also for a failure after the arguments were accepted).
+ * Strings received are re-terminated before use.  A reply whose header
+ * carries another protocol version is not decoded: it is reported.
  */
 
 #include <sys/types.h>
@@ -21,6 +26,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "ipc.h"
 #include "paths.h"
 
@@ -37,14 +44,16 @@
 #endif
 
 #define CTL_TIMEOUT		10	/* seconds per request and reply */
+#define CTL_BACKUP_TIMEOUT	3600	/* seconds a backup may take */
 #define CTL_STOP_WAIT		60	/* seconds stop waits for the exit */
 #define CTL_STOP_POLL_MS	100	/* milliseconds between probes */
 #define RCTL_TOKEN_TTL		3600	/* seconds, token without --ttl */
 
 #define RCTL_EXIT_OK		0
-#define RCTL_EXIT_FAIL		1	/* IPC_CTL_FAIL or a broken reply */
-#define RCTL_EXIT_USAGE		2
-#define RCTL_EXIT_NODAEMON	3	/* connect() failed */
+#define RCTL_EXIT_FAIL		1	/* IPC_CTL_FAIL, a broken reply, no
+					   permission, another protocol */
+#define RCTL_EXIT_USAGE		2	/* also purge unconfirmed */
+#define RCTL_EXIT_NODAEMON	3	/* nothing listens on the socket */
 
 struct rctl {
 	const char	*rc_socket;
@@ -69,17 +78,35 @@ static int	 rctl_workers(struct rctl *, int, char **);
 static int	 rctl_reload(struct rctl *, int, char **);
 static int	 rctl_stop(struct rctl *, int, char **);
 static int	 rctl_token(struct rctl *, int, char **);
+static int	 rctl_presence(struct rctl *, int, char **);
+static int	 rctl_queue(struct rctl *, int, char **);
+static int	 rctl_devices(struct rctl *, int, char **);
+static int	 rctl_purge(struct rctl *, int, char **);
+static int	 rctl_backup(struct rctl *, int, char **);
+static int	 rctl_check_config(struct rctl *, int, char **);
 
 /* The commands: add a row, a handler and a paragraph in routingctl.8. */
 static const struct rctl_cmd rctl_cmds[] = {
 	{ "status", "", 0, 0, rctl_status,
-	    "show the daemon's state, addresses and counters" },
+	    "state, workers, connections, store" },
 	{ "workers", "", 0, 0, rctl_workers,
 	    "list every worker process" },
 	{ "reload", "", 0, 0, rctl_reload,
-	    "re-read the configuration (a bad one keeps the old)" },
+	    "re-read the configuration" },
 	{ "stop", "[--no-wait]", 0, 1, rctl_stop,
-	    "stop gracefully and wait until the daemon is gone" },
+	    "stop gracefully, wait until gone" },
+	{ "presence", "USER", 1, 1, rctl_presence,
+	    "a user's devices online" },
+	{ "queue", "USER [DEVICE]", 1, 2, rctl_queue,
+	    "queued messages by device and lane" },
+	{ "devices", "USER", 1, 1, rctl_devices,
+	    "a user's known devices" },
+	{ "purge", "[-y] USER [DEVICE]", 1, 3, rctl_purge,
+	    "drop queues (asks unless -y)" },
+	{ "backup", "DIR", 1, 1, rctl_backup,
+	    "hot copy of the store into DIR" },
+	{ "check-config", "[FILE]", 0, 1, rctl_check_config,
+	    "validate a configuration file" },
 	{ "token", "USER [--device D] [--ttl SECONDS]", 1, 5, rctl_token,
 	    "mint an HS256 token with the daemon's secret" },
 };
@@ -88,11 +115,12 @@ static void	 rctl_usage(FILE *);
 static const struct rctl_cmd *rctl_cmd_find(const char *);
 static int	 rctl_cmd_usage(const struct rctl_cmd *);
 static const char *rctl_socket_default(void);
-static int	 rctl_connect(const char *, int *);
+static int	 rctl_connect(const char *, int, int *);
 static int	 rctl_alive(const char *);
 static int	 rctl_request(struct rctl *, uint32_t, uint32_t);
 static int	 rctl_request_p(struct rctl *, uint32_t, const void *, size_t,
-		    uint32_t);
+		    uint32_t, int);
+static int	 rctl_connect_fail(struct rctl *, int);
 static ssize_t	 rctl_exchange(struct rctl *, uint32_t, const void *,
 		    size_t);
 static int	 rctl_reply_check(struct rctl *, ssize_t, uint32_t);
@@ -102,8 +130,14 @@ static void	 rctl_json_str(const char *);
 static void	 rctl_json_result(int, const char *);
 static void	 rctl_fmt_dur(char *, size_t, uint64_t);
 static const char *rctl_state_str(uint32_t);
-static void	 rctl_status_text(const struct ipc_status *);
-static void	 rctl_status_json(const struct ipc_status *);
+struct rctl_status_more;
+static void	 rctl_status_text(const struct ipc_status *,
+		    const struct rctl_status_more *);
+static void	 rctl_status_json(const struct ipc_status *,
+		    const struct rctl_status_more *);
+static void	 rctl_fmt_bytes(char *, size_t, uint64_t);
+static void	 rctl_status_more_json(const struct ipc_status *,
+		    const struct rctl_status_more *);
 static void	 rctl_worker_text(const struct ipc_worker *);
 static void	 rctl_worker_json(const struct ipc_worker *);
 static int	 rctl_stop_wait(struct rctl *);
@@ -163,12 +197,12 @@ rctl_socket_default(void)
 	return (ROUTINGD_SOCKET);
 }
 
-/* 0 and *fdp, or an errno value; both directions time out. */
+/* 0 and *fdp, or an errno value; both directions time out (seconds). */
 static int
-rctl_connect(const char *path, int *fdp)
+rctl_connect(const char *path, int timeout, int *fdp)
 {
 	struct sockaddr_un	 sun;
-	struct timeval		 tv = { CTL_TIMEOUT, 0 };
+	struct timeval		 tv = { timeout, 0 };
 	int			 fd, saved;
 
 	memset(&sun, 0, sizeof(sun));
@@ -215,30 +249,48 @@ rctl_alive(const char *path)
 static int
 rctl_request(struct rctl *rc, uint32_t type, uint32_t expect)
 {
-	return (rctl_request_p(rc, type, NULL, 0, expect));
+	return (rctl_request_p(rc, type, NULL, 0, expect, CTL_TIMEOUT));
 }
 
-/*
- * One request with len bytes of payload; on RCTL_EXIT_OK rc_hdr and
- * rc_payload hold a reply of type expect.  Every other outcome has been
- * reported.
- */
+/* The same with a payload and a timeout (seconds) of its own. */
 static int
 rctl_request_p(struct rctl *rc, uint32_t type, const void *payload,
-    size_t len, uint32_t expect)
+    size_t len, uint32_t expect, int timeout)
 {
 	ssize_t	 n;
 	int	 err, rv;
 
-	if ((err = rctl_connect(rc->rc_socket, &rc->rc_fd)) != 0) {
-		fprintf(stderr, "routingctl: no routingd answers on %s: %s\n",
-		    rc->rc_socket, strerror(err));
-		return (RCTL_EXIT_NODAEMON);
-	}
+	if ((err = rctl_connect(rc->rc_socket, timeout, &rc->rc_fd)) != 0)
+		return (rctl_connect_fail(rc, err));
 	n = rctl_exchange(rc, type, payload, len);
 	rv = rctl_reply_check(rc, n, expect);
 	close(rc->rc_fd);
 	rc->rc_fd = -1;
+	return (rv);
+}
+
+/*
+ * connect() failed with err.  Nothing listens (no socket, a stale one):
+ * RCTL_EXIT_NODAEMON.  A socket this user may not open: say so, exit 1,
+ * since a daemon may well be running.
+ */
+static int
+rctl_connect_fail(struct rctl *rc, int err)
+{
+	char	 msg[PATH_MAX + 128];
+	int	 rv = RCTL_EXIT_NODAEMON;
+
+	if (err == EACCES || err == EPERM) {
+		(void)snprintf(msg, sizeof(msg), "permission denied opening "
+		    "the control socket %s: run as its owner or a member of "
+		    "its control_socket_group", rc->rc_socket);
+		rv = RCTL_EXIT_FAIL;
+	} else
+		(void)snprintf(msg, sizeof(msg), "no routingd answers on %s: "
+		    "%s", rc->rc_socket, strerror(err));
+	fprintf(stderr, "routingctl: %s\n", msg);
+	if (rc->rc_json)
+		rctl_json_result(0, msg);
 	return (rv);
 }
 
@@ -273,30 +325,45 @@ rctl_exchange(struct rctl *rc, uint32_t type, const void *payload,
 	return (n);
 }
 
+/*
+ * Check a reply of n bytes (or the rctl_exchange error n).  The version
+ * in the header is looked at before the payload: a daemon of another
+ * protocol version may lay its payloads out differently.
+ */
 static int
 rctl_reply_check(struct rctl *rc, ssize_t n, uint32_t expect)
 {
 	struct ipc_text	 t;
+	struct ipc_hdr	 hdr;
+	char		 msg[256];
 	int		 rv;
 
 	if (n == -2)
 		return (RCTL_EXIT_FAIL);
 	if (n == -1) {
-		fprintf(stderr, "routingctl: no reply from routingd on %s: "
-		    "%s\n", rc->rc_socket, errno == EAGAIN ?
+		(void)snprintf(msg, sizeof(msg), "no reply from routingd on "
+		    "%s: %s", rc->rc_socket, errno == EAGAIN ?
 		    "timed out" : strerror(errno));
-		return (RCTL_EXIT_FAIL);
+		return (rctl_fail(rc, msg));
 	}
-	if (n == 0) {
-		fprintf(stderr, "routingctl: routingd closed the connection "
-		    "without a reply\n");
-		return (RCTL_EXIT_FAIL);
+	if (n == 0)
+		return (rctl_fail(rc, "routingd closed the connection "
+		    "without a reply"));
+	if ((size_t)n >= sizeof(hdr)) {
+		memcpy(&hdr, rc->rc_buf, sizeof(hdr));
+		if (hdr.ih_peerid != IPC_VERSION) {
+			(void)snprintf(msg, sizeof(msg), "routingd speaks "
+			    "control protocol version %u, this routingctl "
+			    "%u: use the routingctl of the running routingd",
+			    hdr.ih_peerid, IPC_VERSION);
+			return (rctl_fail(rc, msg));
+		}
 	}
 	rv = ipc_decode(rc->rc_buf, (size_t)n, &rc->rc_hdr, &rc->rc_payload);
 	if (rv != IPC_OK) {
-		fprintf(stderr, "routingctl: malformed reply from routingd: "
-		    "%s\n", rctl_decode_str(rv));
-		return (RCTL_EXIT_FAIL);
+		(void)snprintf(msg, sizeof(msg), "malformed reply from "
+		    "routingd: %s", rctl_decode_str(rv));
+		return (rctl_fail(rc, msg));
 	}
 	if (rc->rc_hdr.ih_type == expect)
 		return (RCTL_EXIT_OK);
@@ -305,9 +372,9 @@ rctl_reply_check(struct rctl *rc, ssize_t n, uint32_t expect)
 		ipc_strfix(t.it_text);
 		return (rctl_fail(rc, t.it_text));
 	}
-	fprintf(stderr, "routingctl: unexpected reply %s from routingd\n",
+	(void)snprintf(msg, sizeof(msg), "unexpected reply %s from routingd",
 	    ipc_type_str(rc->rc_hdr.ih_type));
-	return (RCTL_EXIT_FAIL);
+	return (rctl_fail(rc, msg));
 }
 
 /* The daemon said no: its text on stderr, and a JSON result if asked. */
@@ -409,26 +476,128 @@ rctl_state_str(uint32_t state)
 /* status                                                              */
 /* ------------------------------------------------------------------ */
 
+/* What status shows besides the status reply: workers and the store. */
+struct rctl_status_more {
+	struct ipc_workers	 sm_iw;
+	struct ipc_worker	 sm_w[IPC_MAX_WORKERS];
+	int			 sm_have_workers;
+	struct ipc_store	 sm_store;
+	int			 sm_have_store;
+	char			 sm_store_err[1024];
+};
+
+/* The workers reply, then the store's totals (from a query child). */
+static void
+rctl_status_more(struct rctl *rc, struct rctl_status_more *sm)
+{
+	const struct ipc_text	*t;
+	uint32_t		 i;
+	int			 json = rc->rc_json;
+
+	rc->rc_json = 0;	/* failures here are part of the one object */
+	if (rctl_request(rc, IPC_CTL_WORKERS, IPC_CTL_WORKERS_REPLY) ==
+	    RCTL_EXIT_OK) {
+		memcpy(&sm->sm_iw, rc->rc_payload, sizeof(sm->sm_iw));
+		memcpy(sm->sm_w, (const unsigned char *)rc->rc_payload +
+		    sizeof(sm->sm_iw), sm->sm_iw.iw_n * sizeof(sm->sm_w[0]));
+		for (i = 0; i < sm->sm_iw.iw_n; i++)
+			ipc_strfix(sm->sm_w[i].iw_role);
+		sm->sm_have_workers = 1;
+	}
+	if (rctl_request(rc, IPC_CTL_STORE, IPC_CTL_STORE_REPLY) ==
+	    RCTL_EXIT_OK) {
+		memcpy(&sm->sm_store, rc->rc_payload, sizeof(sm->sm_store));
+		sm->sm_have_store = 1;
+	} else if (rc->rc_hdr.ih_type == IPC_CTL_FAIL) {
+		t = rc->rc_payload;
+		(void)snprintf(sm->sm_store_err, sizeof(sm->sm_store_err),
+		    "%.*s", (int)sizeof(t->it_text), t->it_text);
+	} else
+		(void)snprintf(sm->sm_store_err, sizeof(sm->sm_store_err),
+		    "no answer");
+	rc->rc_json = json;
+}
+
 static int
 rctl_status(struct rctl *rc, int argc, char **argv)
 {
-	struct ipc_status	 st;
-	int			 rv;
+	static struct rctl_status_more	 sm;
+	struct ipc_status		 st;
+	int				 rv;
 
 	rv = rctl_request(rc, IPC_CTL_STATUS, IPC_CTL_STATUS_REPLY);
 	if (rv != RCTL_EXIT_OK)
 		return (rv);
 	memcpy(&st, rc->rc_payload, sizeof(st));
 	ipc_status_fix(&st);
+	memset(&sm, 0, sizeof(sm));
+	rctl_status_more(rc, &sm);
 	if (rc->rc_json)
-		rctl_status_json(&st);
+		rctl_status_json(&st, &sm);
 	else
-		rctl_status_text(&st);
+		rctl_status_text(&st, &sm);
 	return (RCTL_EXIT_OK);
 }
 
+/* Open HTTP connections of the workers of role (NULL: all); an
+ * upgraded WebSocket is no longer one (the store reply counts those). */
+static uint64_t
+rctl_conns(const struct rctl_status_more *sm, const char *role)
+{
+	uint64_t	 n = 0;
+	uint32_t	 i;
+
+	for (i = 0; i < sm->sm_iw.iw_n; i++) {
+		if (role == NULL || strcmp(sm->sm_w[i].iw_role, role) == 0)
+			n += sm->sm_w[i].iw_conns;
+	}
+	return (n);
+}
+
+/* status text: the connections, every worker, the store. */
 static void
-rctl_status_text(const struct ipc_status *st)
+rctl_status_more_text(const struct ipc_status *st,
+    const struct rctl_status_more *sm)
+{
+	const struct ipc_store	*is = &sm->sm_store;
+	const struct ipc_worker	*w;
+	char			 a[32], b[32], c[32];
+	uint32_t		 i;
+
+	if (sm->sm_have_workers && sm->sm_have_store)
+		printf("%-12s %" PRIu64 " (http %" PRIu64 ", websocket %" PRIu64
+		    ")\n", "connections", rctl_conns(sm, NULL) +
+		    is->ist_websockets, rctl_conns(sm, NULL),
+		    is->ist_websockets);
+	else if (sm->sm_have_workers)
+		printf("%-12s http %" PRIu64 "\n", "connections",
+		    rctl_conns(sm, NULL));
+	if (sm->sm_have_store) {
+		rctl_fmt_bytes(a, sizeof(a), is->ist_bytes);
+		printf("%-12s %" PRIu64 " messages, %s (%" PRIu64 " devices, "
+		    "%" PRIu64 " held queues)\n", "queued", is->ist_messages,
+		    a, is->ist_devices, is->ist_held);
+		rctl_fmt_bytes(a, sizeof(a), is->ist_file_bytes);
+		rctl_fmt_bytes(b, sizeof(b), is->ist_map_used);
+		rctl_fmt_bytes(c, sizeof(c), is->ist_map_size);
+		printf("%-12s data.mdb %s, map %s used of %s (%.1f%%)\n",
+		    "store", a, b, c, is->ist_map_size == 0 ? 0.0 :
+		    100.0 * (double)is->ist_map_used /
+		    (double)is->ist_map_size);
+	} else
+		printf("%-12s unavailable: %s\n", "store", sm->sm_store_err);
+	for (i = 0; sm->sm_have_workers && i < sm->sm_iw.iw_n; i++) {
+		w = &sm->sm_w[i];
+		(void)snprintf(a, sizeof(a), "%s %u", w->iw_role, w->iw_index);
+		printf("%-12s %-6s pid %-7d %-9s restarts %-4u conns %" PRIu64
+		    "\n", i == 0 ? "by role" : "", a, w->iw_pid,
+		    rctl_state_str(w->iw_state), w->iw_restarts, w->iw_conns);
+	}
+}
+
+static void
+rctl_status_text(const struct ipc_status *st,
+    const struct rctl_status_more *sm)
 {
 	const struct ipc_role_status	*rs;
 	char				 dur[32], since[32], label[32];
@@ -466,10 +635,12 @@ rctl_status_text(const struct ipc_status *st)
 		printf("%s%s %" PRIu64, i > 0 ? ", " : "",
 		    st->is_roles[i].rs_name, st->is_roles[i].rs_restarts);
 	printf("\n%-12s %" PRIu64 "\n", "reloads", st->is_reloads);
+	rctl_status_more_text(st, sm);
 }
 
 static void
-rctl_status_json(const struct ipc_status *st)
+rctl_status_json(const struct ipc_status *st,
+    const struct rctl_status_more *sm)
 {
 	uint32_t	 i;
 
@@ -498,7 +669,45 @@ rctl_status_json(const struct ipc_status *st)
 	for (i = 0; i < st->is_nroles; i++)
 		printf(",\"restarts_%s\":%" PRIu64, st->is_roles[i].rs_name,
 		    st->is_roles[i].rs_restarts);
+	rctl_status_more_json(st, sm);
 	printf("}\n");
+}
+
+/* status --json: "http_connections", "websockets", "connections" (their
+ * sum), "worker_list" and "store" (or null and "store_error"). */
+static void
+rctl_status_more_json(const struct ipc_status *st,
+    const struct rctl_status_more *sm)
+{
+	const struct ipc_store	*is = &sm->sm_store;
+	uint32_t		 i;
+
+	if (sm->sm_have_workers) {
+		printf(",\"http_connections\":%" PRIu64, rctl_conns(sm, NULL));
+		if (sm->sm_have_store)
+			printf(",\"websockets\":%" PRIu64 ",\"connections\":%"
+			    PRIu64, is->ist_websockets, rctl_conns(sm, NULL) +
+			    is->ist_websockets);
+		printf(",\"worker_list\":[");
+		for (i = 0; i < sm->sm_iw.iw_n; i++) {
+			if (i > 0)
+				putchar(',');
+			rctl_worker_json(&sm->sm_w[i]);
+		}
+		putchar(']');
+	}
+	if (!sm->sm_have_store) {
+		printf(",\"store\":null,\"store_error\":");
+		rctl_json_str(sm->sm_store_err);
+		return;
+	}
+	printf(",\"store\":{\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
+	    ",\"devices\":%" PRIu64 ",\"held_queues\":%" PRIu64
+	    ",\"file_bytes\":%" PRIu64 ",\"map_size\":%" PRIu64
+	    ",\"map_used\":%" PRIu64 ",\"readers\":%u,\"max_readers\":%u}",
+	    is->ist_messages, is->ist_bytes, is->ist_devices, is->ist_held,
+	    is->ist_file_bytes, is->ist_map_size, is->ist_map_used,
+	    is->ist_readers, is->ist_max_readers);
 }
 
 /* ------------------------------------------------------------------ */
@@ -672,7 +881,7 @@ rctl_token(struct rctl *rc, int argc, char **argv)
 	if (rctl_token_args(argc, argv, &req) != RCTL_EXIT_OK)
 		return (rctl_cmd_usage(rctl_cmd_find("token")));
 	rv = rctl_request_p(rc, IPC_CTL_TOKEN, &req, sizeof(req),
-	    IPC_CTL_TOKEN_REPLY);
+	    IPC_CTL_TOKEN_REPLY, CTL_TIMEOUT);
 	if (rv != RCTL_EXIT_OK)
 		return (rv);
 	memcpy(&tk, rc->rc_payload, sizeof(tk));
@@ -712,6 +921,571 @@ rctl_stop_wait(struct rctl *rc)
 	if (rc->rc_json)
 		rctl_json_result(0, "routingd did not stop in time");
 	return (RCTL_EXIT_FAIL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Store queries: presence, queue, devices, purge, backup              */
+/* ------------------------------------------------------------------ */
+
+/* "512 B", "3.4 KiB", "1.2 MiB", "8.0 GiB". */
+static void
+rctl_fmt_bytes(char *buf, size_t len, uint64_t n)
+{
+	static const char	*units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double			 v = (double)n;
+	int			 u = -1;
+
+	if (n < 1024) {
+		(void)snprintf(buf, len, "%" PRIu64 " B", n);
+		return;
+	}
+	while (v >= 1024.0 && u < 3) {
+		v /= 1024.0;
+		u++;
+	}
+	(void)snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+/* The age of unix-ms time t at now: "12s", "-" when t is 0. */
+static void
+rctl_fmt_age(char *buf, size_t len, uint64_t now, uint64_t t)
+{
+	if (t == 0) {
+		(void)snprintf(buf, len, "-");
+		return;
+	}
+	rctl_fmt_dur(buf, len, now > t ? (now - t) / 1000 : 0);
+}
+
+/* Unix ms as "2026-12-04 06:30:00 UTC", or "-" for 0. */
+static void
+rctl_fmt_time(char *buf, size_t len, uint64_t ms)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)(ms / 1000);
+
+	if (ms == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		(void)snprintf(buf, len, "-");
+}
+
+/* A user (and device) request: ids longer than the protocol's refused. */
+static int
+rctl_user_req(struct ipc_user_req *ur, const char *user, const char *dev)
+{
+	memset(ur, 0, sizeof(*ur));
+	if (strlen(user) >= sizeof(ur->ur_user) ||
+	    (dev != NULL && strlen(dev) >= sizeof(ur->ur_device))) {
+		fprintf(stderr, "routingctl: a user or device id is at most "
+		    "%zu bytes\n", sizeof(ur->ur_user) - 1);
+		return (-1);
+	}
+	memcpy(ur->ur_user, user, strlen(user));
+	if (dev != NULL)
+		memcpy(ur->ur_device, dev, strlen(dev));
+	return (0);
+}
+
+/* IPC_CTL_USER for user (and device) into *ui; an RCTL_EXIT_* value. */
+static int
+rctl_user_info(struct rctl *rc, const char *user, const char *dev,
+    struct ipc_user_info *ui)
+{
+	struct ipc_user_req	 ur;
+	int			 rv;
+
+	if (rctl_user_req(&ur, user, dev) == -1)
+		return (RCTL_EXIT_USAGE);
+	rv = rctl_request_p(rc, IPC_CTL_USER, &ur, sizeof(ur),
+	    IPC_CTL_USER_REPLY, CTL_TIMEOUT);
+	if (rv != RCTL_EXIT_OK)
+		return (rv);
+	memcpy(ui, rc->rc_payload, sizeof(*ui));
+	ipc_user_info_fix(ui);
+	return (RCTL_EXIT_OK);
+}
+
+/* "ws 0 (pid 123)" for each seat of mask, comma-separated. */
+static void
+rctl_seats_text(const struct ipc_user_info *ui, uint64_t mask, char *buf,
+    size_t len)
+{
+	size_t		 off = 0;
+	uint32_t	 i;
+	int		 n;
+
+	buf[0] = '\0';
+	for (i = 0; i < IPC_MAX_SEATS && off < len; i++) {
+		if (!(mask & ((uint64_t)1 << i)))
+			continue;
+		n = snprintf(buf + off, len - off, "%sws %u (pid %d)",
+		    off > 0 ? ", " : "", i, i < ui->ui_nseats ?
+		    ui->ui_seat_pid[i] : 0);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if (buf[0] == '\0')
+		(void)snprintf(buf, len, "-");
+}
+
+static void
+rctl_seats_json(const struct ipc_user_info *ui, uint64_t mask)
+{
+	uint32_t	 i;
+	int		 first = 1;
+
+	putchar('[');
+	for (i = 0; i < IPC_MAX_SEATS; i++) {
+		if (!(mask & ((uint64_t)1 << i)))
+			continue;
+		printf("%s{\"role\":\"ws\",\"index\":%u,\"pid\":%d}",
+		    first ? "" : ",", i, i < ui->ui_nseats ?
+		    ui->ui_seat_pid[i] : 0);
+		first = 0;
+	}
+	putchar(']');
+}
+
+#define RCTL_PRESENCE_FMT	"%-24s %-9s %5s  %s\n"
+
+static int
+rctl_presence(struct rctl *rc, int argc, char **argv)
+{
+	static struct ipc_user_info	 ui;
+	const struct ipc_dev_row	*r;
+	char				 conns[16], seats[512];
+	uint32_t			 i, online = 0;
+	int				 rv;
+
+	if ((rv = rctl_user_info(rc, argv[0], NULL, &ui)) != RCTL_EXIT_OK)
+		return (rv);
+	if (rc->rc_json) {
+		printf("{\"user\":");
+		rctl_json_str(ui.ui_user);
+		printf(",\"known_devices\":%u,\"online\":[", ui.ui_total);
+	}
+	for (i = 0; i < ui.ui_n; i++) {
+		r = &ui.ui_rows[i];
+		if (r->dr_conns == 0)
+			continue;
+		if (rc->rc_json) {
+			printf("%s{\"device\":", online > 0 ? "," : "");
+			rctl_json_str(r->dr_device);
+			printf(",\"mode\":\"websocket\",\"connections\":%u,"
+			    "\"workers\":", r->dr_conns);
+			rctl_seats_json(&ui, r->dr_workers);
+			putchar('}');
+		} else {
+			if (online == 0)
+				printf(RCTL_PRESENCE_FMT, "DEVICE", "MODE",
+				    "CONNS", "WORKER");
+			(void)snprintf(conns, sizeof(conns), "%u",
+			    r->dr_conns);
+			rctl_seats_text(&ui, r->dr_workers, seats,
+			    sizeof(seats));
+			printf(RCTL_PRESENCE_FMT, r->dr_device, "websocket",
+			    conns, seats);
+		}
+		online++;
+	}
+	if (rc->rc_json)
+		printf("]}\n");
+	else if (online == 0)
+		printf("user %s has no device online (%u known)\n",
+		    ui.ui_user, ui.ui_total);
+	return (RCTL_EXIT_OK);
+}
+
+#define RCTL_QUEUE_FMT		"%-24s %-6s %7s %10s %8s\n"
+
+static const char *const rctl_lanes[IPC_NLANES] = { "high", "normal" };
+
+static void
+rctl_queue_text(const struct ipc_user_info *ui)
+{
+	const struct ipc_dev_row	*r;
+	char				 depth[16], bytes[32], age[32];
+	uint32_t			 i;
+	int				 l;
+
+	printf(RCTL_QUEUE_FMT, "DEVICE", "LANE", "DEPTH", "BYTES", "OLDEST");
+	for (i = 0; i < ui->ui_n; i++) {
+		r = &ui->ui_rows[i];
+		for (l = 0; l < IPC_NLANES; l++) {
+			(void)snprintf(depth, sizeof(depth), "%u",
+			    r->dr_lane_count[l]);
+			rctl_fmt_bytes(bytes, sizeof(bytes),
+			    r->dr_lane_bytes[l]);
+			rctl_fmt_age(age, sizeof(age), ui->ui_now_ms,
+			    r->dr_lane_oldest_ms[l]);
+			printf(RCTL_QUEUE_FMT, r->dr_device, rctl_lanes[l],
+			    depth, bytes, age);
+		}
+	}
+	printf("held for user %s: %u messages (for a device still to come)\n",
+	    ui->ui_user, ui->ui_held);
+	if (ui->ui_n < ui->ui_total)
+		printf("(%u of %u devices shown)\n", ui->ui_n, ui->ui_total);
+}
+
+static void
+rctl_queue_json(const struct ipc_user_info *ui)
+{
+	const struct ipc_dev_row	*r;
+	uint64_t			 age;
+	uint32_t			 i;
+	int				 l;
+
+	printf("{\"user\":");
+	rctl_json_str(ui->ui_user);
+	printf(",\"held\":%u,\"known_devices\":%u,\"truncated\":%s,"
+	    "\"devices\":[", ui->ui_held, ui->ui_total,
+	    ui->ui_n < ui->ui_total ? "true" : "false");
+	for (i = 0; i < ui->ui_n; i++) {
+		r = &ui->ui_rows[i];
+		printf("%s{\"device\":", i > 0 ? "," : "");
+		rctl_json_str(r->dr_device);
+		printf(",\"queued\":%u,\"bytes\":%" PRIu64 ",\"lanes\":{",
+		    r->dr_count, r->dr_bytes);
+		for (l = 0; l < IPC_NLANES; l++) {
+			age = r->dr_lane_oldest_ms[l] == 0 ? 0 :
+			    ui->ui_now_ms > r->dr_lane_oldest_ms[l] ?
+			    ui->ui_now_ms - r->dr_lane_oldest_ms[l] : 0;
+			printf("%s\"%s\":{\"depth\":%u,\"bytes\":%" PRIu64
+			    ",\"oldest_age_ms\":", l > 0 ? "," : "",
+			    rctl_lanes[l], r->dr_lane_count[l],
+			    r->dr_lane_bytes[l]);
+			if (r->dr_lane_oldest_ms[l] == 0)
+				printf("null}");
+			else
+				printf("%" PRIu64 "}", age);
+		}
+		printf("}}");
+	}
+	printf("]}\n");
+}
+
+static int
+rctl_queue(struct rctl *rc, int argc, char **argv)
+{
+	static struct ipc_user_info	 ui;
+	int				 rv;
+
+	rv = rctl_user_info(rc, argv[0], argc > 1 ? argv[1] : NULL, &ui);
+	if (rv != RCTL_EXIT_OK)
+		return (rv);
+	if (rc->rc_json)
+		rctl_queue_json(&ui);
+	else
+		rctl_queue_text(&ui);
+	return (RCTL_EXIT_OK);
+}
+
+#define RCTL_DEVICES_FMT	"%-24s %7s %-23s %9s  %s\n"
+
+static void
+rctl_devices_text(const struct ipc_user_info *ui)
+{
+	const struct ipc_dev_row	*r;
+	char				 queued[16], created[40], seen[40];
+	char				 push[200];
+	uint32_t			 i;
+
+	if (ui->ui_n == 0)
+		printf("user %s has no known device\n", ui->ui_user);
+	else
+		printf(RCTL_DEVICES_FMT, "DEVICE", "QUEUED", "CREATED",
+		    "LAST SEEN", "PUSH");
+	for (i = 0; i < ui->ui_n; i++) {
+		r = &ui->ui_rows[i];
+		(void)snprintf(queued, sizeof(queued), "%u", r->dr_count);
+		rctl_fmt_time(created, sizeof(created), r->dr_created_ms);
+		rctl_fmt_age(seen, sizeof(seen), ui->ui_now_ms,
+		    r->dr_last_seen_ms);
+		if (r->dr_last_seen_ms != 0)
+			(void)strncat(seen, " ago", sizeof(seen) -
+			    strlen(seen) - 1);
+		if (r->dr_has_push)
+			(void)snprintf(push, sizeof(push), "%s %s",
+			    r->dr_platform, r->dr_app_id);
+		else
+			(void)snprintf(push, sizeof(push), "none");
+		printf(RCTL_DEVICES_FMT, r->dr_device, queued, created, seen,
+		    push);
+	}
+	if (ui->ui_n < ui->ui_total)
+		printf("(%u of %u devices shown)\n", ui->ui_n, ui->ui_total);
+	if (ui->ui_held > 0)
+		printf("held for a device still to come: %u messages\n",
+		    ui->ui_held);
+}
+
+/* The fields of GET /api/devices, and what only the operator sees. */
+static void
+rctl_devices_json(const struct ipc_user_info *ui)
+{
+	const struct ipc_dev_row	*r;
+	uint32_t			 i;
+
+	printf("{\"user\":");
+	rctl_json_str(ui->ui_user);
+	printf(",\"held\":%u,\"known_devices\":%u,\"truncated\":%s,"
+	    "\"devices\":[", ui->ui_held, ui->ui_total,
+	    ui->ui_n < ui->ui_total ? "true" : "false");
+	for (i = 0; i < ui->ui_n; i++) {
+		r = &ui->ui_rows[i];
+		printf("%s{\"deviceId\":", i > 0 ? "," : "");
+		rctl_json_str(r->dr_device);
+		printf(",\"queued\":%u,\"bytes\":%" PRIu64 ",\"createdMs\":%"
+		    PRIu64 ",\"lastSeenMs\":%" PRIu64 ",\"online\":%s,"
+		    "\"push\":", r->dr_count, r->dr_bytes, r->dr_created_ms,
+		    r->dr_last_seen_ms, r->dr_conns > 0 ? "true" : "false");
+		if (!r->dr_has_push) {
+			printf("null}");
+			continue;
+		}
+		printf("{\"platform\":");
+		rctl_json_str(r->dr_platform);
+		printf(",\"appId\":");
+		rctl_json_str(r->dr_app_id);
+		printf(",\"registeredMs\":%" PRIu64 "}}", r->dr_registered_ms);
+	}
+	printf("]}\n");
+}
+
+static int
+rctl_devices(struct rctl *rc, int argc, char **argv)
+{
+	static struct ipc_user_info	 ui;
+	int				 rv;
+
+	if ((rv = rctl_user_info(rc, argv[0], NULL, &ui)) != RCTL_EXIT_OK)
+		return (rv);
+	if (rc->rc_json)
+		rctl_devices_json(&ui);
+	else
+		rctl_devices_text(&ui);
+	return (RCTL_EXIT_OK);
+}
+
+/*
+ * Ask on the terminal.  1 yes, 0 no; -1 when stdin is no terminal (the
+ * caller refuses then: a script must say -y).
+ */
+static int
+rctl_confirm(const char *user, const char *dev)
+{
+	char	 line[64];
+
+	if (!isatty(STDIN_FILENO))
+		return (-1);
+	fprintf(stderr, "drop every message queued for %s%s%s%s? [y/N] ",
+	    dev != NULL ? "device " : "user ", dev != NULL ? dev : user,
+	    dev != NULL ? " of user " : " (all devices and held)",
+	    dev != NULL ? user : "");
+	fflush(stderr);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		return (0);
+	return (line[0] == 'y' || line[0] == 'Y');
+}
+
+static void
+rctl_purge_out(struct rctl *rc, const char *user, const char *dev,
+    const struct ipc_purge *pu)
+{
+	if (rc->rc_json) {
+		printf("{\"ok\":true,\"user\":");
+		rctl_json_str(user);
+		printf(",\"device\":");
+		if (dev != NULL)
+			rctl_json_str(dev);
+		else
+			printf("null");
+		printf(",\"devices\":%u,\"messages\":%" PRIu64 ",\"held\":%"
+		    PRIu64 ",\"online_skipped\":%u}\n", pu->pu_devices,
+		    pu->pu_messages, pu->pu_held, pu->pu_online);
+		return;
+	}
+	printf("purged user %s: %u device(s) and their %" PRIu64 " messages "
+	    "dropped, %" PRIu64 " held messages dropped\n", user,
+	    pu->pu_devices, pu->pu_messages, pu->pu_held);
+	if (pu->pu_online > 0)
+		printf("%u device%s online left alone: purge %s once it "
+		    "disconnects\n", pu->pu_online, pu->pu_online > 1 ?
+		    "s" : "", pu->pu_online > 1 ? "them" : "it");
+}
+
+static int
+rctl_purge(struct rctl *rc, int argc, char **argv)
+{
+	const struct rctl_cmd	*cmd = rctl_cmd_find("purge");
+	struct ipc_user_req	 ur;
+	struct ipc_purge	 pu;
+	const char		*ids[2];
+	int			 i, n = 0, yes = 0, rv;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-y") == 0 || strcmp(argv[i], "--yes") == 0)
+			yes = 1;
+		else if (argv[i][0] == '-' || n == 2)
+			return (rctl_cmd_usage(cmd));
+		else
+			ids[n++] = argv[i];
+	}
+	if (n == 0)
+		return (rctl_cmd_usage(cmd));
+	if (n == 1)
+		ids[1] = NULL;
+	if (rctl_user_req(&ur, ids[0], ids[1]) == -1)
+		return (RCTL_EXIT_USAGE);
+	if (!yes && (rv = rctl_confirm(ids[0], ids[1])) != 1) {
+		if (rv == 0) {
+			fprintf(stderr, "routingctl: nothing purged\n");
+			return (RCTL_EXIT_FAIL);
+		}
+		fprintf(stderr, "routingctl: purge asks for confirmation on "
+		    "a terminal; stdin is none: add -y to purge anyway\n");
+		return (RCTL_EXIT_USAGE);
+	}
+	rv = rctl_request_p(rc, IPC_CTL_PURGE, &ur, sizeof(ur),
+	    IPC_CTL_PURGE_REPLY, CTL_TIMEOUT);
+	if (rv != RCTL_EXIT_OK)
+		return (rv);
+	memcpy(&pu, rc->rc_payload, sizeof(pu));
+	rctl_purge_out(rc, ids[0], ids[1], &pu);
+	return (RCTL_EXIT_OK);
+}
+
+static int
+rctl_backup(struct rctl *rc, int argc, char **argv)
+{
+	struct ipc_path		 ip;
+	struct ipc_backup	 ib;
+	char			 abs[PATH_MAX], size[32];
+	int			 rv;
+
+	if (realpath(argv[0], abs) == NULL) {
+		fprintf(stderr, "routingctl: backup directory %s: %s\n",
+		    argv[0], strerror(errno));
+		if (rc->rc_json)
+			rctl_json_result(0, "backup directory not found");
+		return (RCTL_EXIT_FAIL);
+	}
+	memset(&ip, 0, sizeof(ip));
+	if (strlen(abs) >= sizeof(ip.ip_path))
+		return (rctl_fail(rc, "backup directory path too long"));
+	memcpy(ip.ip_path, abs, strlen(abs));
+	rv = rctl_request_p(rc, IPC_CTL_BACKUP, &ip, sizeof(ip),
+	    IPC_CTL_BACKUP_REPLY, CTL_BACKUP_TIMEOUT);
+	if (rv != RCTL_EXIT_OK)
+		return (rv);
+	memcpy(&ib, rc->rc_payload, sizeof(ib));
+	ipc_strfix(ib.ib_path);
+	if (rc->rc_json) {
+		printf("{\"ok\":true,\"path\":");
+		rctl_json_str(ib.ib_path);
+		printf(",\"bytes\":%" PRIu64 ",\"duration_ms\":%" PRIu64 "}\n",
+		    ib.ib_bytes, ib.ib_duration_ms);
+	} else {
+		rctl_fmt_bytes(size, sizeof(size), ib.ib_bytes);
+		printf("backup written: %s (%s in %" PRIu64 " ms)\n",
+		    ib.ib_path, size, ib.ib_duration_ms);
+	}
+	return (RCTL_EXIT_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* check-config                                                        */
+/* ------------------------------------------------------------------ */
+
+static void
+rctl_check_json(const char *path, const struct config *cfg,
+    const struct cfg_errors *errs)
+{
+	const char	*name;
+	size_t		 pos = 0;
+	int		 i;
+
+	printf("{\"ok\":%s,\"file\":", cfg != NULL ? "true" : "false");
+	if (path != NULL)
+		rctl_json_str(path);
+	else
+		printf("null");
+	printf(",\"errors\":[");
+	for (i = 0; cfg == NULL && i < errs->ce_n && i < CFG_MAX_ERRORS; i++) {
+		if (i > 0)
+			putchar(',');
+		rctl_json_str(errs->ce_msg[i]);
+	}
+	printf("],\"errors_total\":%d,\"unserved\":[", cfg == NULL ?
+	    errs->ce_n : 0);
+	for (i = 0; cfg != NULL && (name = config_unserved(cfg, &pos)) !=
+	    NULL; i++) {
+		if (i > 0)
+			putchar(',');
+		rctl_json_str(name);
+	}
+	printf("]}\n");
+}
+
+static void
+rctl_check_text(const char *path, const struct config *cfg,
+    const struct cfg_errors *errs)
+{
+	const char	*name;
+	size_t		 pos = 0;
+	int		 i;
+
+	if (cfg == NULL) {
+		for (i = 0; i < errs->ce_n && i < CFG_MAX_ERRORS; i++)
+			fprintf(stderr, "%s\n", errs->ce_msg[i]);
+		if (errs->ce_n > CFG_MAX_ERRORS)
+			fprintf(stderr, "(%d more problems not shown)\n",
+			    errs->ce_n - CFG_MAX_ERRORS);
+		return;
+	}
+	while ((name = config_unserved(cfg, &pos)) != NULL)
+		printf("note: %s is set, but its feature is not served by "
+		    "this release: the value is only checked\n", name);
+	printf("configuration OK: %s\n", path != NULL ? path :
+	    "embedded defaults");
+}
+
+/*
+ * check-config [FILE]: what routingd -n [-f FILE] says, with the same
+ * choice of file: FILE, else the system file if it exists, else the
+ * embedded defaults.  No daemon is asked.
+ */
+static int
+rctl_check_config(struct rctl *rc, int argc, char **argv)
+{
+	static struct cfg_errors	 errs;
+	struct config			*cfg = NULL;
+	const char			*path = NULL;
+
+	if (argc == 1)
+		path = argv[0];
+	else if (access(ROUTINGD_CONF, F_OK) == 0)
+		path = ROUTINGD_CONF;
+	memset(&errs, 0, sizeof(errs));
+	if (path != NULL)
+		(void)config_load(path, &cfg, &errs);
+	else if ((cfg = config_new(1)) == NULL) {
+		errs.ce_n = 1;
+		(void)snprintf(errs.ce_msg[0], CFG_ERRLEN, "out of memory");
+	} else if (config_validate(cfg, &errs) == -1) {
+		config_free(cfg);
+		cfg = NULL;
+	}
+	if (rc->rc_json)
+		rctl_check_json(path, cfg, &errs);
+	else
+		rctl_check_text(path, cfg, &errs);
+	if (cfg == NULL)
+		return (RCTL_EXIT_FAIL);
+	config_free(cfg);
+	return (RCTL_EXIT_OK);
 }
 
 /* ------------------------------------------------------------------ */

@@ -12,7 +12,9 @@
  *   closed.  A connection idle for CONTROL_IDLE seconds is closed.
  * - One request is read at a time and answered at once, non-blocking: a
  *   client whose socket is full (it does not read) is dropped, so the
- *   supervisor never blocks on routingctl.
+ *   supervisor never blocks on routingctl.  A store query is not
+ *   answered here: the connection goes to a query child (co_query,
+ *   query.c), which answers it, and this file forgets the client.
  * - A request whose ih_peerid is not IPC_VERSION, an unknown type or a
  *   malformed message is answered with IPC_CTL_FAIL, never fatal.
  * - Client trouble is logged at debug level only.
@@ -106,6 +108,8 @@ static void	 control_do_workers(struct control_client *);
 static void	 control_do_reload(struct control_client *);
 static void	 control_do_stop(struct control_client *);
 static void	 control_do_token(struct control_client *, const void *);
+static void	 control_do_query(struct control_client *, uint32_t,
+		    const void *, size_t);
 
 /*
  * control_new: see control.h.  Order: probe the path for a live daemon,
@@ -515,6 +519,12 @@ control_dispatch(struct control_client *cc, const void *buf, size_t n)
 	case IPC_CTL_TOKEN:
 		control_do_token(cc, payload);
 		break;
+	case IPC_CTL_USER:
+	case IPC_CTL_PURGE:
+	case IPC_CTL_BACKUP:
+	case IPC_CTL_STORE:
+		control_do_query(cc, hdr.ih_type, payload, hdr.ih_len);
+		break;
 	default:
 		(void)control_reply_text(cc, IPC_CTL_FAIL,
 		    "unknown request %s", ipc_type_str(hdr.ih_type));
@@ -652,4 +662,26 @@ control_do_token(struct control_client *cc, const void *payload)
 	ipc_strfix(tk.tk_token);
 	(void)control_reply(cc, IPC_CTL_TOKEN_REPLY, &tk, sizeof(tk));
 	explicit_bzero(&tk, sizeof(tk));
+}
+
+/* A query child answers and owns the conversation from now on. */
+static void
+control_do_query(struct control_client *cc, uint32_t type,
+    const void *payload, size_t len)
+{
+	struct control	*ctl = cc->cc_ctl;
+	struct ipc_text	 t;
+
+	if (ctl->ctl_ops->co_query == NULL) {
+		(void)control_reply_text(cc, IPC_CTL_FAIL, "not supported");
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	if (ctl->ctl_ops->co_query(ctl->ctl_arg, cc->cc_fd, type, payload,
+	    len, t.it_text, sizeof(t.it_text)) == 0) {
+		control_client_free(cc);
+		return;
+	}
+	ipc_strfix(t.it_text);
+	(void)control_reply(cc, IPC_CTL_FAIL, &t, sizeof(t));
 }

@@ -22,6 +22,14 @@ struct control_ops {
 	/* 0 and *out filled, or -1 and msg (cap msglen) says why not */
 	int	(*co_token)(void *arg, const struct ipc_token_req *req,
 		    struct ipc_token *out, char *msg, size_t msglen);
+	/*
+	 * a store query (query_is(type)): hand the connection fd and the
+	 * checked payload to a query child, which answers; 0 when one took
+	 * it (control.c then closes its own copy of fd), else -1 with msg
+	 * (cap msglen) saying why, which control.c sends as IPC_CTL_FAIL
+	 */
+	int	(*co_query)(void *arg, int fd, uint32_t type,
+		    const void *payload, size_t len, char *msg, size_t msglen);
 };
 
 /*

@@ -31,6 +31,8 @@ _Static_assert(sizeof(struct ipc_workers) +
     "IPC_MAX_WORKERS entries do not fit IPC_MAX_PAYLOAD");
 _Static_assert(sizeof(struct ipc_status) <= IPC_MAX_PAYLOAD,
     "struct ipc_status does not fit IPC_MAX_PAYLOAD");
+_Static_assert(sizeof(struct ipc_user_info) <= IPC_MAX_PAYLOAD,
+    "struct ipc_user_info does not fit IPC_MAX_PAYLOAD");
 
 #define IPC_SIZE_NONE		0	/* no payload */
 #define IPC_SIZE_VARIABLE	(-1)	/* checked by its own function */
@@ -56,6 +58,18 @@ static const struct ipc_typeinfo ipc_types[] = {
 	{ IPC_CTL_TOKEN, "IPC_CTL_TOKEN", sizeof(struct ipc_token_req) },
 	{ IPC_CTL_TOKEN_REPLY, "IPC_CTL_TOKEN_REPLY",
 	    sizeof(struct ipc_token) },
+	{ IPC_CTL_USER, "IPC_CTL_USER", sizeof(struct ipc_user_req) },
+	{ IPC_CTL_PURGE, "IPC_CTL_PURGE", sizeof(struct ipc_user_req) },
+	{ IPC_CTL_BACKUP, "IPC_CTL_BACKUP", sizeof(struct ipc_path) },
+	{ IPC_CTL_STORE, "IPC_CTL_STORE", IPC_SIZE_NONE },
+	{ IPC_CTL_USER_REPLY, "IPC_CTL_USER_REPLY",
+	    sizeof(struct ipc_user_info) },
+	{ IPC_CTL_PURGE_REPLY, "IPC_CTL_PURGE_REPLY",
+	    sizeof(struct ipc_purge) },
+	{ IPC_CTL_BACKUP_REPLY, "IPC_CTL_BACKUP_REPLY",
+	    sizeof(struct ipc_backup) },
+	{ IPC_CTL_STORE_REPLY, "IPC_CTL_STORE_REPLY",
+	    sizeof(struct ipc_store) },
 	{ IPC_PROC_READY, "IPC_PROC_READY", sizeof(struct ipc_ready) },
 	{ IPC_DOORBELL, "IPC_DOORBELL", IPC_SIZE_VARIABLE },
 	{ IPC_EPHEMERAL, "IPC_EPHEMERAL", IPC_SIZE_VARIABLE },
@@ -365,5 +379,23 @@ ipc_status_fix(struct ipc_status *st)
 	for (i = 0; i < IPC_MAX_ROLES; i++) {
 		ipc_strfix(st->is_roles[i].rs_name);
 		ipc_strfix(st->is_roles[i].rs_listen);
+	}
+}
+
+/* ipc_user_info_fix: see ipc.h. */
+void
+ipc_user_info_fix(struct ipc_user_info *ui)
+{
+	uint32_t	 i;
+
+	ipc_strfix(ui->ui_user);
+	if (ui->ui_n > IPC_MAX_DEVROWS)
+		ui->ui_n = IPC_MAX_DEVROWS;
+	if (ui->ui_nseats > IPC_MAX_SEATS)
+		ui->ui_nseats = IPC_MAX_SEATS;
+	for (i = 0; i < IPC_MAX_DEVROWS; i++) {
+		ipc_strfix(ui->ui_rows[i].dr_device);
+		ipc_strfix(ui->ui_rows[i].dr_platform);
+		ipc_strfix(ui->ui_rows[i].dr_app_id);
 	}
 }

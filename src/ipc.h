@@ -22,9 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		4	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
+#define IPC_VERSION		5	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
 				   3: the status reply by role;
-				   4: IPC_CTL_TOKEN */
+				   4: IPC_CTL_TOKEN;
+				   5: store queries (130..) */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
@@ -48,6 +49,19 @@ enum ipc_type {
 	IPC_CTL_TOKEN = 110,		/* struct ipc_token_req ->
 					   IPC_CTL_TOKEN_REPLY / FAIL */
 	IPC_CTL_TOKEN_REPLY,		/* struct ipc_token */
+
+	/* routingctl <-> query child (LMDB reads and writes): 130.. */
+	IPC_CTL_USER = 130,		/* struct ipc_user_req ->
+					   IPC_CTL_USER_REPLY */
+	IPC_CTL_PURGE,			/* struct ipc_user_req ->
+					   IPC_CTL_PURGE_REPLY */
+	IPC_CTL_BACKUP,			/* struct ipc_path ->
+					   IPC_CTL_BACKUP_REPLY */
+	IPC_CTL_STORE,			/* no payload -> IPC_CTL_STORE_REPLY */
+	IPC_CTL_USER_REPLY,		/* struct ipc_user_info */
+	IPC_CTL_PURGE_REPLY,		/* struct ipc_purge */
+	IPC_CTL_BACKUP_REPLY,		/* struct ipc_backup */
+	IPC_CTL_STORE_REPLY,		/* struct ipc_store */
 
 	/* worker -> supervisor: 300.. */
 	IPC_PROC_READY = 300,		/* struct ipc_ready */
@@ -163,6 +177,95 @@ struct ipc_worker {
 	uint64_t	iw_requests;		/* requests served, total */
 };
 
+/*
+ * The store queries (IPC_CTL_USER, PURGE, BACKUP, STORE) are answered by
+ * a short-lived query child of the supervisor (query.c), which opens
+ * LMDB; the supervisor only forks it.  Ids are NUL-terminated in fields
+ * of IPC_ID_LEN bytes.
+ */
+#define IPC_ID_LEN		136	/* an id (ids.h ID_MAX) and its NUL */
+#define IPC_PATH_LEN		1024
+#define IPC_MAX_DEVROWS		128	/* devices in one IPC_CTL_USER_REPLY */
+#define IPC_MAX_SEATS		64	/* WS seats named in a reply */
+#define IPC_NLANES		2	/* 0: high, 1: normal (qstore.h) */
+
+/* IPC_CTL_USER, IPC_CTL_PURGE: a user, and one device or "" for all. */
+struct ipc_user_req {
+	char		ur_user[IPC_ID_LEN];
+	char		ur_device[IPC_ID_LEN];
+};
+
+/* One known device of a user (IPC_CTL_USER_REPLY). */
+struct ipc_dev_row {
+	char		dr_device[IPC_ID_LEN];
+	uint32_t	dr_count;		/* messages queued */
+	uint32_t	dr_conns;		/* live WebSockets (presence) */
+	uint64_t	dr_bytes;		/* envelope bytes queued */
+	uint64_t	dr_created_ms;		/* unix ms */
+	uint64_t	dr_last_seen_ms;	/* unix ms */
+	uint64_t	dr_workers;		/* bit i: WS seat i holds it */
+	uint32_t	dr_lane_count[IPC_NLANES]; /* unexpired, by lane */
+	uint64_t	dr_lane_bytes[IPC_NLANES];
+	uint64_t	dr_lane_oldest_ms[IPC_NLANES]; /* enqueued, 0: none */
+	uint32_t	dr_has_push;		/* the three below are set */
+	uint32_t	dr_pad;
+	uint64_t	dr_registered_ms;
+	char		dr_platform[32];
+	char		dr_app_id[128];
+};
+
+/*
+ * IPC_CTL_USER_REPLY: what the store and the presence table know of a
+ * user: ui_n rows (at most IPC_MAX_DEVROWS of ui_total devices; only the
+ * asked device when one was named), the held queue, and the pid of each
+ * WS seat (0: empty) so that a row's dr_workers can be named.
+ */
+struct ipc_user_info {
+	char		ui_user[IPC_ID_LEN];
+	uint32_t	ui_n;
+	uint32_t	ui_total;		/* known devices */
+	uint32_t	ui_held;		/* messages held for the user */
+	uint32_t	ui_nseats;		/* <= IPC_MAX_SEATS */
+	uint64_t	ui_now_ms;		/* the child's clock, unix ms */
+	int32_t		ui_seat_pid[IPC_MAX_SEATS];
+	struct ipc_dev_row ui_rows[IPC_MAX_DEVROWS];
+};
+
+/* IPC_CTL_PURGE_REPLY: what a purge dropped and what it left. */
+struct ipc_purge {
+	uint32_t	pu_devices;		/* device queues dropped */
+	uint32_t	pu_online;		/* online devices left alone */
+	uint64_t	pu_messages;		/* messages dropped with them */
+	uint64_t	pu_held;		/* held messages dropped */
+};
+
+/* IPC_CTL_BACKUP: the directory to write data.mdb into. */
+struct ipc_path {
+	char		ip_path[IPC_PATH_LEN];
+};
+
+/* IPC_CTL_BACKUP_REPLY: the file written. */
+struct ipc_backup {
+	char		ib_path[IPC_PATH_LEN];	/* DIR/data.mdb */
+	uint64_t	ib_bytes;
+	uint64_t	ib_duration_ms;
+};
+
+/* IPC_CTL_STORE_REPLY: the store as a whole, and the open WebSockets
+ * (which the workers' connection gauges do not count once upgraded). */
+struct ipc_store {
+	uint64_t	ist_messages;		/* queued copies, held included */
+	uint64_t	ist_bytes;		/* envelope bytes of those */
+	uint64_t	ist_devices;		/* known devices */
+	uint64_t	ist_held;		/* users with a held queue */
+	uint64_t	ist_file_bytes;		/* data.mdb on disk */
+	uint64_t	ist_map_size;		/* store_max_size */
+	uint64_t	ist_map_used;		/* bytes to the last page */
+	uint32_t	ist_readers;
+	uint32_t	ist_max_readers;
+	uint64_t	ist_websockets;		/* open now (shared memory) */
+};
+
 /* IPC_PROC_READY: the worker listens and has opened what it needs. */
 struct ipc_ready {
 	uint32_t	ir_role;		/* enum proc_role */
@@ -245,5 +348,11 @@ int		 ipc_ephemeral_parse(const void *payload, size_t len,
  * NUL-terminated, is_nroles at most IPC_MAX_ROLES.
  */
 void		 ipc_status_fix(struct ipc_status *);
+
+/*
+ * ipc_user_info_fix: the same for a received IPC_CTL_USER_REPLY: strings
+ * terminated, ui_n and ui_nseats clamped to their arrays.
+ */
+void		 ipc_user_info_fix(struct ipc_user_info *);
 
 #endif /* IPC_H */

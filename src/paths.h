@@ -2,8 +2,8 @@
  * paths.h: where routingd and routingctl look for things by default.  The
  * build sets ROUTINGD_CONF, ROUTINGD_RUNDIR and ROUTINGD_STATEDIR from
  * configure's directories; the values below are what a build without
- * them gets.  routingctl includes this header and ipc.h, nothing else of
- * the daemon's.
+ * them gets.  routingctl includes this header, ipc.h and config.h,
+ * nothing else of the daemon's.
  */
 
 #ifndef PATHS_H

@@ -3413,6 +3413,73 @@ qs_held_count(struct qstore *qs, const char *user, uint32_t *count)
 	return (rc == QS_NOTFOUND ? QS_OK : rc);
 }
 
+/* Sum the count and bytes of every queue record (held queues too). */
+static int
+qs_totals_txn(struct qstore *qs, MDB_txn *txn, uint64_t *messages,
+    uint64_t *bytes)
+{
+	struct qs_queue	 q;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	MDB_cursor_op	 op;
+	int		 mrc, rc = QS_OK;
+
+	if ((rc = qs_cursor(qs, txn, QS_DB_QUEUES, &c)) != QS_OK)
+		return (rc);
+	for (op = MDB_FIRST; (mrc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		if (qs_queue_decode(&q, &v) != QS_OK) {
+			rc = qs_seterr(qs, QS_CORRUPT, "bad queues record");
+			break;
+		}
+		*messages += q.q_count;
+		*bytes += q.q_bytes;
+	}
+	if (rc == QS_OK && mrc != MDB_NOTFOUND)
+		rc = qs_mdberr(qs, "mdb_cursor_get queues", mrc);
+	mdb_cursor_close(c);
+	return (rc);
+}
+
+int
+qs_totals(struct qstore *qs, uint64_t *messages, uint64_t *bytes)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	*messages = *bytes = 0;
+	if (qs_check(qs) != QS_OK)
+		return (QS_ERR);
+	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	rc = qs_totals_txn(qs, txn, messages, bytes);
+	qs_rend(qs, txn);
+	return (rc);
+}
+
+int
+qs_held_drop(struct qstore *qs, const char *user, size_t *dropped)
+{
+	struct qs_qkey	 k;
+	MDB_txn		*txn;
+	size_t		 n = 0;
+	int		 rc;
+
+	if (dropped != NULL)
+		*dropped = 0;
+	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	if (!id_valid(user))
+		return (qs_seterr(qs, QS_BADID, "bad user id"));
+	qs_hkey_make(&k, user);
+	rc = qs_device_delete_txn(qs, txn, &k, &n);
+	if (rc == QS_OK)
+		rc = qs_held_adjust(qs, txn, -1);
+	if (rc == QS_OK && dropped != NULL)
+		*dropped = n;
+	return (qs_wdone(qs, rc));
+}
+
 void
 qs_effects(const struct qstore *qs, struct qs_effects *fx)
 {
@@ -3501,50 +3568,77 @@ qs_dir_empty(struct qstore *qs, const char *dir)
 	return (QS_OK);
 }
 
-/* fsync path (a directory if dir is set); a file also gets mode 0600. */
+/* fsync the directory dir (a rename in it is durable after). */
 static int
-qs_fsync_path(struct qstore *qs, const char *path, int dir)
+qs_fsync_dir(struct qstore *qs, const char *dir)
 {
 	int	 fd, rc = QS_OK;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC |
-	    (dir ? O_DIRECTORY : 0))) == -1)
-		return (qs_seterr(qs, QS_ERR, "open %s: %s", path,
+	if ((fd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY)) == -1)
+		return (qs_seterr(qs, QS_ERR, "open %s: %s", dir,
 		    strerror(errno)));
-	if (!dir && fchmod(fd, QS_FILE_MODE) == -1)
-		rc = qs_seterr(qs, QS_ERR, "fchmod %s: %s", path,
-		    strerror(errno));
-	else if (fsync(fd) == -1)
-		rc = qs_seterr(qs, QS_ERR, "fsync %s: %s", path,
+	if (fsync(fd) == -1)
+		rc = qs_seterr(qs, QS_ERR, "fsync %s: %s", dir,
 		    strerror(errno));
 	(void)close(fd);
 	return (rc);
 }
 
+/* Copy the env into the new file path (fd open on it), fsync'd. */
+static int
+qs_backup_copy(struct qstore *qs, int fd, const char *path)
+{
+	int	 rc;
+
+	if ((rc = mdb_env_copyfd2(qs->qs_env, fd, MDB_CP_COMPACT)) != 0)
+		return (qs_mdberr(qs, "mdb_env_copyfd2", rc));
+	if (fsync(fd) == -1)
+		return (qs_seterr(qs, QS_ERR, "fsync %s: %s", path,
+		    strerror(errno)));
+	return (QS_OK);
+}
+
+/*
+ * The copy goes to DIR/.data.mdb.tmp (mode 0600), is fsync'd, then
+ * renamed to DIR/data.mdb and DIR fsync'd: a crash leaves either no
+ * data.mdb or a complete one.
+ */
 static int
 qs_backup_run(struct qstore *qs, const char *dir)
 {
 	MDB_txn	*txn;
-	char	 path[PATH_MAX];
-	int	 rc;
+	char	 tmp[PATH_MAX], path[PATH_MAX];
+	int	 fd, rc;
 
 	if (qs->qs_batch != NULL)
 		return (qs_seterr(qs, QS_ERR, "backup with a batch open"));
 	if ((rc = qs_dir_empty(qs, dir)) != QS_OK)
 		return (rc);
-	/* Adopt a map grown by another process first: mdb_env_copy2's own
+	/* Adopt a map grown by another process first: the copy's own
 	 * read txn cannot recover from MDB_MAP_RESIZED. */
 	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
 		return (rc);
 	qs_rend(qs, txn);
 	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
-	    sizeof(path))
+	    sizeof(path) || (size_t)snprintf(tmp, sizeof(tmp),
+	    "%s/.data.mdb.tmp", dir) >= sizeof(tmp))
 		return (qs_seterr(qs, QS_ERR, "backup path too long"));
-	if ((rc = mdb_env_copy2(qs->qs_env, dir, MDB_CP_COMPACT)) != 0)
-		return (qs_mdberr(qs, "mdb_env_copy2", rc));
-	if ((rc = qs_fsync_path(qs, path, 0)) != QS_OK)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    QS_FILE_MODE)) == -1)
+		return (qs_seterr(qs, QS_ERR, "open %s: %s", tmp,
+		    strerror(errno)));
+	rc = qs_backup_copy(qs, fd, tmp);
+	if (close(fd) == -1 && rc == QS_OK)
+		rc = qs_seterr(qs, QS_ERR, "close %s: %s", tmp,
+		    strerror(errno));
+	if (rc == QS_OK && rename(tmp, path) == -1)
+		rc = qs_seterr(qs, QS_ERR, "rename %s: %s", tmp,
+		    strerror(errno));
+	if (rc != QS_OK) {
+		(void)unlink(tmp);
 		return (rc);
-	return (qs_fsync_path(qs, dir, 1));
+	}
+	return (qs_fsync_dir(qs, dir));
 }
 
 int

@@ -320,6 +320,14 @@ int		 qs_device_delete(struct qstore *, const char *user,
 		    const char *device, size_t *dropped);
 
 /*
+ * qs_held_drop: drop every message held for user (no device had them
+ * yet) and the held queue itself.  *dropped (may be NULL) gets the
+ * number dropped.  QS_NOTFOUND if nothing was held.
+ */
+int		 qs_held_drop(struct qstore *, const char *user,
+		    size_t *dropped);
+
+/*
  * qs_forget_idle: one step of the sweep that forgets devices not seen
  * for idle_ms (0: none is forgotten), with their queues and push
  * targets, unless keep (may be NULL) says to keep one; empty held
@@ -420,6 +428,12 @@ int		 qs_depth(struct qstore *, const char *user, const char *device,
 int		 qs_held_count(struct qstore *, const char *user,
 		    uint32_t *count);
 
+/* qs_totals: the messages and envelope bytes queued in the whole store,
+ * held queues and expired but unswept messages included: one read txn
+ * over every queue record, O(devices); for routingctl, not /metrics. */
+int		 qs_totals(struct qstore *, uint64_t *messages,
+		    uint64_t *bytes);
+
 /* qs_effects: what the last write call on the handle did (zeros after a
  * failure and after a call without such effects). */
 void		 qs_effects(const struct qstore *, struct qs_effects *);
@@ -428,14 +442,14 @@ void		 qs_effects(const struct qstore *, struct qs_effects *);
 int		 qs_stats(struct qstore *, struct qs_stats *);
 
 /*
- * qs_backup: write a consistent, compacted copy of the store (data.mdb,
- * mode 0600) into dir, which must exist, be empty and should be private,
- * then fsync the file and dir; renaming dir into place is the caller's.
- * The live store keeps serving, but the call blocks for the whole copy:
- * run it from a short-lived process.  No batch may be open.  QS_OK, or
- * QS_ERR (or an LMDB result) with *errstr (may be NULL) set to a reason
- * in a static buffer.  Nothing in this release calls it but the unit test
- * (test_qstore): it is the store's half of a backup command to come.
+ * qs_backup: write a consistent, compacted copy of the store (one read
+ * txn, MDB_CP_COMPACT) into dir, which must exist, be empty and should
+ * be private: first as dir/.data.mdb.tmp (mode 0600), fsync'd, then
+ * renamed to dir/data.mdb and dir fsync'd, so dir never holds a partial
+ * data.mdb.  The live store keeps serving, but the call blocks for the
+ * whole copy: run it from a short-lived process.  No batch may be open.
+ * QS_OK, or QS_ERR (or an LMDB result) with *errstr (may be NULL) set to
+ * a reason in a static buffer.
  */
 int		 qs_backup(struct qstore *, const char *dir,
 		    const char **errstr);

@@ -3,13 +3,17 @@
  *
  * It owns the configuration, the listening sockets, the shared-memory
  * region, the presence table and hand-off socketpairs, the control socket,
- * and one record per worker process.  The topology is the procs[] table:
+ * one record per worker process, and the pids of the query children
+ * (query.c) that answer routingctl's store requests.  The topology is the procs[] table:
  * one row per role saying everything role-specific (its configuration
  * keys, listener, share of the shared-memory slots, hand-offs, hooks); the
  * code below loops over the table and never tests a role.
  *
  * Invariants:
- * - It never opens LMDB (workers open it after fork).
+ * - It never opens LMDB (workers and query children open it after fork).
+ * - A query child is not a worker: it has no seat, no slot and no
+ *   channel, is reaped by pid (sup_query_reaped) before the workers are
+ *   searched, and is never respawned; at most QUERY_MAX run at once.
  * - Every "seat" (role, index < configured count) has at most one current
  *   worker; a seat whose worker died is refilled after a backoff that grows
  *   with consecutive quick deaths.  Retired workers (old generation after a
@@ -49,6 +53,7 @@
 #include "log.h"
 #include "paths.h"
 #include "presence.h"
+#include "query.h"
 #include "routingd.h"
 #include "shm.h"
 #include "supervisor.h"
@@ -143,6 +148,8 @@ struct sup {
 	int			 s_reloading;
 	pid_t			 s_pid;
 	struct childlist	 s_children;
+	pid_t			 s_queries[QUERY_MAX]; /* query children,
+						 * 0: free */
 	struct seat		 s_seats[NPROCS][MAX_WORKERS_PER_ROLE];
 	ev_signal		 s_sighup, s_sigterm, s_sigint, s_sigusr1;
 	ev_child		 s_sigchld;
@@ -198,6 +205,9 @@ static int	sup_ctl_reload(void *, char *, size_t);
 static void	sup_ctl_stop(void *);
 static int	sup_ctl_token(void *, const struct ipc_token_req *,
 		    struct ipc_token *, char *, size_t);
+static int	sup_ctl_query(void *, int, uint32_t, const void *, size_t,
+		    char *, size_t);
+static int	sup_query_reaped(struct sup *, pid_t, int);
 static void	sup_describe_exit(int, char *, size_t);
 static void	sup_notify_status(struct sup *);
 static void	sup_apply_logging(struct sup *);
@@ -207,7 +217,8 @@ static const struct control_ops sup_ctl_ops = {
 	sup_ctl_workers,
 	sup_ctl_reload,
 	sup_ctl_stop,
-	sup_ctl_token
+	sup_ctl_token,
+	sup_ctl_query
 };
 
 /* ------------------------------------------------------------------ */
@@ -818,6 +829,8 @@ sup_reap_cb(struct ev_loop *loop, ev_child *w, int revents)
 	struct sup	*s = w->data;
 	struct child	*ch;
 
+	if (sup_query_reaped(s, w->rpid, w->rstatus))
+		return;
 	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
 		if (ch->ch_pid == w->rpid)
 			break;
@@ -1367,4 +1380,71 @@ sup_ctl_token(void *arg, const struct ipc_token_req *req,
 	    req->tr_device[0] != '\0' ? req->tr_device : "-",
 	    (long long)req->tr_ttl);
 	return (0);
+}
+
+/*
+ * A store query: fork a query child (query.c) for it, at most QUERY_MAX
+ * at once.  The child answers on fd; the supervisor only reaps it
+ * (sup_query_reaped).  Signals are blocked across the fork as for a
+ * worker.
+ */
+static int
+sup_ctl_query(void *arg, int fd, uint32_t type, const void *payload,
+    size_t len, char *msg, size_t msglen)
+{
+	struct sup		*s = arg;
+	struct query_ctx	 qc;
+	sigset_t		 all, old;
+	pid_t			 pid;
+	size_t			 i;
+
+	if (s->s_state != SUP_RUNNING) {
+		(void)snprintf(msg, msglen, "routingd is stopping");
+		return (-1);
+	}
+	for (i = 0; i < QUERY_MAX && s->s_queries[i] != 0; i++)
+		;
+	if (i == QUERY_MAX) {
+		(void)snprintf(msg, msglen, "busy: %d store queries are "
+		    "running; try again", QUERY_MAX);
+		return (-1);
+	}
+	qc.qc_cfg = s->s_cfg;
+	qc.qc_shm = s->s_shm;
+	qc.qc_pr = s->s_pr;
+	sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	pid = query_fork(&qc, fd, type, payload, len);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		(void)snprintf(msg, msglen, "cannot fork a query process: %s",
+		    strerror(errno));
+		log_warn("fork() failed for %s", ipc_type_str(type));
+		return (-1);
+	}
+	s->s_queries[i] = pid;
+	log_debug("query pid=%ld for %s", (long)pid, ipc_type_str(type));
+	return (0);
+}
+
+/* 1 if pid was a query child (its place is free again), else 0. */
+static int
+sup_query_reaped(struct sup *s, pid_t pid, int status)
+{
+	char	 how[128];
+	size_t	 i;
+
+	for (i = 0; i < QUERY_MAX; i++)
+		if (s->s_queries[i] == pid)
+			break;
+	if (i == QUERY_MAX)
+		return (0);
+	s->s_queries[i] = 0;
+	sup_describe_exit(status, how, sizeof(how));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_debug("query pid=%ld %s", (long)pid, how);
+	else
+		log_info("query pid=%ld %s (it told routingctl why)",
+		    (long)pid, how);
+	return (1);
 }

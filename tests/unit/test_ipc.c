@@ -1,7 +1,7 @@
 /*
  * test_ipc.c: unit tests for ipc.c (framing, strict decode, type names,
- * send/recv over a real SOCK_SEQPACKET socketpair, a received status reply
- * made safe).  Links ipc.c only.
+ * send/recv over a real SOCK_SEQPACKET socketpair, a received status or
+ * user reply made safe).  Links ipc.c only.
  */
 
 #include <sys/types.h>
@@ -36,6 +36,14 @@ static const struct test_ipc_case test_ipc_cases[] = {
 	{ IPC_CTL_FAIL, sizeof(struct ipc_text) },
 	{ IPC_CTL_STATUS_REPLY, sizeof(struct ipc_status) },
 	{ IPC_CTL_WORKERS_REPLY, sizeof(struct ipc_workers) },
+	{ IPC_CTL_USER, sizeof(struct ipc_user_req) },
+	{ IPC_CTL_PURGE, sizeof(struct ipc_user_req) },
+	{ IPC_CTL_BACKUP, sizeof(struct ipc_path) },
+	{ IPC_CTL_STORE, 0 },
+	{ IPC_CTL_USER_REPLY, sizeof(struct ipc_user_info) },
+	{ IPC_CTL_PURGE_REPLY, sizeof(struct ipc_purge) },
+	{ IPC_CTL_BACKUP_REPLY, sizeof(struct ipc_backup) },
+	{ IPC_CTL_STORE_REPLY, sizeof(struct ipc_store) },
 	{ IPC_PROC_READY, sizeof(struct ipc_ready) },
 };
 #define TEST_IPC_NCASES	(sizeof(test_ipc_cases) / sizeof(test_ipc_cases[0]))
@@ -476,6 +484,42 @@ test_ipc_status_fix(void **state)
 	assert_int_equal(st.is_nroles, 2);
 }
 
+/* A user reply from a confused peer: strings unterminated, counts huge. */
+static void
+test_ipc_user_info_fix(void **state)
+{
+	static struct ipc_user_info	 ui;
+	uint32_t			 i;
+
+	(void)state;
+	memset(&ui, 'x', sizeof(ui));
+	ui.ui_n = IPC_MAX_DEVROWS + 1;
+	ui.ui_nseats = 1000;
+	ipc_user_info_fix(&ui);
+	assert_int_equal(ui.ui_n, IPC_MAX_DEVROWS);
+	assert_int_equal(ui.ui_nseats, IPC_MAX_SEATS);
+	assert_int_equal(strlen(ui.ui_user), IPC_ID_LEN - 1);
+	for (i = 0; i < IPC_MAX_DEVROWS; i++) {
+		assert_int_equal(strlen(ui.ui_rows[i].dr_device),
+		    IPC_ID_LEN - 1);
+		assert_int_equal(strlen(ui.ui_rows[i].dr_platform),
+		    sizeof(ui.ui_rows[i].dr_platform) - 1);
+		assert_int_equal(strlen(ui.ui_rows[i].dr_app_id),
+		    sizeof(ui.ui_rows[i].dr_app_id) - 1);
+	}
+	/* a payload of the wrong size for its type is refused */
+	assert_int_equal(ipc_encode(test_buf, sizeof(test_buf),
+	    IPC_CTL_PURGE, IPC_VERSION, &ui, sizeof(struct ipc_user_req) - 1),
+	    sizeof(struct ipc_hdr) + sizeof(struct ipc_user_req) - 1);
+	{
+		struct ipc_hdr	 hdr;
+		const void	*p;
+
+		assert_int_equal(ipc_decode(test_buf, sizeof(struct ipc_hdr) +
+		    sizeof(struct ipc_user_req) - 1, &hdr, &p), IPC_BADSIZE);
+	}
+}
+
 int
 main(void)
 {
@@ -495,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_ipc_recv_too_big),
 		cmocka_unit_test(test_ipc_send_errors),
 		cmocka_unit_test(test_ipc_status_fix),
+		cmocka_unit_test(test_ipc_user_info_fix),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -1816,6 +1816,52 @@ test_backup(void **state)
 	assert_string_equal(g->data[0], "bk");
 	assert_int_equal(depth(bq, "u", "d", NULL), 30);
 	qs_close(bq);
+	/* only data.mdb: the temporary name was renamed away */
+	(void)snprintf(path, sizeof(path), "%s/.data.mdb.tmp", dir);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+/* qs_totals over every queue, held included; qs_held_drop. */
+static void
+test_totals_held_drop(void **state)
+{
+	struct fix	*f = *state;
+	uint64_t	 msgs = 99, bytes = 99, b1 = 0, b2 = 0;
+	size_t		 dropped = 99;
+
+	assert_int_equal(qs_totals(f->qs, &msgs, &bytes), QS_OK);
+	assert_int_equal(msgs, 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(send1(f->qs, "h", "held-1", 0, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	assert_int_equal(send1(f->qs, "h", "held-22", 0, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	touch1(f->qs, "u", "d1", 1);
+	touch1(f->qs, "u", "d2", 1);
+	assert_int_equal(send1(f->qs, "u", "abc", 7, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	(void)depth(f->qs, "u", "d1", &b1);
+	(void)depth(f->qs, "u", "d2", &b2);
+	assert_int_equal(qs_totals(f->qs, &msgs, &bytes), QS_OK);
+	assert_int_equal(msgs, 4);		/* 2 held, 2 device copies */
+	assert_int_equal(bytes, strlen("held-1") + strlen("held-22") + b1 +
+	    b2);
+	/* outside a batch it refuses to write */
+	assert_int_equal(qs_held_drop(f->qs, "h", &dropped), QS_ERR);
+	assert_int_equal(qs_batch_begin(f->qs), QS_OK);
+	assert_int_equal(qs_held_drop(f->qs, "h", &dropped), QS_OK);
+	assert_int_equal(dropped, 2);
+	assert_int_equal(qs_held_drop(f->qs, "u", &dropped), QS_NOTFOUND);
+	assert_int_equal(qs_held_drop(f->qs, "bad id", &dropped), QS_BADID);
+	assert_int_equal(qs_batch_commit(f->qs), QS_OK);
+	assert_int_equal(held(f->qs, "h"), 0);
+	assert_int_equal(qs_totals(f->qs, &msgs, &bytes), QS_OK);
+	assert_int_equal(msgs, 2);
+	assert_int_equal(depth(f->qs, "u", "d1", NULL), 1);
+	/* a new device of h adopts nothing now */
+	touch1(f->qs, "h", "d", 2);
+	assert_int_equal(depth(f->qs, "h", "d", NULL), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2836,6 +2882,8 @@ main(int argc, char **argv)
 		    fix_teardown),
 		cmocka_unit_test(test_mapfull),
 		cmocka_unit_test(test_map_resized),
+		cmocka_unit_test_setup_teardown(test_totals_held_drop,
+		    fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(test_backup, fix_setup,
 		    fix_teardown),
 	};
