@@ -92,7 +92,8 @@ const struct worker_ops api_ops = {
 	"api",
 	api_init,
 	api_drain,
-	api_free
+	api_free,
+	NULL			/* replaced on reload */
 };
 
 /* ------------------------------------------------------------------ */
@@ -394,6 +395,13 @@ api_call_run(struct api_call *ac, const struct api_route *r)
 	if (a->a_w->w_draining) {
 		api_reject(a, SHM_REJ_UNAVAILABLE);
 		api_reply_error(ac, 503, "unavailable", "draining", NULL);
+		return;
+	}
+	if (r->ar_route == SHM_R_SEND && worker_is_drained(a->a_w)) {
+		atomic_fetch_add_explicit(&a->a_shm->sh_api.sa_drain_refused,
+		    1, memory_order_relaxed);
+		api_reply_error(ac, 503, "unavailable", "routingd is drained "
+		    "for maintenance; try again later", DRAIN_RETRY_HDR);
 		return;
 	}
 	res = auth_request(a->a_auth, ac->ac_req, time(NULL), &ac->ac_id,

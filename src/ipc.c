@@ -53,7 +53,13 @@ static const struct ipc_typeinfo ipc_types[] = {
 	{ IPC_CTL_STATUS_REPLY, "IPC_CTL_STATUS_REPLY",
 	    sizeof(struct ipc_status) },
 	{ IPC_CTL_WORKERS_REPLY, "IPC_CTL_WORKERS_REPLY", IPC_SIZE_VARIABLE },
+	{ IPC_CTL_DRAIN, "IPC_CTL_DRAIN", IPC_SIZE_NONE },
+	{ IPC_CTL_UNDRAIN, "IPC_CTL_UNDRAIN", IPC_SIZE_NONE },
+	{ IPC_CTL_RELOAD_REPLY, "IPC_CTL_RELOAD_REPLY",
+	    sizeof(struct ipc_reload) },
 	{ IPC_PROC_READY, "IPC_PROC_READY", sizeof(struct ipc_ready) },
+	{ IPC_PROC_CONFIG, "IPC_PROC_CONFIG", IPC_SIZE_VARIABLE },
+	{ IPC_PROC_RETIRE, "IPC_PROC_RETIRE", sizeof(struct ipc_retire) },
 	{ IPC_DOORBELL, "IPC_DOORBELL", IPC_SIZE_VARIABLE },
 	{ IPC_EPHEMERAL, "IPC_EPHEMERAL", IPC_SIZE_VARIABLE },
 };
@@ -235,6 +241,8 @@ ipc_check_size(uint32_t type, const void *payload, size_t len)
 			return (ipc_check_doorbell(payload, len));
 		if (type == IPC_EPHEMERAL)
 			return (ipc_check_ephemeral(payload, len));
+		if (type == IPC_PROC_CONFIG)	/* any text that fits */
+			return (IPC_OK);
 		return (IPC_BADSIZE);	/* a variable type without a check */
 	}
 	if ((size_t)want != len)
@@ -363,4 +371,15 @@ ipc_status_fix(struct ipc_status *st)
 		ipc_strfix(st->is_roles[i].rs_name);
 		ipc_strfix(st->is_roles[i].rs_listen);
 	}
+}
+
+/* ipc_reload_fix: see ipc.h. */
+void
+ipc_reload_fix(struct ipc_reload *r)
+{
+	ipc_strfix(r->ir_text);
+	ipc_strfix(r->ir_in_place);
+	ipc_strfix(r->ir_replaced);
+	ipc_strfix(r->ir_changed);
+	ipc_strfix(r->ir_restart);
 }
