@@ -317,32 +317,34 @@ ws_drained_check(struct ws *x)
 		ev_timer_stop(x->x_w->w_loop, &x->x_spread);
 }
 
-/* One batch of spread closes: the oldest open connections, as many as
- * keep pace with the time left. */
+/*
+ * One batch of spread closes: the oldest open connections, as many as
+ * keep the closes even over the window (x_spread_n of those open at its
+ * start by now, in proportion to the time gone).
+ */
 static void
 ws_spread_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct ws	*x = t->data;
 	struct ws_conn	*c, *next;
-	ev_tstamp	 left = x->x_spread_end - ev_now(loop);
-	unsigned	 open = 0, steps, batch;
+	ev_tstamp	 now = ev_now(loop), span;
+	unsigned	 target;
 
-	TAILQ_FOREACH(c, &x->x_conns, wc_entry)
-		if (!c->wc_closing)
-			open++;
-	if (open == 0) {
-		ev_timer_stop(loop, t);
-		return;
-	}
-	steps = left <= 0 ? 1 : (unsigned)(left / WS_SPREAD_STEP) + 1;
-	batch = (open + steps - 1) / steps;
-	for (c = TAILQ_FIRST(&x->x_conns); c != NULL && batch > 0; c = next) {
+	span = x->x_spread_end - x->x_spread_begin;
+	target = x->x_spread_n;
+	if (span > 0 && now < x->x_spread_end)
+		target = (unsigned)((double)x->x_spread_n *
+		    (now - x->x_spread_begin) / span) + 1;
+	for (c = TAILQ_FIRST(&x->x_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, wc_entry);
 		if (c->wc_closing)
 			continue;
+		if (x->x_spread_done >= target && now < x->x_spread_end)
+			return;
 		wsc_close(c, x->x_spread_code, x->x_spread_why);
-		batch--;
+		x->x_spread_done++;
 	}
+	ev_timer_stop(loop, t);		/* none left open */
 }
 
 /* Close every open WebSocket with code, spread over ms (0: at once). */
@@ -350,10 +352,16 @@ static void
 ws_spread_start(struct ws *x, uint16_t code, uint32_t ms, const char *why)
 {
 	struct ev_loop	*loop = x->x_w->w_loop;
+	struct ws_conn	*c;
 
 	x->x_spread_code = code;
 	x->x_spread_why = why;
-	x->x_spread_end = ev_now(loop) + (double)ms / 1000.0;
+	x->x_spread_begin = ev_now(loop);
+	x->x_spread_end = x->x_spread_begin + (double)ms / 1000.0;
+	x->x_spread_n = x->x_spread_done = 0;
+	TAILQ_FOREACH(c, &x->x_conns, wc_entry)
+		if (!c->wc_closing)
+			x->x_spread_n++;
 	ev_timer_stop(loop, &x->x_spread);
 	ev_timer_set(&x->x_spread, 0., WS_SPREAD_STEP);
 	ev_timer_start(loop, &x->x_spread);

@@ -55,7 +55,10 @@ struct ws {
 	int			 x_freeing;	/* ws_free under way */
 	uint16_t		 x_spread_code;	/* spread closes: code */
 	const char		*x_spread_why;
+	ev_tstamp		 x_spread_begin;
 	ev_tstamp		 x_spread_end;	/* all closed by then */
+	unsigned		 x_spread_n;	/* open when it began */
+	unsigned		 x_spread_done;	/* closed by it so far */
 	ev_timer		 x_spread;	/* a batch every WS_SPREAD_STEP */
 	const struct config	**x_oldcfg;	/* every config wo_config made,
 						 * freed at exit only (ops may
