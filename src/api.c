@@ -5,7 +5,8 @@
  * (opened here, after fork), its JWT keys and token cache (auth.c), its
  * group-commit queue (commit.c), the expiry and reader-check timers,
  * and the route table.  The endpoints themselves live in api_routes.c;
- * this file does what every request shares: routing, CORS, draining,
+ * this file does what every request shares: routing, CORS, draining (and
+ * the operator's drain: POST /api/send is 503 with Retry-After),
  * authentication, the per-user rate limit, answers and their metrics.
  *
  * Invariants: a route answers every request exactly once; unknown paths

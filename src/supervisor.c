@@ -15,6 +15,12 @@
  *   with consecutive quick deaths.  Retired workers (old generation after a
  *   reload, or everybody during a stop) are drained and killed at their
  *   deadline, never refilled.
+ * - A reload keeps the workers of a row that can take the new file in
+ *   place (its role has wo_config; listener and count unchanged) and sends
+ *   them its text; other rows get a new generation.  Keys only a restart
+ *   applies keep their running value, so every worker uses one data_dir.
+ * - The operator's drain (routingctl drain/undrain) is only sh_drained in
+ *   shared memory; the workers act on it, respawned ones included.
  * - Signals arrive through libev watchers, so every handler runs in the
  *   loop, never in signal context.  Signals are blocked across fork; the
  *   child unblocks them once its own watchers exist.

@@ -20,6 +20,12 @@
  *   is reset by the supervisor when its successor is forked).
  * - Upgrade failures are answered (401, 400, 403, 426, 503) and counted;
  *   nothing per request is logged above debug.
+ * - Closing many connections (the operator's drain: 1001; retired by a
+ *   reload: 1012) goes through one spread (ws_spread_*): evenly over its
+ *   window, oldest first, so clients do not reconnect in one storm.
+ * - A reload in place (ws_config) swaps x_cfg and x_auth only after the
+ *   new ones are complete; replaced configurations stay allocated until
+ *   the worker exits, because ops in the group commit may borrow them.
  */
 
 #include <sys/types.h>
