@@ -601,6 +601,8 @@ sup_spawn(struct sup *s, struct seat *se)
 		w.w_slotno = slot;
 		w.w_chan = sv[1];
 		w.w_ops = se->se_proc->pd_ops;
+		w.w_verbose = s->s_opts.so_verbose;
+		w.w_stderr = s->s_opts.so_debug;
 		sup_child_start(s, se->se_proc, &w);
 		/* NOTREACHED */
 	}

@@ -268,6 +268,19 @@ worker_server_config(const struct config *cfg, int64_t max_body,
 	sc->sc_max_clients = (unsigned)cfg->cf_max_clients;
 }
 
+/* worker_apply_logging: see worker.h. */
+void
+worker_apply_logging(struct worker *w, const struct config *cfg)
+{
+	log_setlevel(w->w_verbose ? CFG_LOG_DEBUG : cfg->cf_log_level);
+	if (w->w_stderr)
+		return;
+	if (cfg->cf_log_file == NULL)
+		log_close();
+	else if (log_open_file(cfg->cf_log_file) == -1)
+		log_warn("cannot open log_file %s", cfg->cf_log_file);
+}
+
 /* worker_http_reconfig: see worker.h. */
 void
 worker_http_reconfig(struct worker *w, const struct config *cfg,

@@ -49,6 +49,8 @@ struct worker {
 	uint16_t		 w_close_code;	/* WebSocket close of a drain:
 						 * 1001, or IPC_PROC_RETIRE's */
 	uint32_t		 w_spread_ms;	/* closes spread over this */
+	int			 w_verbose;	/* routingd -v: debug always */
+	int			 w_stderr;	/* routingd -d: never log_file */
 	void			*w_ctx;		/* the role's state */
 	struct server		*w_srv;		/* its HTTP server */
 	struct presence		*w_pr;		/* presence table (shared) */
@@ -79,6 +81,12 @@ int		 worker_is_ready(const struct worker *);
 
 /* worker_is_drained: 1 while routingctl drain holds (shared memory). */
 int		 worker_is_drained(const struct worker *);
+
+/*
+ * worker_apply_logging: log_level (unless -v) and log_file (unless -d) of
+ * cfg, as the supervisor applies them (after wo_config).
+ */
+void		 worker_apply_logging(struct worker *, const struct config *);
 
 /*
  * worker_http_reconfig: give the worker's HTTP server the timeouts and

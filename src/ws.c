@@ -754,6 +754,7 @@ ws_config(struct worker *w, const char *text, size_t len)
 	x->x_auth = na;
 	x->x_cfg = w->w_cfg = ncf;
 	worker_http_reconfig(w, ncf, WS_MAX_HTTP_BODY);
+	worker_apply_logging(w, ncf);
 	log_info("configuration applied in place config=%s", ncf->cf_path);
 	free(errs);
 	return;
