@@ -82,7 +82,7 @@ static const struct rctl_cmd rctl_cmds[] = {
 	{ "stop", "[--no-wait]", 0, 1, rctl_stop,
 	    "stop gracefully and wait until the daemon is gone" },
 	{ "drain", "", 0, 0, rctl_drain,
-	    "refuse new sends and WebSockets (503), close WebSockets (1001)" },
+	    "refuse sends and upgrades (503), close WebSockets, stay up" },
 	{ "undrain", "", 0, 0, rctl_undrain,
 	    "serve again after drain" },
 };
