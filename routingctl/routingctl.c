@@ -39,6 +39,7 @@
 #define CTL_TIMEOUT		10	/* seconds per request and reply */
 #define CTL_STOP_WAIT		60	/* seconds stop waits for the exit */
 #define CTL_STOP_POLL_MS	100	/* milliseconds between probes */
+#define RCTL_TOKEN_TTL		3600	/* seconds, token without --ttl */
 
 #define RCTL_EXIT_OK		0
 #define RCTL_EXIT_FAIL		1	/* IPC_CTL_FAIL or a broken reply */
@@ -70,6 +71,7 @@ static int	 rctl_stop(struct rctl *, int, char **);
 static int	 rctl_drain(struct rctl *, int, char **);
 static int	 rctl_undrain(struct rctl *, int, char **);
 static void	 rctl_json_list(const char *, const char *);
+static int	 rctl_token(struct rctl *, int, char **);
 
 /* The commands: add a row, a handler and a paragraph in routingctl.8. */
 static const struct rctl_cmd rctl_cmds[] = {
@@ -85,6 +87,8 @@ static const struct rctl_cmd rctl_cmds[] = {
 	    "refuse sends and upgrades (503), close WebSockets, stay up" },
 	{ "undrain", "", 0, 0, rctl_undrain,
 	    "serve again after drain" },
+	{ "token", "USER [--device D] [--ttl SECONDS]", 1, 5, rctl_token,
+	    "mint an HS256 token with the daemon's secret" },
 };
 
 static void	 rctl_usage(FILE *);
@@ -94,7 +98,10 @@ static const char *rctl_socket_default(void);
 static int	 rctl_connect(const char *, int *);
 static int	 rctl_alive(const char *);
 static int	 rctl_request(struct rctl *, uint32_t, uint32_t);
-static ssize_t	 rctl_exchange(struct rctl *, uint32_t);
+static int	 rctl_request_p(struct rctl *, uint32_t, const void *, size_t,
+		    uint32_t);
+static ssize_t	 rctl_exchange(struct rctl *, uint32_t, const void *,
+		    size_t);
 static int	 rctl_reply_check(struct rctl *, ssize_t, uint32_t);
 static int	 rctl_fail(struct rctl *, const char *);
 static const char *rctl_decode_str(int);
@@ -112,13 +119,17 @@ static int	 rctl_stop_wait(struct rctl *);
 static void
 rctl_usage(FILE *fp)
 {
+	char	 syn[64];
 	size_t	 i;
 
 	fprintf(fp, "usage: routingctl [-hV] [--json] [-s socket] "
 	    "command [args]\n\ncommands:\n");
-	for (i = 0; i < sizeof(rctl_cmds) / sizeof(rctl_cmds[0]); i++)
-		fprintf(fp, "  %-8s %-12s %s\n", rctl_cmds[i].cmd_name,
-		    rctl_cmds[i].cmd_args, rctl_cmds[i].cmd_help);
+
+	for (i = 0; i < sizeof(rctl_cmds) / sizeof(rctl_cmds[0]); i++) {
+		(void)snprintf(syn, sizeof(syn), "%s %s",
+		    rctl_cmds[i].cmd_name, rctl_cmds[i].cmd_args);
+		fprintf(fp, "  %-42s %s\n", syn, rctl_cmds[i].cmd_help);
+	}
 }
 
 static const struct rctl_cmd *
@@ -208,12 +219,21 @@ rctl_alive(const char *path)
 	return (rv == 0);
 }
 
-/*
- * One request without payload; on RCTL_EXIT_OK rc_hdr and rc_payload
- * hold a reply of type expect.  Every other outcome has been reported.
- */
+/* One request without payload: rctl_request_p. */
 static int
 rctl_request(struct rctl *rc, uint32_t type, uint32_t expect)
+{
+	return (rctl_request_p(rc, type, NULL, 0, expect));
+}
+
+/*
+ * One request with len bytes of payload; on RCTL_EXIT_OK rc_hdr and
+ * rc_payload hold a reply of type expect.  Every other outcome has been
+ * reported.
+ */
+static int
+rctl_request_p(struct rctl *rc, uint32_t type, const void *payload,
+    size_t len, uint32_t expect)
 {
 	ssize_t	 n;
 	int	 err, rv;
@@ -223,7 +243,7 @@ rctl_request(struct rctl *rc, uint32_t type, uint32_t expect)
 		    rc->rc_socket, strerror(err));
 		return (RCTL_EXIT_NODAEMON);
 	}
-	n = rctl_exchange(rc, type);
+	n = rctl_exchange(rc, type, payload, len);
 	rv = rctl_reply_check(rc, n, expect);
 	close(rc->rc_fd);
 	rc->rc_fd = -1;
@@ -237,12 +257,13 @@ rctl_request(struct rctl *rc, uint32_t type, uint32_t expect)
  * followed by a second receive.
  */
 static ssize_t
-rctl_exchange(struct rctl *rc, uint32_t type)
+rctl_exchange(struct rctl *rc, uint32_t type, const void *payload,
+    size_t len)
 {
 	ssize_t	 n;
 	int	 saved = 0;
 
-	if (ipc_send(rc->rc_fd, type, IPC_VERSION, NULL, 0, 0) == -1)
+	if (ipc_send(rc->rc_fd, type, IPC_VERSION, payload, len, 0) == -1)
 		saved = errno;
 	n = ipc_recv(rc->rc_fd, rc->rc_buf, sizeof(rc->rc_buf));
 	if (n == -1 && errno == ECONNRESET) {
@@ -692,6 +713,78 @@ rctl_stop(struct rctl *rc, int argc, char **argv)
 		rctl_json_result(1, wait ? "routingd stopped" : t.it_text);
 	else
 		printf("%s\n", wait ? "routingd stopped" : t.it_text);
+	return (RCTL_EXIT_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* token                                                               */
+/* ------------------------------------------------------------------ */
+
+/* USER [--device D] [--ttl SECONDS] into req; RCTL_EXIT_USAGE if not. */
+static int
+rctl_token_args(int argc, char **argv, struct ipc_token_req *req)
+{
+	char		*end;
+	long long	 ttl;
+	int		 i;
+
+	memset(req, 0, sizeof(*req));
+	req->tr_ttl = RCTL_TOKEN_TTL;
+	if (strlen(argv[0]) >= sizeof(req->tr_user))
+		return (RCTL_EXIT_USAGE);
+	memcpy(req->tr_user, argv[0], strlen(argv[0]) + 1);
+	for (i = 1; i < argc; i += 2) {
+		if (i + 1 >= argc)
+			return (RCTL_EXIT_USAGE);
+		if (strcmp(argv[i], "--device") == 0) {
+			if (strlen(argv[i + 1]) >= sizeof(req->tr_device))
+				return (RCTL_EXIT_USAGE);
+			memcpy(req->tr_device, argv[i + 1],
+			    strlen(argv[i + 1]) + 1);
+		} else if (strcmp(argv[i], "--ttl") == 0) {
+			errno = 0;
+			ttl = strtoll(argv[i + 1], &end, 10);
+			if (errno != 0 || end == argv[i + 1] || *end != '\0' ||
+			    ttl < 1)
+				return (RCTL_EXIT_USAGE);
+			req->tr_ttl = ttl;
+		} else
+			return (RCTL_EXIT_USAGE);
+	}
+	return (RCTL_EXIT_OK);
+}
+
+/* Text: the token alone on a line, for TOKEN=$(routingctl token alice). */
+static int
+rctl_token(struct rctl *rc, int argc, char **argv)
+{
+	struct ipc_token_req	 req;
+	struct ipc_token	 tk;
+	int			 rv;
+
+	if (rctl_token_args(argc, argv, &req) != RCTL_EXIT_OK)
+		return (rctl_cmd_usage(rctl_cmd_find("token")));
+	rv = rctl_request_p(rc, IPC_CTL_TOKEN, &req, sizeof(req),
+	    IPC_CTL_TOKEN_REPLY);
+	if (rv != RCTL_EXIT_OK)
+		return (rv);
+	memcpy(&tk, rc->rc_payload, sizeof(tk));
+	ipc_strfix(tk.tk_token);
+	if (!rc->rc_json) {
+		printf("%s\n", tk.tk_token);
+		return (RCTL_EXIT_OK);
+	}
+	printf("{\"token\":");
+	rctl_json_str(tk.tk_token);
+	printf(",\"user\":");
+	rctl_json_str(req.tr_user);
+	printf(",\"device\":");
+	if (req.tr_device[0] != '\0')
+		rctl_json_str(req.tr_device);
+	else
+		printf("null");
+	printf(",\"ttl\":%lld,\"expires\":%lld}\n", (long long)req.tr_ttl,
+	    (long long)tk.tk_exp);
 	return (RCTL_EXIT_OK);
 }
 

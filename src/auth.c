@@ -11,6 +11,11 @@
  * so caching never extends a token's life; the cache holds no token
  * bytes, only their hash; nothing here logs (the caller counts and logs
  * at debug).
+ *
+ * Also runs in the supervisor for one job: auth_mint(), which signs an
+ * HS256 token with the configured secret for `routingctl token`.  It
+ * builds no key table and keeps nothing: the secret is read, used and
+ * wiped within the call.
  */
 
 #include <errno.h>
@@ -28,11 +33,13 @@
 #include "auth.h"
 #include "config.h"
 #include "ids.h"
+#include "json.h"
 #include "jwt.h"
 #include "routingd.h"
 
 #define AUTH_HASH_LEN	32		/* SHA-256 */
 #define AUTH_SECRET_MAX	(64 * 1024)	/* bytes read from jwt_secret_file */
+#define AUTH_CLAIMS_MAX	2048		/* bytes of a minted token's claims */
 
 struct auth_entry {
 	uint8_t		 ae_hash[AUTH_HASH_LEN];
@@ -295,4 +302,118 @@ auth_origin_allowed(const struct config *cfg, const char *origin,
 			return (1);
 	}
 	return (0);
+}
+
+/* Append ,"name":"value" (or { instead of the comma at *off 0).  0 or -1. */
+static int
+auth_claim_str(char *out, size_t cap, size_t *off, const char *name,
+    const char *value)
+{
+	if (*off + 2 >= cap)
+		return (-1);
+	out[*off] = *off == 0 ? '{' : ',';
+	out[++*off] = '\0';
+	if (json_put_string(out, cap, off, name, strlen(name)) == -1 ||
+	    *off + 2 >= cap)
+		return (-1);
+	out[*off] = ':';
+	out[++*off] = '\0';
+	return (json_put_string(out, cap, off, value, strlen(value)));
+}
+
+/* The claims of a minted token, as jwt_verify() with cfg's policy wants. */
+static int
+auth_mint_claims(const struct config *cfg, const char *user,
+    const char *device, int64_t iat, int64_t exp, char *out, size_t cap,
+    size_t *len)
+{
+	size_t	 off = 0;
+	int	 n;
+
+	if (auth_claim_str(out, cap, &off, cfg->cf_jwt_user_claim != NULL ?
+	    cfg->cf_jwt_user_claim : "sub", user) == -1)
+		return (-1);
+	if (*device != '\0' && auth_claim_str(out, cap, &off,
+	    cfg->cf_jwt_device_claim != NULL ? cfg->cf_jwt_device_claim :
+	    "device_id", device) == -1)
+		return (-1);
+	if (cfg->cf_jwt_issuer != NULL && auth_claim_str(out, cap, &off,
+	    "iss", cfg->cf_jwt_issuer) == -1)
+		return (-1);
+	if (cfg->cf_jwt_audience != NULL && auth_claim_str(out, cap, &off,
+	    "aud", cfg->cf_jwt_audience) == -1)
+		return (-1);
+	n = snprintf(out + off, cap - off, ",\"iat\":%lld,\"exp\":%lld}",
+	    (long long)iat, (long long)exp);
+	if (n < 0 || (size_t)n >= cap - off)
+		return (-1);
+	*len = off + (size_t)n;
+	return (0);
+}
+
+/* The HS256 secret cfg names (jwt_secret, else jwt_secret_file). */
+static int
+auth_mint_secret(const struct config *cfg, char *buf, size_t cap,
+    size_t *len, const char **errstr)
+{
+	if (cfg->cf_jwt_secret != NULL) {
+		*len = strlen(cfg->cf_jwt_secret);
+		if (*len > cap) {
+			*errstr = "jwt_secret is too long";
+			return (-1);
+		}
+		memcpy(buf, cfg->cf_jwt_secret, *len);
+		return (0);
+	}
+	if (cfg->cf_jwt_secret_file == NULL) {
+		*errstr = "no HS256 secret configured (jwt_jwks_file only): "
+		    "tokens for RS256/ES256 keys come from whoever holds the "
+		    "private key";
+		return (-1);
+	}
+	if (auth_read_secret(cfg->cf_jwt_secret_file, buf, cap, len) == -1) {
+		*errstr = "cannot read jwt_secret_file";
+		return (-1);
+	}
+	return (0);
+}
+
+/* auth_mint: see auth.h. */
+int
+auth_mint(const struct config *cfg, const char *user, const char *device,
+    int64_t ttl, time_t now, char *out, size_t cap, int64_t *exp,
+    const char **errstr)
+{
+	char	 claims[AUTH_CLAIMS_MAX];
+	char	*secret;
+	size_t	 clen, slen;
+	int	 r;
+
+	if (!id_valid(user) || (*device != '\0' && !id_valid(device))) {
+		*errstr = "not a valid id (1 to 128 printable ASCII "
+		    "bytes, no spaces)";
+		return (-1);
+	}
+	if (ttl < 1 || ttl > AUTH_MINT_TTL_MAX) {
+		*errstr = "ttl must be 1 to 86400 seconds (tokens living "
+		    "longer are refused by the verifier)";
+		return (-1);
+	}
+	*exp = (int64_t)now + ttl;
+	if (auth_mint_claims(cfg, user, device, (int64_t)now, *exp, claims,
+	    sizeof(claims), &clen) == -1) {
+		*errstr = "claims do not fit";
+		return (-1);
+	}
+	if ((secret = malloc(AUTH_SECRET_MAX)) == NULL) {
+		*errstr = "out of memory";
+		return (-1);
+	}
+	r = auth_mint_secret(cfg, secret, AUTH_SECRET_MAX, &slen, errstr);
+	if (r == 0)
+		r = jwt_sign_hs256(secret, slen, NULL, claims, clen, out, cap,
+		    NULL, errstr);
+	explicit_bzero(secret, AUTH_SECRET_MAX);
+	free(secret);
+	return (r);
 }

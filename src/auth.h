@@ -3,7 +3,7 @@
  * authentication of HTTP API requests and WebSocket upgrades (see
  * routingd(8)) with a per-worker cache of verified tokens, and the
  * cors_origins check of a request's Origin.  Used by the API and the WS
- * workers.
+ * workers; the supervisor uses only auth_mint().
  */
 
 #ifndef AUTH_H
@@ -15,6 +15,7 @@
 #include "config.h"
 #include "http.h"
 #include "ids.h"
+#include "jwt.h"
 
 #define AUTH_CACHE_SIZE		4096	/* cached tokens per worker (2^n) */
 
@@ -77,5 +78,23 @@ int		 auth_request_token(struct auth *, const struct http_request *req,
  */
 int		 auth_origin_allowed(const struct config *cfg,
 		    const char *origin, size_t len, int *any);
+
+/* Longest lifetime auth_mint() gives: what the verifier accepts. */
+#define AUTH_MINT_TTL_MAX	JWT_MAX_LIFETIME
+
+/*
+ * auth_mint: an HS256 token for user (and device, "" for none) valid from
+ * now for ttl seconds (1..AUTH_MINT_TTL_MAX), signed with cfg's jwt_secret
+ * or jwt_secret_file and carrying the claims cfg's verifier demands (user
+ * and device claim names, iss, aud, iat, exp).  out (capacity cap)
+ * receives the token and a NUL, *exp its expiry (unix s).  Returns 0, or
+ * -1 with *errstr (static text) set: a bad id or ttl, only jwt_jwks_file
+ * configured (no HS256 secret to sign with), an unreadable secret file.
+ * The supervisor calls it for `routingctl token`; the secret is wiped
+ * before it returns.
+ */
+int		 auth_mint(const struct config *cfg, const char *user,
+		    const char *device, int64_t ttl, time_t now, char *out,
+		    size_t cap, int64_t *exp, const char **errstr);
 
 #endif /* AUTH_H */

@@ -1,7 +1,7 @@
 /*
  * b64.c: strict base64 and base64url codecs (contracts in b64.h).  Used
  * by the API and WS workers for envelope fields, by jwt.c for token
- * segments and JWK members (and for minting, in tests).
+ * segments and JWK members, and so when the supervisor mints a token.
  *
  * Decoding validates the whole input before it writes a byte, so a
  * failed decode never leaves a partial result that looks plausible.  One

@@ -106,6 +106,7 @@ static void	 control_do_workers(struct control_client *);
 static void	 control_do_reload(struct control_client *);
 static void	 control_do_stop(struct control_client *);
 static void	 control_do_drain(struct control_client *, int);
+static void	 control_do_token(struct control_client *, const void *);
 
 /*
  * control_new: see control.h.  Order: probe the path for a live daemon,
@@ -518,6 +519,9 @@ control_dispatch(struct control_client *cc, const void *buf, size_t n)
 	case IPC_CTL_UNDRAIN:
 		control_do_drain(cc, 0);
 		break;
+	case IPC_CTL_TOKEN:
+		control_do_token(cc, payload);
+		break;
 	default:
 		(void)control_reply_text(cc, IPC_CTL_FAIL,
 		    "unknown request %s", ipc_type_str(hdr.ih_type));
@@ -648,4 +652,32 @@ control_do_stop(struct control_client *cc)
 	}
 	(void)control_reply_text(cc, IPC_CTL_OK, "stopping");
 	ctl->ctl_ops->co_stop(ctl->ctl_arg);
+}
+
+static void
+control_do_token(struct control_client *cc, const void *payload)
+{
+	struct control		*ctl = cc->cc_ctl;
+	struct ipc_token_req	 req;
+	struct ipc_token	 tk;
+	struct ipc_text		 t;
+
+	if (ctl->ctl_ops->co_token == NULL) {
+		(void)control_reply_text(cc, IPC_CTL_FAIL, "not supported");
+		return;
+	}
+	memcpy(&req, payload, sizeof(req));
+	ipc_strfix(req.tr_user);
+	ipc_strfix(req.tr_device);
+	memset(&tk, 0, sizeof(tk));
+	memset(&t, 0, sizeof(t));
+	if (ctl->ctl_ops->co_token(ctl->ctl_arg, &req, &tk, t.it_text,
+	    sizeof(t.it_text)) == -1) {
+		ipc_strfix(t.it_text);
+		(void)control_reply(cc, IPC_CTL_FAIL, &t, sizeof(t));
+		return;
+	}
+	ipc_strfix(tk.tk_token);
+	(void)control_reply(cc, IPC_CTL_TOKEN_REPLY, &tk, sizeof(tk));
+	explicit_bzero(&tk, sizeof(tk));
 }

@@ -22,6 +22,9 @@ struct control_ops {
 	void	(*co_stop)(void *arg);
 	/* drain (on 1) or undrain (on 0); 0, or -1; msg says which */
 	int	(*co_drain)(void *arg, int on, char *msg, size_t msglen);
+	/* 0 and *out filled, or -1 and msg (cap msglen) says why not */
+	int	(*co_token)(void *arg, const struct ipc_token_req *req,
+		    struct ipc_token *out, char *msg, size_t msglen);
 };
 
 /*

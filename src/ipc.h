@@ -21,9 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		4	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
+#define IPC_VERSION		5	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
 				   3: the status reply by role;
-				   4: drain, undrain, the reload reply,
+				   4: IPC_CTL_TOKEN;
+				   5: drain, undrain, the reload reply,
 				   config in place, retire */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
@@ -45,6 +46,9 @@ enum ipc_type {
 	IPC_CTL_FAIL,			/* struct ipc_text */
 	IPC_CTL_STATUS_REPLY,		/* struct ipc_status */
 	IPC_CTL_WORKERS_REPLY,		/* struct ipc_workers + n ipc_worker */
+	IPC_CTL_TOKEN = 110,		/* struct ipc_token_req ->
+					   IPC_CTL_TOKEN_REPLY / FAIL */
+	IPC_CTL_TOKEN_REPLY,		/* struct ipc_token */
 	IPC_CTL_DRAIN = 120,		/* no payload -> IPC_CTL_OK / FAIL */
 	IPC_CTL_UNDRAIN,		/* no payload -> IPC_CTL_OK / FAIL */
 	IPC_CTL_RELOAD_REPLY,		/* struct ipc_reload (RELOAD's OK) */
@@ -156,6 +160,23 @@ struct ipc_status {
 	uint32_t	is_nroles;		/* <= IPC_MAX_ROLES */
 	uint32_t	is_pad;
 	struct ipc_role_status is_roles[IPC_MAX_ROLES];
+};
+
+/*
+ * IPC_CTL_TOKEN: mint an HS256 token for tr_user (and tr_device, "" for
+ * none) living tr_ttl seconds, signed with the daemon's secret.
+ */
+#define IPC_ID_LEN		136	/* a user or device id, NUL, padding */
+struct ipc_token_req {
+	int64_t		tr_ttl;			/* seconds */
+	char		tr_user[IPC_ID_LEN];
+	char		tr_device[IPC_ID_LEN];
+};
+
+/* IPC_CTL_TOKEN_REPLY: the token and when it expires. */
+struct ipc_token {
+	int64_t		tk_exp;			/* unix time, seconds */
+	char		tk_token[4096];		/* NUL-terminated */
 };
 
 /* IPC_CTL_WORKERS_REPLY: struct ipc_workers, then iw_n struct ipc_worker. */

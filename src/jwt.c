@@ -2,7 +2,8 @@
  * jwt.c: the strict JWT verifier, the key table and HS256 minting
  * (contracts in jwt.h).  Each API and WS worker builds its key table
  * after fork (auth.c) and calls jwt_verify() per new token;
- * jwt_sign_hs256() mints tokens for the unit tests and the benchmark.
+ * jwt_sign_hs256() mints tokens for the supervisor (`routingctl token`,
+ * through auth_mint()), the unit tests and the benchmark.
  *
  * The order of the verifier's steps is the security argument: cheap size
  * and shape checks first (token length, exactly three segments, strict

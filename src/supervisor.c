@@ -42,10 +42,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
 
+#include "auth.h"
 #include "config.h"
 #include "control.h"
 #include "handoff.h"
@@ -210,6 +212,8 @@ static size_t	sup_ctl_workers(void *, struct ipc_worker *, size_t);
 static int	sup_ctl_reload(void *, struct ipc_reload *);
 static void	sup_ctl_stop(void *);
 static int	sup_ctl_drain(void *, int, char *, size_t);
+static int	sup_ctl_token(void *, const struct ipc_token_req *,
+		    struct ipc_token *, char *, size_t);
 static void	sup_describe_exit(int, char *, size_t);
 static void	sup_notify_status(struct sup *);
 static void	sup_apply_logging(struct sup *);
@@ -219,7 +223,8 @@ static const struct control_ops sup_ctl_ops = {
 	sup_ctl_workers,
 	sup_ctl_reload,
 	sup_ctl_stop,
-	sup_ctl_drain
+	sup_ctl_drain,
+	sup_ctl_token
 };
 
 /* ------------------------------------------------------------------ */
@@ -1528,5 +1533,30 @@ sup_ctl_drain(void *arg, int on, char *msg, size_t msglen)
 	}
 	(void)snprintf(msg, msglen, "%s%s", on ? "drained" : "serving",
 	    on == was ? " (already)" : "");
+	return (0);
+}
+
+/*
+ * routingctl token: signed here with the running configuration's secret
+ * (a few microseconds of HMAC, no LMDB).  jwt_secret_file is read per
+ * request, while workers keep the key they loaded: after rotating the
+ * file, reload before minting.
+ */
+static int
+sup_ctl_token(void *arg, const struct ipc_token_req *req,
+    struct ipc_token *out, char *msg, size_t msglen)
+{
+	struct sup	*s = arg;
+	const char	*err = "error";
+
+	if (auth_mint(s->s_cfg, req->tr_user, req->tr_device, req->tr_ttl,
+	    time(NULL), out->tk_token, sizeof(out->tk_token), &out->tk_exp,
+	    &err) == -1) {
+		(void)snprintf(msg, msglen, "cannot mint a token: %s", err);
+		return (-1);
+	}
+	log_info("minted a token user=%s device=%s ttl=%lld", req->tr_user,
+	    req->tr_device[0] != '\0' ? req->tr_device : "-",
+	    (long long)req->tr_ttl);
 	return (0);
 }
