@@ -3,11 +3,13 @@
  *
  * Owns the worker's HTTP server (server.c), its handle on the queue store
  * (opened here, after fork), its JWT keys and token cache (auth.c), its
- * group-commit queue (commit.c), the expiry and reader-check timers,
- * and the route table.  The endpoints themselves live in api_routes.c;
- * this file does what every request shares: routing, CORS, draining (and
- * the operator's drain: POST /api/send is 503 with Retry-After),
- * authentication, the per-user rate limit, answers and their metrics.
+ * group-commit queue (commit.c), the reader-check timer, the once-a-second
+ * sweep timer (first API worker only: settle, expiry, a step of the
+ * idle-device sweep) and the route table.  The endpoints themselves live in
+ * api_routes.c; this file does what every request shares: routing, CORS,
+ * draining (and the operator's drain: POST /api/send is 503 with
+ * Retry-After), authentication, the per-user rate limit, answers and
+ * their metrics.
  *
  * Invariants: a route answers every request exactly once; unknown paths
  * are 404 and known paths with another method are 405 with Allow, both

@@ -1,7 +1,9 @@
 /*
  * b64.c: strict base64 and base64url codecs (contracts in b64.h).  Used
  * by the API and WS workers for envelope fields, by jwt.c for token
- * segments and JWK members, and so when the supervisor mints a token.
+ * segments and JWK members, and by jwt_sign_hs256 (the supervisor mints
+ * tokens for `routingctl token` with it, as do the unit tests and the
+ * benchmark's load generator).
  *
  * Decoding validates the whole input before it writes a byte, so a
  * failed decode never leaves a partial result that looks plausible.  One

@@ -1265,16 +1265,6 @@ config_write_enum(FILE *fp, const struct config *cf,
 	fputs(config_enum_name(k->k_enum, *(int *)config_field(cf, k)), fp);
 }
 
-/*
- * config_log_level_name: the config word of a log level ("debug", "info",
- * "notice", "warning", "error"), or "unknown".  Static storage.
- */
-const char *
-config_log_level_name(int level)
-{
-	return (config_enum_name(config_enum_log_level, level));
-}
-
 /* 1 if key k holds a value (unset strings are NULL, lists empty). */
 static int
 config_isset(const struct config *cf, const struct config_key *k)

@@ -144,7 +144,6 @@ const char	*config_changed(const struct config *a, const struct config *b,
 int		 config_keep_restart(struct config *ncf,
 		    const struct config *old);
 void		 config_free(struct config *);
-const char	*config_log_level_name(int);
 int		 config_parse_duration(const char *, int64_t *);
 int		 config_parse_size(const char *, int64_t *);
 int		 config_parse_listen(const char *, struct listen_addr *);

@@ -9,8 +9,9 @@
  * IPC_VERSION; a mismatch is answered with IPC_CTL_FAIL.
  *
  * Compatibility: bump IPC_VERSION whenever this enum or a struct changes.
- * Adding a message: the enum value and struct here, a sender, and one case
- * in the receiver's dispatch switch.
+ * Adding a message: the enum value and struct here, its payload size and
+ * name in ipc.c's type table, a sender, and one case in the receiver's
+ * dispatch switch.
  */
 
 #ifndef IPC_H

@@ -1,7 +1,7 @@
 /*
  * json.c: strict JSON validation over jsmn, lookups, typed extraction and
- * the string-literal writer (contracts in json.h).  Runs in every process
- * that reads JSON; pure code: no I/O, no logging, no allocation.
+ * the string-literal writer (contracts in json.h).  Runs in the API and
+ * WS workers; pure code: no I/O, no logging, no allocation.
  *
  * This is the only translation unit holding the jsmn implementation: it
  * includes jsmn.h before json.h, so JSMN_HEADER is not yet defined there

@@ -1,8 +1,10 @@
 /*
  * json.h: strict JSON (RFC 8259) on top of Debian's jsmn tokenizer, plus
- * lookups, typed extraction and a string-literal writer.  Used by every
- * process that reads JSON: API and WS workers (request bodies, frames),
- * the supervisor (JWKS files) and the JWT verifier.
+ * lookups, typed extraction and a string-literal writer.  In the daemon,
+ * used by the API and WS workers only: request bodies and frames, the JWT
+ * verifier (token segments, and the JWKS file each worker loads after
+ * fork), and the one string escaper for every JSON text the daemon writes.
+ * The supervisor never parses JSON.
  *
  * jsmn is configured once for the whole tree: the build passes
  * -DJSMN_STRICT -DJSMN_PARENT_LINKS on the command line (they change the

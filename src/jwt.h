@@ -1,7 +1,8 @@
 /*
  * jwt.h: a strict JWT (RFC 7519, JWS compact RFC 7515) verifier on
- * OpenSSL 3, and an HS256 minting helper (used by the unit tests and the
- * benchmark's load generator; no daemon process mints tokens).  No
+ * OpenSSL 3, and an HS256 minting helper (used by the supervisor for
+ * `routingctl token` through auth_mint(), the unit tests and the
+ * benchmark's load generator).  No
  * logging, no exit: every failure is -1 with a short static reason meant
  * for a debug log line; a reason never contains token bytes.
  *

@@ -337,24 +337,6 @@ pr_destroy(struct presence *pr)
 		(void)munmap(pr, (size_t)pr->pr_h.ph_size);
 }
 
-/* pr_check: see presence.h. */
-int
-pr_check(const struct presence *pr)
-{
-	const struct pr_header	*ph;
-	size_t			 size;
-
-	if (pr == NULL)
-		return (-1);
-	ph = &pr->pr_h;
-	if (ph->ph_magic != PR_MAGIC || ph->ph_version != PR_VERSION)
-		return (-1);
-	size = pr_size(ph->ph_nworkers, ph->ph_slots);
-	if (size == 0 || ph->ph_size != size)
-		return (-1);
-	return (0);
-}
-
 /* pr_worker_reset: see presence.h. */
 void
 pr_worker_reset(struct presence *pr, unsigned seat)

@@ -15,7 +15,10 @@
  * present (not deleted, its owner not reset) when it ended.
  *
  * Compatibility: the region opens with struct pr_header; PR_MAGIC and
- * PR_VERSION identify its layout; bump the version on any change.
+ * PR_VERSION, stamped by pr_create, tell whoever inspects a region from
+ * outside (a debugger, a core dump) its layout; the processes that map
+ * it inherit it from one supervisor and never need to check them.  Bump
+ * the version on any change.
  */
 
 #ifndef PRESENCE_H
@@ -70,12 +73,6 @@ struct presence	*pr_create(unsigned nworkers, unsigned slots_per_worker);
 
 /* pr_destroy: unmap the table in this process; NULL is ignored. */
 void		 pr_destroy(struct presence *);
-
-/*
- * pr_check: 0 if pr is a table of this magic and layout version whose
- * recorded geometry is consistent, else -1 (also for NULL).
- */
-int		 pr_check(const struct presence *);
 
 /*
  * pr_worker_reset: supervisor, once the worker in seat is gone (reaped)

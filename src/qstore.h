@@ -353,13 +353,13 @@ int		 qs_settle_due(struct qstore *);
 
 /*
  * qs_expire: delete up to max settled messages whose expiry time is <=
- * now_ms, through the expiry index of lane heads (earliest first),
- * keeping queue counts right.  Messages still in the log are dropped by
- * qs_settle instead (and skipped by fetches meanwhile), so a sweeper
- * settles with force first.  *expired (may be NULL) gets the number
- * deleted; fewer than max means none is left.  A message whose TTL is shorter than that
- * of a message ahead of it in its lane waits for that one to go (it is
- * never fetched meanwhile); with one TTL for all messages none waits.
+ * now_ms, through the expiry index of lane heads (earliest first), keeping
+ * queue counts right.  Messages still in the log are dropped by qs_settle
+ * instead (and skipped by fetches meanwhile), so a sweeper settles with
+ * force first.  *expired (may be NULL) gets the number deleted; fewer than
+ * max means none is left.  A message whose TTL is shorter than that of a
+ * message ahead of it in its lane waits for that one to go (it is never
+ * fetched meanwhile); with one TTL for all messages none waits.
  */
 int		 qs_expire(struct qstore *, uint64_t now_ms, size_t max,
 		    size_t *expired);
@@ -385,16 +385,17 @@ int		 qs_fetch(struct qstore *, const char *user, const char *device,
 void		 qs_cursor_init(struct qs_cursor *);
 
 /*
- * qs_fetch_after: like qs_fetch, but only messages after the position
- * *cur, which is advanced past each message cb accepts (and past expired
- * ones).  Before the first cb call it sets cur's qc_count, qc_dropped
- * and qc_seen_ms from the queue record read in the same txn: a nonzero
+ * qs_fetch_after: like qs_fetch, but only messages after the position *cur,
+ * which is advanced past each message cb accepts (and past expired ones).
+ * Before the first cb call it sets cur's qc_count, qc_dropped and
+ * qc_seen_ms from the queue record read in the same txn: a nonzero
  * qc_dropped is the number of messages the device lost to a full queue
- * since its marker was last cleared (see qs_ack), to be shown to the
- * client with the messages of this page.  One call is one page in one short read txn: a WS connection
- * streams its backlog with repeated calls, and later catches up with the
- * same cursor.  *more (may be NULL) is set to 1 when the page stopped
- * before the end of the queue.  QS_NOTFOUND if the device is not known.
+ * since its marker was last cleared (see qs_ack), to be shown to the client
+ * with the messages of this page.  One call is one page in one short read
+ * txn: a WS connection streams its backlog with repeated calls, and later
+ * catches up with the same cursor.  *more (may be NULL) is set to 1 when
+ * the page stopped before the end of the queue.  QS_NOTFOUND if the device
+ * is not known.
  */
 int		 qs_fetch_after(struct qstore *, const char *user,
 		    const char *device, struct qs_cursor *cur, size_t limit,
@@ -433,7 +434,8 @@ int		 qs_stats(struct qstore *, struct qs_stats *);
  * The live store keeps serving, but the call blocks for the whole copy:
  * run it from a short-lived process.  No batch may be open.  QS_OK, or
  * QS_ERR (or an LMDB result) with *errstr (may be NULL) set to a reason
- * in a static buffer.
+ * in a static buffer.  Nothing in this release calls it but the unit test
+ * (test_qstore): it is the store's half of a backup command to come.
  */
 int		 qs_backup(struct qstore *, const char *dir,
 		    const char **errstr);

@@ -2,8 +2,9 @@
  * routingd.h: the daemon's fixed limits and defaults, the names of the
  * process roles, and the small helpers of util.c and notify.c.  Other
  * headers own the rest: the configuration (config.h), default paths
- * (paths.h, shared with routingctl), ids (ids.h), the control protocol
- * (ipc.h), logging (log.h).  routingctl does not include this header.
+ * (paths.h, shared with routingctl), ids (ids.h), every message between
+ * processes and the control protocol (ipc.h), logging (log.h).
+ * routingctl does not include this header.
  */
 
 #ifndef ROUTINGD_H

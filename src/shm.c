@@ -3,14 +3,15 @@
  * shm.h for the layout and who writes what).
  *
  * The supervisor creates the region before the first fork, records each
- * role of its process table (name and share of the slots) and allocates
- * and releases slots within a role's share.  A worker writes its own
- * slot's state, heartbeat and counters, and adds to the daemon-wide
- * metrics and the rate-limit table (shm.h says who writes what).  The
- * values are statistics and liveness stamps, never used to order other
- * memory, so relaxed atomics would do; some reads use the default order.  The magic and version stamped at creation
- * tell whoever inspects a region from outside (a debugger, a core dump)
- * its layout; the daemon itself never needs to check them.
+ * role of its process table (name and share of the slots) and allocates and
+ * releases slots within a role's share.  A worker writes its own slot's
+ * state, heartbeat and counters, and adds to the daemon-wide metrics and
+ * the rate-limit table (shm.h says who writes what).  The values are
+ * statistics and liveness stamps, never used to order other memory, so
+ * relaxed atomics would do; some reads use the default order.  The magic
+ * and version stamped at creation tell whoever inspects a region from
+ * outside (a debugger, a core dump) its layout; the daemon itself never
+ * needs to check them.
  */
 
 #include <sys/mman.h>

@@ -5,17 +5,17 @@
  * worker inherits the mapping.  It holds no pointers, only fixed-width
  * fields and C11 atomics, so any process may read it at any time.
  *
- * Ownership: a worker slot (struct shm_slot) is written by the worker
- * that holds it and by the supervisor, which stamps it (role, index,
- * times, state) before fork, sets its pid after, and resets it after the
- * worker is reaped.  Counters in a slot are cumulative and survive slot
- * reuse, so /metrics sums slots.  The daemon-wide fields (sh_*) are
- * written by the supervisor, except sh_rl, sh_api and sh_ws, which the
- * workers add to (see each).  sh_drained and sh_drained_since_ms are the
- * operator's drain (routingctl drain/undrain): written by the supervisor
- * only, read by every worker on each request and tick, so a worker
- * forked while drained starts drained.  sh_roles is the supervisor's process table as the region records it:
- * each role's name and its share of the slots, stamped before the first
+ * Ownership: a worker slot (struct shm_slot) is written by the worker that
+ * holds it and by the supervisor, which stamps it (role, index, times,
+ * state) before fork, sets its pid after, and resets it after the worker is
+ * reaped.  Counters in a slot are cumulative and survive slot reuse, so
+ * /metrics sums slots.  The daemon-wide fields (sh_*) are written by the
+ * supervisor, except sh_rl, sh_api and sh_ws, which the workers add to (see
+ * each).  sh_drained and sh_drained_since_ms are the operator's drain
+ * (routingctl drain/undrain): written by the supervisor only, read by every
+ * worker on each request and tick, so a worker forked while drained starts
+ * drained.  sh_roles is the supervisor's process table as the region records
+ * it: each role's name and its share of the slots, stamped before the first
  * fork and never changed after.
  *
  * Compatibility: SHM_MAGIC and SHM_VERSION open the region; bump the

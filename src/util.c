@@ -1,7 +1,7 @@
 /*
  * util.c: small helpers used by every routingd process: clocks, the
  * process title ("routingd: api 1" in ps), O_NONBLOCK, directories,
- * random bytes.
+ * random bytes, wiping secrets.
  *
  * The process title reuses the memory of argv and environ, which are
  * contiguous on Linux: util_title_init() copies environ to the heap once,

@@ -8,13 +8,16 @@
  * messages.  Messages from the client, through the worker's group
  * commit: ack (a durable delete by the rules of msgrecv.c, like POST
  * /api/messages/ack; no answer) and send (msgsend.c, like POST
- * /api/send; answered sent, or error).  Anything else, and a malformed
- * ack or send, is a bad frame: answered with an error frame, and the
- * connection closes with 1008 once more than WS_BAD_FRAMES_MAX error
- * frames were counted.  Errors that are not the client's fault (a full
- * queue, a rate-limited send, out of memory, a store that failed an ack
- * or a send) are answered the same way but not counted.  Pings are
- * answered by wslay.
+ * /api/send; answered sent, or error).  Any other text or binary
+ * message (not a JSON object with a "type", or an unknown type), and a
+ * malformed ack or send, is a bad frame: answered with an error frame,
+ * and the connection closes with 1008 once more than WS_BAD_FRAMES_MAX
+ * error frames were counted.  Errors that are not the client's fault (a
+ * full queue, a rate-limited send, out of memory, a store that failed an
+ * ack or a send) are answered the same way but not counted.  What breaks
+ * RFC 6455 itself gets no error frame but a close: wslay's 1002 or 1007
+ * (bad UTF-8 in a text message), 1009 for a message over WS_MAX_MSG
+ * bytes or WS_MAX_FRAGMENTS frames.  Pings are answered by wslay.
  *
  * Invariants:
  * - wslay_event_context_free and the free of the connection happen only
@@ -633,7 +636,8 @@ wsc_send_parse(struct ws_conn *c, const struct json_doc *doc)
 		    r == ENV_TOO_LARGE ? "too_large" : "invalid_envelope",
 		    r == ENV_SENDER_MISMATCH ? "senderId is not the caller" :
 		    r == ENV_TOO_LARGE ? "ephemeral envelope too large" :
-		    "invalid envelope", 1);
+		    r == ENV_NOMEM ? "out of memory, try again" :
+		    "invalid envelope", r != ENV_NOMEM);
 		ms_free(sd->sd_b);
 		free(sd);
 		return (NULL);

@@ -790,18 +790,6 @@ test_parse_listen(void **state)
 	assert_int_equal(config_parse_listen(longtext, &la), -1);
 }
 
-static void
-test_log_level_names(void **state)
-{
-	assert_string_equal(config_log_level_name(CFG_LOG_DEBUG), "debug");
-	assert_string_equal(config_log_level_name(CFG_LOG_INFO), "info");
-	assert_string_equal(config_log_level_name(CFG_LOG_NOTICE), "notice");
-	assert_string_equal(config_log_level_name(CFG_LOG_WARNING),
-	    "warning");
-	assert_string_equal(config_log_level_name(CFG_LOG_ERR), "error");
-	assert_string_equal(config_log_level_name(42), "unknown");
-}
-
 /* ------------------------------------------------------------------ */
 /* Syntax errors                                                       */
 /* ------------------------------------------------------------------ */
@@ -1347,7 +1335,6 @@ main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_listen),
-		cmocka_unit_test(test_log_level_names),
 		cmocka_unit_test(test_err_unknown_key),
 		cmocka_unit_test(test_err_duplicate_key),
 		cmocka_unit_test(test_err_line_syntax),

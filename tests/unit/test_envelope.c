@@ -2,7 +2,7 @@
  * test_envelope.c: unit tests for envelope.c: good envelopes and their
  * normalised form (member order, defaults, unknown members dropped,
  * escapes undone), every field rule, and sender spoofing.  Links
- * envelope.c, json.c, b64.c and qstore.c (for id_valid).
+ * envelope.c, json.c, b64.c and ids.c (for id_valid).
  */
 
 #include <setjmp.h>

@@ -1,5 +1,6 @@
 /*
- * test_http.c: unit tests of http.c (links only http.c).
+ * test_http.c: unit tests of http.c (links http.c, and json.c for the
+ * string escaper of the error bodies).
  *
  * Every head goes through parse(), which also feeds each prefix of the
  * input, in its own exactly-sized heap copy (so ASan sees any over-read),

@@ -1,19 +1,21 @@
 /*
  * test_qstore.c: unit tests of src/qstore.c against real LMDB files.
  *
- * Every test gets a fresh store in its own directory under one mkdtemp
- * root in /tmp.  Covered: fan-out to every known device and to "default",
- * FIFO and lane order, repeated fetch until ack, acks of subsets and of
- * foreign or malformed ids, sub-transaction rollback inside a committed
- * batch, queue_full with nothing written, TTL skipping and sweeping,
- * device delete, push registration, durability across reopen, the schema
- * check, paging with a cursor, misuse of the txn API, and several
- * processes: concurrent writers with a reader, a writer and a reader
- * SIGKILLed inside their txns, a handle used after fork, MAP_FULL with a
- * tiny map, and a hot backup.  The device model: held messages and their
- * adoption by new devices, the overflow of a full device queue and its
- * drop marker, the idle-device sweep, and the migration of a schema-3
- * store (tests/unit/data/qstore/schema3.dump, loaded with mdb_load).
+ * Every test gets a fresh store in its own directory under one mkdtemp root
+ * in /tmp.  Covered: fan-out to every known device (a user with none gets
+ * held messages, never a "default" device), FIFO and lane order, repeated
+ * fetch until ack, acks of subsets and of foreign or malformed ids,
+ * sub-transaction rollback inside a committed batch, a full held queue
+ * (QS_FULL, nothing written) next to a full device queue that loses its
+ * oldest, TTL skipping and sweeping, device delete, push registration,
+ * durability across reopen, the schema check, paging with a cursor, misuse
+ * of the txn API, and several processes: concurrent writers with a reader,
+ * a writer and a reader SIGKILLed inside their txns, a handle used after
+ * fork, MAP_FULL with a tiny map, and a hot backup.  The device model: held
+ * messages and their adoption by new devices, the overflow of a full device
+ * queue and its drop marker, the idle-device sweep, and the migration of a
+ * schema-3 store (tests/unit/data/qstore/schema3.dump, loaded with
+ * mdb_load).
  *
  * Forked children never use cmocka: they report through their exit
  * status and leave with _exit().

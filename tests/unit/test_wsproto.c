@@ -1,6 +1,6 @@
 /*
- * test_wsproto.c: unit tests of wsproto.c (links wsproto.c, http.c and
- * b64.c, and OpenSSL for SHA-1).  Every request goes through
+ * test_wsproto.c: unit tests of wsproto.c (links wsproto.c, http.c,
+ * json.c and b64.c, and OpenSSL for SHA-1).  Every request goes through
  * http_parse_head() first, as in the WS worker, so the handshake rules are
  * tested on what the parser really hands over: trimmed values, repeated
  * fields kept apart, the query split from the path.
