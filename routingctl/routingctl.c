@@ -77,6 +77,9 @@ static int	 rctl_status(struct rctl *, int, char **);
 static int	 rctl_workers(struct rctl *, int, char **);
 static int	 rctl_reload(struct rctl *, int, char **);
 static int	 rctl_stop(struct rctl *, int, char **);
+static int	 rctl_drain(struct rctl *, int, char **);
+static int	 rctl_undrain(struct rctl *, int, char **);
+static void	 rctl_json_list(const char *, const char *);
 static int	 rctl_token(struct rctl *, int, char **);
 static int	 rctl_presence(struct rctl *, int, char **);
 static int	 rctl_queue(struct rctl *, int, char **);
@@ -107,6 +110,10 @@ static const struct rctl_cmd rctl_cmds[] = {
 	    "hot copy of the store into DIR" },
 	{ "check-config", "[FILE]", 0, 1, rctl_check_config,
 	    "validate a configuration file" },
+	{ "drain", "", 0, 0, rctl_drain,
+	    "refuse sends and upgrades, close WebSockets, stay up" },
+	{ "undrain", "", 0, 0, rctl_undrain,
+	    "serve again after drain" },
 	{ "token", "USER [--device D] [--ttl SECONDS]", 1, 5, rctl_token,
 	    "mint an HS256 token with the daemon's secret" },
 };
@@ -138,6 +145,7 @@ static void	 rctl_status_json(const struct ipc_status *,
 static void	 rctl_fmt_bytes(char *, size_t, uint64_t);
 static void	 rctl_status_more_json(const struct ipc_status *,
 		    const struct rctl_status_more *);
+static void	 rctl_status_drained(const struct ipc_status *);
 static void	 rctl_worker_text(const struct ipc_worker *);
 static void	 rctl_worker_json(const struct ipc_worker *);
 static int	 rctl_stop_wait(struct rctl *);
@@ -613,7 +621,9 @@ rctl_status_text(const struct ipc_status *st,
 	printf("%-12s %d\n", "pid", st->is_pid);
 	printf("%-12s %s (since %s)\n", "uptime", dur, since);
 	printf("%-12s %s\n", "state", st->is_draining ? "draining" :
-	    st->is_ready ? "ready" : "starting");
+	    st->is_drained ? "drained" : st->is_ready ? "ready" : "starting");
+	if (st->is_drained)
+		rctl_status_drained(st);
 	printf("%-12s %s\n", "config", st->is_config[0] != '\0' ?
 	    st->is_config : "(embedded defaults)");
 	for (i = 0; i < st->is_nroles; i++) {
@@ -638,6 +648,24 @@ rctl_status_text(const struct ipc_status *st,
 	rctl_status_more_text(st, sm);
 }
 
+/* "drained since ... (for ...), N WebSockets still open". */
+static void
+rctl_status_drained(const struct ipc_status *st)
+{
+	char		 dur[32], since[32];
+	struct tm	 tm;
+	time_t		 t = (time_t)st->is_drained_since;
+	uint64_t	 now = (uint64_t)time(NULL);
+
+	rctl_fmt_dur(dur, sizeof(dur), now > st->is_drained_since ?
+	    now - st->is_drained_since : 0);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		(void)snprintf(since, sizeof(since), "?");
+	printf("%-12s since %s (%s), %" PRIu64 " WebSockets still open\n",
+	    "drained", since, dur, st->is_ws_open);
+}
+
 static void
 rctl_status_json(const struct ipc_status *st,
     const struct rctl_status_more *sm)
@@ -659,6 +687,9 @@ rctl_status_json(const struct ipc_status *st,
 	printf(",\"pid\":%d,\"ready\":%s,\"draining\":%s", st->is_pid,
 	    st->is_ready ? "true" : "false",
 	    st->is_draining ? "true" : "false");
+	printf(",\"drained\":%s,\"drained_since\":%" PRIu64
+	    ",\"websockets_open\":%" PRIu64, st->is_drained ? "true" : "false",
+	    st->is_drained_since, st->is_ws_open);
 	for (i = 0; i < st->is_nroles; i++)
 		printf(",\"%s_workers\":%u", st->is_roles[i].rs_name,
 		    st->is_roles[i].rs_workers);
@@ -794,10 +825,60 @@ rctl_worker_json(const struct ipc_worker *w)
 static int
 rctl_reload(struct rctl *rc, int argc, char **argv)
 {
+	struct ipc_reload	 r;
+	int			 rv;
+
+	if ((rv = rctl_request(rc, IPC_CTL_RELOAD, IPC_CTL_RELOAD_REPLY)) != 0)
+		return (rv);
+	memcpy(&r, rc->rc_payload, sizeof(r));
+	ipc_reload_fix(&r);
+	if (!rc->rc_json) {
+		printf("%s\n", r.ir_text);
+		return (RCTL_EXIT_OK);
+	}
+	printf("{\"ok\":true,\"message\":");
+	rctl_json_str(r.ir_text);
+	rctl_json_list("in_place", r.ir_in_place);
+	rctl_json_list("replaced", r.ir_replaced);
+	rctl_json_list("changed", r.ir_changed);
+	rctl_json_list("restart_needed", r.ir_restart);
+	printf("}\n");
+	return (RCTL_EXIT_OK);
+}
+
+/* ,"name":[...] from the space-separated words of list. */
+static void
+rctl_json_list(const char *name, const char *list)
+{
+	char	 word[256];
+	size_t	 n;
+	int	 first = 1;
+
+	printf(",\"%s\":[", name);
+	while (*list != '\0') {
+		n = strcspn(list, " ");
+		if (n > 0 && n < sizeof(word)) {
+			memcpy(word, list, n);
+			word[n] = '\0';
+			if (!first)
+				putchar(',');
+			rctl_json_str(word);
+			first = 0;
+		}
+		list += n;
+		list += strspn(list, " ");
+	}
+	putchar(']');
+}
+
+/* drain and undrain: one request, the daemon's sentence. */
+static int
+rctl_drain_req(struct rctl *rc, uint32_t type)
+{
 	struct ipc_text	 t;
 	int		 rv;
 
-	if ((rv = rctl_request(rc, IPC_CTL_RELOAD, IPC_CTL_OK)) != 0)
+	if ((rv = rctl_request(rc, type, IPC_CTL_OK)) != 0)
 		return (rv);
 	memcpy(&t, rc->rc_payload, sizeof(t));
 	ipc_strfix(t.it_text);
@@ -806,6 +887,18 @@ rctl_reload(struct rctl *rc, int argc, char **argv)
 	else
 		printf("%s\n", t.it_text);
 	return (RCTL_EXIT_OK);
+}
+
+static int
+rctl_drain(struct rctl *rc, int argc, char **argv)
+{
+	return (rctl_drain_req(rc, IPC_CTL_DRAIN));
+}
+
+static int
+rctl_undrain(struct rctl *rc, int argc, char **argv)
+{
+	return (rctl_drain_req(rc, IPC_CTL_UNDRAIN));
 }
 
 static int

@@ -7,8 +7,9 @@
  * sweep timer (first API worker only: settle, expiry, a step of the
  * idle-device sweep) and the route table.  The endpoints themselves live in
  * api_routes.c; this file does what every request shares: routing, CORS,
- * draining, authentication, the per-user rate limit, answers and their
- * metrics.
+ * draining (and the operator's drain: POST /api/send is 503 with
+ * Retry-After), authentication, the per-user rate limit, answers and
+ * their metrics.
  *
  * Invariants: a route answers every request exactly once; unknown paths
  * are 404 and known paths with another method are 405 with Allow, both
@@ -94,7 +95,8 @@ const struct worker_ops api_ops = {
 	"api",
 	api_init,
 	api_drain,
-	api_free
+	api_free,
+	NULL			/* replaced on reload */
 };
 
 /* ------------------------------------------------------------------ */
@@ -396,6 +398,13 @@ api_call_run(struct api_call *ac, const struct api_route *r)
 	if (a->a_w->w_draining) {
 		api_reject(a, SHM_REJ_UNAVAILABLE);
 		api_reply_error(ac, 503, "unavailable", "draining", NULL);
+		return;
+	}
+	if (r->ar_route == SHM_R_SEND && worker_is_drained(a->a_w)) {
+		atomic_fetch_add_explicit(&a->a_shm->sh_api.sa_drain_refused,
+		    1, memory_order_relaxed);
+		api_reply_error(ac, 503, "unavailable", "routingd is drained "
+		    "for maintenance; try again later", DRAIN_RETRY_HDR);
 		return;
 	}
 	res = auth_request(a->a_auth, ac->ac_req, time(NULL), &ac->ac_id,

@@ -93,6 +93,8 @@ enum config_type {
 #define CFG_F_SOCKET	0x40	/* length bound is the sun_path size */
 #define CFG_F_UNSERVED	0x80	/* checked, but its feature is not served
 				   by this release (config_unserved) */
+#define CFG_F_RESTART	0x100	/* a reload keeps the running value: only
+				   a restart applies it (config_changed) */
 
 struct config_enum {
 	const char	*e_name;
@@ -154,7 +156,8 @@ static const struct config_key config_keys[] = {
 	{ "cors_origins", CFG_T_LIST, CFG_FIELD(cf_cors_origins),
 	    1, CFG_MAX_ORIGINS, NULL, NULL, 0, NULL },
 	{ "data_dir", CFG_T_PATH, CFG_FIELD(cf_data_dir),
-	    1, CFG_PATH_MAX, ROUTINGD_STATEDIR, LOCAL_DATA_DIR, 0, NULL },
+	    1, CFG_PATH_MAX, ROUTINGD_STATEDIR, LOCAL_DATA_DIR, CFG_F_RESTART,
+	    NULL },
 	{ "device_idle_ttl", CFG_T_DURATION, CFG_FIELD(cf_device_idle_ttl),
 	    0, 3650 * CFG_DAY, "30d", NULL, 0, NULL },
 	{ "heartbeat_timeout", CFG_T_DURATION,
@@ -206,7 +209,7 @@ static const struct config_key config_keys[] = {
 	{ "shutdown_timeout", CFG_T_DURATION, CFG_FIELD(cf_shutdown_timeout),
 	    0, CFG_HOUR, "10s", NULL, 0, NULL },
 	{ "store_max_size", CFG_T_SIZE, CFG_FIELD(cf_store_max_size),
-	    CFG_MIB, 1024 * CFG_GIB, "8g", NULL, 0, NULL },
+	    CFG_MIB, 1024 * CFG_GIB, "8g", NULL, CFG_F_RESTART, NULL },
 	{ "tls_cert", CFG_T_PATH, CFG_FIELD(cf_tls_cert),
 	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE | CFG_F_UNSERVED,
 	    NULL },
@@ -1783,6 +1786,39 @@ config_read_file(const char *path, size_t *lenp, struct cfg_errors *errs)
 	return (buf);
 }
 
+/* config_read_text: see config.h. */
+char *
+config_read_text(const char *path, size_t *lenp, struct cfg_errors *errs)
+{
+	if (errs != NULL)
+		errs->ce_n = 0;
+	return (config_read_file(path, lenp, errs));
+}
+
+/* config_load_text: see config.h. */
+int
+config_load_text(const char *path, const char *buf, size_t len,
+    struct config **cfp, struct cfg_errors *errs)
+{
+	struct config	*cf;
+	int		 rv;
+
+	*cfp = NULL;
+	if ((cf = config_new(0)) == NULL ||
+	    (cf->cf_path = strdup(path)) == NULL) {
+		config_ferr(errs, path, "out of memory");
+		config_free(cf);
+		return (-1);
+	}
+	rv = config_parse_buf(cf, path, buf, len, errs);
+	if (config_validate(cf, errs) == -1 || rv == -1) {
+		config_free(cf);
+		return (-1);
+	}
+	*cfp = cf;
+	return (0);
+}
+
 /*
  * config_load: read the file path (at most 1 MiB), parse it over the
  * file defaults and validate it.  errs is reset first and receives every
@@ -1793,31 +1829,16 @@ config_read_file(const char *path, size_t *lenp, struct cfg_errors *errs)
 int
 config_load(const char *path, struct config **cfp, struct cfg_errors *errs)
 {
-	struct config	*cf;
 	char		*buf;
 	size_t		 len;
 	int		 rv;
 
 	*cfp = NULL;
-	if (errs != NULL)
-		errs->ce_n = 0;
-	if ((buf = config_read_file(path, &len, errs)) == NULL)
+	if ((buf = config_read_text(path, &len, errs)) == NULL)
 		return (-1);
-	if ((cf = config_new(0)) == NULL ||
-	    (cf->cf_path = strdup(path)) == NULL) {
-		config_ferr(errs, path, "out of memory");
-		config_free(cf);
-		free(buf);
-		return (-1);
-	}
-	rv = config_parse_buf(cf, path, buf, len, errs);
+	rv = config_load_text(path, buf, len, cfp, errs);
 	free(buf);
-	if (config_validate(cf, errs) == -1 || rv == -1) {
-		config_free(cf);
-		return (-1);
-	}
-	*cfp = cf;
-	return (0);
+	return (rv);
 }
 
 /*
@@ -1879,4 +1900,84 @@ config_touch_interval_ms(const struct config *cf)
 	    (uint64_t)cf->cf_device_idle_ttl / 4 < iv)
 		iv = (uint64_t)cf->cf_device_idle_ttl / 4;
 	return (iv);
+}
+
+/* 1 if key k has the same effective value in a and b. */
+static int
+config_same(const struct config *a, const struct config *b,
+    const struct config_key *k)
+{
+	const struct strlist	*la, *lb;
+	const char		*sa, *sb;
+	size_t			 i;
+
+	switch (k->k_type) {
+	case CFG_T_LISTEN:
+		return (strcmp(((const struct listen_addr *)config_field(a,
+		    k))->la_text, ((const struct listen_addr *)config_field(b,
+		    k))->la_text) == 0);
+	case CFG_T_STRING:
+	case CFG_T_PATH:
+		sa = *(char *const *)config_field(a, k);
+		sb = *(char *const *)config_field(b, k);
+		return (strcmp(sa ? sa : "", sb ? sb : "") == 0);
+	case CFG_T_LIST:
+		la = config_field(a, k);
+		lb = config_field(b, k);
+		if (la->sl_n != lb->sl_n)
+			return (0);
+		for (i = 0; i < la->sl_n; i++)
+			if (strcmp(la->sl_v[i], lb->sl_v[i]) != 0)
+				return (0);
+		return (1);
+	default:
+		return (memcmp(config_field(a, k), config_field(b, k),
+		    k->k_size) == 0);
+	}
+}
+
+/* config_changed: see config.h. */
+const char *
+config_changed(const struct config *a, const struct config *b, size_t *pos,
+    int *restart)
+{
+	const struct config_key	*k;
+
+	for (; *pos < CFG_NKEYS; (*pos)++) {
+		k = &config_keys[*pos];
+		if (!config_same(a, b, k)) {
+			(*pos)++;
+			*restart = (k->k_flags & CFG_F_RESTART) != 0;
+			return (k->k_name);
+		}
+	}
+	return (NULL);
+}
+
+/* config_keep_restart: see config.h. */
+int
+config_keep_restart(struct config *ncf, const struct config *old)
+{
+	const struct config_key	*k;
+	char			**dst, *const *src, *dup;
+	size_t			 i;
+
+	for (i = 0; i < CFG_NKEYS; i++) {
+		k = &config_keys[i];
+		if (!(k->k_flags & CFG_F_RESTART) || config_same(ncf, old, k))
+			continue;
+		if (k->k_type == CFG_T_STRING || k->k_type == CFG_T_PATH) {
+			dst = (char **)config_field(ncf, k);
+			src = (char *const *)config_field(old, k);
+			dup = NULL;
+			if (*src != NULL && (dup = strdup(*src)) == NULL)
+				return (-1);
+			free(*dst);
+			*dst = dup;
+		} else if (k->k_type != CFG_T_LIST && k->k_type !=
+		    CFG_T_LISTEN)
+			memcpy(config_field(ncf, k), config_field(old, k),
+			    k->k_size);
+	}
+	return (0);
 }

@@ -2,7 +2,9 @@
  * config.h: the configuration as every process sees it (struct config),
  * and the functions of config.c that read, check, print and query it.
  * The supervisor parses the file; workers get the parsed struct across
- * fork (a reload forks a new generation) and never read the file.
+ * fork.  A reload that replaces workers forks them with the new struct; a
+ * reload applied in place sends WS workers the text the supervisor read,
+ * which they parse with config_load_text (they never open the file).
  */
 
 #ifndef CONFIG_H
@@ -114,6 +116,33 @@ int		 config_parse_buf(struct config *, const char *name,
 int		 config_load(const char *path, struct config **,
 		    struct cfg_errors *);
 int		 config_validate(struct config *, struct cfg_errors *);
+/*
+ * config_read_text: the bytes of the file path (at most 1 MiB), malloc'd
+ * (the caller frees), with *lenp set; NULL with errs filled (reset first)
+ * on error.
+ */
+char		*config_read_text(const char *path, size_t *lenp,
+		    struct cfg_errors *);
+/*
+ * config_load_text: as config_load, from len bytes of buf read from path
+ * (cf_path is set to path).  errs is not reset.  0 with *cfp, or -1.
+ */
+int		 config_load_text(const char *path, const char *buf,
+		    size_t len, struct config **cfp, struct cfg_errors *);
+/*
+ * config_changed: the next key from *pos on (start at 0) whose effective
+ * value differs between a and b; *restart is 1 if a reload cannot apply
+ * it (data_dir, store_max_size: see config_keep_restart).  Returns its
+ * static name and advances *pos, or NULL at the end.
+ */
+const char	*config_changed(const struct config *a, const struct config *b,
+		    size_t *pos, int *restart);
+/*
+ * config_keep_restart: give ncf the values of old for every key only a
+ * restart applies, so that a reload keeps them.  0, or -1 out of memory.
+ */
+int		 config_keep_restart(struct config *ncf,
+		    const struct config *old);
 void		 config_free(struct config *);
 int		 config_parse_duration(const char *, int64_t *);
 int		 config_parse_size(const char *, int64_t *);

@@ -107,6 +107,7 @@ static void	 control_do_status(struct control_client *);
 static void	 control_do_workers(struct control_client *);
 static void	 control_do_reload(struct control_client *);
 static void	 control_do_stop(struct control_client *);
+static void	 control_do_drain(struct control_client *, int);
 static void	 control_do_token(struct control_client *, const void *);
 static void	 control_do_query(struct control_client *, uint32_t,
 		    const void *, size_t);
@@ -516,6 +517,12 @@ control_dispatch(struct control_client *cc, const void *buf, size_t n)
 	case IPC_CTL_STOP:
 		control_do_stop(cc);
 		break;
+	case IPC_CTL_DRAIN:
+		control_do_drain(cc, 1);
+		break;
+	case IPC_CTL_UNDRAIN:
+		control_do_drain(cc, 0);
+		break;
 	case IPC_CTL_TOKEN:
 		control_do_token(cc, payload);
 		break;
@@ -603,21 +610,42 @@ control_do_workers(struct control_client *cc)
 static void
 control_do_reload(struct control_client *cc)
 {
-	struct control	*ctl = cc->cc_ctl;
-	struct ipc_text	 t;
-	int		 rv;
+	struct control		*ctl = cc->cc_ctl;
+	struct ipc_reload	 r;
+	int			 rv;
 
 	if (ctl->ctl_ops->co_reload == NULL) {
 		(void)control_reply_text(cc, IPC_CTL_FAIL, "not supported");
 		return;
 	}
+	memset(&r, 0, sizeof(r));
+	rv = ctl->ctl_ops->co_reload(ctl->ctl_arg, &r);
+	ipc_reload_fix(&r);
+	if (r.ir_text[0] == '\0')
+		(void)snprintf(r.ir_text, sizeof(r.ir_text), "%s",
+		    rv == 0 ? "reloaded" : "reload failed");
+	if (rv == 0)
+		(void)control_reply(cc, IPC_CTL_RELOAD_REPLY, &r, sizeof(r));
+	else
+		(void)control_reply_text(cc, IPC_CTL_FAIL, "%s", r.ir_text);
+}
+
+/* drain (on 1) or undrain (on 0). */
+static void
+control_do_drain(struct control_client *cc, int on)
+{
+	struct control	*ctl = cc->cc_ctl;
+	struct ipc_text	 t;
+	int		 rv;
+
+	if (ctl->ctl_ops->co_drain == NULL) {
+		(void)control_reply_text(cc, IPC_CTL_FAIL, "not supported");
+		return;
+	}
 	memset(&t, 0, sizeof(t));
-	rv = ctl->ctl_ops->co_reload(ctl->ctl_arg, t.it_text,
+	rv = ctl->ctl_ops->co_drain(ctl->ctl_arg, on, t.it_text,
 	    sizeof(t.it_text));
 	ipc_strfix(t.it_text);
-	if (t.it_text[0] == '\0')
-		(void)snprintf(t.it_text, sizeof(t.it_text), "%s",
-		    rv == 0 ? "reloaded" : "reload failed");
 	(void)control_reply(cc, rv == 0 ? IPC_CTL_OK : IPC_CTL_FAIL, &t,
 	    sizeof(t));
 }

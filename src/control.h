@@ -15,10 +15,13 @@ struct control_ops {
 	void	(*co_status)(void *arg, struct ipc_status *out);
 	/* fills up to max entries, returns how many */
 	size_t	(*co_workers)(void *arg, struct ipc_worker *out, size_t max);
-	/* 0 on success; msg (cap msglen) says what happened or why not */
-	int	(*co_reload)(void *arg, char *msg, size_t msglen);
+	/* 0 on success with out filled (what was applied how); -1 with
+	 * out->ir_text saying why not */
+	int	(*co_reload)(void *arg, struct ipc_reload *out);
 	/* start a graceful stop; called after the OK reply is sent */
 	void	(*co_stop)(void *arg);
+	/* drain (on 1) or undrain (on 0); 0, or -1; msg says which */
+	int	(*co_drain)(void *arg, int on, char *msg, size_t msglen);
 	/* 0 and *out filled, or -1 and msg (cap msglen) says why not */
 	int	(*co_token)(void *arg, const struct ipc_token_req *req,
 		    struct ipc_token *out, char *msg, size_t msglen);

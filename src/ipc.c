@@ -70,7 +70,13 @@ static const struct ipc_typeinfo ipc_types[] = {
 	    sizeof(struct ipc_backup) },
 	{ IPC_CTL_STORE_REPLY, "IPC_CTL_STORE_REPLY",
 	    sizeof(struct ipc_store) },
+	{ IPC_CTL_DRAIN, "IPC_CTL_DRAIN", IPC_SIZE_NONE },
+	{ IPC_CTL_UNDRAIN, "IPC_CTL_UNDRAIN", IPC_SIZE_NONE },
+	{ IPC_CTL_RELOAD_REPLY, "IPC_CTL_RELOAD_REPLY",
+	    sizeof(struct ipc_reload) },
 	{ IPC_PROC_READY, "IPC_PROC_READY", sizeof(struct ipc_ready) },
+	{ IPC_PROC_CONFIG, "IPC_PROC_CONFIG", IPC_SIZE_VARIABLE },
+	{ IPC_PROC_RETIRE, "IPC_PROC_RETIRE", sizeof(struct ipc_retire) },
 	{ IPC_DOORBELL, "IPC_DOORBELL", IPC_SIZE_VARIABLE },
 	{ IPC_EPHEMERAL, "IPC_EPHEMERAL", IPC_SIZE_VARIABLE },
 };
@@ -252,6 +258,8 @@ ipc_check_size(uint32_t type, const void *payload, size_t len)
 			return (ipc_check_doorbell(payload, len));
 		if (type == IPC_EPHEMERAL)
 			return (ipc_check_ephemeral(payload, len));
+		if (type == IPC_PROC_CONFIG)	/* any text that fits */
+			return (IPC_OK);
 		return (IPC_BADSIZE);	/* a variable type without a check */
 	}
 	if ((size_t)want != len)
@@ -398,4 +406,15 @@ ipc_user_info_fix(struct ipc_user_info *ui)
 		ipc_strfix(ui->ui_rows[i].dr_platform);
 		ipc_strfix(ui->ui_rows[i].dr_app_id);
 	}
+}
+
+/* ipc_reload_fix: see ipc.h. */
+void
+ipc_reload_fix(struct ipc_reload *r)
+{
+	ipc_strfix(r->ir_text);
+	ipc_strfix(r->ir_in_place);
+	ipc_strfix(r->ir_replaced);
+	ipc_strfix(r->ir_changed);
+	ipc_strfix(r->ir_restart);
 }

@@ -22,10 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		5	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
+#define IPC_VERSION		6	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
 				   3: the status reply by role;
 				   4: IPC_CTL_TOKEN;
-				   5: store queries (130..) */
+				   5: store queries (130..);
+				   6: drain, undrain, the reload reply,
+				   config in place, retire */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
@@ -49,6 +51,9 @@ enum ipc_type {
 	IPC_CTL_TOKEN = 110,		/* struct ipc_token_req ->
 					   IPC_CTL_TOKEN_REPLY / FAIL */
 	IPC_CTL_TOKEN_REPLY,		/* struct ipc_token */
+	IPC_CTL_DRAIN = 120,		/* no payload -> IPC_CTL_OK / FAIL */
+	IPC_CTL_UNDRAIN,		/* no payload -> IPC_CTL_OK / FAIL */
+	IPC_CTL_RELOAD_REPLY,		/* struct ipc_reload (RELOAD's OK) */
 
 	/* routingctl <-> query child (LMDB reads and writes): 130.. */
 	IPC_CTL_USER = 130,		/* struct ipc_user_req ->
@@ -65,6 +70,10 @@ enum ipc_type {
 
 	/* worker -> supervisor: 300.. */
 	IPC_PROC_READY = 300,		/* struct ipc_ready */
+
+	/* supervisor -> worker: 320.. */
+	IPC_PROC_CONFIG = 320,		/* the configuration file's text */
+	IPC_PROC_RETIRE,		/* struct ipc_retire */
 
 	/* API or WS worker -> WS worker (hand-off socket): 500.. */
 	IPC_DOORBELL = 500,		/* struct ipc_doorbell + users */
@@ -96,6 +105,35 @@ struct ipc_doorbell {
 	uint64_t	id_commit_us;		/* monotonic us of the commit */
 	uint32_t	id_n;			/* users that follow */
 	uint32_t	id_pad;
+};
+
+/*
+ * IPC_PROC_CONFIG: the bytes of the configuration file (no NUL, at most
+ * IPC_MAX_PAYLOAD; the supervisor read and validated them).  A WS worker
+ * parses them and applies them in place (new keys, new limits).
+ */
+
+/*
+ * IPC_PROC_RETIRE: leave, as SIGTERM does, but close the WebSockets with
+ * ir_code, spread over ir_spread_ms rather than all at once.
+ */
+struct ipc_retire {
+	uint32_t	ir_code;		/* close code, e.g. 1012 */
+	uint32_t	ir_spread_ms;
+};
+
+/*
+ * IPC_CTL_RELOAD_REPLY: what a successful reload did.  Each list is names
+ * separated by one space ("" when empty): roles applied in place, roles
+ * whose workers were replaced, keys whose value changed, keys that
+ * changed but only a restart applies (their running value stays).
+ */
+struct ipc_reload {
+	char		ir_text[1024];		/* the sentence */
+	char		ir_in_place[64];
+	char		ir_replaced[64];
+	char		ir_changed[1024];
+	char		ir_restart[256];
 };
 
 /* IPC_CTL_OK, IPC_CTL_FAIL: a human-readable sentence. */
@@ -130,6 +168,10 @@ struct ipc_status {
 	uint64_t	is_started;		/* unix time, seconds */
 	uint64_t	is_uptime;		/* seconds */
 	uint64_t	is_reloads;		/* successful reloads */
+	uint32_t	is_drained;		/* 1 after routingctl drain */
+	uint32_t	is_pad0;
+	uint64_t	is_drained_since;	/* unix time, s; 0: not */
+	uint64_t	is_ws_open;		/* WebSockets still open */
 	uint32_t	is_nroles;		/* <= IPC_MAX_ROLES */
 	uint32_t	is_pad;
 	struct ipc_role_status is_roles[IPC_MAX_ROLES];
@@ -354,5 +396,8 @@ void		 ipc_status_fix(struct ipc_status *);
  * terminated, ui_n and ui_nseats clamped to their arrays.
  */
 void		 ipc_user_info_fix(struct ipc_user_info *);
+
+/* ipc_reload_fix: NUL-terminate every string of a reload reply. */
+void		 ipc_reload_fix(struct ipc_reload *);
 
 #endif /* IPC_H */

@@ -56,7 +56,7 @@ static const struct metrics_hist_def {
 
 static const char *const metrics_ws_codes[SHM_WC_COUNT] = {
 	"1000", "1001", "1002", "1003", "1006", "1007", "1008", "1009",
-	"1011", "1013", "4401", "4409", "other"
+	"1011", "1012", "1013", "4401", "4409", "other"
 };
 
 /* The status label of each index of sa_requests; 0 is "other". */
@@ -83,6 +83,7 @@ static metrics_fn	metrics_hist;
 static metrics_fn	metrics_uptime;
 static metrics_fn	metrics_start_time;
 static metrics_fn	metrics_ready;
+static metrics_fn	metrics_drained;
 static metrics_fn	metrics_restarts;
 static metrics_fn	metrics_workers;
 static metrics_fn	metrics_api_requests;
@@ -109,8 +110,18 @@ const struct metrics_def metrics_defs[] = {
 	    "Unix time at which the supervisor started.",
 	    MD_FN(metrics_start_time) },
 	{ "routingd_ready", "gauge",
-	    "1 once every worker is up, 0 before and while draining.",
+	    "1 once every worker is up, 0 before, while draining and while "
+	    "drained.",
 	    MD_FN(metrics_ready) },
+	{ "routingd_drained", "gauge",
+	    "1 while drained by routingctl drain (until undrain), else 0.",
+	    MD_FN(metrics_drained) },
+	{ "routingd_drain_refused_sends_total", "counter",
+	    "POST /api/send answered 503 because the daemon was drained.",
+	    MD_SHM(sh_api.sa_drain_refused) },
+	{ "routingd_drain_refused_upgrades_total", "counter",
+	    "WebSocket upgrades answered 503 because the daemon was drained.",
+	    MD_SHM(sh_ws.sw_drain_refused) },
 	{ "routingd_worker_restarts_total", "counter",
 	    "Workers respawned after an unexpected exit, by role.",
 	    MD_FN(metrics_restarts) },
@@ -393,7 +404,14 @@ metrics_ready(struct metrics_buf *mb, const struct shm *sh,
     const struct metrics_def *md)
 {
 	metrics_sample(mb, md, atomic_load(&sh->sh_ready) &&
-	    !atomic_load(&sh->sh_draining));
+	    !atomic_load(&sh->sh_draining) && !atomic_load(&sh->sh_drained));
+}
+
+static void
+metrics_drained(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_sample(mb, md, atomic_load(&sh->sh_drained) != 0);
 }
 
 static void

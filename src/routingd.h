@@ -30,6 +30,7 @@
 #define ACCEPT_BATCH		64		/* accepts per listen callback */
 
 #define HEARTBEAT_INTERVAL	1.0		/* seconds between worker beats */
+#define DRAIN_RETRY_HDR		"Retry-After: 30\r\n" /* 503s while drained */
 #define RESPAWN_MIN_DELAY	0.1		/* seconds, first fast-death backoff */
 #define RESPAWN_MAX_DELAY	10.0		/* seconds, backoff ceiling */
 #define RESPAWN_STABLE_AFTER	5.0		/* seconds alive that reset backoff */

@@ -1056,6 +1056,13 @@ server_new(struct ev_loop *loop, int lfd, const struct server_config *cfg,
 	return (s);
 }
 
+/* server_set_config: see server.h. */
+void
+server_set_config(struct server *s, const struct server_config *cfg)
+{
+	s->s_cfg = *cfg;
+}
+
 /* server_drain: see server.h. */
 void
 server_drain(struct server *s, void (*idle_cb)(void *), void *arg)

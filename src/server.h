@@ -73,6 +73,10 @@ void		 server_respond(struct server_conn *, int status,
 		    const char *ctype, const char *extra, const void *body,
 		    size_t len);
 
+/* server_set_config: use cfg (copied) from the next request and
+ * connection on; connections already open keep running. */
+void		 server_set_config(struct server *, const struct server_config *);
+
 /* server_respond_error: status with the JSON error body
  * {"error":code,"message":msg} (application/json). */
 void		 server_respond_error(struct server_conn *, int status,

@@ -11,7 +11,10 @@
  * reaped.  Counters in a slot are cumulative and survive slot reuse, so
  * /metrics sums slots.  The daemon-wide fields (sh_*) are written by the
  * supervisor, except sh_rl, sh_api and sh_ws, which the workers add to (see
- * each).  sh_roles is the supervisor's process table as the region records
+ * each).  sh_drained and sh_drained_since_ms are the operator's drain
+ * (routingctl drain/undrain): written by the supervisor only, read by every
+ * worker on each request and tick, so a worker forked while drained starts
+ * drained.  sh_roles is the supervisor's process table as the region records
  * it: each role's name and its share of the slots, stamped before the first
  * fork and never changed after.
  *
@@ -32,7 +35,8 @@
 #define SHM_VERSION	7	/* 2: the rate-limit table; 3: API metrics;
 				   4: settle metrics; 5: WebSocket;
 				   6: held, adopted, overflow, forgotten;
-				   7: sh_roles, sh_restarts by PROC_NROLES */
+				   7: sh_roles, sh_restarts by PROC_NROLES;
+				   8: sh_drained, drain refusals, 1012 */
 #define SHM_SLOTS	256		/* worker slots, shared out by role */
 #define SHM_ROLE_NAME	8		/* bytes of a role name, NUL included */
 
@@ -139,12 +143,14 @@ struct shm_api {
 	_Atomic uint64_t	sa_queue_held;		/* gauge: held queues */
 	_Atomic uint64_t	sa_store_used_bytes;	/* gauge */
 	_Atomic uint64_t	sa_store_map_bytes;	/* gauge */
+	_Atomic uint64_t	sa_drain_refused;	/* sends refused, drained */
 };
 
 /* Close codes counted by routingd_ws_disconnects_total{code}. */
 enum shm_ws_close {
 	SHM_WC_1000 = 0, SHM_WC_1001, SHM_WC_1002, SHM_WC_1003, SHM_WC_1006,
-	SHM_WC_1007, SHM_WC_1008, SHM_WC_1009, SHM_WC_1011, SHM_WC_1013,
+	SHM_WC_1007, SHM_WC_1008, SHM_WC_1009, SHM_WC_1011, SHM_WC_1012,
+	SHM_WC_1013,
 	SHM_WC_4401, SHM_WC_4409, SHM_WC_OTHER, SHM_WC_COUNT
 };
 
@@ -165,6 +171,7 @@ struct shm_ws {
 	_Atomic uint64_t	sw_handoff_dropped;
 	_Atomic uint64_t	sw_resyncs;		/* catch-ups after drops */
 	_Atomic uint64_t	sw_presence_full;
+	_Atomic uint64_t	sw_drain_refused;	/* upgrades refused, drained */
 	_Atomic uint32_t	sw_resync[MAX_WORKERS_PER_ROLE];
 };
 
@@ -176,6 +183,8 @@ struct shm {
 	uint64_t		sh_started_mono_ms;
 	_Atomic uint32_t	sh_ready;	/* all workers up */
 	_Atomic uint32_t	sh_draining;	/* graceful stop under way */
+	_Atomic uint32_t	sh_drained;	/* routingctl drain, not undone */
+	_Atomic uint64_t	sh_drained_since_ms; /* unix ms; 0: not drained */
 	_Atomic uint64_t	sh_restarts[PROC_NROLES]; /* by role */
 	_Atomic uint64_t	sh_reloads;
 	_Atomic uint64_t	sh_heartbeat_kills;

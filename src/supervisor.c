@@ -19,6 +19,12 @@
  *   with consecutive quick deaths.  Retired workers (old generation after a
  *   reload, or everybody during a stop) are drained and killed at their
  *   deadline, never refilled.
+ * - A reload keeps the workers of a row that can take the new file in
+ *   place (its role has wo_config; listener and count unchanged) and sends
+ *   them its text; other rows get a new generation.  Keys only a restart
+ *   applies keep their running value, so every worker uses one data_dir.
+ * - The operator's drain (routingctl drain/undrain) is only sh_drained in
+ *   shared memory; the workers act on it, respawned ones included.
  * - Signals arrive through libev watchers, so every handler runs in the
  *   loop, never in signal context.  Signals are blocked across fork; the
  *   child unblocks them once its own watchers exist.
@@ -187,8 +193,17 @@ static void	sup_retire(struct sup *, struct child *, int, uint64_t);
 static void	sup_spawn_all(struct sup *);
 static void	sup_stop(struct sup *, enum sup_state);
 static void	sup_maybe_exit(struct sup *);
-static int	sup_reload(struct sup *, char *, size_t);
-static int	sup_reload_apply(struct sup *, struct config *, char *, size_t);
+static int	sup_reload(struct sup *, struct ipc_reload *);
+static int	sup_reload_apply(struct sup *, struct config *, const char *,
+		    size_t, struct ipc_reload *);
+static void	sup_reload_diff(const struct config *, const struct config *,
+		    int, char *, size_t);
+static int	sup_in_place(const struct sup *, const struct config *,
+		    const struct proc_desc *, size_t);
+static void	sup_reload_row(struct sup *, const struct proc_desc *,
+		    const char *, size_t, struct ipc_reload *, uint64_t);
+static void	sup_reload_retire(struct sup *, const struct config *);
+static void	sup_reload_text(const struct config *, struct ipc_reload *);
 static int	sup_rebind(struct sup *, const struct config *, int *, char *,
 		    size_t);
 static void	sup_unbind(struct sup *, const int *, size_t);
@@ -201,8 +216,9 @@ static void	sup_ctl_status_role(struct sup *, const struct proc_desc *,
 		    struct ipc_role_status *);
 static void	sup_ctl_status(void *, struct ipc_status *);
 static size_t	sup_ctl_workers(void *, struct ipc_worker *, size_t);
-static int	sup_ctl_reload(void *, char *, size_t);
+static int	sup_ctl_reload(void *, struct ipc_reload *);
 static void	sup_ctl_stop(void *);
+static int	sup_ctl_drain(void *, int, char *, size_t);
 static int	sup_ctl_token(void *, const struct ipc_token_req *,
 		    struct ipc_token *, char *, size_t);
 static int	sup_ctl_query(void *, int, uint32_t, const void *, size_t,
@@ -217,6 +233,7 @@ static const struct control_ops sup_ctl_ops = {
 	sup_ctl_workers,
 	sup_ctl_reload,
 	sup_ctl_stop,
+	sup_ctl_drain,
 	sup_ctl_token,
 	sup_ctl_query
 };
@@ -600,6 +617,8 @@ sup_spawn(struct sup *s, struct seat *se)
 		w.w_slotno = slot;
 		w.w_chan = sv[1];
 		w.w_ops = se->se_proc->pd_ops;
+		w.w_verbose = s->s_opts.so_verbose;
+		w.w_stderr = s->s_opts.so_debug;
 		sup_child_start(s, se->se_proc, &w);
 		/* NOTREACHED */
 	}
@@ -1044,48 +1063,106 @@ sup_maybe_exit(struct sup *s)
 }
 
 /*
- * Reload: read the configuration again; if it is valid, bind what changed,
- * start a new generation of workers with it and drain the old one.  A bad
- * file changes nothing.  Returns 0, or -1 with msg saying why.
+ * Reload: read the configuration again; if it is valid, bind what changed
+ * and apply it: in place in the workers of a row that can take it (its
+ * role has wo_config, its listener and count are unchanged), by a new
+ * generation elsewhere (the old one drains, WebSockets closed with 1012
+ * over the first half of shutdown_timeout).  Keys only a restart applies
+ * keep their running value and are reported.  A bad file changes nothing.
+ * Returns 0 with rep filled, or -1 with rep->ir_text saying why.
  */
 static int
-sup_reload(struct sup *s, char *msg, size_t msglen)
+sup_reload(struct sup *s, struct ipc_reload *rep)
 {
 	struct cfg_errors	*errs;
 	struct config		*ncfg = NULL;
 	const char		*err = "";
-	int			 i;
+	char			*text = NULL;
+	size_t			 len = 0;
+	int			 i, rv;
 
+	memset(rep, 0, sizeof(*rep));
 	if (s->s_state != SUP_RUNNING) {
-		(void)snprintf(msg, msglen, "routingd is stopping");
+		(void)snprintf(rep->ir_text, sizeof(rep->ir_text),
+		    "routingd is stopping");
 		return (-1);
 	}
 	if (s->s_opts.so_config == NULL) {
-		(void)snprintf(msg, msglen, "running on embedded defaults; "
-		    "nothing to reload");
+		(void)snprintf(rep->ir_text, sizeof(rep->ir_text), "running on "
+		    "embedded defaults; nothing to reload");
 		return (0);
 	}
 	if ((errs = calloc(1, sizeof(*errs))) == NULL) {
-		(void)snprintf(msg, msglen, "out of memory");
+		(void)snprintf(rep->ir_text, sizeof(rep->ir_text),
+		    "out of memory");
 		return (-1);
 	}
-	if (config_load(s->s_opts.so_config, &ncfg, errs) == -1 ||
-	    sup_prepare_state(ncfg, &err) == -1) {
-		if (ncfg != NULL)
-			(void)snprintf(errs->ce_msg[errs->ce_n++ %
-			    CFG_MAX_ERRORS], CFG_ERRLEN, "%s: %s",
-			    ncfg->cf_data_dir, err);
-		for (i = 0; i < errs->ce_n && i < CFG_MAX_ERRORS; i++)
-			log_warnx("reload: %s", errs->ce_msg[i]);
-		(void)snprintf(msg, msglen, "configuration not reloaded, the "
-		    "old one stays: %s%s", errs->ce_msg[0], errs->ce_n > 1 ?
-		    " (and more; see the log)" : "");
-		config_free(ncfg);
-		free(errs);
-		return (-1);
+	if ((text = config_read_text(s->s_opts.so_config, &len, errs)) ==
+	    NULL || config_load_text(s->s_opts.so_config, text, len, &ncfg,
+	    errs) == -1)
+		goto fail;
+	sup_reload_diff(s->s_cfg, ncfg, 1, rep->ir_restart,
+	    sizeof(rep->ir_restart));
+	if (config_keep_restart(ncfg, s->s_cfg) == -1) {
+		err = "out of memory";
+		goto fail_state;
 	}
+	if (sup_prepare_state(ncfg, &err) == -1)
+		goto fail_state;
 	free(errs);
-	return (sup_reload_apply(s, ncfg, msg, msglen));
+	sup_reload_diff(s->s_cfg, ncfg, 0, rep->ir_changed,
+	    sizeof(rep->ir_changed));
+	rv = sup_reload_apply(s, ncfg, text, len, rep);
+	free(text);
+	return (rv);
+ fail_state:
+	(void)snprintf(errs->ce_msg[errs->ce_n++ % CFG_MAX_ERRORS], CFG_ERRLEN,
+	    "%s: %s", ncfg->cf_data_dir, err);
+ fail:
+	for (i = 0; i < errs->ce_n && i < CFG_MAX_ERRORS; i++)
+		log_warnx("reload: %s", errs->ce_msg[i]);
+	memset(rep, 0, sizeof(*rep));
+	(void)snprintf(rep->ir_text, sizeof(rep->ir_text), "configuration not "
+	    "reloaded, the old one stays: %s%s", errs->ce_msg[0],
+	    errs->ce_n > 1 ? " (and more; see the log)" : "");
+	config_free(ncfg);
+	free(errs);
+	free(text);
+	return (-1);
+}
+
+/*
+ * The keys whose value differs between old and new, space-separated into
+ * buf: those only a restart applies if restart, else the others.
+ */
+static void
+sup_reload_diff(const struct config *old, const struct config *new,
+    int restart, char *buf, size_t len)
+{
+	const char	*name;
+	size_t		 pos = 0, off = 0;
+	int		 r;
+
+	buf[0] = '\0';
+	while ((name = config_changed(old, new, &pos, &r)) != NULL)
+		if (r == restart)
+			sup_append(buf, len, &off, "%s%s", off ? " " : "",
+			    name);
+}
+
+/* 1 if row pd can take ncfg in place (text of len bytes). */
+static int
+sup_in_place(const struct sup *s, const struct config *ncfg,
+    const struct proc_desc *pd, size_t len)
+{
+	const struct listen_addr	*old, *new;
+
+	if (pd->pd_ops->wo_config == NULL || len > IPC_MAX_PAYLOAD ||
+	    sup_count(s->s_cfg, pd) != sup_count(ncfg, pd))
+		return (0);
+	old = sup_listen_addr(s->s_cfg, pd);
+	new = sup_listen_addr(ncfg, pd);
+	return (old == NULL || strcmp(old->la_text, new->la_text) == 0);
 }
 
 /*
@@ -1150,16 +1227,23 @@ sup_same_str(const char *a, const char *b)
 	return (strcmp(a ? a : "", b ? b : "") == 0);
 }
 
+/*
+ * Apply a valid ncfg (read as len bytes of text): listeners and control
+ * socket first (a failure there changes nothing), then each row in place
+ * or by a new generation (sup_reload_row).  Returns 0, or -1 with
+ * rep->ir_text set; ncfg is taken either way.
+ */
 static int
-sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
-    size_t msglen)
+sup_reload_apply(struct sup *s, struct config *ncfg, const char *text,
+    size_t len, struct ipc_reload *rep)
 {
 	struct control	*nctl = s->s_ctl;
-	struct child	*ch;
 	const char	*err;
-	char		 topo[512];
+	char		*msg = rep->ir_text, topo[512];
+	size_t		 msglen = sizeof(rep->ir_text);
 	uint64_t	 deadline;
-	int		 fds[NPROCS];
+	int		 fds[NPROCS], inplace[NPROCS];
+	size_t		 p;
 
 	if (sup_rebind(s, ncfg, fds, msg, msglen) == -1)
 		goto fail;
@@ -1181,28 +1265,26 @@ sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
 	if (nctl != s->s_ctl)
 		control_free(s->s_ctl);
 	s->s_ctl = nctl;
+	for (p = 0; p < NPROCS; p++)
+		inplace[p] = sup_in_place(s, ncfg, &procs[p], len);
 	sup_rebind_commit(s, fds);
 	config_free(s->s_cfg);
 	s->s_cfg = ncfg;
 	sup_apply_logging(s);
-	/* New generation first, then drain the old one. */
 	deadline = util_mono_ms() + (uint64_t)ncfg->cf_shutdown_timeout;
-	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
-		if (!ch->ch_retired)
-			sup_retire(s, ch, 0, deadline);
 	s->s_reloading = 1;
 	(void)notify_send("RELOADING=1");
-	sup_spawn_all(s);
-	TAILQ_FOREACH(ch, &s->s_children, ch_entry)
-		if (ch->ch_retired && !ch->ch_signalled) {
-			ch->ch_signalled = 1;
-			(void)kill(ch->ch_pid, SIGTERM);
-		}
+	for (p = 0; p < NPROCS; p++)
+		sup_reload_row(s, &procs[p], inplace[p] ? text : NULL, len,
+		    rep, deadline);
+	sup_spawn_all(s);	/* new generation first, then retire the old */
+	sup_reload_retire(s, ncfg);
+	sup_check_ready(s);
 	atomic_fetch_add(&s->s_shm->sh_reloads, 1);
 	sup_describe(ncfg, 0, topo, sizeof(topo));
-	log_info("configuration reloaded config=%s %s", ncfg->cf_path, topo);
-	(void)snprintf(msg, msglen, "configuration reloaded from %s",
-	    ncfg->cf_path);
+	sup_reload_text(ncfg, rep);
+	log_info("configuration reloaded config=%s %s; %s", ncfg->cf_path,
+	    topo, rep->ir_text);
 	return (0);
  fail_listen:
 	sup_unbind(s, fds, NPROCS);
@@ -1210,6 +1292,81 @@ sup_reload_apply(struct sup *s, struct config *ncfg, char *msg,
 	log_warnx("reload: %s", msg);
 	config_free(ncfg);
 	return (-1);
+}
+
+/*
+ * Row pd of a reload: with text, send it to
+ * every current worker of the row (IPC_PROC_CONFIG; one that cannot take
+ * it is replaced after all); without, retire every current worker of the
+ * row (deadline), to be refilled by sup_spawn_all.  Lists the row in rep.
+ */
+static void
+sup_reload_row(struct sup *s, const struct proc_desc *pd, const char *text,
+    size_t len, struct ipc_reload *rep, uint64_t deadline)
+{
+	struct child	*ch, *next;
+	char		*list = text ? rep->ir_in_place : rep->ir_replaced;
+	size_t		 cap = text ? sizeof(rep->ir_in_place) :
+			    sizeof(rep->ir_replaced), off = strlen(list);
+
+	sup_append(list, cap, &off, "%s%s", off ? " " : "", pd->pd_name);
+	for (ch = TAILQ_FIRST(&s->s_children); ch != NULL; ch = next) {
+		next = TAILQ_NEXT(ch, ch_entry);
+		if (ch->ch_proc != pd || ch->ch_retired)
+			continue;
+		if (text != NULL && ipc_send(ch->ch_fd, IPC_PROC_CONFIG, 0,
+		    text, len, 1) == 0)
+			continue;
+		if (text != NULL)
+			log_warn("%s %d cannot take the configuration in "
+			    "place; replacing it", pd->pd_name, ch->ch_index);
+		sup_retire(s, ch, 0, deadline);
+	}
+}
+
+/*
+ * Ask every worker retired by this reload and not yet told to leave:
+ * IPC_PROC_RETIRE, closing WebSockets with 1012 over the first half of
+ * shutdown_timeout (SIGTERM if the channel will not take it).
+ */
+static void
+sup_reload_retire(struct sup *s, const struct config *ncfg)
+{
+	struct ipc_retire	 r;
+	struct child		*ch;
+
+	memset(&r, 0, sizeof(r));
+	r.ir_code = 1012;
+	r.ir_spread_ms = (uint32_t)(ncfg->cf_shutdown_timeout / 2);
+	TAILQ_FOREACH(ch, &s->s_children, ch_entry) {
+		if (!ch->ch_retired || ch->ch_signalled)
+			continue;
+		ch->ch_signalled = 1;
+		if (ipc_send(ch->ch_fd, IPC_PROC_RETIRE, 0, &r, sizeof(r),
+		    1) == -1)
+			(void)kill(ch->ch_pid, SIGTERM);
+	}
+}
+
+/* The sentence of a successful reload, from the lists of rep. */
+static void
+sup_reload_text(const struct config *ncfg, struct ipc_reload *rep)
+{
+	size_t	 off = 0, len = sizeof(rep->ir_text);
+	char	*t = rep->ir_text;
+
+	sup_append(t, len, &off, "configuration reloaded from %s",
+	    ncfg->cf_path);
+	if (rep->ir_in_place[0] != '\0')
+		sup_append(t, len, &off, "; in place: %s", rep->ir_in_place);
+	if (rep->ir_replaced[0] != '\0')
+		sup_append(t, len, &off, "; workers replaced: %s",
+		    rep->ir_replaced);
+	sup_append(t, len, &off, "; keys changed: %s", rep->ir_changed[0] ?
+	    rep->ir_changed : "none");
+	if (rep->ir_restart[0] != '\0')
+		sup_append(t, len, &off, "; restart needed: %s (the running "
+		    "value stays)", rep->ir_restart);
 }
 
 /* Apply log_level (unless -v) and log_file (unless -d) of s_cfg. */
@@ -1233,10 +1390,10 @@ sup_apply_logging(struct sup *s)
 static void
 sup_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	char	 msg[1024];
+	struct ipc_reload	 rep;
 
-	if (sup_reload(w->data, msg, sizeof(msg)) == 0)
-		log_info("SIGHUP: %s", msg);
+	if (sup_reload(w->data, &rep) == 0)
+		log_info("SIGHUP: %s", rep.ir_text);
 }
 
 static void
@@ -1310,6 +1467,10 @@ sup_ctl_status(void *arg, struct ipc_status *st)
 	st->is_started = s->s_shm->sh_started_real_ms / 1000;
 	st->is_uptime = (now - s->s_shm->sh_started_real_ms) / 1000;
 	st->is_reloads = atomic_load(&s->s_shm->sh_reloads);
+	st->is_drained = atomic_load(&s->s_shm->sh_drained) != 0;
+	st->is_drained_since = atomic_load(&s->s_shm->sh_drained_since_ms) /
+	    1000;
+	st->is_ws_open = atomic_load(&s->s_shm->sh_ws.sw_active);
 }
 
 static size_t
@@ -1346,15 +1507,46 @@ sup_ctl_workers(void *arg, struct ipc_worker *out, size_t max)
 }
 
 static int
-sup_ctl_reload(void *arg, char *msg, size_t msglen)
+sup_ctl_reload(void *arg, struct ipc_reload *rep)
 {
-	return (sup_reload(arg, msg, msglen));
+	return (sup_reload(arg, rep));
 }
 
 static void
 sup_ctl_stop(void *arg)
 {
 	sup_stop(arg, SUP_DRAINING);
+}
+
+/*
+ * routingctl drain (on) and undrain (off): the flag in shared memory that
+ * every worker reads, so a worker forked while drained starts drained.
+ * Idempotent.  Returns 0 with msg saying what happened, or -1 (stopping).
+ */
+static int
+sup_ctl_drain(void *arg, int on, char *msg, size_t msglen)
+{
+	struct sup	*s = arg;
+	int		 was = atomic_load(&s->s_shm->sh_drained) != 0;
+
+	if (s->s_state != SUP_RUNNING) {
+		(void)snprintf(msg, msglen, "routingd is stopping");
+		return (-1);
+	}
+	if (on && !was) {
+		atomic_store(&s->s_shm->sh_drained_since_ms, util_real_ms());
+		atomic_store(&s->s_shm->sh_drained, 1);
+		log_notice("drained: new sends and WebSocket upgrades get 503, "
+		    "WebSockets close with 1001 over %lld ms",
+		    (long long)s->s_cfg->cf_shutdown_timeout / 2);
+	} else if (!on && was) {
+		atomic_store(&s->s_shm->sh_drained, 0);
+		atomic_store(&s->s_shm->sh_drained_since_ms, 0);
+		log_notice("undrained: serving again");
+	}
+	(void)snprintf(msg, msglen, "%s%s", on ? "drained" : "serving",
+	    on == was ? " (already)" : "");
+	return (0);
 }
 
 /*

@@ -2,7 +2,9 @@
  * worker.c: the life cycle common to every worker process (API and WS).
  *
  * Runs in a worker, right after fork.  It owns the worker's signal
- * watchers, the channel to the supervisor and the heartbeat.  Invariants:
+ * watchers, the channel to the supervisor (IPC_PROC_CONFIG: a reload in
+ * place, handed to the role; IPC_PROC_RETIRE: a drain whose WebSocket
+ * closes carry its code, spread over its time) and the heartbeat.  Invariants:
  * the heartbeat is written only from the event loop, so a worker stuck in
  * a callback stops beating and the supervisor kills it; a worker exits
  * when its supervisor is gone (channel EOF, or PR_SET_PDEATHSIG), so there
@@ -35,6 +37,9 @@ static void	worker_chan_cb(struct ev_loop *, ev_io *, int);
 static void	worker_drain(struct worker *, const char *);
 static void	worker_watchers(struct worker *);
 static void	worker_report_ready(struct worker *);
+static void	worker_dispatch(struct worker *, const struct ipc_hdr *,
+		    const void *);
+static void	worker_retire(struct worker *, const void *);
 
 /*
  * worker_run: see worker.h.  Never returns: exits 0 after a drain, 1 if
@@ -51,6 +56,8 @@ worker_run(struct worker *w)
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGPIPE, SIG_IGN);
 	w->w_slot = &w->w_shm->sh_slots[w->w_slotno];
+	w->w_close_code = 1001;
+	w->w_spread_ms = 0;
 	atomic_store(&w->w_slot->ss_heartbeat_ms, util_mono_ms());
 	worker_watchers(w);
 	sigemptyset(&none);
@@ -107,7 +114,15 @@ int
 worker_is_ready(const struct worker *w)
 {
 	return (atomic_load(&w->w_shm->sh_ready) &&
-	    !atomic_load(&w->w_shm->sh_draining) && !w->w_draining);
+	    !atomic_load(&w->w_shm->sh_draining) &&
+	    !atomic_load(&w->w_shm->sh_drained) && !w->w_draining);
+}
+
+/* worker_is_drained: see worker.h. */
+int
+worker_is_drained(const struct worker *w)
+{
+	return (atomic_load(&w->w_shm->sh_drained) != 0);
 }
 
 /* Write the heartbeat stamp the supervisor watches. */
@@ -178,25 +193,65 @@ worker_sigusr1_cb(struct ev_loop *loop, ev_signal *s, int revents)
 }
 
 /*
- * The supervisor channel.  The supervisor sends nothing yet; EOF means it
- * is gone, and a worker never outlives its supervisor.
+ * The supervisor channel: IPC_PROC_CONFIG and IPC_PROC_RETIRE in, one
+ * case each; anything else is ignored.  EOF means the supervisor is gone,
+ * and a worker never outlives its supervisor.
  */
 static void
 worker_chan_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct worker	*w = io->data;
-	char		 buf[IPC_MAX_MSG];
+	static char	 buf[IPC_MAX_MSG];
+	struct ipc_hdr	 hdr;
+	const void	*payload;
 	ssize_t		 n;
 
 	n = ipc_recv(w->w_chan, buf, sizeof(buf));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n > 0) {
-		log_debug("%s: ignoring message of %zd bytes", __func__, n);
+		if (ipc_decode(buf, (size_t)n, &hdr, &payload) == IPC_OK)
+			worker_dispatch(w, &hdr, payload);
+		else
+			log_debug("%s: ignoring a malformed message", __func__);
 		return;
 	}
 	ev_io_stop(loop, io);
 	worker_drain(w, "supervisor gone");
+}
+
+/* One case per message the supervisor sends a worker. */
+static void
+worker_dispatch(struct worker *w, const struct ipc_hdr *hdr,
+    const void *payload)
+{
+	switch (hdr->ih_type) {
+	case IPC_PROC_CONFIG:
+		if (w->w_ops->wo_config != NULL && !w->w_draining)
+			w->w_ops->wo_config(w, payload, hdr->ih_len);
+		break;
+	case IPC_PROC_RETIRE:
+		worker_retire(w, payload);
+		break;
+	default:
+		log_debug("%s: ignoring %s", __func__,
+		    ipc_type_str(hdr->ih_type));
+		break;
+	}
+}
+
+/* IPC_PROC_RETIRE: drain with its close code, spread over its time. */
+static void
+worker_retire(struct worker *w, const void *payload)
+{
+	struct ipc_retire	 r;
+
+	memcpy(&r, payload, sizeof(r));
+	if (!w->w_draining) {
+		w->w_close_code = (uint16_t)r.ir_code;
+		w->w_spread_ms = r.ir_spread_ms;
+	}
+	worker_drain(w, "retired");
 }
 
 /* Fill a server_config from the configuration. */
@@ -211,6 +266,32 @@ worker_server_config(const struct config *cfg, int64_t max_body,
 	sc->sc_keepalive_timeout = (double)cfg->cf_keepalive_timeout / 1000.0;
 	sc->sc_write_timeout = (double)cfg->cf_send_timeout / 1000.0;
 	sc->sc_max_clients = (unsigned)cfg->cf_max_clients;
+}
+
+/* worker_apply_logging: see worker.h. */
+void
+worker_apply_logging(struct worker *w, const struct config *cfg)
+{
+	log_setlevel(w->w_verbose ? CFG_LOG_DEBUG : cfg->cf_log_level);
+	if (w->w_stderr)
+		return;
+	if (cfg->cf_log_file == NULL)
+		log_close();
+	else if (log_open_file(cfg->cf_log_file) == -1)
+		log_warn("cannot open log_file %s", cfg->cf_log_file);
+}
+
+/* worker_http_reconfig: see worker.h. */
+void
+worker_http_reconfig(struct worker *w, const struct config *cfg,
+    int64_t max_body)
+{
+	struct server_config	 sc;
+
+	if (w->w_srv == NULL)
+		return;
+	worker_server_config(cfg, max_body, &sc);
+	server_set_config(w->w_srv, &sc);
 }
 
 /* worker_http_start: see worker.h. */

@@ -26,11 +26,16 @@ struct worker_ops {
 	void		(*wo_drain)(struct worker *);
 	/* free the role's state (after the loop ends) */
 	void		(*wo_free)(struct worker *);
+	/* NULL: the role is replaced on reload.  Else apply the validated
+	 * configuration text (len bytes, IPC_PROC_CONFIG) in place; the
+	 * role logs a failure once and keeps the configuration it has */
+	void		(*wo_config)(struct worker *, const char *, size_t);
 };
 
 struct worker {
 	struct ev_loop		*w_loop;
-	const struct config	*w_cfg;		/* the supervisor's copy */
+	const struct config	*w_cfg;		/* the supervisor's copy, or
+						 * the role's after wo_config */
 	struct shm		*w_shm;
 	struct shm_slot		*w_slot;
 	const struct worker_ops	*w_ops;
@@ -41,6 +46,11 @@ struct worker {
 	int			 w_listen;	/* this role's listening socket */
 	int			 w_draining;
 	int			 w_exiting;
+	uint16_t		 w_close_code;	/* WebSocket close of a drain:
+						 * 1001, or IPC_PROC_RETIRE's */
+	uint32_t		 w_spread_ms;	/* closes spread over this */
+	int			 w_verbose;	/* routingd -v: debug always */
+	int			 w_stderr;	/* routingd -d: never log_file */
 	void			*w_ctx;		/* the role's state */
 	struct server		*w_srv;		/* its HTTP server */
 	struct presence		*w_pr;		/* presence table (shared) */
@@ -65,8 +75,25 @@ void		 worker_run(struct worker *) __attribute__((noreturn));
 /* worker_drained: the role has nothing in flight any more; exit cleanly. */
 void		 worker_drained(struct worker *);
 
-/* worker_is_ready: 1 if the daemon is ready and this worker not draining. */
+/* worker_is_ready: 1 if the daemon is ready and not drained (routingctl
+ * drain) and this worker not draining. */
 int		 worker_is_ready(const struct worker *);
+
+/* worker_is_drained: 1 while routingctl drain holds (shared memory). */
+int		 worker_is_drained(const struct worker *);
+
+/*
+ * worker_apply_logging: log_level (unless -v) and log_file (unless -d) of
+ * cfg, as the supervisor applies them (after wo_config).
+ */
+void		 worker_apply_logging(struct worker *, const struct config *);
+
+/*
+ * worker_http_reconfig: give the worker's HTTP server the timeouts and
+ * client cap of cfg, max_body as the body limit (after wo_config).
+ */
+void		 worker_http_reconfig(struct worker *, const struct config *,
+		    int64_t max_body);
 
 struct http_request;
 struct server_conn;

@@ -20,6 +20,12 @@
  *   is reset by the supervisor when its successor is forked).
  * - Upgrade failures are answered (401, 400, 403, 426, 503) and counted;
  *   nothing per request is logged above debug.
+ * - Closing many connections (the operator's drain: 1001; retired by a
+ *   reload: 1012) goes through one spread (ws_spread_*): evenly over its
+ *   window, oldest first, so clients do not reconnect in one storm.
+ * - A reload in place (ws_config) swaps x_cfg and x_auth only after the
+ *   new ones are complete; replaced configurations stay allocated until
+ *   the worker exits, because ops in the group commit may borrow them.
  */
 
 #include <sys/types.h>
@@ -45,6 +51,7 @@
 #include "routingd.h"
 #include "server.h"
 #include "shm.h"
+#include "supervisor.h"
 #include "worker.h"
 #include "ws.h"
 #include "wsproto.h"
@@ -56,16 +63,21 @@
 static int	ws_init(struct worker *);
 static void	ws_drain(struct worker *);
 static void	ws_free(struct worker *);
+static void	ws_config(struct worker *, const char *, size_t);
+static void	ws_spread_start(struct ws *, uint16_t, uint32_t,
+		    const char *);
 
 const struct worker_ops ws_ops = {
 	"ws",
 	ws_init,
 	ws_drain,
-	ws_free
+	ws_free,
+	ws_config
 };
 
 static const uint16_t ws_close_codes[SHM_WC_OTHER] = {
-	1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1013, 4401, 4409
+	1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1012, 1013, 4401,
+	4409
 };
 
 /* ws_close_index: see ws.h. */
@@ -171,8 +183,8 @@ ws_conn_gone(struct ws *x, struct ws_conn *c)
 	TAILQ_REMOVE(&x->x_conns, c, wc_entry);
 	x->x_nconns--;
 	if (x->x_draining && !x->x_freeing && x->x_nconns == 0 &&
-	    x->x_w->w_srv != NULL)
-		worker_http_drain(x->x_w);	/* the last one: finish */
+	    x->x_http_idle)
+		worker_drained(x->x_w);		/* the last one: finish */
 }
 
 /* Run every due pull. */
@@ -292,6 +304,77 @@ ws_presence_tidy(struct ws *x)
 		pr_worker_compact(x->x_pr, (unsigned)x->x_seat);
 }
 
+/*
+ * routingctl drain: close every WebSocket with 1001, spread over the first
+ * half of shutdown_timeout; undrain stops what is left of the spread.
+ */
+static void
+ws_drained_check(struct ws *x)
+{
+	int	 drained = worker_is_drained(x->x_w);
+
+	if (x->x_draining || drained == x->x_drained)
+		return;
+	x->x_drained = drained;
+	if (drained)
+		ws_spread_start(x, 1001, (uint32_t)(x->x_cfg->cf_shutdown_timeout
+		    / 2), "server drained for maintenance");
+	else
+		ev_timer_stop(x->x_w->w_loop, &x->x_spread);
+}
+
+/*
+ * One batch of spread closes: the oldest open connections, as many as
+ * keep the closes even over the window (x_spread_n of those open at its
+ * start by now, in proportion to the time gone).
+ */
+static void
+ws_spread_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct ws	*x = t->data;
+	struct ws_conn	*c, *next;
+	ev_tstamp	 now = ev_now(loop), span;
+	unsigned	 target;
+
+	span = x->x_spread_end - x->x_spread_begin;
+	target = x->x_spread_n;
+	if (span > 0 && now < x->x_spread_end)
+		target = (unsigned)((double)x->x_spread_n *
+		    (now - x->x_spread_begin) / span) + 1;
+	for (c = TAILQ_FIRST(&x->x_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, wc_entry);
+		if (c->wc_closing)
+			continue;
+		if (x->x_spread_done >= target && now < x->x_spread_end)
+			return;
+		wsc_close(c, x->x_spread_code, x->x_spread_why);
+		x->x_spread_done++;
+	}
+	ev_timer_stop(loop, t);		/* none left open */
+}
+
+/* Close every open WebSocket with code, spread over ms (0: at once). */
+static void
+ws_spread_start(struct ws *x, uint16_t code, uint32_t ms, const char *why)
+{
+	struct ev_loop	*loop = x->x_w->w_loop;
+	struct ws_conn	*c;
+
+	x->x_spread_code = code;
+	x->x_spread_why = why;
+	x->x_spread_begin = ev_now(loop);
+	x->x_spread_end = x->x_spread_begin + (double)ms / 1000.0;
+	x->x_spread_n = x->x_spread_done = 0;
+	TAILQ_FOREACH(c, &x->x_conns, wc_entry)
+		if (!c->wc_closing)
+			x->x_spread_n++;
+	ev_timer_stop(loop, &x->x_spread);
+	ev_timer_set(&x->x_spread, 0., WS_SPREAD_STEP);
+	ev_timer_start(loop, &x->x_spread);
+	if (ms == 0)
+		ws_spread_cb(loop, &x->x_spread, 0);	/* all now */
+}
+
 static void
 ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -300,6 +383,7 @@ ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_tstamp	 now = ev_now(loop);
 	int64_t		 real_s = (int64_t)time(NULL);
 
+	ws_drained_check(x);
 	if (x->x_seat >= 0 && atomic_exchange_explicit(
 	    &x->x_shm->sh_ws.sw_resync[x->x_seat], 0, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&x->x_shm->sh_ws.sw_resyncs, 1,
@@ -465,6 +549,13 @@ ws_upgrade(struct ws *x, struct server_conn *sc,
 		ws_refuse(x, sc, 503, "unavailable", "shutting down", NULL);
 		return;
 	}
+	if (worker_is_drained(x->x_w)) {
+		atomic_fetch_add_explicit(&x->x_shm->sh_ws.sw_drain_refused, 1,
+		    memory_order_relaxed);
+		ws_refuse(x, sc, 503, "unavailable", "routingd is drained for "
+		    "maintenance; try again later", DRAIN_RETRY_HDR);
+		return;
+	}
 	if (ws_admit(x, sc, req, &up, &id, &proto, &protolen) == -1)
 		return;
 	mode = up.wu_mode == WSP_MODE_POKE ? WS_MODE_POKE : WS_MODE_PUSH;
@@ -575,28 +666,103 @@ ws_init(struct worker *w)
 	ev_timer_init(&x->x_tick, ws_tick_cb, WS_TICK, WS_TICK);
 	x->x_tick.data = x;
 	ev_timer_start(w->w_loop, &x->x_tick);
+	ev_init(&x->x_spread, ws_spread_cb);
+	x->x_spread.data = x;
 	x->x_last_sweep = ev_now(w->w_loop);
 	return (worker_http_start(w, WS_MAX_HTTP_BODY, ws_handle, x));
 }
 
-/* Close every WebSocket with 1001, then let the HTTP server finish. */
+/* The HTTP server of a draining worker has no connection left. */
+static void
+ws_http_idle_cb(void *arg)
+{
+	struct ws	*x = arg;
+
+	x->x_http_idle = 1;
+	if (x->x_nconns == 0)
+		worker_drained(x->x_w);
+}
+
+/*
+ * Stop accepting at once (the next generation, if any, takes the new
+ * connections), close every WebSocket with the worker's close code (1001,
+ * or IPC_PROC_RETIRE's 1012) spread over its time, and finish once the
+ * last connection is gone; the tick kills those that do not answer within
+ * WS_CLOSE_WAIT, and worker.c's deadline bounds the whole.
+ */
 static void
 ws_drain(struct worker *w)
 {
 	struct ws	*x = w->w_ctx;
-	struct ws_conn	*c, *next;
 
 	x->x_draining = 1;
 	if (x->x_seat >= 0)
 		ev_io_stop(w->w_loop, &x->x_recv_io);
-	for (c = TAILQ_FIRST(&x->x_conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, wc_entry);
-		wsc_close(c, 1001, "server shutting down");
+	ws_spread_start(x, w->w_close_code, w->w_spread_ms,
+	    w->w_close_code == 1012 ? "service restart" :
+	    "server shutting down");
+	server_drain(w->w_srv, ws_http_idle_cb, x);
+}
+
+/* Keep cf until the worker exits: ops in the group commit borrow it. */
+static int
+ws_keep_config(struct ws *x, const struct config *cf)
+{
+	const struct config	**v;
+
+	if ((v = reallocarray(x->x_oldcfg, x->x_noldcfg + 1,
+	    sizeof(*v))) == NULL)
+		return (-1);
+	v[x->x_noldcfg++] = cf;
+	x->x_oldcfg = v;
+	return (0);
+}
+
+/*
+ * A reload in place (IPC_PROC_CONFIG): parse the text the supervisor
+ * validated, keep what only a restart applies, load the new JWT keys and
+ * swap: new connections get the new keys and limits, open ones keep
+ * running (and follow limits read per frame or tick, e.g. ws_window and
+ * ws_ping_interval).  Any failure keeps the running configuration.
+ */
+static void
+ws_config(struct worker *w, const char *text, size_t len)
+{
+	struct ws		*x = w->w_ctx;
+	struct cfg_errors	*errs;
+	struct config		*ncf = NULL;
+	struct auth		*na;
+	const char		*err = "out of memory";
+
+	if ((errs = calloc(1, sizeof(*errs))) == NULL)
+		goto fail;
+	if (config_load_text(w->w_cfg->cf_path != NULL ? w->w_cfg->cf_path :
+	    "(reload)", text, len, &ncf, errs) == -1) {
+		err = errs->ce_n > 0 ? errs->ce_msg[0] : "invalid";
+		goto fail;
 	}
-	if (x->x_nconns == 0)
-		worker_http_drain(w);
-	/* else ws_conn_gone drains once the last one is gone; the tick
-	 * kills those that do not answer within WS_CLOSE_WAIT */
+	if (config_keep_restart(ncf, w->w_cfg) == -1 ||
+	    sup_prepare_state(ncf, &err) == -1)
+		goto fail;
+	if ((na = auth_new(ncf, &err)) == NULL)
+		goto fail;
+	if (ws_keep_config(x, ncf) == -1) {
+		auth_free(na);
+		goto fail;
+	}
+	auth_free(x->x_auth);
+	x->x_auth = na;
+	x->x_cfg = w->w_cfg = ncf;
+	worker_http_reconfig(w, ncf, WS_MAX_HTTP_BODY);
+	worker_apply_logging(w, ncf);
+	log_info("configuration applied in place config=%s", ncf->cf_path);
+	free(errs);
+	return;
+ fail:
+	log_warnx("reload in place failed, the running configuration stays: "
+	    "%s", err);
+	config_free(ncf);
+	free(errs);
 }
 
 static void
@@ -607,6 +773,7 @@ ws_free(struct worker *w)
 
 	if (x != NULL) {
 		ev_timer_stop(w->w_loop, &x->x_tick);
+		ev_timer_stop(w->w_loop, &x->x_spread);
 		ev_idle_stop(w->w_loop, &x->x_idle);
 		if (x->x_seat >= 0)
 			ev_io_stop(w->w_loop, &x->x_recv_io);
@@ -622,6 +789,10 @@ ws_free(struct worker *w)
 		auth_free(x->x_auth);
 		qs_close(x->x_qs);
 		free(x->x_rbuf);
+		while (x->x_noldcfg > 0)
+			config_free((struct config *)(uintptr_t)
+			    x->x_oldcfg[--x->x_noldcfg]);
+		free(x->x_oldcfg);
 		free(x);
 	}
 	w->w_ctx = NULL;

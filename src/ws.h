@@ -26,6 +26,7 @@
 #define WS_CLOSE_WAIT		5.0	/* s for the peer's close frame */
 #define WS_SWEEP_INTERVAL	5.0	/* s between catch-ups of every conn */
 #define WS_PAGE_MAX		64	/* messages per LMDB page */
+#define WS_SPREAD_STEP		0.05	/* s between batches of spread closes */
 
 enum ws_mode {
 	WS_MODE_PUSH = 0,
@@ -49,7 +50,20 @@ struct ws {
 	int			 x_seat;	/* WS seat index */
 	int			 x_recv;	/* hand-off receive end or -1 */
 	int			 x_draining;
+	int			 x_http_idle;	/* draining: HTTP server done */
+	int			 x_drained;	/* seen routingctl drain */
 	int			 x_freeing;	/* ws_free under way */
+	uint16_t		 x_spread_code;	/* spread closes: code */
+	const char		*x_spread_why;
+	ev_tstamp		 x_spread_begin;
+	ev_tstamp		 x_spread_end;	/* all closed by then */
+	unsigned		 x_spread_n;	/* open when it began */
+	unsigned		 x_spread_done;	/* closed by it so far */
+	ev_timer		 x_spread;	/* a batch every WS_SPREAD_STEP */
+	const struct config	**x_oldcfg;	/* every config wo_config made,
+						 * freed at exit only (ops may
+						 * borrow a replaced one) */
+	size_t			 x_noldcfg;
 	uint64_t		 x_serial;	/* connection serial numbers */
 	unsigned		 x_nconns;
 	ev_io			 x_recv_io;

@@ -1,6 +1,8 @@
-"""SIGHUP with a valid change applies it (a new generation of workers
-with the new settings, the old one drained); SIGHUP with a broken file
-keeps the old configuration and workers, and the log says why."""
+"""SIGHUP with a valid change applies it (a new generation of API workers
+with the new settings, the old one drained; the WS worker, whose
+ws_listen and ws_workers did not change, takes it in place and keeps its
+pid); SIGHUP with a broken file keeps the old configuration and workers,
+and the log says why."""
 
 import grp
 import os
@@ -18,13 +20,16 @@ def api_pids(d):
 
 def test():
     with rtd.Daemon(api_workers=2, ws_workers=1) as d:
-        before = set(d.workers())
+        before = set(api_pids(d))
+        ws_before = set(d.workers()) - before
         keys = dict(d.keys, api_workers=3)
         d.write_config(keys)
         d.signal(signal.SIGHUP)
         rtd.wait_for(lambda: len(api_pids(d)) == 3 and
-                     not (set(d.workers()) & before), 8,
+                     not (set(api_pids(d)) & before), 8,
                      "3 new api workers, old generation gone")
+        rtd.check(ws_before <= set(d.workers()),
+                  "the ws worker took the reload in place (same pid)")
         titles = sorted(d.workers().values())
         rtd.check(titles == ["routingd: api 0", "routingd: api 1",
                              "routingd: api 2", "routingd: ws 0"],

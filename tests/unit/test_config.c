@@ -1273,11 +1273,55 @@ test_write_round_trip(void **state)
 	config_free(cf2);
 }
 
+/* config_changed names what differs; config_keep_restart pins data_dir
+ * and store_max_size to the running values, and nothing else. */
+static void
+test_changed_restart(void **state)
+{
+	struct cfg_errors	 e;
+	struct config		*a, *b;
+	const char		*t1 = "data_dir = /tmp/a\nws_window = 10\n";
+	const char		*t2 = "data_dir = /tmp/b\nws_window = 20\n"
+				    "store_max_size = 64m\n";
+	const char		*name;
+	size_t			 pos = 0;
+	int			 restart, n = 0, nr = 0;
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(config_load_text("a.conf", t1, strlen(t1), &a, &e),
+	    0);
+	assert_int_equal(config_load_text("b.conf", t2, strlen(t2), &b, &e),
+	    0);
+	assert_string_equal(b->cf_path, "b.conf");
+	while ((name = config_changed(a, b, &pos, &restart)) != NULL) {
+		n++;
+		if (restart) {
+			nr++;
+			assert_true(strcmp(name, "data_dir") == 0 ||
+			    strcmp(name, "store_max_size") == 0);
+		} else
+			assert_string_equal(name, "ws_window");
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(nr, 2);
+	assert_int_equal(config_keep_restart(b, a), 0);
+	assert_string_equal(b->cf_data_dir, "/tmp/a");
+	assert_int_equal(b->cf_store_max_size, a->cf_store_max_size);
+	assert_int_equal(b->cf_ws_window, 20);
+	pos = 0;
+	assert_string_equal(config_changed(a, b, &pos, &restart), "ws_window");
+	assert_int_equal(restart, 0);
+	assert_null(config_changed(a, b, &pos, &restart));
+	config_free(a);
+	config_free(b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_file),
+		cmocka_unit_test(test_changed_restart),
 		cmocka_unit_test(test_defaults_local),
 		cmocka_unit_test(test_table_sorted),
 		cmocka_unit_test(test_docs_cover_every_key),

@@ -45,6 +45,11 @@ static const struct test_ipc_case test_ipc_cases[] = {
 	{ IPC_CTL_BACKUP_REPLY, sizeof(struct ipc_backup) },
 	{ IPC_CTL_STORE_REPLY, sizeof(struct ipc_store) },
 	{ IPC_PROC_READY, sizeof(struct ipc_ready) },
+	{ IPC_CTL_DRAIN, 0 },
+	{ IPC_CTL_UNDRAIN, 0 },
+	{ IPC_CTL_RELOAD_REPLY, sizeof(struct ipc_reload) },
+	{ IPC_PROC_CONFIG, 1234 },
+	{ IPC_PROC_RETIRE, sizeof(struct ipc_retire) },
 };
 #define TEST_IPC_NCASES	(sizeof(test_ipc_cases) / sizeof(test_ipc_cases[0]))
 
@@ -116,6 +121,36 @@ test_ipc_roundtrip_all(void **state)
 		if (len > 0)
 			assert_memory_equal(payload, test_payload, len);
 	}
+}
+
+/* The new sizes are enforced; a config text of any length is taken. */
+static void
+test_ipc_drain_reload(void **state)
+{
+	struct ipc_hdr		 hdr;
+	struct ipc_reload	 rep;
+	const void		*payload;
+	ssize_t			 r;
+
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_PROC_RETIRE, 0,
+	    test_payload, sizeof(struct ipc_retire) - 1);
+	assert_true(r > 0);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_BADSIZE);
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_DRAIN, 0,
+	    test_payload, 1);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_BADSIZE);
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_PROC_CONFIG, 0,
+	    test_payload, 0);
+	assert_int_equal(ipc_decode(test_buf, (size_t)r, &hdr, &payload),
+	    IPC_OK);
+	memset(&rep, 'x', sizeof(rep));
+	ipc_reload_fix(&rep);
+	assert_int_equal(strlen(rep.ir_text), sizeof(rep.ir_text) - 1);
+	assert_int_equal(strlen(rep.ir_restart), sizeof(rep.ir_restart) - 1);
+	assert_string_equal(ipc_type_str(IPC_CTL_DRAIN), "IPC_CTL_DRAIN");
+	assert_string_equal(ipc_type_str(IPC_PROC_RETIRE), "IPC_PROC_RETIRE");
 }
 
 static void
@@ -526,6 +561,7 @@ main(void)
 	const struct CMUnitTest	 tests[] = {
 		cmocka_unit_test(test_ipc_roundtrip_all),
 		cmocka_unit_test(test_ipc_roundtrip_workers),
+		cmocka_unit_test(test_ipc_drain_reload),
 		cmocka_unit_test(test_ipc_doorbell),
 		cmocka_unit_test(test_ipc_truncated),
 		cmocka_unit_test(test_ipc_oversize),

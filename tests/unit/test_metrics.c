@@ -201,6 +201,35 @@ test_zeroed(void **state)
 	free(sh);
 }
 
+/* Drained: the gauge, the refusal counters, ready 0 and close 1012. */
+static void
+test_drained(void **state)
+{
+	struct shm	*sh = region_new();
+	struct text	 t;
+
+	atomic_store(&sh->sh_ready, 1);
+	atomic_store(&sh->sh_drained, 1);
+	atomic_store(&sh->sh_api.sa_drain_refused, 3);
+	atomic_store(&sh->sh_ws.sw_drain_refused, 4);
+	atomic_store(&sh->sh_ws.sw_closes[SHM_WC_1012], 5);
+	render(sh, &t);
+	check_structure(&t);
+	assert_true(has_line(&t, "routingd_drained 1"));
+	assert_true(has_line(&t, "routingd_ready 0"));
+	assert_true(has_line(&t, "routingd_drain_refused_sends_total 3"));
+	assert_true(has_line(&t, "routingd_drain_refused_upgrades_total 4"));
+	assert_true(has_line(&t,
+	    "routingd_ws_disconnects_total{code=\"1012\"} 5"));
+	free(t.t_buf);
+	atomic_store(&sh->sh_drained, 0);
+	render(sh, &t);
+	assert_true(has_line(&t, "routingd_drained 0"));
+	assert_true(has_line(&t, "routingd_ready 1"));
+	free(t.t_buf);
+	free(sh);
+}
+
 static void
 test_counters(void **state)
 {
@@ -312,6 +341,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_zeroed),
 		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_drained),
 		cmocka_unit_test(test_histograms),
 	};
 
