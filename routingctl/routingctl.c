@@ -28,6 +28,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,7 @@
 #define CTL_STOP_WAIT		60	/* seconds stop waits for the exit */
 #define CTL_STOP_POLL_MS	100	/* milliseconds between probes */
 #define RCTL_TOKEN_TTL		3600	/* seconds, token without --ttl */
+#define RCTL_STATS_MAX_INTERVAL	3600	/* seconds stats -i may wait */
 
 #define RCTL_EXIT_OK		0
 #define RCTL_EXIT_FAIL		1	/* IPC_CTL_FAIL, a broken reply, no
@@ -87,6 +90,7 @@ static int	 rctl_devices(struct rctl *, int, char **);
 static int	 rctl_purge(struct rctl *, int, char **);
 static int	 rctl_backup(struct rctl *, int, char **);
 static int	 rctl_check_config(struct rctl *, int, char **);
+static int	 rctl_stats(struct rctl *, int, char **);
 
 /* The commands: add a row, a handler and a paragraph in routingctl.8. */
 static const struct rctl_cmd rctl_cmds[] = {
@@ -94,6 +98,8 @@ static const struct rctl_cmd rctl_cmds[] = {
 	    "state, workers, connections, store" },
 	{ "workers", "", 0, 0, rctl_workers,
 	    "list every worker process" },
+	{ "stats", "[-i SECONDS]", 0, 2, rctl_stats,
+	    "counters behind /metrics, with rates" },
 	{ "reload", "", 0, 0, rctl_reload,
 	    "re-read the configuration" },
 	{ "stop", "[--no-wait]", 0, 1, rctl_stop,
@@ -1579,6 +1585,477 @@ rctl_check_config(struct rctl *rc, int argc, char **argv)
 		return (RCTL_EXIT_FAIL);
 	config_free(cfg);
 	return (RCTL_EXIT_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* stats                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One sample of every series of the metrics text, in the daemon's
+ * order: histograms as their _sum and _count (their buckets are for a
+ * graph, not a table).  Rates are per second, for counters and
+ * histograms only, against an earlier sample of the same daemon.
+ */
+struct rctl_series {
+	char		*se_key;		/* name{labels} as exported */
+	char		 se_type[12];		/* counter, gauge, histogram */
+	double		 se_value;
+	double		 se_rate;
+	int		 se_has_rate;
+};
+
+struct rctl_sample {
+	struct rctl_series	*sm_v;
+	size_t			 sm_n;
+	size_t			 sm_cap;
+	double			 sm_start;	/* the supervisor's start time */
+};
+
+static void
+rctl_sample_free(struct rctl_sample *sm)
+{
+	size_t	 i;
+
+	for (i = 0; i < sm->sm_n; i++)
+		free(sm->sm_v[i].se_key);
+	free(sm->sm_v);
+	memset(sm, 0, sizeof(*sm));
+}
+
+/* Append a series (key copied); -1 when out of memory. */
+static int
+rctl_sample_add(struct rctl_sample *sm, const char *key, size_t klen,
+    const char *type, double v)
+{
+	struct rctl_series	*se;
+
+	if (sm->sm_n == sm->sm_cap) {
+		sm->sm_cap = sm->sm_cap ? sm->sm_cap * 2 : 256;
+		if ((se = reallocarray(sm->sm_v, sm->sm_cap, sizeof(*se))) ==
+		    NULL)
+			return (-1);
+		sm->sm_v = se;
+	}
+	se = &sm->sm_v[sm->sm_n];
+	memset(se, 0, sizeof(*se));
+	if ((se->se_key = strndup(key, klen)) == NULL)
+		return (-1);
+	(void)snprintf(se->se_type, sizeof(se->se_type), "%s", type);
+	se->se_value = v;
+	sm->sm_n++;
+	if (strcmp(se->se_key, "routingd_start_time_seconds") == 0)
+		sm->sm_start = v;
+	return (0);
+}
+
+/* 1 if key is a sample of family name (name, name{, name_suffix). */
+static int
+rctl_stats_of(const char *key, size_t klen, const char *fam, size_t flen)
+{
+	return (flen > 0 && klen >= flen && memcmp(key, fam, flen) == 0 &&
+	    (klen == flen || key[flen] == '{' || key[flen] == '_'));
+}
+
+/* One line of the text: "# TYPE name type" sets the family; a sample
+ * line is added unless it is a histogram bucket.  -1: out of memory. */
+static int
+rctl_stats_line(struct rctl_sample *sm, const char *l, size_t n,
+    char *fam, size_t famcap, char *type, size_t typecap)
+{
+	const char	*sp;
+	char		 num[64];
+	size_t		 klen;
+	char		*end;
+	double		 v;
+
+	if (n > 7 && memcmp(l, "# TYPE ", 7) == 0) {
+		if ((sp = memchr(l + 7, ' ', n - 7)) == NULL ||
+		    (size_t)(sp - l - 7) >= famcap || (size_t)(l + n - sp - 1) >=
+		    typecap)
+			return (0);
+		(void)snprintf(fam, famcap, "%.*s", (int)(sp - l - 7), l + 7);
+		(void)snprintf(type, typecap, "%.*s", (int)(l + n - sp - 1),
+		    sp + 1);
+		return (0);
+	}
+	if (n == 0 || *l == '#')
+		return (0);
+	for (sp = l + n - 1; sp > l && *sp != ' '; sp--)
+		;
+	klen = (size_t)(sp - l);
+	if (klen == 0 || (size_t)(l + n - sp - 1) >= sizeof(num))
+		return (0);
+	(void)snprintf(num, sizeof(num), "%.*s", (int)(l + n - sp - 1), sp + 1);
+	v = strtod(num, &end);
+	if (*end != '\0' || !isfinite(v))
+		return (0);
+	if (!rctl_stats_of(l, klen, fam, strlen(fam)))
+		return (rctl_sample_add(sm, l, klen, "untyped", v));
+	if (strcmp(type, "histogram") == 0 && klen > strlen(fam) + 7 &&
+	    memcmp(l + strlen(fam), "_bucket", 7) == 0)
+		return (0);
+	return (rctl_sample_add(sm, l, klen, type, v));
+}
+
+static int
+rctl_stats_parse(const char *text, size_t len, struct rctl_sample *sm)
+{
+	char		 fam[128] = "", type[16] = "";
+	const char	*p = text, *nl;
+
+	while (p < text + len) {
+		if ((nl = memchr(p, '\n', (size_t)(text + len - p))) == NULL)
+			nl = text + len;
+		if (rctl_stats_line(sm, p, (size_t)(nl - p), fam, sizeof(fam),
+		    type, sizeof(type)) == -1)
+			return (-1);
+		p = nl + 1;
+	}
+	return (0);
+}
+
+/* One IPC_CTL_STATS exchange: the parts of the text, in order, parsed. */
+static int
+rctl_stats_fetch(struct rctl *rc, struct rctl_sample *sm)
+{
+	struct ipc_stats_part	 sp;
+	char			*text = NULL, *p;
+	size_t			 len = 0;
+	ssize_t			 n;
+	int			 err, rv;
+
+	if ((err = rctl_connect(rc->rc_socket, CTL_TIMEOUT, &rc->rc_fd)) != 0)
+		return (rctl_connect_fail(rc, err));
+	n = rctl_exchange(rc, IPC_CTL_STATS, NULL, 0);
+	for (;;) {
+		if ((rv = rctl_reply_check(rc, n, IPC_CTL_STATS_REPLY)) != 0)
+			break;
+		memcpy(&sp, rc->rc_payload, sizeof(sp));
+		if ((p = realloc(text, len + sp.sp_len + 1)) == NULL) {
+			perror("routingctl: realloc");
+			rv = RCTL_EXIT_FAIL;
+			break;
+		}
+		text = p;
+		memcpy(text + len, (const char *)rc->rc_payload + sizeof(sp),
+		    sp.sp_len);
+		len += sp.sp_len;
+		if (!sp.sp_more)
+			break;
+		n = ipc_recv(rc->rc_fd, rc->rc_buf, sizeof(rc->rc_buf));
+	}
+	close(rc->rc_fd);
+	rc->rc_fd = -1;
+	if (rv == RCTL_EXIT_OK && rctl_stats_parse(text, len, sm) == -1) {
+		perror("routingctl: out of memory");
+		rv = RCTL_EXIT_FAIL;
+	}
+	free(text);
+	return (rv);
+}
+
+/* Rates of cur against prev, dt seconds earlier (a counter that went
+ * down, or a series prev lacks, has none). */
+static void
+rctl_stats_rates(struct rctl_sample *cur, const struct rctl_sample *prev,
+    double dt)
+{
+	struct rctl_series	*se;
+	size_t			 i, j;
+
+	for (i = 0; i < cur->sm_n && dt > 0; i++) {
+		se = &cur->sm_v[i];
+		if (strcmp(se->se_type, "counter") != 0 &&
+		    strcmp(se->se_type, "histogram") != 0)
+			continue;
+		for (j = 0; j < prev->sm_n; j++) {
+			if (strcmp(prev->sm_v[j].se_key, se->se_key) != 0)
+				continue;
+			if (se->se_value >= prev->sm_v[j].se_value) {
+				se->se_rate = (se->se_value -
+				    prev->sm_v[j].se_value) / dt;
+				se->se_has_rate = 1;
+			}
+			break;
+		}
+	}
+}
+
+/*
+ * Where the previous sample of this socket is kept: the user's runtime
+ * directory ($XDG_RUNTIME_DIR), else $TMPDIR or /tmp, one file per user
+ * and socket path.
+ */
+static void
+rctl_stats_path(const struct rctl *rc, char *buf, size_t len)
+{
+	const char	*dir = getenv("XDG_RUNTIME_DIR");
+	const char	*p;
+	uint32_t	 h = 2166136261u;	/* FNV-1a of the socket path */
+
+	if (dir == NULL || *dir != '/')
+		dir = getenv("TMPDIR");
+	if (dir == NULL || *dir != '/')
+		dir = "/tmp";
+	for (p = rc->rc_socket; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	(void)snprintf(buf, len, "%s/routingctl-stats-%lu-%08" PRIx32, dir,
+	    (unsigned long)getuid(), h);
+}
+
+/* The sample saved by the last call, and when (unix ms); -1: none. */
+static int
+rctl_stats_load(const char *path, struct rctl_sample *sm, uint64_t *when)
+{
+	char		 line[1024], *sp, *end;
+	unsigned	 ver;
+	double		 v;
+	FILE		*fp;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return (-1);
+	if (fgets(line, sizeof(line), fp) == NULL ||
+	    sscanf(line, "routingctl-stats %u %" SCNu64, &ver, when) != 2 ||
+	    ver != 1) {
+		(void)fclose(fp);
+		return (-1);
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		/* "type key value" */
+		if ((sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp++ = '\0';
+		if ((end = strrchr(sp, ' ')) == NULL)
+			continue;
+		*end++ = '\0';
+		v = strtod(end, &end);
+		if (*end == '\0' && isfinite(v) &&
+		    rctl_sample_add(sm, sp, strlen(sp), line, v) == -1)
+			break;
+	}
+	(void)fclose(fp);
+	return (0);
+}
+
+/* Replace the saved sample (a new file renamed over the old: 0600). */
+static void
+rctl_stats_save(const char *path, const struct rctl_sample *sm,
+    uint64_t when)
+{
+	char	 tmp[PATH_MAX];
+	size_t	 i;
+	FILE	*fp;
+	int	 fd, bad;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    sizeof(tmp) || (fd = mkstemp(tmp)) == -1)
+		goto fail;
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		(void)unlink(tmp);
+		goto fail;
+	}
+	fprintf(fp, "routingctl-stats 1 %" PRIu64 "\n", when);
+	for (i = 0; i < sm->sm_n; i++)
+		fprintf(fp, "%s %s %.17g\n", sm->sm_v[i].se_type,
+		    sm->sm_v[i].se_key, sm->sm_v[i].se_value);
+	bad = ferror(fp);
+	if (fclose(fp) != 0 || bad || rename(tmp, path) == -1) {
+		(void)unlink(tmp);
+		goto fail;
+	}
+	return;
+ fail:
+	fprintf(stderr, "routingctl: cannot keep this sample in %s: %s\n",
+	    path, strerror(errno));
+}
+
+/* A value as a person reads it: whole numbers without a fraction. */
+static void
+rctl_stats_num(char *buf, size_t len, double v)
+{
+	if (v == (double)(int64_t)v && v > -1e15 && v < 1e15)
+		(void)snprintf(buf, len, "%" PRId64, (int64_t)v);
+	else if (v >= 1e5 || v <= -1e5)
+		(void)snprintf(buf, len, "%.3f", v);
+	else
+		(void)snprintf(buf, len, "%.6g", v);
+}
+
+static void
+rctl_stats_text(const struct rctl_sample *sm, double dt, int interval)
+{
+	const struct rctl_series	*se;
+	char				 val[32], rate[32];
+	size_t				 i;
+	int				 w = 6;
+
+	if (dt > 0)
+		printf("rates per second over the last %.2f s (%s)\n", dt,
+		    interval ? "-i" : "since the previous stats");
+	else
+		printf("no rates yet: run stats again, or stats -i SECONDS\n");
+	for (i = 0; i < sm->sm_n; i++)
+		if ((int)strlen(sm->sm_v[i].se_key) > w)
+			w = (int)strlen(sm->sm_v[i].se_key);
+	printf("%-*s %-9s %16s %12s\n", w, "METRIC", "TYPE", "VALUE",
+	    "RATE/S");
+	for (i = 0; i < sm->sm_n; i++) {
+		se = &sm->sm_v[i];
+		rctl_stats_num(val, sizeof(val), se->se_value);
+		if (se->se_has_rate)
+			(void)snprintf(rate, sizeof(rate), "%.2f", se->se_rate);
+		else
+			(void)snprintf(rate, sizeof(rate), "-");
+		printf("%-*s %-9s %16s %12s\n", w, se->se_key, se->se_type,
+		    val, rate);
+	}
+}
+
+/* The labels of key, {a="b",...}, as a JSON object's members. */
+static void
+rctl_stats_json_labels(const char *key)
+{
+	const char	*p = strchr(key, '{'), *eq;
+	char		 buf[256];
+	size_t		 n;
+	int		 first = 1;
+
+	putchar('{');
+	while (p != NULL && *p != '}' && *p != '\0') {
+		p++;
+		if ((eq = strchr(p, '=')) == NULL || eq[1] != '"' ||
+		    (size_t)(eq - p) >= sizeof(buf))
+			break;
+		(void)snprintf(buf, sizeof(buf), "%.*s", (int)(eq - p), p);
+		printf("%s", first ? "" : ",");
+		first = 0;
+		rctl_json_str(buf);
+		putchar(':');
+		for (p = eq + 2, n = 0; *p != '\0' && *p != '"' &&
+		    n < sizeof(buf) - 1; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			buf[n++] = *p == 'n' && p[-1] == '\\' ? '\n' : *p;
+		}
+		buf[n] = '\0';
+		rctl_json_str(buf);
+		if (*p == '"')
+			p++;
+	}
+	putchar('}');
+}
+
+static void
+rctl_stats_json(const struct rctl_sample *sm, double dt)
+{
+	const struct rctl_series	*se;
+	char				 name[256];
+	size_t				 i;
+
+	if (dt > 0)
+		printf("{\"interval_seconds\":%.3f,\"series\":[", dt);
+	else
+		printf("{\"interval_seconds\":null,\"series\":[");
+	for (i = 0; i < sm->sm_n; i++) {
+		se = &sm->sm_v[i];
+		(void)snprintf(name, sizeof(name), "%.*s",
+		    (int)strcspn(se->se_key, "{"), se->se_key);
+		printf("%s{\"name\":", i > 0 ? "," : "");
+		rctl_json_str(name);
+		printf(",\"labels\":");
+		rctl_stats_json_labels(se->se_key);
+		printf(",\"type\":");
+		rctl_json_str(se->se_type);
+		printf(",\"value\":%.17g,\"rate\":", se->se_value);
+		if (se->se_has_rate)
+			printf("%.17g}", se->se_rate);
+		else
+			printf("null}");
+	}
+	printf("]}\n");
+}
+
+/* -i SECONDS: 1 to RCTL_STATS_MAX_INTERVAL; 0 without; -1 bad. */
+static int
+rctl_stats_args(int argc, char **argv)
+{
+	char	*end;
+	long	 v;
+
+	if (argc == 0)
+		return (0);
+	if (argc != 2 || strcmp(argv[0], "-i") != 0)
+		return (-1);
+	errno = 0;
+	v = strtol(argv[1], &end, 10);
+	if (errno != 0 || *end != '\0' || end == argv[1] || v < 1 ||
+	    v > RCTL_STATS_MAX_INTERVAL)
+		return (-1);
+	return ((int)v);
+}
+
+static double
+rctl_mono(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+/*
+ * stats [-i SECONDS]: the counters behind /metrics.  Rates against the
+ * sample that the previous call kept (same daemon: same start time), or
+ * against a first sample taken SECONDS earlier.  Every call keeps its
+ * sample for the next one.
+ */
+static int
+rctl_stats(struct rctl *rc, int argc, char **argv)
+{
+	struct rctl_sample	 cur, prev;
+	struct timespec		 ts;
+	char			 path[PATH_MAX];
+	double			 t0 = 0, dt = 0;
+	uint64_t		 when = 0, now;
+	int			 secs, rv;
+
+	if ((secs = rctl_stats_args(argc, argv)) == -1)
+		return (rctl_cmd_usage(rctl_cmd_find("stats")));
+	memset(&cur, 0, sizeof(cur));
+	memset(&prev, 0, sizeof(prev));
+	rctl_stats_path(rc, path, sizeof(path));
+	if (secs > 0) {
+		t0 = rctl_mono();
+		if ((rv = rctl_stats_fetch(rc, &prev)) != RCTL_EXIT_OK)
+			goto out;
+		ts.tv_sec = secs;
+		ts.tv_nsec = 0;
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	} else
+		(void)rctl_stats_load(path, &prev, &when);
+	if ((rv = rctl_stats_fetch(rc, &cur)) != RCTL_EXIT_OK)
+		goto out;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (secs > 0)
+		dt = rctl_mono() - t0;
+	else if (prev.sm_n > 0 && prev.sm_start == cur.sm_start && now > when)
+		dt = (double)(now - when) / 1000.0;
+	if (dt > 0)
+		rctl_stats_rates(&cur, &prev, dt);
+	rctl_stats_save(path, &cur, now);
+	if (rc->rc_json)
+		rctl_stats_json(&cur, dt);
+	else
+		rctl_stats_text(&cur, dt, secs > 0);
+ out:
+	rctl_sample_free(&cur);
+	rctl_sample_free(&prev);
+	return (rv);
 }
 
 /* ------------------------------------------------------------------ */

@@ -90,6 +90,7 @@ static void	api_handle(struct server_conn *, const struct http_request *,
 		    void *);
 static void	api_expire_cb(struct ev_loop *, ev_timer *, int);
 static void	api_readers_cb(struct ev_loop *, ev_timer *, int);
+static void	api_store_gauges(struct api *);
 
 const struct worker_ops api_ops = {
 	"api",
@@ -213,7 +214,8 @@ api_free(struct worker *w)
 
 /* Once a second: settle the whole log (so the sweep sees every message
  * and fetches scan little), then sweep expired messages; the first API
- * worker also takes a step of the idle device sweep. */
+ * worker also takes a step of the idle device sweep.  Then the store
+ * gauges in shared memory are refreshed. */
 static void
 api_expire_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -223,6 +225,7 @@ api_expire_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	api_expire_submit(a);
 	if (a->a_w->w_index == 0)
 		api_forget_submit(a);
+	api_store_gauges(a);	/* fresh for routingctl stats too */
 }
 
 /* Clear reader slots that dead processes left behind. */
@@ -285,6 +288,8 @@ api_reply(struct api_call *ac, int status, const char *ctype,
 	hdrs = api_cors_headers(a->a_cfg, ac->ac_req, extra);
 	metrics_count_request(a->a_shm, ac->ac_route, status);
 	metrics_observe(a->a_shm, SHM_H_REQUEST, util_mono_us() -
+	    ac->ac_t0_us);
+	metrics_observe_route(a->a_shm, ac->ac_route, util_mono_us() -
 	    ac->ac_t0_us);
 	server_respond(ac->ac_conn, status, ctype, hdrs != NULL ? hdrs :
 	    extra, body, len);

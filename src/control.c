@@ -14,7 +14,9 @@
  *   client whose socket is full (it does not read) is dropped, so the
  *   supervisor never blocks on routingctl.  A store query is not
  *   answered here: the connection goes to a query child (co_query,
- *   query.c), which answers it, and this file forgets the client.
+ *   query.c), which answers it, and this file forgets the client.  A
+ *   stats reply is several datagrams, sent together after the send
+ *   buffer is sized for them.
  * - A request whose ih_peerid is not IPC_VERSION, an unknown type or a
  *   malformed message is answered with IPC_CTL_FAIL, never fatal.
  * - Client trouble is logged at debug level only.
@@ -72,6 +74,14 @@ struct control_workers_msg {
 _Static_assert(offsetof(struct control_workers_msg, cw_w) ==
     sizeof(struct ipc_workers), "padding after struct ipc_workers");
 
+/* One IPC_CTL_STATS_REPLY part, built in place. */
+struct control_stats_msg {
+	struct ipc_stats_part	 cs_hdr;
+	char			 cs_text[IPC_STATS_CHUNK];
+};
+_Static_assert(offsetof(struct control_stats_msg, cs_text) ==
+    sizeof(struct ipc_stats_part), "padding after struct ipc_stats_part");
+
 struct control {
 	struct ev_loop			*ctl_loop;
 	char				*ctl_path;
@@ -84,6 +94,7 @@ struct control {
 	size_t				 ctl_nclients;
 	unsigned char			 ctl_rbuf[IPC_MAX_MSG];
 	struct control_workers_msg	 ctl_workers;
+	struct control_stats_msg	 ctl_stats;
 };
 
 static int	 control_sockaddr(const char *, struct sockaddr_un *,
@@ -111,6 +122,7 @@ static void	 control_do_drain(struct control_client *, int);
 static void	 control_do_token(struct control_client *, const void *);
 static void	 control_do_query(struct control_client *, uint32_t,
 		    const void *, size_t);
+static void	 control_do_stats(struct control_client *);
 
 /*
  * control_new: see control.h.  Order: probe the path for a live daemon,
@@ -532,6 +544,9 @@ control_dispatch(struct control_client *cc, const void *buf, size_t n)
 	case IPC_CTL_STORE:
 		control_do_query(cc, hdr.ih_type, payload, hdr.ih_len);
 		break;
+	case IPC_CTL_STATS:
+		control_do_stats(cc);
+		break;
 	default:
 		(void)control_reply_text(cc, IPC_CTL_FAIL,
 		    "unknown request %s", ipc_type_str(hdr.ih_type));
@@ -712,4 +727,41 @@ control_do_query(struct control_client *cc, uint32_t type,
 	}
 	ipc_strfix(t.it_text);
 	(void)control_reply(cc, IPC_CTL_FAIL, &t, sizeof(t));
+}
+
+/*
+ * The metrics text in parts of at most IPC_STATS_CHUNK bytes, all sent
+ * at once: the send buffer is first made large enough for the whole
+ * reply, so a client that reads nothing still cannot block us (a part
+ * that does not fit drops the client, as any reply does).
+ */
+static void
+control_do_stats(struct control_client *cc)
+{
+	struct control	*ctl = cc->cc_ctl;
+	char		*text;
+	size_t		 len, off = 0, n;
+	int		 buf;
+
+	if (ctl->ctl_ops->co_stats == NULL) {
+		(void)control_reply_text(cc, IPC_CTL_FAIL, "not supported");
+		return;
+	}
+	if (ctl->ctl_ops->co_stats(ctl->ctl_arg, &text, &len) == -1) {
+		(void)control_reply_text(cc, IPC_CTL_FAIL, "out of memory");
+		return;
+	}
+	buf = len < (1 << 24) ? (int)(2 * len) + 65536 : (1 << 25);
+	(void)setsockopt(cc->cc_fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	do {
+		n = len - off < IPC_STATS_CHUNK ? len - off : IPC_STATS_CHUNK;
+		ctl->ctl_stats.cs_hdr.sp_len = (uint32_t)n;
+		ctl->ctl_stats.cs_hdr.sp_more = off + n < len;
+		memcpy(ctl->ctl_stats.cs_text, text + off, n);
+		off += n;
+		if (control_reply(cc, IPC_CTL_STATS_REPLY, &ctl->ctl_stats,
+		    sizeof(struct ipc_stats_part) + n) == -1)
+			break;		/* cc is gone */
+	} while (off < len);
+	free(text);
 }

@@ -33,6 +33,9 @@ struct control_ops {
 	 */
 	int	(*co_query)(void *arg, int fd, uint32_t type,
 		    const void *payload, size_t len, char *msg, size_t msglen);
+	/* the metrics text in a malloc'd buffer (*text, the caller frees)
+	 * of *len bytes; 0, or -1 when out of memory */
+	int	(*co_stats)(void *arg, char **text, size_t *len);
 };
 
 /*

@@ -74,6 +74,8 @@ static const struct ipc_typeinfo ipc_types[] = {
 	{ IPC_CTL_UNDRAIN, "IPC_CTL_UNDRAIN", IPC_SIZE_NONE },
 	{ IPC_CTL_RELOAD_REPLY, "IPC_CTL_RELOAD_REPLY",
 	    sizeof(struct ipc_reload) },
+	{ IPC_CTL_STATS, "IPC_CTL_STATS", IPC_SIZE_NONE },
+	{ IPC_CTL_STATS_REPLY, "IPC_CTL_STATS_REPLY", IPC_SIZE_VARIABLE },
 	{ IPC_PROC_READY, "IPC_PROC_READY", sizeof(struct ipc_ready) },
 	{ IPC_PROC_CONFIG, "IPC_PROC_CONFIG", IPC_SIZE_VARIABLE },
 	{ IPC_PROC_RETIRE, "IPC_PROC_RETIRE", sizeof(struct ipc_retire) },
@@ -86,6 +88,7 @@ static int	 ipc_check_workers(const void *, size_t);
 static int	 ipc_check_size(uint32_t, const void *, size_t);
 static int	 ipc_check_doorbell(const void *, size_t);
 static int	 ipc_check_ephemeral(const void *, size_t);
+static int	 ipc_check_stats(const void *, size_t);
 
 static const struct ipc_typeinfo *
 ipc_typeinfo(uint32_t type)
@@ -244,6 +247,18 @@ ipc_check_ephemeral(const void *payload, size_t len)
 }
 
 static int
+ipc_check_stats(const void *payload, size_t len)
+{
+	struct ipc_stats_part	 sp;
+
+	if (len < sizeof(sp))
+		return (IPC_BADSIZE);
+	memcpy(&sp, payload, sizeof(sp));
+	return (sp.sp_len <= IPC_STATS_CHUNK && sp.sp_more <= 1 &&
+	    len == sizeof(sp) + sp.sp_len ? IPC_OK : IPC_BADSIZE);
+}
+
+static int
 ipc_check_size(uint32_t type, const void *payload, size_t len)
 {
 	ssize_t	 want;
@@ -260,6 +275,8 @@ ipc_check_size(uint32_t type, const void *payload, size_t len)
 			return (ipc_check_ephemeral(payload, len));
 		if (type == IPC_PROC_CONFIG)	/* any text that fits */
 			return (IPC_OK);
+		if (type == IPC_CTL_STATS_REPLY)
+			return (ipc_check_stats(payload, len));
 		return (IPC_BADSIZE);	/* a variable type without a check */
 	}
 	if ((size_t)want != len)

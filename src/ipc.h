@@ -22,12 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		6	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
+#define IPC_VERSION		7	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
 				   3: the status reply by role;
 				   4: IPC_CTL_TOKEN;
 				   5: store queries (130..);
 				   6: drain, undrain, the reload reply,
-				   config in place, retire */
+				   config in place, retire;
+				   7: IPC_CTL_STATS (150..) */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
@@ -67,6 +68,8 @@ enum ipc_type {
 	IPC_CTL_PURGE_REPLY,		/* struct ipc_purge */
 	IPC_CTL_BACKUP_REPLY,		/* struct ipc_backup */
 	IPC_CTL_STORE_REPLY,		/* struct ipc_store */
+	IPC_CTL_STATS = 150,		/* no payload -> IPC_CTL_STATS_REPLY */
+	IPC_CTL_STATS_REPLY,		/* struct ipc_stats_part + text */
 
 	/* worker -> supervisor: 300.. */
 	IPC_PROC_READY = 300,		/* struct ipc_ready */
@@ -306,6 +309,19 @@ struct ipc_store {
 	uint32_t	ist_readers;
 	uint32_t	ist_max_readers;
 	uint64_t	ist_websockets;		/* open now (shared memory) */
+};
+
+/*
+ * IPC_CTL_STATS_REPLY: one part of the metrics text (the Prometheus text
+ * exposition of GET /metrics, rendered by the supervisor from shared
+ * memory): struct ipc_stats_part, then sp_len bytes (no NUL), at most
+ * IPC_STATS_CHUNK.  The parts of one reply follow each other on the
+ * connection, in order; the last has sp_more 0.
+ */
+#define IPC_STATS_CHUNK		(IPC_MAX_PAYLOAD - 64)
+struct ipc_stats_part {
+	uint32_t	sp_more;		/* 1: another part follows */
+	uint32_t	sp_len;			/* text bytes that follow */
 };
 
 /* IPC_PROC_READY: the worker listens and has opened what it needs. */

@@ -7,15 +7,22 @@
  * same totals: per-slot counters summed by role, plus the daemon-wide
  * fields.  metrics_defs[] below is the one list of what is exported (see
  * metrics.h); role labels come from the roles the supervisor recorded in
- * the region.  metrics_observe and metrics_count_request run wherever the
- * event happens and only add (relaxed atomics).
+ * the region.  The supervisor renders the same text for routingctl stats
+ * (over the control socket).  metrics_observe* and metrics_count_request
+ * run wherever the event happens and only add (relaxed atomics);
+ * metrics_proc_sample runs in each process for itself and stores.
  */
 
+#include <sys/types.h>
+#include <sys/resource.h>
+
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "routingd.h"
@@ -69,6 +76,10 @@ static const char *const metrics_routes[SHM_R_COUNT] = {
 	"device_delete", "preflight", "other"
 };
 
+static const char *const metrics_ws_ops[SHM_WOP_COUNT] = {
+	"send", "ack"
+};
+
 static const char *const metrics_rejects[SHM_REJ_COUNT] = {
 	"invalid_json", "invalid_envelope", "sender_mismatch", "queue_full",
 	"rate_limited", "unauthorized", "unavailable"
@@ -90,7 +101,14 @@ static metrics_fn	metrics_api_requests;
 static metrics_fn	metrics_rejected;
 static metrics_fn	metrics_token_cache;
 static metrics_fn	metrics_ws_disconnects;
+static metrics_fn	metrics_build_info;
+static metrics_fn	metrics_proc;
+static metrics_fn	metrics_proc_start;
+static metrics_fn	metrics_route_hist;
+static metrics_fn	metrics_ws_op_hist;
 
+static void	metrics_hist_add(struct shm_hist *,
+		    const struct metrics_hist_def *, uint64_t);
 static void	metrics_printf(struct metrics_buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
@@ -99,10 +117,27 @@ static void	metrics_printf(struct metrics_buf *, const char *, ...)
 #define MD_SLOT(f)	metrics_by_role, offsetof(struct shm_slot, f)
 #define MD_HIST(k)	metrics_hist, (k)
 #define MD_FN(fn)	(fn), 0
+#define MD_PROC(f)	metrics_proc, offsetof(struct shm_proc, f)
 
 /* Every exported family, in rendering order.  Columns: name, type, help,
  * sampler and its argument. */
 const struct metrics_def metrics_defs[] = {
+	{ "routingd_build_info", "gauge",
+	    "Always 1; the version label is the running routingd's.",
+	    MD_FN(metrics_build_info) },
+	/* every process, by role and index (the supervisor: index 0) */
+	{ "process_resident_memory_bytes", "gauge",
+	    "Resident memory of each routingd process.",
+	    MD_PROC(sp_rss_bytes) },
+	{ "process_open_fds", "gauge",
+	    "Open file descriptors of each routingd process.",
+	    MD_PROC(sp_open_fds) },
+	{ "process_cpu_seconds_total", "counter",
+	    "User and system CPU time of each routingd process.",
+	    MD_PROC(sp_cpu_us) },
+	{ "process_start_time_seconds", "gauge",
+	    "Unix time at which each routingd process started.",
+	    MD_FN(metrics_proc_start) },
 	/* the supervisor's daemon-wide fields */
 	{ "routingd_uptime_seconds", "gauge",
 	    "Seconds since the supervisor started.", MD_FN(metrics_uptime) },
@@ -153,6 +188,9 @@ const struct metrics_def metrics_defs[] = {
 	{ "routingd_api_request_duration_seconds", "histogram",
 	    "API request latency, from dispatch to answer.",
 	    MD_HIST(SHM_H_REQUEST) },
+	{ "routingd_api_route_duration_seconds", "histogram",
+	    "API request latency by route, from dispatch to answer.",
+	    MD_FN(metrics_route_hist) },
 	{ "routingd_messages_accepted_total", "counter",
 	    "Messages stored durably (one per send, before fan-out).",
 	    MD_SHM(sh_api.sa_accepted) },
@@ -258,6 +296,10 @@ const struct metrics_def metrics_defs[] = {
 	    "Live delivery latency: from the durable commit that rang a "
 	    "connection to the frames of its next pull (one sample each).",
 	    MD_HIST(SHM_H_DELIVERY) },
+	{ "routingd_ws_op_duration_seconds", "histogram",
+	    "WebSocket client operations by op, from the frame to its "
+	    "answer (send) or durable delete (ack).",
+	    MD_FN(metrics_ws_op_hist) },
 };
 const size_t metrics_ndefs = sizeof(metrics_defs) / sizeof(metrics_defs[0]);
 
@@ -360,28 +402,174 @@ metrics_by_role(struct metrics_buf *mb, const struct shm *sh,
 			    shm_sum(sh, r, md->md_arg));
 }
 
-/* Histogram md_arg (enum shm_hist_kind), buckets made cumulative. */
+/*
+ * The samples of histogram h with the buckets of hd, made cumulative;
+ * with one label (name lname, value lval) when lname is not NULL.
+ */
+static void
+metrics_hist_write(struct metrics_buf *mb, const struct metrics_def *md,
+    const char *lname, const char *lval, const struct metrics_hist_def *hd,
+    const struct shm_hist *h)
+{
+	char		 lab[64];
+	uint64_t	 cum = 0;
+	size_t		 i;
+
+	lab[0] = '\0';
+	if (lname != NULL)
+		(void)snprintf(lab, sizeof(lab), "%s=\"%s\",", lname, lval);
+	for (i = 0; i < hd->hd_n; i++) {
+		cum += metrics_load(&h->sh_bucket[i]);
+		metrics_printf(mb, "%s_bucket{%sle=\"%g\"} %llu\n",
+		    md->md_name, lab, (double)hd->hd_bounds[i] / hd->hd_scale,
+		    (unsigned long long)cum);
+	}
+	cum += metrics_load(&h->sh_bucket[hd->hd_n]);
+	metrics_printf(mb, "%s_bucket{%sle=\"+Inf\"} %llu\n", md->md_name,
+	    lab, (unsigned long long)cum);
+	if (lname != NULL)
+		lab[strlen(lab) - 1] = '\0';	/* no trailing comma */
+	metrics_printf(mb, "%s_sum%s%s%s %g\n%s_count%s%s%s %llu\n",
+	    md->md_name, *lab ? "{" : "", lab, *lab ? "}" : "",
+	    (double)metrics_load(&h->sh_sum) / hd->hd_scale, md->md_name,
+	    *lab ? "{" : "", lab, *lab ? "}" : "",
+	    (unsigned long long)metrics_load(&h->sh_count));
+}
+
+/* Histogram md_arg (enum shm_hist_kind), unlabelled. */
 static void
 metrics_hist(struct metrics_buf *mb, const struct shm *sh,
     const struct metrics_def *md)
 {
-	const struct metrics_hist_def	*hd = &metrics_hists[md->md_arg];
-	const struct shm_hist		*h = &sh->sh_api.sa_hist[md->md_arg];
-	uint64_t			 cum = 0;
-	size_t				 i;
+	metrics_hist_write(mb, md, NULL, NULL, &metrics_hists[md->md_arg],
+	    &sh->sh_api.sa_hist[md->md_arg]);
+}
 
-	for (i = 0; i < hd->hd_n; i++) {
-		cum += metrics_load(&h->sh_bucket[i]);
-		metrics_printf(mb, "%s_bucket{le=\"%g\"} %llu\n", md->md_name,
-		    (double)hd->hd_bounds[i] / hd->hd_scale,
-		    (unsigned long long)cum);
+/* The request-latency histogram of every API route. */
+static void
+metrics_route_hist(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	int	 r;
+
+	for (r = 0; r < SHM_R_COUNT; r++)
+		metrics_hist_write(mb, md, "route", metrics_routes[r],
+		    &metrics_hists[SHM_H_REQUEST], &sh->sh_api.sa_route_hist[r]);
+}
+
+/* The latency histogram of every WebSocket client operation. */
+static void
+metrics_ws_op_hist(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	int	 k;
+
+	for (k = 0; k < SHM_WOP_COUNT; k++)
+		metrics_hist_write(mb, md, "op", metrics_ws_ops[k],
+		    &metrics_hists[SHM_H_REQUEST], &sh->sh_ws.sw_op_hist[k]);
+}
+
+static void
+metrics_build_info(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_printf(mb, "%s{version=\"%s\"} 1\n", md->md_name,
+	    PACKAGE_VERSION);
+}
+
+/*
+ * The slot of role's share that speaks for worker index i, or NULL: a
+ * slot in use and sampled, the newest one when a reload briefly has two
+ * (the retiring worker and its successor), so no series is repeated.
+ */
+static const struct shm_slot *
+metrics_proc_slot(const struct shm *sh, int role, uint32_t idx)
+{
+	const struct shm_role	*sr = &sh->sh_roles[role];
+	const struct shm_slot	*ss, *best = NULL;
+	uint32_t		 i;
+
+	for (i = sr->sr_first; i < sr->sr_first + sr->sr_n; i++) {
+		ss = &sh->sh_slots[i];
+		if (atomic_load(&ss->ss_state) == SHM_SLOT_FREE ||
+		    atomic_load(&ss->ss_index) != idx ||
+		    metrics_load(&ss->ss_proc.sp_rss_bytes) == 0)
+			continue;
+		if (best == NULL || atomic_load(&ss->ss_started_ms) >
+		    atomic_load(&best->ss_started_ms))
+			best = ss;
 	}
-	cum += metrics_load(&h->sh_bucket[hd->hd_n]);
-	metrics_printf(mb, "%s_bucket{le=\"+Inf\"} %llu\n", md->md_name,
-	    (unsigned long long)cum);
-	metrics_printf(mb, "%s_sum %g\n%s_count %llu\n", md->md_name,
-	    (double)metrics_load(&h->sh_sum) / hd->hd_scale, md->md_name,
-	    (unsigned long long)metrics_load(&h->sh_count));
+	return (best);
+}
+
+/* One process's sample of md: value v. */
+static void
+metrics_proc_line(struct metrics_buf *mb, const struct metrics_def *md,
+    const char *role, uint32_t idx, double v)
+{
+	metrics_printf(mb, "%s{role=\"%s\",index=\"%u\"} %.17g\n",
+	    md->md_name, role, idx, v);
+}
+
+/* The value of field md_arg of p in the family's unit. */
+static double
+metrics_proc_value(const struct metrics_def *md, const struct shm_proc *p)
+{
+	uint64_t	 v = metrics_load((const _Atomic uint64_t *)
+			    (const void *)((const char *)p + md->md_arg));
+
+	if (md->md_arg == offsetof(struct shm_proc, sp_cpu_us))
+		return ((double)v / 1e6);
+	return ((double)v);
+}
+
+/*
+ * A process_* family: the supervisor, then each worker (role, index)
+ * that has a sampled slot.  With start, the process's start time instead
+ * of the field at md_arg.
+ */
+static void
+metrics_proc_each(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md, int start)
+{
+	const struct shm_slot	*ss;
+	const char		*role;
+	uint64_t		 t;
+	uint32_t		 i;
+	int			 r;
+
+	metrics_proc_line(mb, md, "supervisor", 0, start ?
+	    (double)sh->sh_started_real_ms / 1000.0 :
+	    metrics_proc_value(md, &sh->sh_sup_proc));
+	for (r = 0; r < PROC_NROLES; r++) {
+		if ((role = metrics_role(sh, r)) == NULL)
+			continue;
+		for (i = 0; i < MAX_WORKERS_PER_ROLE; i++) {
+			if ((ss = metrics_proc_slot(sh, r, i)) == NULL)
+				continue;
+			/* the slot's monotonic stamp, on the real clock */
+			t = sh->sh_started_real_ms +
+			    (metrics_load(&ss->ss_started_ms) -
+			    sh->sh_started_mono_ms);
+			metrics_proc_line(mb, md, role, i, start ?
+			    (double)t / 1000.0 :
+			    metrics_proc_value(md, &ss->ss_proc));
+		}
+	}
+}
+
+static void
+metrics_proc(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_proc_each(mb, sh, md, 0);
+}
+
+static void
+metrics_proc_start(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	metrics_proc_each(mb, sh, md, 1);
 }
 
 static void
@@ -534,19 +722,95 @@ metrics_render(const struct shm *sh, char **out, size_t *len)
 void
 metrics_observe(struct shm *sh, int kind, uint64_t v)
 {
-	const struct metrics_hist_def	*hd;
-	struct shm_hist			*h;
-	size_t				 i;
-
 	if (kind < 0 || kind >= SHM_H_COUNT)
 		return;
-	hd = &metrics_hists[kind];
-	h = &sh->sh_api.sa_hist[kind];
+	metrics_hist_add(&sh->sh_api.sa_hist[kind], &metrics_hists[kind], v);
+}
+
+/* Count v into h, whose buckets are hd's. */
+static void
+metrics_hist_add(struct shm_hist *h, const struct metrics_hist_def *hd,
+    uint64_t v)
+{
+	size_t	 i;
+
 	for (i = 0; i < hd->hd_n && v > hd->hd_bounds[i]; i++)
 		;
 	atomic_fetch_add_explicit(&h->sh_bucket[i], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->sh_count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->sh_sum, v, memory_order_relaxed);
+}
+
+/* metrics_observe_route: see metrics.h. */
+void
+metrics_observe_route(struct shm *sh, int route, uint64_t us)
+{
+	if (route < 0 || route >= SHM_R_COUNT)
+		route = SHM_R_OTHER;
+	metrics_hist_add(&sh->sh_api.sa_route_hist[route],
+	    &metrics_hists[SHM_H_REQUEST], us);
+}
+
+/* metrics_observe_ws: see metrics.h. */
+void
+metrics_observe_ws(struct shm *sh, int op, uint64_t us)
+{
+	if (op < 0 || op >= SHM_WOP_COUNT)
+		return;
+	metrics_hist_add(&sh->sh_ws.sw_op_hist[op],
+	    &metrics_hists[SHM_H_REQUEST], us);
+}
+
+/* Resident pages from /proc/self/statm, in bytes; 0 if unreadable. */
+static uint64_t
+metrics_proc_rss(void)
+{
+	unsigned long long	 size, res = 0;
+	long			 page = sysconf(_SC_PAGESIZE);
+	FILE			*fp;
+
+	if ((fp = fopen("/proc/self/statm", "re")) == NULL)
+		return (0);
+	if (fscanf(fp, "%llu %llu", &size, &res) != 2)
+		res = 0;
+	(void)fclose(fp);
+	return (page > 0 ? (uint64_t)res * (uint64_t)page : 0);
+}
+
+/* Entries of /proc/self/fd, less the one reading it; 0 if unreadable. */
+static uint64_t
+metrics_proc_fds(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+	uint64_t	 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return (0);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	(void)closedir(d);
+	return (n > 0 ? n - 1 : 0);
+}
+
+/* metrics_proc_sample: see metrics.h. */
+void
+metrics_proc_sample(struct shm_proc *p)
+{
+	struct rusage	 ru;
+	uint64_t	 cpu = 0;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu = (uint64_t)ru.ru_utime.tv_sec * 1000000 +
+		    (uint64_t)ru.ru_utime.tv_usec +
+		    (uint64_t)ru.ru_stime.tv_sec * 1000000 +
+		    (uint64_t)ru.ru_stime.tv_usec;
+	atomic_store_explicit(&p->sp_cpu_us, cpu, memory_order_relaxed);
+	atomic_store_explicit(&p->sp_open_fds, metrics_proc_fds(),
+	    memory_order_relaxed);
+	atomic_store_explicit(&p->sp_rss_bytes, metrics_proc_rss(),
+	    memory_order_relaxed);
 }
 
 /* metrics_count_request: see metrics.h. */

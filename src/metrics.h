@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct shm;
+struct shm_proc;
 struct metrics_buf;		/* private to metrics.c: the text so far */
 
 struct metrics_def {
@@ -45,6 +46,24 @@ int		 metrics_render(const struct shm *sh, char **out,
 
 /* metrics_observe: add v to histogram kind (enum shm_hist_kind). */
 void		 metrics_observe(struct shm *, int kind, uint64_t v);
+
+/*
+ * metrics_observe_route: one API request of route (enum shm_api_route;
+ * out of range: SHM_R_OTHER) that took us microseconds.
+ */
+void		 metrics_observe_route(struct shm *, int route, uint64_t us);
+
+/* metrics_observe_ws: one WebSocket operation op (enum shm_ws_op; out of
+ * range: ignored) that took us microseconds. */
+void		 metrics_observe_ws(struct shm *, int op, uint64_t us);
+
+/*
+ * metrics_proc_sample: store the calling process's resident memory, open
+ * descriptors and CPU time into p (each 0 when /proc or getrusage fails).
+ * Reads /proc/self: cheap, but not free (a directory read of the fds),
+ * so call it about once a second.
+ */
+void		 metrics_proc_sample(struct shm_proc *p);
 
 /*
  * metrics_count_request: one API answer of route (enum shm_api_route;

@@ -3,15 +3,16 @@
  * shm.h for the layout and who writes what).
  *
  * The supervisor creates the region before the first fork, records each
- * role of its process table (name and share of the slots) and allocates and
- * releases slots within a role's share.  A worker writes its own slot's
- * state, heartbeat and counters, and adds to the daemon-wide metrics and
- * the rate-limit table (shm.h says who writes what).  The values are
- * statistics and liveness stamps, never used to order other memory, so
- * relaxed atomics would do; some reads use the default order.  The magic
- * and version stamped at creation tell whoever inspects a region from
- * outside (a debugger, a core dump) its layout; the daemon itself never
- * needs to check them.
+ * role of its process table (name and share of the slots) and allocates
+ * and releases slots within a role's share.  A worker writes its own
+ * slot's state, heartbeat, counters and process sample (shm_slot_alloc
+ * clears the sample of the slot's previous worker), and adds to the
+ * daemon-wide metrics and the rate-limit table (shm.h says who writes
+ * what).  The values are statistics and liveness stamps, never used to
+ * order other memory, so relaxed atomics would do; some reads use the
+ * default order.  The magic and version stamped at creation tell whoever
+ * inspects a region from outside (a debugger, a core dump) its layout;
+ * the daemon itself never needs to check them.
  */
 
 #include <sys/mman.h>
@@ -96,6 +97,9 @@ shm_slot_alloc(struct shm *sh, int role, int index)
 		atomic_store(&ss->ss_index, (uint32_t)index);
 		atomic_store(&ss->ss_pid, 0);
 		atomic_store(&ss->ss_conns, 0);
+		atomic_store(&ss->ss_proc.sp_rss_bytes, 0);
+		atomic_store(&ss->ss_proc.sp_open_fds, 0);
+		atomic_store(&ss->ss_proc.sp_cpu_us, 0);
 		atomic_store(&ss->ss_started_ms, util_mono_ms());
 		atomic_store(&ss->ss_heartbeat_ms, util_mono_ms());
 		atomic_store(&ss->ss_state, SHM_SLOT_STARTING);

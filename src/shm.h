@@ -11,7 +11,9 @@
  * reaped.  Counters in a slot are cumulative and survive slot reuse, so
  * /metrics sums slots.  The daemon-wide fields (sh_*) are written by the
  * supervisor, except sh_rl, sh_api and sh_ws, which the workers add to (see
- * each).  sh_drained and sh_drained_since_ms are the operator's drain
+ * each).  Each process samples its own resource use into its struct
+ * shm_proc (a worker into its slot, the supervisor into sh_sup_proc).
+ * sh_drained and sh_drained_since_ms are the operator's drain
  * (routingctl drain/undrain): written by the supervisor only, read by every
  * worker on each request and tick, so a worker forked while drained starts
  * drained.  sh_roles is the supervisor's process table as the region records
@@ -32,13 +34,26 @@
 #include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	7	/* 2: the rate-limit table; 3: API metrics;
+#define SHM_VERSION	9	/* 2: the rate-limit table; 3: API metrics;
 				   4: settle metrics; 5: WebSocket;
 				   6: held, adopted, overflow, forgotten;
 				   7: sh_roles, sh_restarts by PROC_NROLES;
-				   8: sh_drained, drain refusals, 1012 */
+				   8: sh_drained, drain refusals, 1012;
+				   9: process samples, latency by route
+				      and by WebSocket operation */
 #define SHM_SLOTS	256		/* worker slots, shared out by role */
 #define SHM_ROLE_NAME	8		/* bytes of a role name, NUL included */
+
+/*
+ * A process's own resource use, sampled from /proc/self and getrusage by
+ * that process (a worker on every heartbeat, the supervisor on its tick)
+ * and stored whole; 0 in sp_rss_bytes means "not sampled yet".
+ */
+struct shm_proc {
+	_Atomic uint64_t	sp_rss_bytes;	/* resident set size */
+	_Atomic uint64_t	sp_open_fds;	/* open file descriptors */
+	_Atomic uint64_t	sp_cpu_us;	/* user + system CPU time */
+};
 
 enum shm_slot_state {
 	SHM_SLOT_FREE = 0,
@@ -59,6 +74,7 @@ struct shm_slot {
 	_Atomic uint64_t	ss_requests;	/* requests answered, cumulative */
 	_Atomic uint64_t	ss_bad_requests; /* 4xx framing errors, cumulative */
 	_Atomic uint64_t	ss_timeouts;	/* connections timed out */
+	struct shm_proc		ss_proc;	/* by the worker; reset on alloc */
 };
 
 /* One role's share of the slots: [sr_first, sr_first + sr_n). */
@@ -120,6 +136,7 @@ struct shm_hist {
 struct shm_api {
 	_Atomic uint64_t	sa_requests[SHM_R_COUNT][SHM_STATUSES];
 	struct shm_hist		sa_hist[SHM_H_COUNT];
+	struct shm_hist		sa_route_hist[SHM_R_COUNT]; /* us, by route */
 	_Atomic uint64_t	sa_accepted;	/* stored, before fan-out */
 	_Atomic uint64_t	sa_fetched;	/* messages returned by GET */
 	_Atomic uint64_t	sa_acked;	/* messages deleted by ack */
@@ -154,6 +171,15 @@ enum shm_ws_close {
 	SHM_WC_4401, SHM_WC_4409, SHM_WC_OTHER, SHM_WC_COUNT
 };
 
+/* WebSocket client operations timed by routingd_ws_op_duration_seconds:
+ * from the frame's arrival to its answer (send) or its durable delete
+ * (ack), both through the group commit. */
+enum shm_ws_op {
+	SHM_WOP_SEND = 0,
+	SHM_WOP_ACK,
+	SHM_WOP_COUNT
+};
+
 /*
  * WebSocket metrics and hand-off flags, daemon-wide.  Counters are added
  * by the WS workers (hand-off counters by whoever sends); sw_resync[i] is
@@ -172,6 +198,7 @@ struct shm_ws {
 	_Atomic uint64_t	sw_resyncs;		/* catch-ups after drops */
 	_Atomic uint64_t	sw_presence_full;
 	_Atomic uint64_t	sw_drain_refused;	/* upgrades refused, drained */
+	struct shm_hist		sw_op_hist[SHM_WOP_COUNT]; /* us, by op */
 	_Atomic uint32_t	sw_resync[MAX_WORKERS_PER_ROLE];
 };
 
@@ -189,6 +216,7 @@ struct shm {
 	_Atomic uint64_t	sh_reloads;
 	_Atomic uint64_t	sh_heartbeat_kills;
 	struct shm_role		sh_roles[PROC_NROLES];	/* by role */
+	struct shm_proc		sh_sup_proc;	/* the supervisor's own */
 	struct shm_slot		sh_slots[SHM_SLOTS];
 	struct rl_table		sh_rl;		/* per-user rate limits */
 	struct shm_api		sh_api;		/* API metrics (see above) */

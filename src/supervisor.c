@@ -7,7 +7,10 @@
  * (query.c) that answer routingctl's store requests.  The topology is the procs[] table:
  * one row per role saying everything role-specific (its configuration
  * keys, listener, share of the shared-memory slots, hand-offs, hooks); the
- * code below loops over the table and never tests a role.
+ * code below loops over the table and never tests a role.  It samples
+ * its own resource use into shared memory about once a second (the
+ * process_* metrics) and renders the metrics text for routingctl stats
+ * from the same region the API workers render GET /metrics from.
  *
  * Invariants:
  * - It never opens LMDB (workers and query children open it after fork).
@@ -57,6 +60,7 @@
 #include "handoff.h"
 #include "ipc.h"
 #include "log.h"
+#include "metrics.h"
 #include "paths.h"
 #include "presence.h"
 #include "query.h"
@@ -160,6 +164,7 @@ struct sup {
 	ev_signal		 s_sighup, s_sigterm, s_sigint, s_sigusr1;
 	ev_child		 s_sigchld;
 	ev_timer		 s_tick;
+	uint64_t		 s_sampled_ms;	/* last sh_sup_proc sample */
 };
 
 static int	sup_listen(const struct listen_addr *, const char **);
@@ -224,6 +229,7 @@ static int	sup_ctl_token(void *, const struct ipc_token_req *,
 static int	sup_ctl_query(void *, int, uint32_t, const void *, size_t,
 		    char *, size_t);
 static int	sup_query_reaped(struct sup *, pid_t, int);
+static int	sup_ctl_stats(void *, char **, size_t *);
 static void	sup_describe_exit(int, char *, size_t);
 static void	sup_notify_status(struct sup *);
 static void	sup_apply_logging(struct sup *);
@@ -235,7 +241,8 @@ static const struct control_ops sup_ctl_ops = {
 	sup_ctl_stop,
 	sup_ctl_drain,
 	sup_ctl_token,
-	sup_ctl_query
+	sup_ctl_query,
+	sup_ctl_stats
 };
 
 /* ------------------------------------------------------------------ */
@@ -483,6 +490,8 @@ sup_watchers(struct sup *s)
 	ev_signal_init(&s->s_sigusr1, sup_sigusr1_cb, SIGUSR1);
 	ev_child_init(&s->s_sigchld, sup_reap_cb, 0, 0);
 	ev_timer_init(&s->s_tick, sup_tick_cb, SUP_TICK, SUP_TICK);
+	metrics_proc_sample(&s->s_shm->sh_sup_proc);
+	s->s_sampled_ms = util_mono_ms();
 	s->s_sighup.data = s->s_sigterm.data = s->s_sigint.data = s;
 	s->s_sigusr1.data = s->s_sigchld.data = s->s_tick.data = s;
 	ev_signal_start(s->s_loop, &s->s_sighup);
@@ -961,6 +970,10 @@ sup_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct child	*ch;
 	uint64_t	 now = util_mono_ms();
 
+	if (now - s->s_sampled_ms >= 1000) {
+		metrics_proc_sample(&s->s_shm->sh_sup_proc);
+		s->s_sampled_ms = now;
+	}
 	TAILQ_FOREACH(ch, &s->s_children, ch_entry) {
 		if (ch->ch_retired || s->s_state != SUP_RUNNING) {
 			if (ch->ch_kill_at_ms != 0 && now >= ch->ch_kill_at_ms) {
@@ -1639,4 +1652,14 @@ sup_query_reaped(struct sup *s, pid_t pid, int status)
 		log_info("query pid=%ld %s (it told routingctl why)",
 		    (long)pid, how);
 	return (1);
+}
+
+/* What GET /metrics shows, from the same shared memory (the store
+ * gauges as the first API worker last refreshed them). */
+static int
+sup_ctl_stats(void *arg, char **text, size_t *len)
+{
+	struct sup	*s = arg;
+
+	return (metrics_render(s->s_shm, text, len));
 }

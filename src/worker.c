@@ -4,7 +4,8 @@
  * Runs in a worker, right after fork.  It owns the worker's signal
  * watchers, the channel to the supervisor (IPC_PROC_CONFIG: a reload in
  * place, handed to the role; IPC_PROC_RETIRE: a drain whose WebSocket
- * closes carry its code, spread over its time) and the heartbeat.  Invariants:
+ * closes carry its code, spread over its time) and the heartbeat (which
+ * also samples the process's resource use into its slot).  Invariants:
  * the heartbeat is written only from the event loop, so a worker stuck in
  * a callback stops beating and the supervisor kills it; a worker exits
  * when its supervisor is gone (channel EOF, or PR_SET_PDEATHSIG), so there
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "log.h"
+#include "metrics.h"
 #include "routingd.h"
 #include "server.h"
 #include "shm.h"
@@ -59,6 +61,7 @@ worker_run(struct worker *w)
 	w->w_close_code = 1001;
 	w->w_spread_ms = 0;
 	atomic_store(&w->w_slot->ss_heartbeat_ms, util_mono_ms());
+	metrics_proc_sample(&w->w_slot->ss_proc);
 	worker_watchers(w);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -125,13 +128,15 @@ worker_is_drained(const struct worker *w)
 	return (atomic_load(&w->w_shm->sh_drained) != 0);
 }
 
-/* Write the heartbeat stamp the supervisor watches. */
+/* Write the heartbeat stamp the supervisor watches, and sample this
+ * process's resource use for the process_* metrics. */
 static void
 worker_beat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker	*w = t->data;
 
 	atomic_store(&w->w_slot->ss_heartbeat_ms, util_mono_ms());
+	metrics_proc_sample(&w->w_slot->ss_proc);
 }
 
 /* Begin a graceful drain, at most once; the deadline bounds it. */

@@ -65,11 +65,13 @@ struct wsc_send_op {
 	struct ws_conn	*sd_conn;
 	char		 sd_rid[WSC_RID_MAX + 1];	/* "" when none */
 	struct ms_batch	*sd_b;
+	uint64_t	 sd_t0_us;	/* the frame's arrival, monotonic */
 };
 
 struct wsc_ack_op {
 	struct mr_ack	 ka_ack;		/* first: op == struct */
 	struct ws_conn	*ka_conn;
+	uint64_t	 ka_t0_us;	/* the frame's arrival, monotonic */
 };
 
 static void	wsc_run(struct ws_conn *, int);
@@ -481,10 +483,14 @@ wsc_ack_done(struct commit_op *op, int r)
 	size_t			 deleted = ka->ka_ack.ma_deleted;
 
 	/* c stays allocated while wc_ops counts this op (until the end) */
+	metrics_observe_ws(c->wc_ws->x_shm, SHM_WOP_ACK, util_mono_us() -
+	    ka->ka_t0_us);
+	/* a committed delete counts, even if the connection died meanwhile */
+	if (r == QS_OK)
+		mr_ack_count(&ka->ka_ack, c->wc_ws->x_shm, MR_VIA_WS);
 	if (!c->wc_dead && r != QS_OK)
 		wsc_unavailable(c, "the acknowledgement failed");
 	else if (!c->wc_dead) {
-		mr_ack_count(&ka->ka_ack, c->wc_ws->x_shm, MR_VIA_WS);
 		c->wc_inflight -= deleted < c->wc_inflight ?
 		    (uint32_t)deleted : c->wc_inflight;
 		ws_due(c->wc_ws, c);
@@ -522,6 +528,7 @@ wsc_ack(struct ws_conn *c, const struct json_doc *doc)
 		return;
 	}
 	ka->ka_conn = c;
+	ka->ka_t0_us = util_mono_us();
 	ka->ka_ack.ma_op.o_bytes = ka->ka_ack.ma_size * QS_MSGID_SIZE;
 	ka->ka_ack.ma_op.o_defer = 1;	/* no answer waits on an ack */
 	ka->ka_ack.ma_op.o_done = wsc_ack_done;
@@ -568,6 +575,8 @@ wsc_send_done(struct commit_op *op, int r)
 	struct ws_conn		*c = sd->sd_conn;
 
 	/* c stays allocated while wc_ops counts this op (until the end) */
+	metrics_observe_ws(c->wc_ws->x_shm, SHM_WOP_SEND, util_mono_us() -
+	    sd->sd_t0_us);
 	if (r == QS_OK)
 		wsc_sent(c, sd->sd_rid, sd->sd_b);
 	else if (!c->wc_dead)
@@ -656,9 +665,11 @@ wsc_send(struct ws_conn *c, const struct json_doc *doc)
 	struct ws		*x = c->wc_ws;
 	struct wsc_send_op	*sd;
 	uint64_t		 rate = (uint64_t)x->x_cfg->cf_rate_limit_per_user;
+	uint64_t		 t0 = util_mono_us();
 
 	if ((sd = wsc_send_parse(c, doc)) == NULL)
 		return;
+	sd->sd_t0_us = t0;
 	if (rl_charge(&x->x_shm->sh_rl, c->wc_user, strlen(c->wc_user),
 	    util_mono_us(), rate, 2 * rate) > 0) {
 		wsc_count(&x->x_shm->sh_api.sa_rejected[SHM_REJ_RATE_LIMITED],
@@ -672,6 +683,7 @@ wsc_send(struct ws_conn *c, const struct json_doc *doc)
 	if (sd->sd_b->mb_stored == 0) {		/* all ephemeral */
 		wsc_sent(c, sd->sd_rid, sd->sd_b);
 		ho_flush(x->x_ho, util_mono_us());
+		metrics_observe_ws(x->x_shm, SHM_WOP_SEND, util_mono_us() - t0);
 		ms_free(sd->sd_b);
 		free(sd);
 		return;

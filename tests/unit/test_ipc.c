@@ -50,6 +50,7 @@ static const struct test_ipc_case test_ipc_cases[] = {
 	{ IPC_CTL_RELOAD_REPLY, sizeof(struct ipc_reload) },
 	{ IPC_PROC_CONFIG, 1234 },
 	{ IPC_PROC_RETIRE, sizeof(struct ipc_retire) },
+	{ IPC_CTL_STATS, 0 },
 };
 #define TEST_IPC_NCASES	(sizeof(test_ipc_cases) / sizeof(test_ipc_cases[0]))
 
@@ -359,6 +360,64 @@ test_ipc_workers_inconsistent(void **state)
 	    IPC_BADSIZE);
 }
 
+/* Encode a STATS_REPLY part that claims claim bytes and carries n. */
+static size_t
+test_ipc_stats_msg(uint32_t more, uint32_t claim, size_t n)
+{
+	struct ipc_stats_part	 sp;
+	ssize_t			 r;
+
+	memset(&sp, 0, sizeof(sp));
+	sp.sp_more = more;
+	sp.sp_len = claim;
+	memcpy(test_payload, &sp, sizeof(sp));
+	memset(test_payload + sizeof(sp), 'x', n);
+	r = ipc_encode(test_buf, sizeof(test_buf), IPC_CTL_STATS_REPLY,
+	    IPC_VERSION, test_payload, sizeof(sp) + n);
+	assert_true(r > 0);
+	return ((size_t)r);
+}
+
+static void
+test_ipc_roundtrip_stats(void **state)
+{
+	struct ipc_hdr		 hdr;
+	struct ipc_stats_part	 sp;
+	const void		*payload;
+	size_t			 n;
+
+	n = test_ipc_stats_msg(1, 5, 5);
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload), IPC_OK);
+	assert_int_equal(hdr.ih_type, IPC_CTL_STATS_REPLY);
+	memcpy(&sp, payload, sizeof(sp));
+	assert_int_equal(sp.sp_more, 1);
+	assert_int_equal(sp.sp_len, 5);
+	assert_memory_equal((const char *)payload + sizeof(sp), "xxxxx", 5);
+	n = test_ipc_stats_msg(0, 0, 0);		/* an empty last part */
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload), IPC_OK);
+	n = test_ipc_stats_msg(0, IPC_STATS_CHUNK, IPC_STATS_CHUNK);
+	assert_true(n <= IPC_MAX_MSG);
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload), IPC_OK);
+	n = test_ipc_stats_msg(0, 6, 5);		/* claims more */
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	n = test_ipc_stats_msg(0, 4, 5);		/* claims fewer */
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	n = test_ipc_stats_msg(2, 5, 5);		/* more is 0 or 1 */
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	n = test_ipc_stats_msg(0, UINT32_MAX, 0);	/* no overflow */
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	n = (size_t)ipc_encode(test_buf, sizeof(test_buf),
+	    IPC_CTL_STATS_REPLY, IPC_VERSION, test_payload, 4);
+	assert_int_equal(ipc_decode(test_buf, n, &hdr, &payload),
+	    IPC_BADSIZE);
+	assert_string_equal(ipc_type_str(IPC_CTL_STATS), "IPC_CTL_STATS");
+	assert_int_equal(IPC_CTL_STATS, 150);
+}
+
 static void
 test_ipc_unknown(void **state)
 {
@@ -562,6 +621,7 @@ main(void)
 		cmocka_unit_test(test_ipc_roundtrip_all),
 		cmocka_unit_test(test_ipc_roundtrip_workers),
 		cmocka_unit_test(test_ipc_drain_reload),
+		cmocka_unit_test(test_ipc_roundtrip_stats),
 		cmocka_unit_test(test_ipc_doorbell),
 		cmocka_unit_test(test_ipc_truncated),
 		cmocka_unit_test(test_ipc_oversize),

@@ -133,7 +133,7 @@ check_structure(const struct text *t)
 	assert_int_equal(row, metrics_ndefs);
 	for (i = 0; i < metrics_ndefs; i++) {
 		assert_true(strncmp(metrics_defs[i].md_name, "routingd_", 9) ==
-		    0);
+		    0 || strncmp(metrics_defs[i].md_name, "process_", 8) == 0);
 		assert_true(strcmp(metrics_defs[i].md_type, "counter") == 0 ||
 		    strcmp(metrics_defs[i].md_type, "gauge") == 0 ||
 		    strcmp(metrics_defs[i].md_type, "histogram") == 0);
@@ -192,8 +192,11 @@ test_zeroed(void **state)
 	for (i = 0; i < t.t_n; i++) {
 		/* only the non-zero route/status pairs are listed */
 		assert_null(strstr(t.t_line[i], "api_requests_total{"));
-		/* the supervisor has no slots, so no role label */
-		assert_null(strstr(t.t_line[i], "role=\"supervisor\""));
+		/* the supervisor has no slots: a role label only in the
+		 * process_* families; workers never sampled are left out */
+		if (strncmp(t.t_line[i], "process_", 8) != 0)
+			assert_null(strstr(t.t_line[i], "role=\"supervisor\""));
+		assert_null(strstr(t.t_line[i], "role=\"api\",index"));
 	}
 	assert_int_equal(check_histogram(&t,
 	    "routingd_api_request_duration_seconds"), 0);
@@ -335,6 +338,100 @@ test_histograms(void **state)
 	free(sh);
 }
 
+/* Labelled histograms: by route and by WebSocket op. */
+static void
+test_labelled_histograms(void **state)
+{
+	struct shm	*sh = region_new();
+	struct text	 t;
+
+	metrics_observe_route(sh, SHM_R_SEND, 800);
+	metrics_observe_route(sh, SHM_R_SEND, 3000);
+	metrics_observe_route(sh, 99, 1);		/* counted as other */
+	metrics_observe_ws(sh, SHM_WOP_ACK, 20000);
+	metrics_observe_ws(sh, SHM_WOP_COUNT, 1);	/* ignored */
+	render(sh, &t);
+	check_structure(&t);
+	assert_true(has_line(&t, "routingd_api_route_duration_seconds_bucket"
+	    "{route=\"send\",le=\"0.001\"} 1"));
+	assert_true(has_line(&t, "routingd_api_route_duration_seconds_bucket"
+	    "{route=\"send\",le=\"+Inf\"} 2"));
+	assert_true(has_line(&t, "routingd_api_route_duration_seconds_count"
+	    "{route=\"send\"} 2"));
+	assert_true(has_line(&t, "routingd_api_route_duration_seconds_sum"
+	    "{route=\"send\"} 0.0038"));
+	assert_true(has_line(&t, "routingd_api_route_duration_seconds_count"
+	    "{route=\"other\"} 1"));
+	assert_true(has_line(&t, "routingd_api_route_duration_seconds_count"
+	    "{route=\"ack\"} 0"));
+	assert_true(has_line(&t, "routingd_ws_op_duration_seconds_bucket"
+	    "{op=\"ack\",le=\"0.01\"} 0"));
+	assert_true(has_line(&t, "routingd_ws_op_duration_seconds_bucket"
+	    "{op=\"ack\",le=\"0.025\"} 1"));
+	assert_true(has_line(&t, "routingd_ws_op_duration_seconds_count"
+	    "{op=\"send\"} 0"));
+	/* the unlabelled request histogram is not touched by these */
+	assert_int_equal(check_histogram(&t,
+	    "routingd_api_request_duration_seconds"), 0);
+	free(t.t_buf);
+	free(sh);
+}
+
+/* Process samples: the supervisor always, a worker once it sampled. */
+static void
+test_process(void **state)
+{
+	struct shm	*sh = region_new();
+	struct text	 t;
+	int		 a, w;
+
+	sh->sh_started_real_ms = 1700000000000ULL;
+	sh->sh_started_mono_ms = 5000;
+	metrics_proc_sample(&sh->sh_sup_proc);
+	assert_true(atomic_load(&sh->sh_sup_proc.sp_rss_bytes) > 0);
+	assert_true(atomic_load(&sh->sh_sup_proc.sp_open_fds) > 0);
+	assert_int_equal((a = shm_slot_alloc(sh, PROC_API, 1)), 0);
+	assert_true((w = shm_slot_alloc(sh, PROC_WS, 0)) >= 0);
+	atomic_store(&sh->sh_slots[a].ss_started_ms, 7500);
+	atomic_store(&sh->sh_slots[a].ss_proc.sp_rss_bytes, 4096);
+	atomic_store(&sh->sh_slots[a].ss_proc.sp_open_fds, 12);
+	atomic_store(&sh->sh_slots[a].ss_proc.sp_cpu_us, 1500000);
+	render(sh, &t);
+	check_structure(&t);
+	assert_true(has_line(&t, "routingd_build_info{version=\""
+	    PACKAGE_VERSION "\"} 1"));
+	assert_true(has_line(&t, "process_resident_memory_bytes{role=\"api\","
+	    "index=\"1\"} 4096"));
+	assert_true(has_line(&t, "process_open_fds{role=\"api\",index=\"1\"} "
+	    "12"));
+	assert_true(has_line(&t, "process_cpu_seconds_total{role=\"api\","
+	    "index=\"1\"} 1.5"));
+	assert_true(has_line(&t, "process_start_time_seconds{role=\"api\","
+	    "index=\"1\"} 1700000002.5"));
+	assert_true(has_line(&t, "process_start_time_seconds{role="
+	    "\"supervisor\",index=\"0\"} 1700000000"));
+	/* the WS worker has not sampled yet: no series of its own */
+	assert_false(has_line(&t, "process_open_fds{role=\"ws\",index=\"0\"} "
+	    "0"));
+	free(t.t_buf);
+	/* a second slot for the same seat (a reload): the newest speaks */
+	assert_true((w = shm_slot_alloc(sh, PROC_API, 1)) > a);
+	atomic_store(&sh->sh_slots[w].ss_started_ms, 9000);
+	atomic_store(&sh->sh_slots[w].ss_proc.sp_rss_bytes, 8192);
+	render(sh, &t);
+	assert_true(has_line(&t, "process_resident_memory_bytes{role=\"api\","
+	    "index=\"1\"} 8192"));
+	assert_false(has_line(&t, "process_resident_memory_bytes{role=\"api\","
+	    "index=\"1\"} 4096"));
+	free(t.t_buf);
+	/* a released slot and a reused one start without a sample */
+	shm_slot_release(sh, w);
+	assert_int_equal(shm_slot_alloc(sh, PROC_API, 1), w);
+	assert_int_equal(atomic_load(&sh->sh_slots[w].ss_proc.sp_rss_bytes),
+	    0);
+	free(sh);
+}
+
 int
 main(void)
 {
@@ -343,6 +440,8 @@ main(void)
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_drained),
 		cmocka_unit_test(test_histograms),
+		cmocka_unit_test(test_labelled_histograms),
+		cmocka_unit_test(test_process),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
