@@ -26,7 +26,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -40,6 +39,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "paths.h"
+#include "presence.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION		"0.1.0"
@@ -1146,14 +1146,62 @@ rctl_seats_json(const struct ipc_user_info *ui, uint64_t mask)
 	putchar(']');
 }
 
-#define RCTL_PRESENCE_FMT	"%-24s %-9s %5s  %s\n"
+#define RCTL_PRESENCE_FMT	"%-24s %-5s %5s %10s  %s\n"
+
+/* enum pr_mode as routingctl shows it. */
+static const char *
+rctl_mode_name(uint32_t mode)
+{
+	switch (mode) {
+	case PR_MODE_PUSH:
+		return ("push");
+	case PR_MODE_POKE:
+		return ("poke");
+	default:
+		return ("?");
+	}
+}
+
+static void
+rctl_presence_json(const struct ipc_user_info *ui,
+    const struct ipc_dev_row *r, int first)
+{
+	printf("%s{\"device\":", first ? "" : ",");
+	rctl_json_str(r->dr_device);
+	printf(",\"mode\":");
+	rctl_json_str(rctl_mode_name(r->dr_mode));
+	printf(",\"since_ms\":");
+	if (r->dr_online_since == 0)
+		printf("null");
+	else
+		printf("%" PRIu64, (uint64_t)r->dr_online_since * 1000);
+	printf(",\"connections\":%u,\"workers\":", r->dr_conns);
+	rctl_seats_json(ui, r->dr_workers);
+	putchar('}');
+}
+
+static void
+rctl_presence_text(const struct ipc_user_info *ui,
+    const struct ipc_dev_row *r, int first)
+{
+	char	 conns[16], age[32], seats[512];
+
+	if (first)
+		printf(RCTL_PRESENCE_FMT, "DEVICE", "MODE", "CONNS",
+		    "ONLINE FOR", "WORKER");
+	(void)snprintf(conns, sizeof(conns), "%u", r->dr_conns);
+	rctl_fmt_age(age, sizeof(age), ui->ui_now_ms,
+	    (uint64_t)r->dr_online_since * 1000);
+	rctl_seats_text(ui, r->dr_workers, seats, sizeof(seats));
+	printf(RCTL_PRESENCE_FMT, r->dr_device, rctl_mode_name(r->dr_mode),
+	    conns, age, seats);
+}
 
 static int
 rctl_presence(struct rctl *rc, int argc, char **argv)
 {
 	static struct ipc_user_info	 ui;
 	const struct ipc_dev_row	*r;
-	char				 conns[16], seats[512];
 	uint32_t			 i, online = 0;
 	int				 rv;
 
@@ -1168,24 +1216,10 @@ rctl_presence(struct rctl *rc, int argc, char **argv)
 		r = &ui.ui_rows[i];
 		if (r->dr_conns == 0)
 			continue;
-		if (rc->rc_json) {
-			printf("%s{\"device\":", online > 0 ? "," : "");
-			rctl_json_str(r->dr_device);
-			printf(",\"mode\":\"websocket\",\"connections\":%u,"
-			    "\"workers\":", r->dr_conns);
-			rctl_seats_json(&ui, r->dr_workers);
-			putchar('}');
-		} else {
-			if (online == 0)
-				printf(RCTL_PRESENCE_FMT, "DEVICE", "MODE",
-				    "CONNS", "WORKER");
-			(void)snprintf(conns, sizeof(conns), "%u",
-			    r->dr_conns);
-			rctl_seats_text(&ui, r->dr_workers, seats,
-			    sizeof(seats));
-			printf(RCTL_PRESENCE_FMT, r->dr_device, "websocket",
-			    conns, seats);
-		}
+		if (rc->rc_json)
+			rctl_presence_json(&ui, r, online == 0);
+		else
+			rctl_presence_text(&ui, r, online == 0);
 		online++;
 	}
 	if (rc->rc_json)

@@ -22,13 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		7	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
+#define IPC_VERSION		8	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
 				   3: the status reply by role;
 				   4: IPC_CTL_TOKEN;
 				   5: store queries (130..);
 				   6: drain, undrain, the reload reply,
 				   config in place, retire;
-				   7: IPC_CTL_STATS (150..) */
+				   7: IPC_CTL_STATS (150..);
+				   8: presence since and mode */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
@@ -249,6 +250,8 @@ struct ipc_dev_row {
 	uint64_t	dr_created_ms;		/* unix ms */
 	uint64_t	dr_last_seen_ms;	/* unix ms */
 	uint64_t	dr_workers;		/* bit i: WS seat i holds it */
+	uint32_t	dr_online_since;	/* unix s, newest WebSocket */
+	uint32_t	dr_mode;		/* its enum pr_mode */
 	uint32_t	dr_lane_count[IPC_NLANES]; /* unexpired, by lane */
 	uint64_t	dr_lane_bytes[IPC_NLANES];
 	uint64_t	dr_lane_oldest_ms[IPC_NLANES]; /* enqueued, 0: none */

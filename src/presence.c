@@ -13,13 +13,15 @@
  * open-addressing table with linear probing from the home slot of
  * uk = hash(user), so all devices of a user share one probe run and a
  * lookup by user scans one run.  A slot is EMPTY, LIVE (uk, dk =
- * hash(user, device), count > 0) or TOMB (deleted; readers walk past it).
+ * hash(user, device), count > 0, and the time and mode of the newest
+ * connection) or TOMB (deleted; readers walk past it).
  *
  * Invariants:
  * - One writer per partition (its owner, or the supervisor while the seat
  *   is empty).  Every change of a slot other than its count alone goes
- *   through the slot's seqlock: seq odd, fields, seq even (release).  A
- *   count change of a LIVE slot is a single atomic store, and never to 0.
+ *   through the slot's seqlock: seq odd, fields, seq even (release).  So
+ *   does pr_add on a LIVE slot (count, time and mode together); pr_del's
+ *   decrement of a count above 1 is a single atomic store.
  *   Readers copy a slot between two equal even seq loads; after
  *   PR_READ_TRIES failed attempts they count the slot as a match, so a
  *   writer (or a writer that died mid-write) only adds false positives.
@@ -81,6 +83,8 @@ struct pr_slot {
 	_Atomic uint32_t	ps_count;	/* live connections */
 	_Atomic uint64_t	ps_uk;		/* hash(user) */
 	_Atomic uint64_t	ps_dk;		/* hash(user, device) */
+	_Atomic uint32_t	ps_since;	/* unix s, newest connection */
+	_Atomic uint32_t	ps_mode;	/* enum pr_mode, newest conn. */
 };
 
 struct pr_part {
@@ -102,9 +106,11 @@ struct pr_view {
 	uint32_t	pv_count;
 	uint64_t	pv_uk;
 	uint64_t	pv_dk;
+	uint32_t	pv_since;
+	uint32_t	pv_mode;
 };
 
-_Static_assert(sizeof(struct pr_slot) == 32, "pr_slot is 32 bytes");
+_Static_assert(sizeof(struct pr_slot) == 40, "pr_slot is 40 bytes");
 _Static_assert(offsetof(struct presence, pr_h) == 0, "header first");
 _Static_assert(offsetof(struct presence, pr_slot) % 64 == 0,
     "slots start on a cache line");
@@ -220,7 +226,7 @@ pr_cbase(const struct presence *pr, unsigned seat)
 /* Writer: the slot's fields, under its seqlock. */
 static void
 pr_write(struct pr_slot *ps, uint32_t gen, uint32_t state, uint32_t count,
-    uint64_t uk, uint64_t dk)
+    uint64_t uk, uint64_t dk, uint32_t since, uint32_t mode)
 {
 	uint32_t	 q;
 
@@ -233,6 +239,8 @@ pr_write(struct pr_slot *ps, uint32_t gen, uint32_t state, uint32_t count,
 	atomic_store_explicit(&ps->ps_count, count, memory_order_relaxed);
 	atomic_store_explicit(&ps->ps_uk, uk, memory_order_relaxed);
 	atomic_store_explicit(&ps->ps_dk, dk, memory_order_relaxed);
+	atomic_store_explicit(&ps->ps_since, since, memory_order_relaxed);
+	atomic_store_explicit(&ps->ps_mode, mode, memory_order_relaxed);
 	atomic_store_explicit(&ps->ps_seq, q + 2, memory_order_release);
 }
 
@@ -240,7 +248,7 @@ pr_write(struct pr_slot *ps, uint32_t gen, uint32_t state, uint32_t count,
 static void
 pr_clear(struct pr_slot *ps)
 {
-	pr_write(ps, 0, PR_S_EMPTY, 0, 0, 0);
+	pr_write(ps, 0, PR_S_EMPTY, 0, 0, 0, 0, 0);
 }
 
 /* The fields without the seqlock: only for the partition's writer. */
@@ -254,6 +262,9 @@ pr_peek(const struct pr_slot *ps, struct pr_view *pv)
 	    memory_order_relaxed);
 	pv->pv_uk = atomic_load_explicit(&ps->ps_uk, memory_order_relaxed);
 	pv->pv_dk = atomic_load_explicit(&ps->ps_dk, memory_order_relaxed);
+	pv->pv_since = atomic_load_explicit(&ps->ps_since,
+	    memory_order_relaxed);
+	pv->pv_mode = atomic_load_explicit(&ps->ps_mode, memory_order_relaxed);
 }
 
 /* Reader: a consistent copy of the slot, or -1 if it kept changing. */
@@ -437,7 +448,7 @@ pr_worker_compact(struct presence *pr, unsigned seat)
 /* pr_add: see presence.h. */
 int
 pr_add(struct presence *pr, unsigned seat, const char *user,
-    const char *device)
+    const char *device, uint32_t mode, uint32_t since)
 {
 	struct pr_part	*pp;
 	struct pr_slot	*base;
@@ -474,8 +485,8 @@ pr_add(struct presence *pr, unsigned seat, const char *user,
 				errno = ENOSPC;
 				return (-1);
 			}
-			atomic_store_explicit(&base[t].ps_count,
-			    pv.pv_count + 1, memory_order_relaxed);
+			pr_write(&base[t], gen, PR_S_LIVE, pv.pv_count + 1,
+			    uk, dk, since, mode);
 			return (0);
 		}
 	}
@@ -500,7 +511,7 @@ pr_add(struct presence *pr, unsigned seat, const char *user,
 		errno = ENOSPC;
 		return (-1);
 	}
-	pr_write(&base[t], gen, PR_S_LIVE, 1, uk, dk);
+	pr_write(&base[t], gen, PR_S_LIVE, 1, uk, dk, since, mode);
 	atomic_store_explicit(&pp->pp_live, live + 1, memory_order_relaxed);
 	atomic_store_explicit(&pp->pp_tombs, tombs, memory_order_relaxed);
 	return (0);
@@ -540,7 +551,7 @@ pr_del(struct presence *pr, unsigned seat, const char *user,
 		    memory_order_relaxed);
 		return;
 	}
-	pr_write(&base[t], gen, PR_S_TOMB, 0, uk, dk);
+	pr_write(&base[t], gen, PR_S_TOMB, 0, uk, dk, 0, 0);
 	atomic_store_explicit(&pp->pp_live,
 	    atomic_load_explicit(&pp->pp_live, memory_order_relaxed) - 1,
 	    memory_order_relaxed);
@@ -566,11 +577,12 @@ pr_del(struct presence *pr, unsigned seat, const char *user,
 
 /*
  * Reader: whether seat's partition may hold uk (any device, or dk if
- * bydev); the connections seen are added to *count.
+ * bydev); the connections seen are added to *count, and a device entry
+ * stamped later than *newest (may be NULL) replaces it.
  */
 static int
 pr_scan(const struct presence *pr, unsigned seat, uint64_t uk, uint64_t dk,
-    int bydev, uint64_t *count)
+    int bydev, uint64_t *count, struct pr_view *newest)
 {
 	const struct pr_slot	*base = pr_cbase(pr, seat);
 	struct pr_view		 pv;
@@ -593,6 +605,8 @@ pr_scan(const struct presence *pr, unsigned seat, uint64_t uk, uint64_t dk,
 			return (1);
 		if (pv.pv_dk == dk) {
 			*count += pv.pv_count;
+			if (newest != NULL && pv.pv_since >= newest->pv_since)
+				*newest = pv;
 			return (1);
 		}
 	}
@@ -608,9 +622,29 @@ pr_lookup_user(const struct presence *pr, const char *user)
 
 	pr_keys(pr, user, NULL, &uk, NULL);
 	for (seat = 0; seat < pr->pr_h.ph_nworkers; seat++)
-		if (pr_scan(pr, seat, uk, 0, 0, &count))
+		if (pr_scan(pr, seat, uk, 0, 0, &count, NULL))
 			mask |= (uint64_t)1 << seat;
 	return (mask);
+}
+
+/* pr_lookup_info: see presence.h. */
+int
+pr_lookup_info(const struct presence *pr, const char *user,
+    const char *device, struct pr_info *pi)
+{
+	struct pr_view	 newest;
+	uint64_t	 uk, dk, mask = 0, count = 0;
+	unsigned	 seat;
+
+	memset(&newest, 0, sizeof(newest));
+	pr_keys(pr, user, device, &uk, &dk);
+	for (seat = 0; seat < pr->pr_h.ph_nworkers; seat++)
+		if (pr_scan(pr, seat, uk, dk, 1, &count, &newest))
+			mask |= (uint64_t)1 << seat;
+	pi->pi_workers = mask;
+	pi->pi_since = newest.pv_since;
+	pi->pi_mode = newest.pv_mode;
+	return (count > INT_MAX ? INT_MAX : (int)count);
 }
 
 /* pr_lookup_device: see presence.h. */
@@ -618,16 +652,13 @@ int
 pr_lookup_device(const struct presence *pr, const char *user,
     const char *device, uint64_t *workers)
 {
-	uint64_t	 uk, dk, mask = 0, count = 0;
-	unsigned	 seat;
+	struct pr_info	 pi;
+	int		 n;
 
-	pr_keys(pr, user, device, &uk, &dk);
-	for (seat = 0; seat < pr->pr_h.ph_nworkers; seat++)
-		if (pr_scan(pr, seat, uk, dk, 1, &count))
-			mask |= (uint64_t)1 << seat;
+	n = pr_lookup_info(pr, user, device, &pi);
 	if (workers != NULL)
-		*workers = mask;
-	return (count > INT_MAX ? INT_MAX : (int)count);
+		*workers = pi.pi_workers;
+	return (n);
 }
 
 /* pr_stats: see presence.h. */

@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define PR_MAGIC	0x52544450u	/* "RTDP" */
-#define PR_VERSION	1
+#define PR_VERSION	2	/* 2: the newest connection's time and mode */
 #define PR_MAX_WORKERS	64		/* bits of a lookup answer */
 #define PR_MIN_SLOTS	64		/* per worker, a power of two */
 #define PR_MAX_SLOTS	(1u << 20)
@@ -38,7 +38,7 @@
  * slots holds; pr_add fails beyond.  PR_USED_MAX: the most entries plus
  * tombstones; pr_add compacts before it would go beyond, and fails if
  * that does not help.  Both keep empty slots ending every probe run.
- * A slot takes 32 bytes (64 workers of 32768 slots: 64 MiB).
+ * A slot takes 40 bytes (64 workers of 32768 slots: 80 MiB).
  */
 #define PR_LOAD_MAX(slots)	((slots) / 4 * 3)
 #define PR_USED_MAX(slots)	((slots) - (slots) / 8)
@@ -54,6 +54,21 @@ struct pr_header {
 };
 
 struct presence;		/* opaque; begins with struct pr_header */
+
+/* How a connection asked to be served (GET /connect?mode=). */
+enum pr_mode {
+	PR_MODE_UNKNOWN = 0,
+	PR_MODE_PUSH,			/* messages pushed over the socket */
+	PR_MODE_POKE			/* {} frames; the client fetches */
+};
+
+/* What pr_lookup_info saw of one (user, device). */
+struct pr_info {
+	uint64_t	pi_workers;	/* bit i: WS worker i may hold it */
+	uint32_t	pi_since;	/* unix s the newest connection seen
+					   opened; 0: none or unknown */
+	uint32_t	pi_mode;	/* enum pr_mode of that connection */
+};
 
 /*
  * pr_size: the bytes pr_create maps for nworkers partitions of slots
@@ -94,12 +109,14 @@ void		 pr_worker_start(struct presence *, unsigned seat);
 
 /*
  * pr_add: owner of seat: one more live connection of (user, device) on
- * this worker.  Returns 0, or -1 when the partition is full (errno
- * ENOSPC) or seat is out of range (EINVAL); after -1 nothing was recorded
- * and the caller must not call pr_del for that connection.
+ * this worker, opened at unix time since (seconds) in mode (enum
+ * pr_mode); the entry keeps the time and mode of its newest connection.
+ * Returns 0, or -1 when the partition is full (errno ENOSPC) or seat is
+ * out of range (EINVAL); after -1 nothing was recorded and the caller
+ * must not call pr_del for that connection.
  */
 int		 pr_add(struct presence *, unsigned seat, const char *user,
-		    const char *device);
+		    const char *device, uint32_t mode, uint32_t since);
 
 /*
  * pr_del: owner of seat: one connection fewer of (user, device), for a
@@ -123,6 +140,15 @@ uint64_t	 pr_lookup_user(const struct presence *, const char *user);
  */
 int		 pr_lookup_device(const struct presence *, const char *user,
 		    const char *device, uint64_t *workers);
+
+/*
+ * pr_lookup_info: any process: what pr_lookup_device answers (the
+ * connections seen, returned, and the workers' mask), and the time and
+ * mode of the newest connection seen, into *pi.  For routingctl
+ * presence; the delivery path uses pr_lookup_device.
+ */
+int		 pr_lookup_info(const struct presence *, const char *user,
+		    const char *device, struct pr_info *pi);
 
 /*
  * pr_stats: the live entries and tombstones (deleted slots that still

@@ -90,6 +90,8 @@ static int	 query_user_rows(struct query *, const char *,
 		    struct ipc_user_info *, const char *);
 static int	 query_lanes(struct query *, const char *,
 		    struct ipc_dev_row *);
+static void	 query_presence(const struct presence *, const char *,
+		    struct ipc_dev_row *);
 static int	 query_purge(struct query *, const struct ipc_user_req *);
 static int	 query_purge_txn(struct query *, const char *,
 		    const struct query_names *, struct ipc_purge *);
@@ -295,6 +297,20 @@ query_lane_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
 	return (0);
 }
 
+/* The presence table's view of one device: connections, workers, and
+ * the time and mode of its newest WebSocket. */
+static void
+query_presence(const struct presence *pr, const char *user,
+    struct ipc_dev_row *r)
+{
+	struct pr_info	 pi;
+
+	r->dr_conns = (uint32_t)pr_lookup_info(pr, user, r->dr_device, &pi);
+	r->dr_workers = pi.pi_workers;
+	r->dr_online_since = pi.pi_since;
+	r->dr_mode = pi.pi_mode;
+}
+
 /* The lanes of one device, by walking its queue (unexpired messages). */
 static int
 query_lanes(struct query *q, const char *user, struct ipc_dev_row *r)
@@ -354,9 +370,7 @@ query_user_rows(struct query *q, const char *user, struct ipc_user_info *ui,
 		if (query_lanes(q, user, r) == -1)
 			return (-1);
 		if (q->q_ctx->qc_pr != NULL)
-			r->dr_conns = (uint32_t)pr_lookup_device(
-			    q->q_ctx->qc_pr, user, r->dr_device,
-			    &r->dr_workers);
+			query_presence(q->q_ctx->qc_pr, user, r);
 	}
 	return (0);
 }

@@ -142,7 +142,9 @@ ws_register(struct ws *x, struct ws_conn *c)
 	TAILQ_INSERT_TAIL(&x->x_users[c->wc_bucket], c, wc_uentry);
 	c->wc_registered = 1;
 	if (x->x_pr != NULL && pr_add(x->x_pr, (unsigned)x->x_seat,
-	    c->wc_user, c->wc_device) == -1)
+	    c->wc_user, c->wc_device, c->wc_mode == WS_MODE_POKE ?
+	    PR_MODE_POKE : PR_MODE_PUSH, (uint32_t)(util_real_ms() / 1000)) ==
+	    -1)
 		atomic_fetch_add_explicit(&x->x_shm->sh_ws.sw_presence_full, 1,
 		    memory_order_relaxed);
 	ws_replace_older(x, c);

@@ -17,24 +17,33 @@ def lanes(dev):
     return dev["lanes"]["high"], dev["lanes"]["normal"]
 
 
-async def online(d, bob_phone):
+async def online(d, bob_phone, bob_laptop):
+    t0 = time.time()
     async with wc.connect(d, bob_phone) as ws:
         await wc.until_empty(ws)
         doc = d.ctl_json("presence", "bob")
         rtd.check(len(doc["online"]) == 1 and
                   doc["online"][0]["device"] == "phone" and
-                  doc["online"][0]["mode"] == "websocket" and
+                  doc["online"][0]["mode"] == "push" and
                   doc["online"][0]["connections"] == 1,
-                  "presence --json: the phone is online (%s)" % doc)
+                  "presence --json: the phone is online in push mode (%s)"
+                  % doc)
+        since = doc["online"][0]["since_ms"]
+        rtd.check(isinstance(since, int) and
+                  int(t0) * 1000 - 1000 <= since <= time.time() * 1000,
+                  "presence --json: online since it connected (%s, %.3f)"
+                  % (since, t0))
         wpids = [w["pid"] for w in doc["online"][0]["workers"]]
         ws_pids = [p for p, t in d.workers().items() if "ws" in (t or "")]
         rtd.check(len(wpids) == 1 and wpids[0] in ws_pids,
                   "presence names the WS worker's pid (%s in %s)"
                   % (wpids, ws_pids))
         rc, out, err = d.ctl("presence", "bob")
-        rtd.check(rc == 0 and "phone" in out and "websocket" in out and
-                  "laptop" not in out and str(wpids[0]) in out,
-                  "presence text: the online device, its worker (%r)" % out)
+        rtd.check(rc == 0 and "phone" in out and " push " in out and
+                  "ONLINE FOR" in out and "laptop" not in out and
+                  str(wpids[0]) in out,
+                  "presence text: the online device, its mode, its worker "
+                  "(%r)" % out)
         st = d.ctl_json("status")
         rtd.check(st["websockets"] == 1 and st["connections"] >= 1,
                   "status counts the WebSocket (%s)" % st)
@@ -42,6 +51,14 @@ async def online(d, bob_phone):
         on = {x["deviceId"]: x["online"] for x in dv["devices"]}
         rtd.check(on == {"phone": True, "laptop": False},
                   "devices --json says which device is online (%s)" % on)
+        async with wc.connect(d, bob_laptop, query="?mode=poke"):
+            doc = d.ctl_json("presence", "bob")
+            modes = {x["device"]: x["mode"] for x in doc["online"]}
+            rtd.check(modes == {"phone": "push", "laptop": "poke"},
+                      "presence --json: each device's mode (%s)" % doc)
+            rc, out, err = d.ctl("presence", "bob")
+            rtd.check(rc == 0 and " poke " in out,
+                      "presence text: the poke-mode laptop (%r)" % out)
 
 
 def test():
@@ -145,7 +162,7 @@ def test():
                   "restarts 0" in out,
                   "status text: queued, store, workers (%r)" % out)
 
-        asyncio.run(online(d, phone))
+        asyncio.run(online(d, phone, laptop))
 
         rc, out, err = d.ctl("queue", "bad user")
         rtd.check(rc == 1 and "valid" in err,

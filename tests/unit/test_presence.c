@@ -100,7 +100,7 @@ test_one_worker(void **state)
 	assert_int_equal(devcount(pr, "alice", "phone", &mask), 0);
 	assert_int_equal(mask, 0);
 
-	assert_int_equal(pr_add(pr, 0, "alice", "phone"), 0);
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 1), 0);
 	assert_int_equal(pr_lookup_user(pr, "alice"), 1);
 	assert_int_equal(devcount(pr, "alice", "phone", &mask), 1);
 	assert_int_equal(mask, 1);
@@ -126,7 +126,7 @@ test_one_worker(void **state)
 	pr_del(pr, 5, "alice", "phone");
 	stats_equal(pr, 0, 0, 0);
 	errno = 0;
-	assert_int_equal(pr_add(pr, 1, "alice", "phone"), -1);
+	assert_int_equal(pr_add(pr, 1, "alice", "phone", PR_MODE_PUSH, 1), -1);
 	assert_int_equal(errno, EINVAL);
 	stats_equal(pr, 1, 0, 0);
 	pr_destroy(pr);
@@ -139,9 +139,9 @@ test_counts(void **state)
 	uint64_t	 mask;
 
 	(void)state;
-	assert_int_equal(pr_add(pr, 0, "alice", "phone"), 0);
-	assert_int_equal(pr_add(pr, 0, "alice", "phone"), 0);
-	assert_int_equal(pr_add(pr, 0, "alice", "phone"), 0);
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 1), 0);
 	assert_int_equal(devcount(pr, "alice", "phone", &mask), 3);
 	assert_int_equal(mask, 1);
 	stats_equal(pr, 0, 1, 0);	/* one entry, three connections */
@@ -159,6 +159,61 @@ test_counts(void **state)
 	pr_destroy(pr);
 }
 
+/* The newest connection's time and mode, over two workers; a tombstone
+ * and a new entry in its slot carry nothing of the old one. */
+static void
+test_info(void **state)
+{
+	struct presence	*pr = table_new(2, 64);
+	struct pr_info	 pi;
+
+	(void)state;
+	memset(&pi, 0xff, sizeof(pi));
+	assert_int_equal(pr_lookup_info(pr, "alice", "phone", &pi), 0);
+	assert_true(pi.pi_workers == 0);
+	assert_int_equal(pi.pi_since, 0);
+	assert_int_equal(pi.pi_mode, PR_MODE_UNKNOWN);
+
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 1000),
+	    0);
+	assert_int_equal(pr_lookup_info(pr, "alice", "phone", &pi), 1);
+	assert_true(pi.pi_workers == 1);
+	assert_int_equal(pi.pi_since, 1000);
+	assert_int_equal(pi.pi_mode, PR_MODE_PUSH);
+
+	/* A newer connection on the other worker is the one shown. */
+	assert_int_equal(pr_add(pr, 1, "alice", "phone", PR_MODE_POKE, 2000),
+	    0);
+	assert_int_equal(pr_lookup_info(pr, "alice", "phone", &pi), 2);
+	assert_true(pi.pi_workers == 3);
+	assert_int_equal(pi.pi_since, 2000);
+	assert_int_equal(pi.pi_mode, PR_MODE_POKE);
+
+	/* A second connection on worker 0 stamps its entry anew. */
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 3000),
+	    0);
+	assert_int_equal(pr_lookup_info(pr, "alice", "phone", &pi), 3);
+	assert_int_equal(pi.pi_since, 3000);
+	assert_int_equal(pi.pi_mode, PR_MODE_PUSH);
+	/* Another device of the user is not mixed in. */
+	assert_int_equal(pr_lookup_info(pr, "alice", "laptop", &pi), 0);
+	assert_int_equal(pi.pi_since, 0);
+
+	pr_del(pr, 0, "alice", "phone");
+	pr_del(pr, 0, "alice", "phone");
+	assert_int_equal(pr_lookup_info(pr, "alice", "phone", &pi), 1);
+	assert_true(pi.pi_workers == 2);
+	assert_int_equal(pi.pi_since, 2000);
+	assert_int_equal(pi.pi_mode, PR_MODE_POKE);
+	pr_del(pr, 1, "alice", "phone");
+	assert_int_equal(pr_add(pr, 1, "alice", "phone", PR_MODE_PUSH, 4000),
+	    0);
+	assert_int_equal(pr_lookup_info(pr, "alice", "phone", &pi), 1);
+	assert_int_equal(pi.pi_since, 4000);
+	assert_int_equal(pi.pi_mode, PR_MODE_PUSH);
+	pr_destroy(pr);
+}
+
 static void
 test_devices_two_workers(void **state)
 {
@@ -167,11 +222,11 @@ test_devices_two_workers(void **state)
 
 	(void)state;
 	/* alice: phone on 0, laptop on 0 and 2, tablet on 2. */
-	assert_int_equal(pr_add(pr, 0, "alice", "phone"), 0);
-	assert_int_equal(pr_add(pr, 0, "alice", "laptop"), 0);
-	assert_int_equal(pr_add(pr, 2, "alice", "laptop"), 0);
-	assert_int_equal(pr_add(pr, 2, "alice", "tablet"), 0);
-	assert_int_equal(pr_add(pr, 1, "bob", "phone"), 0);
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 0, "alice", "laptop", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 2, "alice", "laptop", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 2, "alice", "tablet", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 1, "bob", "phone", PR_MODE_PUSH, 1), 0);
 
 	assert_int_equal(pr_lookup_user(pr, "alice"), 0x5);
 	assert_int_equal(pr_lookup_user(pr, "bob"), 0x2);
@@ -210,16 +265,16 @@ test_full_partition(void **state)
 	(void)state;
 	for (i = 0; i < n; i++) {
 		(void)snprintf(u, sizeof(u), "user%d", i);
-		assert_int_equal(pr_add(pr, 0, u, "d"), 0);
+		assert_int_equal(pr_add(pr, 0, u, "d", PR_MODE_PUSH, 1), 0);
 	}
 	stats_equal(pr, 0, (unsigned)n, 0);
 	errno = 0;
-	assert_int_equal(pr_add(pr, 0, "late", "d"), -1);
+	assert_int_equal(pr_add(pr, 0, "late", "d", PR_MODE_PUSH, 1), -1);
 	assert_int_equal(errno, ENOSPC);
-	assert_int_equal(pr_add(pr, 0, "user0", "other"), -1);
+	assert_int_equal(pr_add(pr, 0, "user0", "other", PR_MODE_PUSH, 1), -1);
 	/* A known pair still counts; the other worker is not affected. */
-	assert_int_equal(pr_add(pr, 0, "user3", "d"), 0);
-	assert_int_equal(pr_add(pr, 1, "late", "d"), 0);
+	assert_int_equal(pr_add(pr, 0, "user3", "d", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 1, "late", "d", PR_MODE_PUSH, 1), 0);
 	stats_equal(pr, 0, (unsigned)n, 0);
 
 	for (i = 0; i < n; i++) {
@@ -232,10 +287,10 @@ test_full_partition(void **state)
 	/* Room again after a deletion. */
 	pr_del(pr, 0, "user7", "d");
 	assert_int_equal(devcount(pr, "user7", "d", NULL), 0);
-	assert_int_equal(pr_add(pr, 0, "late", "d"), 0);
+	assert_int_equal(pr_add(pr, 0, "late", "d", PR_MODE_PUSH, 1), 0);
 	assert_int_equal(pr_lookup_user(pr, "late"), 3);
 	assert_int_equal(stats_entries(pr, 0), (unsigned)n);
-	assert_int_equal(pr_add(pr, 0, "later", "d"), -1);
+	assert_int_equal(pr_add(pr, 0, "later", "d", PR_MODE_PUSH, 1), -1);
 	pr_destroy(pr);
 }
 
@@ -257,11 +312,11 @@ test_crowded_runs(void **state)
 		pr = table_new(1, 64);
 		for (i = 0; i < 24; i++) {
 			(void)snprintf(d, sizeof(d), "dev%d", i);
-			assert_int_equal(pr_add(pr, 0, "crowd", d), 0);
+			assert_int_equal(pr_add(pr, 0, "crowd", d, PR_MODE_PUSH, 1), 0);
 		}
 		for (i = 0; i < 20; i++) {
 			(void)snprintf(u, sizeof(u), "other%d", i);
-			assert_int_equal(pr_add(pr, 0, u, "x"), 0);
+			assert_int_equal(pr_add(pr, 0, u, "x", PR_MODE_PUSH, 1), 0);
 		}
 		stats_equal(pr, 0, 44, 0);
 
@@ -301,7 +356,7 @@ test_crowded_runs(void **state)
 		/* Back in, into tombstones or empty slots. */
 		for (i = 1; i < 23; i += 3) {
 			(void)snprintf(d, sizeof(d), "dev%d", i);
-			assert_int_equal(pr_add(pr, 0, "crowd", d), 0);
+			assert_int_equal(pr_add(pr, 0, "crowd", d, PR_MODE_PUSH, 1), 0);
 		}
 		for (i = 0; i < 24; i++) {
 			(void)snprintf(d, sizeof(d), "dev%d", i);
@@ -340,10 +395,10 @@ test_reset_and_start(void **state)
 	uint64_t	 mask;
 
 	(void)state;
-	assert_int_equal(pr_add(pr, 0, "alice", "phone"), 0);
-	assert_int_equal(pr_add(pr, 1, "alice", "phone"), 0);
-	assert_int_equal(pr_add(pr, 0, "bob", "x"), 0);
-	assert_int_equal(pr_add(pr, 0, "bob", "y"), 0);
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 1, "alice", "phone", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 0, "bob", "x", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 0, "bob", "y", PR_MODE_PUSH, 1), 0);
 	pr_del(pr, 0, "bob", "x");		/* a tombstone too */
 	assert_int_equal(pr_lookup_user(pr, "alice"), 3);
 
@@ -360,21 +415,21 @@ test_reset_and_start(void **state)
 
 	pr_worker_start(pr, 0);
 	assert_int_equal(pr_lookup_user(pr, "alice"), 2);
-	assert_int_equal(pr_add(pr, 0, "alice", "tablet"), 0);
+	assert_int_equal(pr_add(pr, 0, "alice", "tablet", PR_MODE_PUSH, 1), 0);
 	assert_int_equal(pr_lookup_user(pr, "alice"), 3);
 	assert_int_equal(devcount(pr, "alice", "phone", &mask), 1);
 	assert_int_equal(mask, 2);
 	assert_int_equal(devcount(pr, "alice", "tablet", &mask), 1);
 	assert_int_equal(mask, 1);
-	assert_int_equal(pr_add(pr, 0, "bob", "y"), 0);
+	assert_int_equal(pr_add(pr, 0, "bob", "y", PR_MODE_PUSH, 1), 0);
 	assert_int_equal(devcount(pr, "bob", "y", NULL), 1);	/* not 2 */
 	stats_equal(pr, 0, 2, 0);
 
 	/* Without pr_worker_start the stale slots count as empty too. */
 	pr_worker_reset(pr, 1);
 	assert_int_equal(pr_lookup_user(pr, "alice"), 1);
-	assert_int_equal(pr_add(pr, 1, "carol", "z"), 0);
-	assert_int_equal(pr_add(pr, 1, "alice", "phone"), 0);
+	assert_int_equal(pr_add(pr, 1, "carol", "z", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 1, "alice", "phone", PR_MODE_PUSH, 1), 0);
 	assert_int_equal(devcount(pr, "alice", "phone", &mask), 1);
 	assert_int_equal(mask, 2);
 	stats_equal(pr, 1, 2, 0);
@@ -398,7 +453,7 @@ test_compact_keeps_live(void **state)
 		for (i = 0; i < 150; i++) {
 			if (live[i] == 0 && (i + round) % 3 != 0) {
 				(void)snprintf(u, sizeof(u), "u%d", i);
-				assert_int_equal(pr_add(pr, 0, u, "d"), 0);
+				assert_int_equal(pr_add(pr, 0, u, "d", PR_MODE_PUSH, 1), 0);
 				live[i] = 1;
 			}
 		}
@@ -493,7 +548,7 @@ test_model(void **state)
 			break;
 		case 2: case 3: case 4: case 5: case 6: case 7: case 8:
 		case 9: case 10:
-			if (pr_add(pr, (unsigned)w, u, d) == 0) {
+			if (pr_add(pr, (unsigned)w, u, d, PR_MODE_PUSH, 1) == 0) {
 				cnt[w][k]++;
 				break;
 			}
@@ -532,11 +587,11 @@ test_header(void **state)
 
 	(void)state;
 	one = pr_size(1, 64);
-	assert_true(one >= sizeof(struct pr_header) + 64 * 32);
-	assert_int_equal(pr_size(2, 64) - one, 64 * 32);
-	assert_int_equal(pr_size(1, 128) - one, 64 * 32);
+	assert_true(one >= sizeof(struct pr_header) + 64 * 40);
+	assert_int_equal(pr_size(2, 64) - one, 64 * 40);
+	assert_int_equal(pr_size(1, 128) - one, 64 * 40);
 	assert_int_equal(pr_size(64, 32768) - pr_size(1, 32768),
-	    (size_t)63 * 32768 * 32);
+	    (size_t)63 * 32768 * 40);
 	assert_int_equal(pr_size(0, 64), 0);
 	assert_int_equal(pr_size(PR_MAX_WORKERS + 1, 64), 0);
 	assert_int_equal(pr_size(1, 32), 0);
@@ -552,7 +607,7 @@ test_header(void **state)
 	pr = table_new(64, 32768);
 	ph = (struct pr_header *)(void *)pr;
 	assert_int_equal(ph->ph_size, pr_size(64, 32768));
-	assert_int_equal(pr_add(pr, 63, "alice", "phone"), 0);
+	assert_int_equal(pr_add(pr, 63, "alice", "phone", PR_MODE_PUSH, 1), 0);
 	assert_int_equal(pr_lookup_user(pr, "alice"), (uint64_t)1 << 63);
 	pr_destroy(pr);
 
@@ -624,20 +679,20 @@ mp_writer(struct presence *pr, struct mp_ctl *mc)
 		if (k % MP_CHURN >= MP_CHURN / 2)
 			continue;
 		mp_names(k, 0, u, sizeof(u), d, sizeof(d));
-		if (pr_add(pr, 0, u, d) != 0)
+		if (pr_add(pr, 0, u, d, PR_MODE_PUSH, 1) != 0)
 			_exit(2);
 		cnt[k] = 1;
 		live++;
 	}
 	for (k = 0; k < MP_USERS * MP_PINNED; k++) {
 		mp_names(k, 1, u, sizeof(u), d, sizeof(d));
-		if (pr_add(pr, 0, u, d) != 0)
+		if (pr_add(pr, 0, u, d, PR_MODE_PUSH, 1) != 0)
 			_exit(2);
 	}
 	/* The second pinned device of each user has two connections. */
 	for (k = 1; k < MP_USERS * MP_PINNED; k += MP_PINNED) {
 		mp_names(k, 1, u, sizeof(u), d, sizeof(d));
-		if (pr_add(pr, 0, u, d) != 0)
+		if (pr_add(pr, 0, u, d, PR_MODE_PUSH, 1) != 0)
 			_exit(2);
 	}
 	atomic_store(&mc->mc_ready, 1);
@@ -652,7 +707,7 @@ mp_writer(struct presence *pr, struct mp_ctl *mc)
 			atomic_fetch_add_explicit(&mc->mc_dels, 1,
 			    memory_order_relaxed);
 		} else if (cnt[k] < 2) {
-			if (pr_add(pr, 0, u, d) == 0) {
+			if (pr_add(pr, 0, u, d, PR_MODE_PUSH, 1) == 0) {
 				if (cnt[k]++ == 0)
 					live++;
 				atomic_fetch_add_explicit(&mc->mc_adds, 1,
@@ -690,7 +745,7 @@ test_processes_no_false_negative(void **state)
 	/* Seat 1 holds the same pinned users, owned here. */
 	for (k = 0; k < MP_USERS; k++) {
 		mp_names(k * MP_PINNED, 1, u, sizeof(u), d, sizeof(d));
-		assert_int_equal(pr_add(pr, 1, u, "elsewhere"), 0);
+		assert_int_equal(pr_add(pr, 1, u, "elsewhere", PR_MODE_PUSH, 1), 0);
 	}
 
 	pid = fork();
@@ -758,6 +813,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_worker),
 		cmocka_unit_test(test_counts),
+		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_devices_two_workers),
 		cmocka_unit_test(test_full_partition),
 		cmocka_unit_test(test_crowded_runs),
