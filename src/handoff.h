@@ -2,8 +2,10 @@
  * handoff.h: doorbells from the workers that commit messages to the
  * WebSocket workers that hold the recipients' connections.
  *
- * The supervisor makes one SOCK_SEQPACKET socketpair per WS seat before
- * it forks anything and keeps both ends for its whole life, so the pair
+ * The supervisor makes one SOCK_SEQPACKET socketpair per WS seat, for
+ * every seat the row may have (MAX_WORKERS_PER_ROLE, so seats a reload
+ * adds have theirs), before it forks anything and keeps both ends for its
+ * whole life, so the pair
  * outlives any worker: doorbells sent while a WS worker restarts wait in
  * the socket for its successor.  Every worker inherits every send end; WS
  * worker i alone reads receive end i.  Both ends are non-blocking.

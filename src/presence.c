@@ -95,6 +95,8 @@ struct pr_part {
 
 struct presence {
 	struct pr_header	pr_h;
+	_Atomic uint32_t	pr_seats;	/* partitions lookups scan,
+						   grows only (supervisor) */
 	struct pr_part		pr_part[PR_MAX_WORKERS];
 	struct pr_slot		pr_slot[];	/* nworkers * slots */
 };
@@ -311,14 +313,15 @@ pr_size(unsigned nworkers, unsigned slots)
 
 /* pr_create: see presence.h. */
 struct presence *
-pr_create(unsigned nworkers, unsigned slots_per_worker)
+pr_create(unsigned nworkers, unsigned slots_per_worker, unsigned seats)
 {
 	struct presence	*pr;
 	uint64_t	 seed;
 	size_t		 size;
 	unsigned	 i;
 
-	if ((size = pr_size(nworkers, slots_per_worker)) == 0) {
+	if ((size = pr_size(nworkers, slots_per_worker)) == 0 || seats < 1 ||
+	    seats > nworkers) {
 		errno = EINVAL;
 		return (NULL);
 	}
@@ -337,6 +340,7 @@ pr_create(unsigned nworkers, unsigned slots_per_worker)
 	pr->pr_h.ph_size = size;
 	for (i = 0; i < nworkers; i++)
 		atomic_store(&pr->pr_part[i].pp_gen, 1);
+	atomic_store(&pr->pr_seats, seats);
 	return (pr);
 }
 
@@ -346,6 +350,23 @@ pr_destroy(struct presence *pr)
 {
 	if (pr != NULL)
 		(void)munmap(pr, (size_t)pr->pr_h.ph_size);
+}
+
+/* pr_grow_seats: see presence.h. */
+void
+pr_grow_seats(struct presence *pr, unsigned n)
+{
+	if (n > pr->pr_h.ph_nworkers)
+		n = pr->pr_h.ph_nworkers;
+	if (n > atomic_load_explicit(&pr->pr_seats, memory_order_relaxed))
+		atomic_store_explicit(&pr->pr_seats, n, memory_order_release);
+}
+
+/* The partitions a lookup scans now. */
+static unsigned
+pr_nseats(const struct presence *pr)
+{
+	return (atomic_load_explicit(&pr->pr_seats, memory_order_acquire));
 }
 
 /* pr_worker_reset: see presence.h. */
@@ -618,10 +639,11 @@ uint64_t
 pr_lookup_user(const struct presence *pr, const char *user)
 {
 	uint64_t	 uk, mask = 0, count = 0;
-	unsigned	 seat;
+	unsigned	 seat, nseats;
 
 	pr_keys(pr, user, NULL, &uk, NULL);
-	for (seat = 0; seat < pr->pr_h.ph_nworkers; seat++)
+	nseats = pr_nseats(pr);
+	for (seat = 0; seat < nseats; seat++)
 		if (pr_scan(pr, seat, uk, 0, 0, &count, NULL))
 			mask |= (uint64_t)1 << seat;
 	return (mask);
@@ -634,11 +656,12 @@ pr_lookup_info(const struct presence *pr, const char *user,
 {
 	struct pr_view	 newest;
 	uint64_t	 uk, dk, mask = 0, count = 0;
-	unsigned	 seat;
+	unsigned	 seat, nseats;
 
 	memset(&newest, 0, sizeof(newest));
 	pr_keys(pr, user, device, &uk, &dk);
-	for (seat = 0; seat < pr->pr_h.ph_nworkers; seat++)
+	nseats = pr_nseats(pr);
+	for (seat = 0; seat < nseats; seat++)
 		if (pr_scan(pr, seat, uk, dk, 1, &count, &newest))
 			mask |= (uint64_t)1 << seat;
 	pi->pi_workers = mask;

@@ -78,13 +78,26 @@ struct pr_info {
 size_t		 pr_size(unsigned nworkers, unsigned slots);
 
 /*
- * pr_create: map and stamp an empty table with a fresh random hash seed.
- * Supervisor, before forking.  Only the header is written: the slots
- * come zeroed (EMPTY) from the kernel.
+ * pr_create: map and stamp an empty table of nworkers partitions with a
+ * fresh random hash seed; lookups scan the first seats of them (1 to
+ * nworkers) until pr_grow_seats.  Supervisor, before forking.  Only the
+ * header is written: the slots come zeroed (EMPTY) from the kernel and
+ * take memory only once touched.
  * Returns the table (free it with pr_destroy), or NULL with errno set:
- * EINVAL for parameters pr_size refuses, else mmap's or getrandom's.
+ * EINVAL for parameters pr_size refuses or seats out of range, else
+ * mmap's or getrandom's.
  */
-struct presence	*pr_create(unsigned nworkers, unsigned slots_per_worker);
+struct presence	*pr_create(unsigned nworkers, unsigned slots_per_worker,
+		    unsigned seats);
+
+/*
+ * pr_grow_seats: supervisor: lookups scan at least the first n partitions
+ * from now on (at most nworkers; never fewer than before).  A table
+ * is sized for every seat a reload may add; the supervisor grows the
+ * scan before it forks a worker into a seat beyond it, so lookups stay
+ * as short as the workers in use.
+ */
+void		 pr_grow_seats(struct presence *, unsigned n);
 
 /* pr_destroy: unmap the table in this process; NULL is ignored. */
 void		 pr_destroy(struct presence *);

@@ -74,6 +74,9 @@
 #define SUP_LISTEN_BACKLOG	4096
 #define SUP_PRESENCE_SLOTS	32768	/* presence entries per hand-off seat */
 
+_Static_assert(MAX_WORKERS_PER_ROLE <= PR_MAX_WORKERS,
+    "a presence partition for every seat");
+
 /*
  * The process table: the whole topology, a row per worker role.  Fields
  * given as offsets point into struct config (pd_count: an int; pd_listen:
@@ -427,10 +430,11 @@ sup_prepare_state(struct config *cfg, const char **errstr)
 
 /*
  * The presence table and the hand-off socketpairs: a partition and a pair
- * per seat of the row that receives hand-offs, as many as the starting
- * configuration has (a reload that adds seats gives the new ones neither:
- * they catch up from LMDB on their sweep only).  No such row: no presence
- * table and no pairs.  Fatal on failure (setup).
+ * for every seat the row that receives hand-offs may ever have
+ * (MAX_WORKERS_PER_ROLE), so that seats a reload adds get doorbells like
+ * the others; lookups scan only the seats in use (pr_grow_seats in
+ * sup_spawn).  Untouched partitions take no memory.  No such row: no
+ * presence table and no pairs.  Fatal on failure (setup).
  */
 static void
 sup_handoff_init(struct sup *s)
@@ -448,8 +452,9 @@ sup_handoff_init(struct sup *s)
 		pd = &procs[p];
 	}
 	if (pd != NULL) {
-		n = sup_count(s->s_cfg, pd);
-		s->s_pr = pr_create((unsigned)n, SUP_PRESENCE_SLOTS);
+		n = MAX_WORKERS_PER_ROLE;
+		s->s_pr = pr_create((unsigned)n, SUP_PRESENCE_SLOTS,
+		    (unsigned)sup_count(s->s_cfg, pd));
 		if (s->s_pr == NULL)
 			fatal("cannot create the presence table");
 	}
@@ -605,8 +610,10 @@ sup_spawn(struct sup *s, struct seat *se)
 		goto retry_free;
 	}
 	/* a new owner for the seat: the previous one's entries are gone */
-	if (se->se_proc->pd_handoff && se->se_index < s->s_ho.hf_n)
+	if (se->se_proc->pd_handoff && se->se_index < s->s_ho.hf_n) {
 		pr_worker_reset(s->s_pr, (unsigned)se->se_index);
+		pr_grow_seats(s->s_pr, (unsigned)se->se_index + 1);
+	}
 	sigfillset(&all);
 	(void)sigprocmask(SIG_BLOCK, &all, &old);
 	switch ((ch->ch_pid = fork())) {
@@ -903,6 +910,13 @@ sup_reaped(struct sup *s, struct child *ch, int status)
 			    ch->ch_proc->pd_role], 1);
 			sup_schedule_respawn(s, se, lived);
 		}
+	}
+	if (se->se_child == NULL && ch->ch_proc->pd_handoff &&
+	    s->s_pr != NULL && ch->ch_index < s->s_ho.hf_n &&
+	    ch->ch_index >= sup_count(s->s_cfg, ch->ch_proc)) {
+		/* a seat a reload removed: its entries go with its worker */
+		pr_worker_reset(s->s_pr, (unsigned)ch->ch_index);
+		pr_worker_start(s->s_pr, (unsigned)ch->ch_index);
 	}
 	sup_child_free(s, ch);
 }

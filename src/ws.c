@@ -631,7 +631,7 @@ ws_seat(struct ws *x)
 	x->x_seat = -1;
 	x->x_recv = -1;
 	if (w->w_ho == NULL || w->w_index >= w->w_ho->hf_n)
-		return;		/* added by a reload: sweep only */
+		return;		/* no hand-off row: sweep only */
 	x->x_seat = w->w_index;
 	x->x_recv = w->w_ho->hf_recv[w->w_index];
 	x->x_pr = w->w_pr;

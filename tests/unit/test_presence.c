@@ -30,7 +30,7 @@ table_new(unsigned nworkers, unsigned slots)
 {
 	struct presence	*pr;
 
-	pr = pr_create(nworkers, slots);
+	pr = pr_create(nworkers, slots, nworkers);
 	assert_non_null(pr);
 	return (pr);
 }
@@ -211,6 +211,30 @@ test_info(void **state)
 	assert_int_equal(pr_lookup_info(pr, "alice", "phone", &pi), 1);
 	assert_int_equal(pi.pi_since, 4000);
 	assert_int_equal(pi.pi_mode, PR_MODE_PUSH);
+	pr_destroy(pr);
+}
+
+/* Lookups scan the seats in use; growing the scan shows a new seat's
+ * entries, and the scan never shrinks nor passes the partitions. */
+static void
+test_grow_seats(void **state)
+{
+	struct presence	*pr = pr_create(4, 64, 1);
+
+	(void)state;
+	assert_non_null(pr);
+	assert_int_equal(pr_add(pr, 0, "alice", "phone", PR_MODE_PUSH, 1), 0);
+	assert_int_equal(pr_add(pr, 2, "alice", "laptop", PR_MODE_POKE, 1), 0);
+	assert_true(pr_lookup_user(pr, "alice") == 1);
+	assert_int_equal(pr_lookup_device(pr, "alice", "laptop", NULL), 0);
+	pr_grow_seats(pr, 3);
+	assert_true(pr_lookup_user(pr, "alice") == 5);
+	assert_int_equal(pr_lookup_device(pr, "alice", "laptop", NULL), 1);
+	pr_grow_seats(pr, 1);		/* never fewer */
+	assert_true(pr_lookup_user(pr, "alice") == 5);
+	assert_int_equal(pr_add(pr, 3, "alice", "tablet", PR_MODE_PUSH, 1), 0);
+	pr_grow_seats(pr, 99);		/* at most the partitions */
+	assert_true(pr_lookup_user(pr, "alice") == 13);
 	pr_destroy(pr);
 }
 
@@ -599,9 +623,11 @@ test_header(void **state)
 	assert_int_equal(pr_size(1, PR_MAX_SLOTS * 2), 0);
 	assert_true(pr_size(PR_MAX_WORKERS, PR_MAX_SLOTS) > 0);
 	errno = 0;
-	assert_null(pr_create(1, 100));
+	assert_null(pr_create(1, 100, 1));
 	assert_int_equal(errno, EINVAL);
-	assert_null(pr_create(0, 64));
+	assert_null(pr_create(0, 64, 0));
+	assert_null(pr_create(2, 64, 0));
+	assert_null(pr_create(2, 64, 3));
 
 	/* The biggest sensible table maps fine: pages are not touched. */
 	pr = table_new(64, 32768);
@@ -814,6 +840,7 @@ main(void)
 		cmocka_unit_test(test_one_worker),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_info),
+		cmocka_unit_test(test_grow_seats),
 		cmocka_unit_test(test_devices_two_workers),
 		cmocka_unit_test(test_full_partition),
 		cmocka_unit_test(test_crowded_runs),
