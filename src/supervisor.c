@@ -1419,8 +1419,7 @@ sup_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct ipc_reload	 rep;
 
-	if (sup_reload(w->data, &rep) == 0)
-		log_info("SIGHUP: %s", rep.ir_text);
+	(void)sup_reload(w->data, &rep);	/* it logs the outcome, once */
 }
 
 static void

@@ -24,8 +24,9 @@
  *   reload: 1012) goes through one spread (ws_spread_*): evenly over its
  *   window, oldest first, so clients do not reconnect in one storm.
  * - A reload in place (ws_config) swaps x_cfg and x_auth only after the
- *   new ones are complete; replaced configurations stay allocated until
- *   the worker exits, because ops in the group commit may borrow them.
+ *   new ones are complete; a replaced configuration stays allocated while
+ *   ops queued in the group commit may borrow it, and is freed on the
+ *   first tick that finds the commit queue empty (ws_release_configs).
  */
 
 #include <sys/types.h>
@@ -377,6 +378,29 @@ ws_spread_start(struct ws *x, uint16_t code, uint32_t ms, const char *why)
 		ws_spread_cb(loop, &x->x_spread, 0);	/* all now */
 }
 
+/*
+ * Free the configurations a reload in place replaced once no queued op
+ * can borrow one: the commit queue is empty between loop callbacks only
+ * when every op made so far has been applied and answered.
+ */
+static void
+ws_release_configs(struct ws *x)
+{
+	size_t	 i, kept = 0;
+
+	if (x->x_noldcfg == 0 || x->x_commit == NULL ||
+	    commit_pending(x->x_commit) > 0)
+		return;
+	for (i = 0; i < x->x_noldcfg; i++) {
+		if (x->x_oldcfg[i] == x->x_cfg)
+			x->x_oldcfg[kept++] = x->x_oldcfg[i];
+		else
+			config_free((struct config *)(uintptr_t)
+			    x->x_oldcfg[i]);
+	}
+	x->x_noldcfg = kept;
+}
+
 static void
 ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -386,6 +410,7 @@ ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	int64_t		 real_s = (int64_t)time(NULL);
 
 	ws_drained_check(x);
+	ws_release_configs(x);
 	if (x->x_seat >= 0 && atomic_exchange_explicit(
 	    &x->x_shm->sh_ws.sw_resync[x->x_seat], 0, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&x->x_shm->sh_ws.sw_resyncs, 1,
@@ -706,7 +731,8 @@ ws_drain(struct worker *w)
 	server_drain(w->w_srv, ws_http_idle_cb, x);
 }
 
-/* Keep cf until the worker exits: ops in the group commit borrow it. */
+/* Keep cf to free it later (ws_release_configs, ws_free): ops in the
+ * group commit may borrow it after it is replaced. */
 static int
 ws_keep_config(struct ws *x, const struct config *cf)
 {

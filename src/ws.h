@@ -60,9 +60,10 @@ struct ws {
 	unsigned		 x_spread_n;	/* open when it began */
 	unsigned		 x_spread_done;	/* closed by it so far */
 	ev_timer		 x_spread;	/* a batch every WS_SPREAD_STEP */
-	const struct config	**x_oldcfg;	/* every config wo_config made,
-						 * freed at exit only (ops may
-						 * borrow a replaced one) */
+	const struct config	**x_oldcfg;	/* every config wo_config made
+						 * and not yet freed (queued
+						 * ops may borrow a replaced
+						 * one) */
 	size_t			 x_noldcfg;
 	uint64_t		 x_serial;	/* connection serial numbers */
 	unsigned		 x_nconns;
