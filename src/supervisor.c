@@ -1310,8 +1310,7 @@ sup_reload_apply(struct sup *s, struct config *ncfg, const char *text,
 	atomic_fetch_add(&s->s_shm->sh_reloads, 1);
 	sup_describe(ncfg, 0, topo, sizeof(topo));
 	sup_reload_text(ncfg, rep);
-	log_info("configuration reloaded config=%s %s; %s", ncfg->cf_path,
-	    topo, rep->ir_text);
+	log_info("%s; now %s", rep->ir_text, topo);	/* names the file */
 	return (0);
  fail_listen:
 	sup_unbind(s, fds, NPROCS);
