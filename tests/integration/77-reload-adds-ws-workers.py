@@ -4,7 +4,8 @@ three, after starting with one) get a new message well inside the 5 s
 catch-up sweep, and ephemeral messages, which only a doorbell carries,
 reach them at all; routingctl presence names those workers.  Lowering
 ws_workers again forgets the removed workers' connections once they are
-gone: presence no longer shows them online."""
+gone: presence no longer shows them online.  While the two generations
+overlap, /metrics has no duplicate series."""
 
 import asyncio
 import time
@@ -69,6 +70,13 @@ async def shrink(d, conns, added):
     d.write_config(dict(d.keys, ws_workers=1))
     rc, out, err = d.ctl("reload")
     rtd.check(rc == 0, "reload to ws_workers 1 (%d %r)" % (rc, out + err))
+    # old and new workers overlap now: one series per (role, index) still
+    st, _, body = d.get("/metrics")
+    keys = [ln.rsplit(" ", 1)[0] for ln in body.decode().splitlines()
+            if ln and not ln.startswith("#")]
+    dups = sorted(set(k for k in keys if keys.count(k) > 1))
+    rtd.check(st == 200 and len(keys) > 0 and not dups,
+              "no duplicate series while two generations run (%s)" % dups)
     for ws in conns.values():
         try:
             await asyncio.wait_for(ws.wait_closed(), 10)
