@@ -1,9 +1,10 @@
 """Query children under pressure: 24 routingctl queries at once against a
 user with a long queue each get an answer, the queue or "busy" (at most
 4 query children run at once), never a hang; afterwards the supervisor
-has its workers and nothing else, none was restarted, and the daemon
-still serves.  A query while stopping is refused."""
+has its workers and nothing else, none was restarted, the daemon still
+serves, and the supervisor has neither mapped nor opened the store.  A query while stopping is refused."""
 
+import os
 import subprocess
 import time
 
@@ -45,6 +46,17 @@ def test():
                   "no worker restarted; the store answers (%s)"
                   % st["store"])
         rtd.check(d.fetch(phone)[0] == 200, "the daemon still serves")
+        bdir = os.path.join(d.dir, "backup")
+        os.mkdir(bdir)
+        rc, out, err = d.ctl("backup", bdir)
+        rtd.check(rc == 0, "a backup (%d %r)" % (rc, err))
+        maps = open("/proc/%d/maps" % d.pid).read()
+        fds = [os.readlink("/proc/%d/fd/%s" % (d.pid, n))
+               for n in os.listdir("/proc/%d/fd" % d.pid)]
+        rtd.check("data.mdb" not in maps and "lock.mdb" not in maps and
+                  not any(x.endswith(".mdb") for x in fds),
+                  "after every kind of store query the supervisor has "
+                  "never opened the store (no .mdb mapped or open)")
         rc, out, err = d.ctl("stop", "--no-wait")
         rtd.check(rc == 0, "stop requested")
         rc, out, err = d.ctl("queue", "bob")
