@@ -2,7 +2,8 @@
 _count) read over the control socket, one aligned row each with its
 type, value and rate per second; rates since the previous call (its
 sample kept in $XDG_RUNTIME_DIR, mode 0600) or over -i SECONDS; --json
-one object.  Exit 2 for a bad -i, 3 when no daemon answers."""
+one object.  Exit 2 for a bad -i, 3 when no daemon answers.  A restart
+(another start time) gives no rates against the old run's sample."""
 
 import glob
 import json
@@ -125,6 +126,20 @@ def test():
                       "stats %s: usage, exit 2 (%d)" % (bad, rc))
         rc, out, err = d.ctl("stats", sock=os.path.join(d.dir, "none"))
         rtd.check(rc == 3, "exit 3 when no daemon answers (%d)" % rc)
+
+        # a restarted daemon (another start time): no rates against the
+        # sample of the previous run, though the socket is the same
+        d.ctl("stats")
+        d.stop()
+        time.sleep(1.1)			# start times are in whole seconds
+        d.start()
+        rtd.check(d.send(alice, rtd.envelope("bob"))[0] == 202,
+                  "a send after the restart")
+        rc, out, err = d.ctl("stats")
+        note, rows = table(out)
+        rtd.check(rc == 0 and note.startswith("no rates yet") and
+                  all(r[2] is None for r in rows.values()),
+                  "after a restart stats has no rates (%r)" % note)
 
 
 rtd.run(test)
