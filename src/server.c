@@ -1083,10 +1083,12 @@ server_drain(struct server *s, void (*idle_cb)(void *), void *arg)
 	s->s_busy++;
 	for (c = TAILQ_FIRST(&s->s_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
-		if (c->c_state == CS_IDLE &&
+		/* idle keep-alive; a connection that has not sent its
+		 * first request yet keeps its header timeout to send it */
+		if (c->c_state == CS_IDLE && c->c_nreq > 0 &&
 		    server_buf_pending(&c->c_in) == 0 &&
 		    server_buf_pending(&c->c_out) == 0)
-			server_conn_close(c);	/* idle keep-alive */
+			server_conn_close(c);
 	}
 	s->s_busy--;
 	server_check_idle(s);

@@ -47,8 +47,11 @@ struct server	*server_new(struct ev_loop *, int lfd,
 		    void *arg, struct shm_slot *slot);
 
 /*
- * server_drain: stop accepting and close lfd, close idle connections,
- * let in-flight requests finish (their answers carry Connection: close).
+ * server_drain: stop accepting and close lfd, close idle keep-alive
+ * connections, let in-flight requests finish (their answers carry
+ * Connection: close).  A connection accepted but without its first
+ * request yet is not closed: it has its header timeout to send it, and
+ * gets an answer instead of a reset.
  * idle_cb(arg) is called once no connection is left (maybe at once).
  */
 void		 server_drain(struct server *, void (*idle_cb)(void *),

@@ -121,6 +121,10 @@ async def run(d):
     rc, out, err = d.ctl("drain")
     rtd.check(rc == 0 and "already" in out, "drain again is harmless (%r)"
               % out)
+    rc, out, err = d.ctl("--json", "drain")
+    doc = json.loads(out)
+    rtd.check(rc == 0 and doc["ok"] is True and "already" in
+              doc["message"], "drain --json: ok, and says already (%r)" % out)
 
     rc, out, err = d.ctl("--json", "undrain")
     doc = json.loads(out)
@@ -143,8 +147,9 @@ def test():
         asyncio.run(run(d))
         # stop while drained: the daemon still stops
         d.ctl("drain")
-        rc, out, err = d.ctl("stop")
-        rtd.check(rc == 0, "stop while drained (%d %r)" % (rc, out + err))
+        rc, out, err = d.ctl("--json", "stop")
+        rtd.check(rc == 0 and json.loads(out)["ok"] is True,
+                  "stop --json while drained (%d %r)" % (rc, out + err))
 
 
 rtd.run(test)

@@ -993,6 +993,37 @@ test_drain(void **state)
 	client_close(idle);
 }
 
+/*
+ * A connection accepted before the drain that has not sent its first
+ * request yet is not closed under the client (it would see a reset): its
+ * request is answered, with Connection: close.
+ */
+static void
+test_drain_fresh(void **state)
+{
+	struct client	*fresh;
+	struct resp	 r[MAX_RESP];
+
+	start(0);
+	fresh = client_open(0);
+	pump(0.05);
+	assert_int_equal(server_nconns(T.srv), 1);
+	server_drain(T.srv, idle_cb, NULL);
+	T.lfd = -1;
+	pump(0.05);
+	assert_int_equal(server_nconns(T.srv), 1);
+	assert_int_equal(T.idle_calls, 0);
+	client_send(fresh, "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(client_wait(fresh, r, 1), 1);
+	assert_int_equal(r[0].status, 200);
+	assert_true(has_header(&r[0], "\r\nConnection: close\r\n"));
+	assert_true(client_wait_eof(fresh, WAIT));
+	client_close(fresh);
+	assert_true(wait_nconns(0));
+	pump(0.02);
+	assert_int_equal(T.idle_calls, 1);
+}
+
 static void
 test_drain_empty(void **state)
 {
@@ -1197,6 +1228,7 @@ main(void)
 		TEST(test_half_close),
 		TEST(test_max_clients),
 		TEST(test_drain),
+		TEST(test_drain_fresh),
 		TEST(test_drain_empty),
 		TEST(test_detach),
 		TEST(test_backpressure),
