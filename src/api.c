@@ -116,6 +116,9 @@ api_open(struct api *a)
 		    a->a_cfg->cf_data_dir, err != NULL ? err : "unknown");
 		return (-1);
 	}
+	/* a push job in the same commit as each message, when served */
+	qs_push_config(a->a_qs, a->a_cfg->cf_push_gateway_url != NULL,
+	    (uint64_t)a->a_cfg->cf_push_coalesce);
 	if ((a->a_auth = auth_new(a->a_cfg, &err)) == NULL) {
 		log_warnx("cannot load the JWT keys: %s", err);
 		return (-1);
@@ -564,6 +567,10 @@ api_store_gauges(struct api *a)
 	atomic_store_explicit(&m->sa_store_used_bytes, st.st_map_used,
 	    memory_order_relaxed);
 	atomic_store_explicit(&m->sa_store_map_bytes, st.st_map_size,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->sa_outbox_jobs, st.st_outbox,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m->sa_outbox_oldest_ms, st.st_outbox_oldest_ms,
 	    memory_order_relaxed);
 }
 

@@ -194,11 +194,20 @@ static const struct config_key config_keys[] = {
 	    CFG_KIB, 16 * CFG_MIB, "256k", NULL, 0, NULL },
 	{ "message_ttl", CFG_T_DURATION, CFG_FIELD(cf_message_ttl),
 	    CFG_SEC, 3650 * CFG_DAY, "30d", NULL, 0, NULL },
+	{ "push_coalesce", CFG_T_DURATION, CFG_FIELD(cf_push_coalesce),
+	    0, CFG_HOUR, "10s", NULL, 0, NULL },
+	{ "push_delay_after_disconnect", CFG_T_DURATION,
+	    CFG_FIELD(cf_push_delay_after_disconnect),
+	    0, CFG_DAY, "60s", NULL, 0, NULL },
+	{ "push_gateway_ca", CFG_T_PATH, CFG_FIELD(cf_push_gateway_ca),
+	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
 	{ "push_gateway_format", CFG_T_ENUM,
 	    CFG_FIELD(cf_push_gateway_format),
-	    0, 0, "matrix", NULL, CFG_F_UNSERVED, config_enum_push_format },
+	    0, 0, "matrix", NULL, 0, config_enum_push_format },
 	{ "push_gateway_url", CFG_T_STRING, CFG_FIELD(cf_push_gateway_url),
-	    1, CFG_MAX_LINE, NULL, NULL, CFG_F_URL | CFG_F_UNSERVED, NULL },
+	    1, CFG_MAX_LINE, NULL, NULL, CFG_F_URL, NULL },
+	{ "push_max_age", CFG_T_DURATION, CFG_FIELD(cf_push_max_age),
+	    CFG_SEC, 7 * CFG_DAY, "1h", NULL, 0, NULL },
 	{ "queue_max_messages", CFG_T_INT, CFG_FIELD(cf_queue_max_messages),
 	    1, 10000000, "10000", NULL, 0, NULL },
 	{ "rate_limit_per_user", CFG_T_INT,
@@ -1012,19 +1021,20 @@ config_scheme(const char *s)
 	return (0);
 }
 
-/* push_gateway_url: http(s)://[user@]host[:port][/path][?query]. */
+/* push_gateway_url: http(s)://host[:port][/path][?query]; no user
+ * info (the push client sends no credentials, so none is accepted). */
 static int
 config_check_url(const char *s)
 {
-	const char	*host, *end, *at;
+	const char	*host, *end;
 	size_t		 n;
 
 	if ((n = config_scheme(s)) == 0)
 		return (-1);
 	host = s + n;
 	end = host + strcspn(host, "/?#");
-	if ((at = memchr(host, '@', (size_t)(end - host))) != NULL)
-		host = at + 1;
+	if (memchr(host, '@', (size_t)(end - host)) != NULL)
+		return (-1);
 	if (config_hostport(host, (size_t)(end - host)) == -1)
 		return (-1);
 	for (; *s != '\0'; s++)
@@ -1747,6 +1757,7 @@ config_validate(struct config *cf, struct cfg_errors *errs)
 	for (i = 0; i < CFG_NITEMS(config_pairs); i++)
 		if (config_validate_pair(cf, &config_pairs[i], errs) == -1)
 			rv = -1;
+	cf->cf_push_workers = cf->cf_push_gateway_url != NULL;
 	return (rv);
 }
 

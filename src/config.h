@@ -91,6 +91,14 @@ struct config {
 	char			*cf_tls_key;
 	char			*cf_push_gateway_url;
 	int			 cf_push_gateway_format; /* enum push_format */
+	char			*cf_push_gateway_ca;
+	int64_t			 cf_push_coalesce;	/* ms */
+	int64_t			 cf_push_delay_after_disconnect; /* ms */
+	int64_t			 cf_push_max_age;	/* ms */
+	int			 cf_push_workers;	/* derived, not a key: 1
+							 * when push_gateway_url
+							 * is set (the process
+							 * table's count) */
 
 	int			 cf_log_level;		/* enum log_fmt_level */
 	char			*cf_log_file;

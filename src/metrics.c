@@ -59,6 +59,8 @@ static const struct metrics_hist_def {
 	    METRICS_NBOUNDS(metrics_bounds_batch), 1 },
 	[SHM_H_DELIVERY] = { metrics_bounds_us,
 	    METRICS_NBOUNDS(metrics_bounds_us), 1e6 },
+	[SHM_H_PUSH] = { metrics_bounds_us,
+	    METRICS_NBOUNDS(metrics_bounds_us), 1e6 },
 };
 
 static const char *const metrics_ws_codes[SHM_WC_COUNT] = {
@@ -106,6 +108,7 @@ static metrics_fn	metrics_proc;
 static metrics_fn	metrics_proc_start;
 static metrics_fn	metrics_route_hist;
 static metrics_fn	metrics_ws_op_hist;
+static metrics_fn	metrics_outbox_age;
 
 static void	metrics_hist_add(struct shm_hist *,
 		    const struct metrics_hist_def *, uint64_t);
@@ -300,6 +303,34 @@ const struct metrics_def metrics_defs[] = {
 	    "WebSocket client operations by op, from the frame to its "
 	    "answer (send) or durable delete (ack).",
 	    MD_FN(metrics_ws_op_hist) },
+	/* push notifications (the push worker, push_gateway_url) */
+	{ "routingd_push_sent_total", "counter",
+	    "Pushes the gateway accepted.", MD_SHM(sh_push.sp_sent) },
+	{ "routingd_push_failed_total", "counter",
+	    "Push requests that got no answer, a 5xx or a 4xx.",
+	    MD_SHM(sh_push.sp_failed) },
+	{ "routingd_push_retried_total", "counter",
+	    "Failed pushes scheduled again (backoff with jitter).",
+	    MD_SHM(sh_push.sp_retried) },
+	{ "routingd_push_dropped_total", "counter",
+	    "Pushes given up: older than push_max_age, refused with a 4xx, "
+	    "or a platform the gateway format cannot address.",
+	    MD_SHM(sh_push.sp_dropped) },
+	{ "routingd_push_rejected_tokens_total", "counter",
+	    "Push tokens the gateway rejected (removed from their device).",
+	    MD_SHM(sh_push.sp_rejected) },
+	{ "routingd_push_skipped_total", "counter",
+	    "Due pushes not sent: the device was online or had nothing "
+	    "unread.", MD_SHM(sh_push.sp_skipped) },
+	{ "routingd_push_outbox_jobs", "gauge",
+	    "Devices with a push pending in the durable outbox.",
+	    MD_SHM(sh_api.sa_outbox_jobs) },
+	{ "routingd_push_outbox_oldest_age_seconds", "gauge",
+	    "Age of the oldest message a pending push announces (0: none).",
+	    MD_FN(metrics_outbox_age) },
+	{ "routingd_push_gateway_duration_seconds", "histogram",
+	    "Push gateway requests, from sending to the answer (or failure).",
+	    MD_HIST(SHM_H_PUSH) },
 };
 const size_t metrics_ndefs = sizeof(metrics_defs) / sizeof(metrics_defs[0]);
 
@@ -570,6 +601,16 @@ metrics_proc_start(struct metrics_buf *mb, const struct shm *sh,
     const struct metrics_def *md)
 {
 	metrics_proc_each(mb, sh, md, 1);
+}
+
+static void
+metrics_outbox_age(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	uint64_t	 t = atomic_load(&sh->sh_api.sa_outbox_oldest_ms);
+	uint64_t	 now = util_real_ms();
+
+	metrics_sample(mb, md, t == 0 || now < t ? 0 : (now - t) / 1000);
 }
 
 static void

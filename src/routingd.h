@@ -44,6 +44,7 @@ enum proc_role {
 	PROC_SUPERVISOR = 0,
 	PROC_API = 1,
 	PROC_WS = 2,
+	PROC_PUSH = 3,
 	PROC_NROLES
 };
 

@@ -40,8 +40,10 @@
 				   7: sh_roles, sh_restarts by PROC_NROLES;
 				   8: sh_drained, drain refusals, 1012;
 				   9: process samples, latency by route
-				      and by WebSocket operation */
-#define SHM_SLOTS	256		/* worker slots, shared out by role */
+				      and by WebSocket operation;
+				   10: the push worker's slots and
+				       metrics (sh_push) */
+#define SHM_SLOTS	260		/* worker slots, shared out by role */
 #define SHM_ROLE_NAME	8		/* bytes of a role name, NUL included */
 
 /*
@@ -121,6 +123,7 @@ enum shm_hist_kind {
 	SHM_H_COMMIT,		/* LMDB batch commit latency, us */
 	SHM_H_BATCH,		/* requests per committed batch */
 	SHM_H_DELIVERY,		/* commit to WebSocket frame written, us */
+	SHM_H_PUSH,		/* push gateway request to answer, us */
 	SHM_H_COUNT
 };
 
@@ -161,6 +164,21 @@ struct shm_api {
 	_Atomic uint64_t	sa_store_used_bytes;	/* gauge */
 	_Atomic uint64_t	sa_store_map_bytes;	/* gauge */
 	_Atomic uint64_t	sa_drain_refused;	/* sends refused, drained */
+	_Atomic uint64_t	sa_outbox_jobs;		/* gauge: pending pushes */
+	_Atomic uint64_t	sa_outbox_oldest_ms;	/* gauge: unix ms, 0 none */
+};
+
+/* The push worker's counters (it alone writes them). */
+struct shm_push {
+	_Atomic uint64_t	sp_sent;	/* the gateway took it */
+	_Atomic uint64_t	sp_failed;	/* no answer, 5xx or 4xx */
+	_Atomic uint64_t	sp_retried;	/* failures tried again later */
+	_Atomic uint64_t	sp_dropped;	/* given up: too old, refused,
+						 * platform unknown */
+	_Atomic uint64_t	sp_rejected;	/* tokens the gateway rejected
+						 * (removed from the device) */
+	_Atomic uint64_t	sp_skipped;	/* not sent: device online or
+						 * nothing unread */
 };
 
 /* Close codes counted by routingd_ws_disconnects_total{code}. */
@@ -221,6 +239,7 @@ struct shm {
 	struct rl_table		sh_rl;		/* per-user rate limits */
 	struct shm_api		sh_api;		/* API metrics (see above) */
 	struct shm_ws		sh_ws;		/* WebSocket (see above) */
+	struct shm_push		sh_push;	/* push worker (see above) */
 };
 
 /* shm_create: map and initialise a region; fatal on failure. */

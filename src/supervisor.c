@@ -63,6 +63,7 @@
 #include "metrics.h"
 #include "paths.h"
 #include "presence.h"
+#include "push.h"
 #include "query.h"
 #include "routingd.h"
 #include "shm.h"
@@ -103,11 +104,15 @@ static const struct proc_desc procs[] = {
 	{ .pd_name = "api", .pd_role = PROC_API, .pd_ops = &api_ops,
 	    .pd_count_key = "api_workers", .pd_count = PD_CFG(cf_api_workers),
 	    .pd_listen_key = "api_listen", .pd_listen = PD_CFG(cf_api_listen),
-	    .pd_slots = SHM_SLOTS / 2 },
+	    .pd_slots = 128 },
 	{ .pd_name = "ws", .pd_role = PROC_WS, .pd_ops = &ws_ops,
 	    .pd_count_key = "ws_workers", .pd_count = PD_CFG(cf_ws_workers),
 	    .pd_listen_key = "ws_listen", .pd_listen = PD_CFG(cf_ws_listen),
-	    .pd_slots = SHM_SLOTS / 2, .pd_handoff = 1 },
+	    .pd_slots = 128, .pd_handoff = 1 },
+	/* not a key: one push worker when push_gateway_url is set */
+	{ .pd_name = "push", .pd_role = PROC_PUSH, .pd_ops = &push_ops,
+	    .pd_count_key = "push_workers",
+	    .pd_count = PD_CFG(cf_push_workers), .pd_slots = 4 },
 };
 #define NPROCS	(sizeof(procs) / sizeof(procs[0]))
 _Static_assert(NPROCS <= IPC_MAX_ROLES, "the status reply has no room");

@@ -558,6 +558,53 @@ ws_device_left(struct ws *x, const struct ws_conn *c)
 	(void)mr_seen_submit(x->x_commit, c->wc_user, c->wc_device);
 }
 
+/* A push job after a disconnect (ws_push_left): one deferred write. */
+struct ws_push_op {
+	struct commit_op	 po_op;
+	uint64_t		 po_now_ms;
+	uint64_t		 po_delay_ms;
+	char			 po_user[ID_MAX + 1];
+	char			 po_device[ID_MAX + 1];
+};
+
+static int
+ws_push_apply(struct qstore *qs, struct commit_op *op)
+{
+	struct ws_push_op	*po = (struct ws_push_op *)(void *)op;
+
+	return (qs_push_disconnect(qs, po->po_user, po->po_device,
+	    po->po_now_ms, po->po_delay_ms));
+}
+
+static void
+ws_push_done(struct commit_op *op, int result)
+{
+	(void)result;		/* a lost job costs a push, never a message */
+	free(op);
+}
+
+/* ws_push_left: see ws.h. */
+void
+ws_push_left(struct ws *x, const struct ws_conn *c)
+{
+	struct ws_push_op	*po;
+
+	if (x->x_commit == NULL || x->x_freeing ||
+	    x->x_cfg->cf_push_gateway_url == NULL || !c->wc_admitted ||
+	    (po = calloc(1, sizeof(*po))) == NULL)
+		return;
+	po->po_now_ms = util_real_ms();
+	po->po_delay_ms = (uint64_t)x->x_cfg->cf_push_delay_after_disconnect;
+	(void)snprintf(po->po_user, sizeof(po->po_user), "%s", c->wc_user);
+	(void)snprintf(po->po_device, sizeof(po->po_device), "%s",
+	    c->wc_device);
+	po->po_op.o_single = 1;
+	po->po_op.o_defer = 1;
+	po->po_op.o_apply = ws_push_apply;
+	po->po_op.o_done = ws_push_done;
+	commit_submit(x->x_commit, &po->po_op);
+}
+
 /* GET /connect: admit, answer 101, take the socket over. */
 static void
 ws_upgrade(struct ws *x, struct server_conn *sc,
@@ -633,6 +680,8 @@ ws_open(struct ws *x)
 		    x->x_cfg->cf_data_dir, err != NULL ? err : "unknown");
 		return (-1);
 	}
+	qs_push_config(x->x_qs, x->x_cfg->cf_push_gateway_url != NULL,
+	    (uint64_t)x->x_cfg->cf_push_coalesce);
 	if ((x->x_auth = auth_new(x->x_cfg, &err)) == NULL) {
 		log_warnx("cannot load the JWT keys: %s", err);
 		return (-1);
@@ -781,6 +830,8 @@ ws_config(struct worker *w, const char *text, size_t len)
 	auth_free(x->x_auth);
 	x->x_auth = na;
 	x->x_cfg = w->w_cfg = ncf;
+	qs_push_config(x->x_qs, ncf->cf_push_gateway_url != NULL,
+	    (uint64_t)ncf->cf_push_coalesce);
 	worker_http_reconfig(w, ncf, WS_MAX_HTTP_BODY);
 	worker_apply_logging(w, ncf);
 	log_info("configuration applied in place config=%s", ncf->cf_path);

@@ -182,6 +182,15 @@ void		 ws_due(struct ws *, struct ws_conn *);
  */
 void		 ws_device_left(struct ws *, const struct ws_conn *);
 
+/*
+ * ws_push_left: c is closing: when pushes are served, queue (deferred) a
+ * push job for its device due push_delay_after_disconnect from now; the
+ * store keeps it only if the device has a push target and messages
+ * queued, and the push worker sends nothing if the device is online
+ * again (or has nothing unread) by then.
+ */
+void		 ws_push_left(struct ws *, const struct ws_conn *);
+
 /* ws_conn_gone: c is closed and about to be freed: forget it. */
 void		 ws_conn_gone(struct ws *, struct ws_conn *);
 

@@ -897,6 +897,7 @@ wsc_settle(struct ws_conn *c)
 	ev_io_stop(loop, &c->wc_wio);
 	if (c->wc_registered) {
 		ws_device_left(c->wc_ws, c);
+		ws_push_left(c->wc_ws, c);
 		ws_unregister(c->wc_ws, c);
 	}
 	if (c->wc_ops == 0)

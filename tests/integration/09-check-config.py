@@ -32,12 +32,17 @@ def test():
               "a good file passes (rc=%d %r)" % (rc, out))
     rtd.check("not served" not in out,
               "no note when no unserved key is set (%r)" % out)
-    rc, out, name = check_file("push_gateway_url = http://127.0.0.1:5000/x\n"
-                               "push_gateway_format = gorush\n")
-    rtd.check(rc == 0 and "note: push_gateway_url is set, but its feature "
-              "is not served" in out and "note: push_gateway_format" in out,
-              "keys of a feature not served yet are checked and named "
-              "(rc=%d %r)" % (rc, out))
+    pem = os.path.join(rtd.TESTDIR, "09-any.pem")
+    with open(pem, "w") as f:
+        f.write("not read, only checked for being readable\n")
+    rc, out, name = check_file("tls_cert = %s\ntls_key = %s\n"
+                               "push_gateway_url = http://127.0.0.1:5000/x\n"
+                               % (pem, pem))
+    rtd.check(rc == 0 and "note: tls_cert is set, but its feature "
+              "is not served" in out and "note: tls_key" in out and
+              "push_gateway_url" not in out,
+              "keys of a feature not served yet are checked and named; "
+              "push keys are served (rc=%d %r)" % (rc, out))
     rc, out, name = check_file("api_workers = 0\nws_window 5\n"
                                "nonsense = 1\nmessage_ttl = 3 weeks\n"
                                "api_workers = 2\n")

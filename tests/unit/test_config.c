@@ -641,7 +641,8 @@ test_listen_and_origins_variants(void **state)
 	config_free(cf);
 	expect_ok("push_gateway_url = http://gw:5000\n");
 	expect_ok("push_gateway_url = http://[::1]:5000/notify?x=1\n");
-	expect_ok("push_gateway_url = https://u:p@push.example/\n");
+	expect_error("push_gateway_url = https://u:p@push.example/\n", 1,
+	    "bad URL");
 }
 
 /* Each parse_buf call is its own file: a later one may reset a key. */
