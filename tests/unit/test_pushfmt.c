@@ -366,7 +366,8 @@ test_gorush_rejected(void **state)
 	    "\"failed-push\",\"platform\":\"ios\",\"token\":\"abc\","
 	    "\"message\":\"\",\"error\":\"BadDeviceToken\"}],\"success\":"
 	    "\"ok\"}";
-	static const char	 two[] = "{\"logs\":[{\"type\":\"succeeded-push\","
+	static const char	 two[] = "{\"logs\":[{\"type\":"
+	    "\"succeeded-push\","
 	    "\"token\":\"abc\"},{\"type\":\"failed-push\",\"token\":\"xyz\"},"
 	    "{\"type\":\"failed-push\",\"token\":\"ab\\u0063\"}]}";
 
