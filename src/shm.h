@@ -34,7 +34,7 @@
 #include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	9	/* 2: the rate-limit table; 3: API metrics;
+#define SHM_VERSION	10	/* 2: the rate-limit table; 3: API metrics;
 				   4: settle metrics; 5: WebSocket;
 				   6: held, adopted, overflow, forgotten;
 				   7: sh_roles, sh_restarts by PROC_NROLES;

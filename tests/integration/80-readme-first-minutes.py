@@ -24,22 +24,17 @@ step is skipped (only that step, with a note) without chromium."""
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
+import readme
 import rtd
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(rtd.__file__)))))
-README = os.path.join(TOP, "README.md")
 SYSCONF = os.environ.get("RTD_SYSCONF",
                          "/usr/local/etc/routingd/routingd.conf")
 SECTION = "## First minutes"
-OWN_TERMINAL = "# in its own terminal"
 
 # Long-running commands of the section: how to tell that each serves.
 SERVES = {
@@ -55,32 +50,15 @@ OTHER_BLOCKS = {
     "autoreconf -fi && ./configure && make && make check":
     "the build itself: .ci/run runs bootstrap (autoreconf, configure, "
     "make, make check), --enable-werror, --enable-asan and make distcheck",
+    "cat > gateway.py": "Push notifications: 95-readme-push runs it",
+    "cat > push.conf": "Push notifications: 95-readme-push runs it",
+    "BOB=$(": "Push notifications: 95-readme-push runs it",
 }
 
 
-def fenced_blocks(text):
-    """(heading, lang, code) of every fenced block, in order."""
-    heading, out, lines, i = "", [], text.split("\n"), 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("#") and not line.startswith("#!"):
-            heading = line
-        m = re.match(r"^```(\w*)$", line)
-        if m:
-            j = i + 1
-            while j < len(lines) and lines[j] != "```":
-                j += 1
-            out.append((heading, m.group(1), "\n".join(lines[i + 1:j])))
-            i = j
-        i += 1
-    return out
-
-
 def section_blocks():
-    with open(README) as f:
-        text = f.read()
     run, page = [], None
-    for heading, lang, code in fenced_blocks(text):
+    for heading, lang, code in readme.fenced_blocks():
         if heading == SECTION:
             if lang == "sh":
                 run.append(code)
@@ -89,7 +67,7 @@ def section_blocks():
             continue
         if lang != "sh":
             continue
-        first = code.split("\n")[0].split("#")[0].strip()
+        first = readme.first_line(code)
         rtd.check(any(first.startswith(k) for k in OTHER_BLOCKS),
                   "README.md block %r (under %r) is run by this test or "
                   "listed in OTHER_BLOCKS" % (first, heading))
@@ -98,47 +76,8 @@ def section_blocks():
     return run, page
 
 
-def wait_serving(url, timeout=20):
-    def up():
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return True
-        except OSError:
-            return False
-    rtd.wait_for(up, timeout, "%s answers" % url)
-
-
 def script(blocks, bgdir):
-    """One bash script of blocks; own-terminal lines run in the
-    background (their pids in bgdir/pids) and are waited for."""
-    out = ["set -euo pipefail"]
-    n = 0
-    for code in blocks:
-        for line in code.split("\n"):
-            if not line.rstrip().endswith(OWN_TERMINAL):
-                out.append(line)
-                continue
-            cmd = line.split(OWN_TERMINAL)[0].rstrip()
-            urls = [u for k, u in SERVES.items() if k in cmd]
-            rtd.check(len(urls) == 1, "this test knows how to wait for "
-                      "%r" % cmd)
-            n += 1
-            log = os.path.join(bgdir, "bg%d.log" % n)
-            out.append("setsid %s >%s 2>&1 & echo $! >>%s/pids" %
-                       (cmd, log, bgdir))
-            out.append("for i in $(seq 200); do curl -sf -o /dev/null %s "
-                       "&& break; sleep 0.1; done" % urls[0])
-            out.append("curl -sf -o /dev/null %s" % urls[0])
-    return "\n".join(out) + "\n"
-
-
-def run_bash(text, cwd, what):
-    p = subprocess.run(["bash", "-c", text], cwd=cwd, capture_output=True,
-                       text=True, timeout=120)
-    print("# --- %s: rc=%d\n%s\n# stderr:\n%s" % (what, p.returncode,
-                                                  p.stdout, p.stderr))
-    rtd.check(p.returncode == 0, "%s ran without error" % what)
-    return p.stdout
+    return readme.script(blocks, bgdir, SERVES)
 
 
 def page_text(devtools, timeout=30):
@@ -192,25 +131,12 @@ def browser(url, page_dir):
                             stderr=subprocess.DEVNULL)
     try:
         devtools = "http://127.0.0.1:%d" % port
-        wait_serving(devtools + "/json/version", 30)
+        readme.wait_serving(devtools + "/json/version", 30)
         return page_text(devtools)
     finally:
         proc.kill()
         proc.wait()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def kill_background(bgdir):
-    try:
-        with open(os.path.join(bgdir, "pids")) as f:
-            pids = [int(x) for x in f.read().split()]
-    except OSError:
-        return
-    for pid in pids:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def body():
@@ -224,15 +150,12 @@ def body():
     d = rtd.Daemon(start=False)
     d.api_port, d.ws_port = 8082, 8083
     os.unlink(d.conf)
-    os.symlink(os.path.dirname(os.path.abspath(rtd.ROUTINGD)),
-               os.path.join(d.dir, "src"))
-    os.symlink(os.path.dirname(os.path.abspath(rtd.ROUTINGCTL)),
-               os.path.join(d.dir, "routingctl"))
+    readme.tree(d.dir)
     with open(os.path.join(d.dir, "page.html"), "w") as f:
         f.write(page + "\n")
     try:
         d.start(args=[os.path.join(d.dir, "src", "routingd"), "-d"])
-        out = run_bash(script(blocks[:split], d.dir), d.dir,
+        out = readme.run_bash(script(blocks[:split], d.dir), d.dir,
                        "the section up to the browser")
         check_outputs(out)
         with open(os.path.join(d.dir, "routingd-data", "jwt.secret")) as f:
@@ -248,21 +171,18 @@ def body():
                       "(%r)" % text[-600:])
             rtd.wait_for(lambda: d.fetch(tok) == (200, {"messages": []}),
                          10, "the page's ack emptied the queue")
-        run_bash(script(blocks[split:], d.dir), d.dir, "the last block")
+        readme.run_bash(script(blocks[split:], d.dir), d.dir, "the last block")
         rtd.check(not os.path.exists(os.path.join(d.dir, "routingd-data",
                                                   "control.sock")),
                   "routingctl stop stopped the daemon")
     except BaseException:
         print(d.log()[-3000:])
         for n in (1, 2):
-            try:
-                with open(os.path.join(d.dir, "bg%d.log" % n)) as f:
-                    print("# bg%d.log:\n%s" % (n, f.read()[-3000:]))
-            except OSError:
-                pass
+            print("# bg%d.log:\n%s" % (n, readme.background_log(d.dir,
+                                                              n)[-3000:]))
         raise
     finally:
-        kill_background(d.dir)
+        readme.kill_background(d.dir)
         d.stop()
 
 

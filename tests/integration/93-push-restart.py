@@ -28,6 +28,10 @@ def test():
             st, _, _ = d.api("POST", "/api/devices", phone,
                              {"deviceId": "phone", "platform": "fcm",
                               "pushToken": "pk-1", "appId": APP})
+            rc, out, _ = d.ctl("workers")
+            rtd.check(rc == 0 and any(l.split()[:2] == ["push", "0"]
+                                      for l in out.split("\n")),
+                      "routingctl workers lists push 0 (%r)" % out)
             # in flight when the push worker dies: sent again after
             gw.set_mode("hang")
             d.send(alice, rtd.envelope("bob"))
@@ -39,6 +43,9 @@ def test():
                          "the push worker respawned")
             rtd.check(gw.wait(2, 10), "the job is sent again by the new "
                       "push worker (at least once)")
+            got = d.metrics().get(
+                'routingd_worker_restarts_total{role="push"}')
+            rtd.check(got == 1, "the respawn is counted (%s)" % got)
 
             # the gateway down while the whole daemon is killed
             gw.set_mode(503)
