@@ -1,0 +1,95 @@
+#!/bin/sh
+# tests/bench/push.sh: do durable accepts slow down when the push gateway
+# is down?  Same daemon, same generator, one run, three phases.
+#
+#   tests/bench/push.sh [seconds] [conns] [pipeline] [users]
+#
+# Starts a small push gateway (Python, 127.0.0.1:18090, answering 200
+# {"rejected":[]} to every push) and the built daemon (src/routingd, on
+# 18082/18083, see lib.sh) with push_gateway_url pointing at it.  Each of
+# the --users recipients (bench-0 ... bench-N-1) registers its device
+# "default" with a push target, so that every accepted message writes a
+# push job in its commit.  Then tests/bench/rtdbench send runs for
+# [seconds] three times:
+#   up:    the gateway answers (pushes are sent, one per device per
+#          push_coalesce)
+#   down:  the gateway is killed (every push attempt is refused at
+#          connect, then retried with backoff)
+#   hung:  a gateway that accepts connections and never answers (every
+#          attempt waits for the push worker's 10 s timeout)
+# and prints accepts/s of each, with the push counters.  A measuring
+# tool: run it by hand on a quiet machine (make bench first); CI does
+# not.
+set -eu
+cd "$(dirname "$0")/../.."
+secs=${1:-10}; conns=${2:-200}; pipe=${3:-4}; users=${4:-1000}
+. ./tests/bench/lib.sh
+bench_need ./tests/bench/rtdbench
+gw=
+gateway() {	# gateway up|hung: (re)start the fake gateway on 18090
+	[ -n "$gw" ] && { kill "$gw" 2>/dev/null; wait "$gw" 2>/dev/null || :; }
+	/usr/bin/python3 - "$1" <<'PY' &
+import http.server, socket, sys, time
+if sys.argv[1] == "hung":
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 18090))
+    s.listen(64)
+    held = []
+    while True:
+        held.append(s.accept()[0])
+class G(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        b = b'{"rejected":[]}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+http.server.ThreadingHTTPServer.allow_reuse_address = True
+http.server.ThreadingHTTPServer(("127.0.0.1", 18090), G).serve_forever()
+PY
+	gw=$!
+	sleep 0.5
+}
+gateway up
+bench_start rtdpush <<CONF
+push_gateway_url = http://127.0.0.1:18090/_matrix/push/v1/notify
+CONF
+trap 'kill "$gw" 2>/dev/null; if [ -n "$pid" ]; then kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null; fi; rm -rf "$dir"' EXIT
+ctl="./routingctl/routingctl -s $dir/ctl.sock"
+i=0
+while [ $i -lt "$users" ]; do
+	tok=$($ctl token "bench-$i")
+	curl -sf -o /dev/null -H "Authorization: Bearer $tok" \
+	    -H 'Content-Type: application/json' \
+	    -d "{\"platform\":\"fcm\",\"pushToken\":\"bench-token-$i\",\"appId\":\"org.example.bench\"}" \
+	    http://127.0.0.1:18082/api/devices
+	i=$((i + 1))
+done
+phase() {
+	a0=$(bench_metric routingd_messages_accepted_total)
+	t0=$(date +%s.%N)
+	./tests/bench/rtdbench --port 18082 \
+	    --secret-file "$dir/data/jwt.secret" --conns "$conns" \
+	    --pipeline "$pipe" --users "$users" --seconds "$secs" send \
+	    >/dev/null
+	t1=$(date +%s.%N)
+	a1=$(bench_metric routingd_messages_accepted_total)
+	printf '%-5s accepts %8.0f/s  push sent %s failed %s retried %s outbox %s\n' \
+	    "$1" "$(awk -v a="$a0" -v b="$a1" -v s="$t0" -v e="$t1" \
+	    'BEGIN { print (b - a) / (e - s) }')" \
+	    "$(bench_metric routingd_push_sent_total)" \
+	    "$(bench_metric routingd_push_failed_total)" \
+	    "$(bench_metric routingd_push_retried_total)" \
+	    "$(bench_metric routingd_push_outbox_jobs)"
+}
+phase up
+kill "$gw"; wait "$gw" 2>/dev/null || :; gw=
+phase down
+gateway hung
+phase hung
