@@ -540,8 +540,10 @@ ph_conn_open(struct ph_client *cl, const char **err)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG | (cl->cl_host_ip ? AI_NUMERICHOST :
-	    0);
+	/* no AI_ADDRCONFIG: it drops every address on a host with only
+	 * loopback; an unusable family fails at connect(2), and the next
+	 * address is tried */
+	hints.ai_flags = cl->cl_host_ip ? AI_NUMERICHOST : 0;
 	if (getaddrinfo(cl->cl_host, cl->cl_port, &hints, &c->c_ai) != 0) {
 		c->c_ai = NULL;
 		ph_conn_free(c);
@@ -1097,7 +1099,8 @@ ph_read(struct ph_conn *c)
 			}
 			if (ph_ssl_want(c, rv) == 1)
 				return (1);
-			/* an EOF without close_notify counts as an EOF */
+			/* a TLS failure, or an EOF without close_notify,
+			 * ends the input like an EOF */
 			return (0);
 		}
 		n = recv(c->c_fd, c->c_in + c->c_inlen, c->c_incap -
@@ -1166,8 +1169,9 @@ ph_step_read(struct ph_conn *c)
 static void
 ph_step_idle(struct ph_conn *c)
 {
-	char	 buf[256];
-	int	 rv;
+	struct ph_client	*cl;
+	char			 buf[256];
+	int			 rv;
 
 	if (c->c_ssl != NULL) {
 		ERR_clear_error();
@@ -1177,7 +1181,9 @@ ph_step_idle(struct ph_conn *c)
 	} else if (recv(c->c_fd, buf, sizeof(buf), 0) == -1 &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
+	cl = c->c_client;
 	ph_conn_free(c);
+	ph_kick(cl);
 }
 
 /* Runs c's state machine as far as it goes. */

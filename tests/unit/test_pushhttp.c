@@ -53,7 +53,10 @@ enum mode {
 	M_CONN_CLOSE,		/* answers with Connection: close, closes */
 	M_DROP_SECOND,		/* closes, unanswered, a 2nd request per conn */
 	M_SLOW,			/* answers like M_CL after 100 ms */
-	M_HUGE			/* 200 with a 100000-byte body */
+	M_HUGE,			/* 200 with a 100000-byte body */
+	M_RAW,			/* writes T.raw, closes if T.raw_close */
+	M_TRICKLE,		/* writes T.raw a byte at a time */
+	M_ONLY_FIRST		/* answers the first request, closes on others */
 };
 
 struct srv {
@@ -98,6 +101,8 @@ static struct {
 	char		 ca[128], otherca[128], cert[128], key[128];
 	char		 wcert[128], wkey[128];	/* for wrong.example */
 	int		 wrong;		/* the next TLS server uses wcert */
+	const char	*raw;		/* M_RAW's and M_TRICKLE's answer */
+	int		 raw_close;
 } T;
 
 static double
@@ -201,6 +206,7 @@ s_answer(struct sconn *sc, int mode, const char *body, size_t blen)
 	case M_CL:
 	case M_CLOSE_IDLE:
 	case M_DROP_SECOND:
+	case M_ONLY_FIRST:
 		s_printf(sc, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
 		    "X-Test: 1\r\n\r\necho:%.*s", blen + 5, (int)blen, body);
 		break;
@@ -217,6 +223,15 @@ s_answer(struct sconn *sc, int mode, const char *body, size_t blen)
 	case M_500:
 		s_printf(sc, "HTTP/1.1 500 Internal Server Error\r\n"
 		    "Content-Length: 4\r\n\r\noops");
+		break;
+	case M_RAW:
+		s_write(sc, T.raw, strlen(T.raw));
+		break;
+	case M_TRICKLE:
+		for (; *T.raw != '\0' && !atomic_load(&sc->s->stop); T.raw++) {
+			s_write(sc, T.raw, 1);
+			usleep(2000);
+		}
 		break;
 	case M_HUGE:
 		memset(huge, 'x', sizeof(huge));
@@ -256,8 +271,10 @@ s_conn(void *arg)
 			continue;
 		if (mode == M_DROP_SECOND && n >= 2)
 			break;
+		if (mode == M_ONLY_FIRST && atomic_load(&s->requests) > 1)
+			break;
 		s_answer(sc, mode, buf + bodyoff, (size_t)len - bodyoff);
-		if (mode == M_CONN_CLOSE)
+		if (mode == M_CONN_CLOSE || (mode == M_RAW && T.raw_close))
 			break;
 		if (mode == M_CLOSE_IDLE) {
 			usleep(50 * 1000);
@@ -310,27 +327,42 @@ static void
 srv_start_at(const char *addr, int mode, int tls)
 {
 	struct srv		*s = &T.srv;
-	struct sockaddr_in	 sin;
-	socklen_t		 sl = sizeof(sin);
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 sl;
 	struct timeval		 tv = { 0, 20 * 1000 };
 	int			 one = 1;
 
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->mu, NULL);
 	atomic_store(&s->mode, mode);
-	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(addr, ':') != NULL) {
+		sin6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr),
+		    1);
+		sl = sizeof(*sin6);
+	} else {
+		sin->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+		sl = sizeof(*sin);
+	}
+	s->lfd = socket(ss.ss_family, SOCK_STREAM, 0);
 	assert_true(s->lfd >= 0);
 	(void)setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	(void)setsockopt(s->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, addr, &sin.sin_addr), 1);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sin, sizeof(sin)),
-	    0);
+	if (bind(s->lfd, (struct sockaddr *)&ss, sl) == -1 &&
+	    ss.ss_family == AF_INET6) {
+		(void)close(s->lfd);
+		skip();			/* no IPv6 loopback here */
+	}
 	assert_int_equal(listen(s->lfd, 64), 0);
-	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sin, &sl),
+	sl = sizeof(ss);
+	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&ss, &sl),
 	    0);
-	s->port = ntohs(sin.sin_port);
+	s->port = ntohs(ss.ss_family == AF_INET6 ? sin6->sin6_port :
+	    sin->sin_port);
 	if (tls) {
 		s->ctx = SSL_CTX_new(TLS_server_method());
 		assert_non_null(s->ctx);
@@ -445,6 +477,8 @@ setup(void **state)
 	memset(T.res, 0, sizeof(T.res));
 	T.ndone = 0;
 	T.wrong = 0;
+	T.raw = NULL;
+	T.raw_close = 0;
 	T.loop = ev_loop_new(EVFLAG_AUTO);
 	return (T.loop == NULL ? -1 : 0);
 }
@@ -848,6 +882,129 @@ test_queue_bound(void **state)
 	assert_int_equal(T.ndone, 0);
 }
 
+static void
+test_ipv6(void **state)
+{
+	struct ph_client	*cl;
+	char			 host[64];
+
+	srv_start_at("::1", M_CL, 0);
+	cl = client("http", "[::1]", "/v6", NULL, 1, 2.0);
+	post(cl, "six", 0);
+	run_until(1, WAIT);
+	assert_int_equal(T.res[0].status, 200);
+	assert_string_equal(T.res[0].body, "echo:six");
+	snprintf(host, sizeof(host), "\r\nHost: [::1]:%d\r\n", T.srv.port);
+	pthread_mutex_lock(&T.srv.mu);
+	assert_non_null(strstr(T.srv.lastreq, host));
+	pthread_mutex_unlock(&T.srv.mu);
+	ph_free(cl);
+}
+
+/* One raw answer to one post: its status, body (or error). */
+static void
+raw_case(const char *raw, int close_after, int status, const char *body,
+    const char *err)
+{
+	struct ph_client	*cl;
+
+	T.raw = raw;
+	T.raw_close = close_after;
+	T.ndone = 0;
+	memset(&T.res[0], 0, sizeof(T.res[0]));
+	cl = client("http", "127.0.0.1", "/", NULL, 1, 2.0);
+	post(cl, "x", 0);
+	run_until(1, WAIT);
+	assert_int_equal(T.res[0].called, 1);
+	if (T.res[0].status != status)
+		fail_msg("%s: status %d (%s), not %d", raw, T.res[0].status,
+		    T.res[0].err ? T.res[0].err : "", status);
+	if (err != NULL)
+		assert_string_equal(T.res[0].err, err);
+	else {
+		assert_null(T.res[0].err);
+		assert_string_equal(T.res[0].body, body);
+	}
+	ph_free(cl);
+}
+
+static void
+test_answers(void **state)
+{
+	srv_start(M_RAW, 0);
+	raw_case("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n"
+	    "content-length:  2 \r\n\r\nok", 0, 201, "ok", NULL);
+	raw_case("HTTP/1.1 204 No Content\r\n\r\n", 0, 204, "", NULL);
+	raw_case("HTTP/1.1 200 OK\r\n\r\nuntil the end", 1, 200,
+	    "until the end", NULL);
+	raw_case("HTTP/1.0 202 Accepted\r\nContent-Length: 1\r\n\r\ny", 0,
+	    202, "y", NULL);
+	raw_case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "3\r\nabc\r\n0\r\n\r\n", 0, 200, "abc", NULL);
+	raw_case("HELLO\r\n\r\n", 1, -1, NULL, "bad answer");
+	raw_case("HTTP/1.1 2x0 OK\r\n\r\n", 1, -1, NULL, "bad answer");
+	raw_case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "zz\r\nabc\r\n0\r\n\r\n", 1, -1, NULL, "bad answer");
+	raw_case("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 1,
+	    -1, NULL, "bad answer");
+	raw_case("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 1,
+	    -1, NULL, "bad answer");
+	raw_case("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+	    "Content-Length: 1\r\n\r\nx", 1, -1, NULL, "bad answer");
+	raw_case("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999"
+	    "\r\n\r\n", 1, -1, NULL, "answer too large");
+	raw_case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "20000\r\n", 1, -1, NULL, "answer too large");
+	raw_case("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", 1, -1, NULL,
+	    "bad answer");
+}
+
+/* The answer arrives a byte at a time: every split point parses. */
+static void
+test_trickle(void **state)
+{
+	struct ph_client	*cl;
+
+	srv_start(M_TRICKLE, 0);
+	T.raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "4;a=b\r\nslow\r\n1\r\n!\r\n0\r\nT: 1\r\n\r\n";
+	cl = client("http", "127.0.0.1", "/", NULL, 1, 3.0);
+	post(cl, "x", 0);
+	run_until(1, WAIT);
+	assert_int_equal(T.res[0].status, 200);
+	assert_string_equal(T.res[0].body, "slow!");
+	ph_free(cl);
+}
+
+/* A request that fails on a new connection is not retried, and a retry
+ * is not retried. */
+static void
+test_no_second_retry(void **state)
+{
+	struct ph_client	*cl;
+
+	srv_start(M_ONLY_FIRST, 0);
+	cl = client("http", "127.0.0.1", "/", NULL, 1, 2.0);
+	post(cl, "one", 0);
+	run_until(1, WAIT);
+	assert_int_equal(T.res[0].status, 200);
+	post(cl, "two", 1);
+	run_until(2, WAIT);
+	assert_int_equal(T.res[1].called, 1);
+	assert_int_equal(T.res[1].status, -1);
+	assert_string_equal(T.res[1].err, "connection closed");
+	assert_int_equal(atomic_load(&T.srv.requests), 3);
+	assert_int_equal(atomic_load(&T.srv.accepted), 2);
+	/* a new connection that fails at once: no retry */
+	post(cl, "three", 2);
+	run_until(3, WAIT);
+	assert_int_equal(T.res[2].status, -1);
+	assert_string_equal(T.res[2].err, "connection closed");
+	assert_int_equal(atomic_load(&T.srv.requests), 4);
+	assert_int_equal(atomic_load(&T.srv.accepted), 3);
+	ph_free(cl);
+}
+
 /* ------------------------------------------------------------------ */
 /* TLS */
 
@@ -1022,6 +1179,10 @@ main(void)
 		TEST(test_free_inflight),
 		TEST(test_free_from_done),
 		TEST(test_bad_urls),
+		TEST(test_ipv6),
+		TEST(test_answers),
+		TEST(test_trickle),
+		TEST(test_no_second_retry),
 		TEST(test_post_args),
 		TEST(test_queue_bound),
 		TEST(test_tls_ok),
