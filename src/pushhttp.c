@@ -14,10 +14,10 @@
  * - Requests reach connections only from the kick timer, so ph_post never
  *   calls done.
  * - done is called once per request, after the request has left every
- *   list, its connection is settled and its memory is freed or owned by
- *   the caller's stack; the caller may call ph_free from it, so after
- *   each call the code checks cl_alive (see cl_alivep) and touches
- *   nothing more if the client is gone.
+ *   list, its connection is settled (idle, or freed) and the request is
+ *   freed (the answer body given to done is freed after it returns).
+ *   done may call ph_free, which clears the flag cl_alivep points to:
+ *   ph_req_end then returns -1 and its caller touches nothing more.
  * - A request's timer runs from its first connection to its end.
  * - An idle connection still watches EV_READ: any byte or EOF there closes
  *   it (the server closed it, or broke the protocol).
@@ -117,7 +117,7 @@ struct ph_client {
 	struct ph_connq		 cl_conns;
 	unsigned		 cl_nconns;
 	ev_timer		 cl_kick;
-	int			*cl_alivep;	/* callback's liveness flag */
+	int			*cl_alivep;	/* ph_free clears it, if set */
 };
 
 /* The outcome of parsing an answer. */
@@ -958,9 +958,13 @@ ph_tls_start(struct ph_conn *c)
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->c_ssl),
 		    cl->cl_host) != 1)
 			return (-1);
-	} else if (SSL_set_tlsext_host_name(c->c_ssl, cl->cl_host) != 1 ||
-	    SSL_set1_host(c->c_ssl, cl->cl_host) != 1)
-		return (-1);
+	} else {
+		if (SSL_set_tlsext_host_name(c->c_ssl, cl->cl_host) != 1 ||
+		    SSL_set1_host(c->c_ssl, cl->cl_host) != 1)
+			return (-1);
+		SSL_set_hostflags(c->c_ssl,
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	}
 	return (0);
 }
 

@@ -26,8 +26,8 @@
 struct ph_client;
 
 struct ph_config {
-	const char	*pc_url;	/* http://host[:port][/path] or https:// */
-	const char	*pc_ca_file;	/* PEM CA file for https; NULL: system */
+	const char	*pc_url;	/* http[s]://host[:port][/path] */
+	const char	*pc_ca_file;	/* PEM CAs for https; NULL: system */
 	unsigned	 pc_max_conns;	/* connections at most (>= 1) */
 	double		 pc_timeout;	/* s: per request, connect to answer */
 };
@@ -54,15 +54,16 @@ typedef void ph_done_cb(void *arg, int status, const char *body, size_t len,
  * no user info, no fragment.  For https it sets up a TLS context: TLS 1.2
  * at least, peer verification against pc_ca_file (or the system store
  * when NULL), host name (or IP address) check and SNI for host names.
- * Nothing connects yet.  cfg's strings are copied.  The host is resolved
+ * Nothing connects yet.  cfg is not kept: the URL is parsed into copies
+ * and the CA file is read now.  The host is resolved
  * with getaddrinfo(3), which blocks, each time a connection opens: meant
  * for numeric addresses and /etc/hosts names, or a fast local resolver.
  * Returns the client, or NULL with *err (if err is not NULL) set to a
  * static message: a bad URL, an unreadable CA file, max_conns 0, a
  * timeout not > 0, out of memory.
  */
-struct ph_client	*ph_new(struct ev_loop *loop, const struct ph_config *cfg,
-			    const char **err);
+struct ph_client	*ph_new(struct ev_loop *loop,
+			    const struct ph_config *cfg, const char **err);
 
 /*
  * Queues a POST of body (len bytes, copied) with Content-Type ctype to the
@@ -72,8 +73,9 @@ struct ph_client	*ph_new(struct ev_loop *loop, const struct ph_config *cfg,
  * on a reused keep-alive connection before any byte of the answer arrived
  * is sent once more on a new connection.
  * Returns 0, or -1 with errno set and done never called: ENOMEM, EINVAL
- * (ctype NULL, empty or with a control character), or EAGAIN when
- * PH_QUEUE_MAX requests are already queued or in flight.
+ * (ctype NULL, empty or with a control character, done NULL, or body NULL
+ * with len > 0), or EAGAIN when PH_QUEUE_MAX requests are already queued
+ * or in flight.
  */
 int			 ph_post(struct ph_client *cl, const char *ctype,
 			    const char *body, size_t len, ph_done_cb *done,

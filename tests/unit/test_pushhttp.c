@@ -56,7 +56,7 @@ enum mode {
 	M_HUGE,			/* 200 with a 100000-byte body */
 	M_RAW,			/* writes T.raw, closes if T.raw_close */
 	M_TRICKLE,		/* writes T.raw a byte at a time */
-	M_ONLY_FIRST		/* answers the first request, closes on others */
+	M_ONLY_FIRST		/* answers the 1st request, closes on others */
 };
 
 struct srv {
@@ -801,7 +801,8 @@ test_bad_urls(void **state)
 		"http://example.com/#frag", "http://ex!ample.com/", NULL
 	};
 	static const char *good[] = {
-		"http://example.com", "HTTPS://example.com/", "http://[::1]:8080/x?y",
+		"http://example.com", "HTTPS://example.com/",
+		"http://[::1]:8080/x?y",
 		"http://127.0.0.1:1/", "http://example.com?q=1", NULL
 	};
 	struct ph_config	 cfg = { NULL, NULL, 1, 1.0 };
