@@ -4029,9 +4029,8 @@ qs_job_outcome(struct qstore *qs, struct qs_job *j, uint32_t gen,
 		if (j->j_high != 0 && !qs_gen_after(j->j_high, gen))
 			j->j_high = 0;
 		break;
-	case QS_PUSH_SKIP:
-		if (gen == j->j_gen)
-			qs_job_sleep(j);
+	case QS_PUSH_SKIP:		/* a stale gen changes nothing */
+		qs_job_sleep(j);
 		break;
 	case QS_PUSH_RETRY:
 		j->j_attempts++;
@@ -4061,7 +4060,7 @@ qs_push_done_txn(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
 		j.j_last_push = now_ms;
 	else
 		qs_job_outcome(qs, &j, gen, outcome, now_ms, retry_at_ms);
-	if (old.j_pending && outcome == QS_PUSH_DROP) {
+	if (outcome == QS_PUSH_DROP) {
 		if ((rc = qs_meta_get(qs, txn, "outbox_dropped", &n)) != QS_OK)
 			return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
 			    "meta outbox_dropped missing") : rc);
