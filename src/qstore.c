@@ -24,6 +24,8 @@
  *   outlives its txn (callbacks copy), or an update of the txn (a put may
  *   move what an earlier get pointed to).
  * - A handle works only in the process that opened it (pid check).
+ * - A push job exists only for a device with a push target; it is
+ *   pending exactly when outdue has an entry for it, at its due time.
  * - Low-level module: never logs, never exits.
  *
  * ON-DISK LAYOUT (schema 5).  Integers are big-endian and fixed-width so
@@ -378,7 +380,7 @@ struct qs_job {
 	uint32_t	 j_gen;
 	int		 j_pending;
 	uint32_t	 j_attempts;
-	uint32_t	 j_high;		/* gen of the newest high msg, 0 */
+	uint32_t	 j_high;		/* gen of a high msg unsent, 0 */
 	uint64_t	 j_since;
 	uint64_t	 j_due;
 	uint64_t	 j_last_push;
@@ -1623,6 +1625,13 @@ qs_job_delete(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k)
 	return (rc == QS_NOTFOUND ? QS_CORRUPT : rc);
 }
 
+/* a + b, or UINT64_MAX when that does not fit. */
+static uint64_t
+qs_add_sat(uint64_t a, uint64_t b)
+{
+	return (b > UINT64_MAX - a ? UINT64_MAX : a + b);
+}
+
 /* Make j, an idle job, pending since now_ms and due at due. */
 static void
 qs_job_wake(struct qs_job *j, uint64_t now_ms, uint64_t due)
@@ -1664,8 +1673,8 @@ qs_job_message(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
 	if (!j.j_pending) {
 		due = now_ms;
 		if (!high && j.j_last_push != 0 &&
-		    j.j_last_push + qs->qs_coalesce > now_ms)
-			due = j.j_last_push + qs->qs_coalesce;
+		    qs_add_sat(j.j_last_push, qs->qs_coalesce) > now_ms)
+			due = qs_add_sat(j.j_last_push, qs->qs_coalesce);
 		qs_job_wake(&j, now_ms, due);
 	} else if (high && j.j_due > now_ms)
 		j.j_due = now_ms;
@@ -3914,7 +3923,8 @@ qs_push_emit(struct qstore *qs, MDB_txn *txn, const MDB_val *k, uint64_t due,
 		return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT, "outdue "
 		    "entry without its job, push target or queue") : rc);
 	if (!j.j_pending || j.j_due != due)
-		return (qs_seterr(qs, QS_CORRUPT, "outdue and outbox disagree"));
+		return (qs_seterr(qs, QS_CORRUPT, "outdue and outbox "
+		    "disagree"));
 	if (qs_push_decode(&pu, &v) != QS_OK)
 		return (qs_seterr(qs, QS_CORRUPT, "bad push record"));
 	memset(&pj, 0, sizeof(pj));
@@ -4024,7 +4034,7 @@ qs_job_outcome(struct qstore *qs, struct qs_job *j, uint32_t gen,
 			break;
 		}
 		j->j_attempts = 0;
-		j->j_due = now_ms + qs->qs_coalesce;
+		j->j_due = qs_add_sat(now_ms, qs->qs_coalesce);
 		j->j_since = j->j_last_msg != 0 ? j->j_last_msg : now_ms;
 		if (j->j_high != 0 && !qs_gen_after(j->j_high, gen))
 			j->j_high = 0;
@@ -4113,7 +4123,7 @@ qs_push_disconnect_txn(struct qstore *qs, MDB_txn *txn,
 	had = rc == QS_OK;
 	j = old;
 	j.j_gen++;
-	due = delay_ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + delay_ms;
+	due = qs_add_sat(now_ms, delay_ms);
 	if (!j.j_pending)
 		qs_job_wake(&j, now_ms, due);
 	else if (due < j.j_due)

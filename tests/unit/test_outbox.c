@@ -8,11 +8,12 @@
  * makes one pending job with its unread count, a burst makes one job,
  * coalescing after a send, high priority due at once, the outcomes
  * (sent, skipped, retried, dropped) with current and stale generations,
- * disconnects, the outbox off, held messages, removals of the target or
- * the device and the idle sweep, the due order and next due time, the
- * stats counters, rollback with the message's txn, durability across
- * reopen, and the migration of a schema-4 store
- * (tests/unit/data/qstore/schema4.dump, loaded with mdb_load).
+ * disconnects, due times that saturate, the outbox off, held messages,
+ * removals of the target or the device and the idle sweep, the due
+ * order and next due time, the stats counters, rollback with the
+ * message's txn, durability across reopen, and the migration of a
+ * schema-4 store (tests/unit/data/qstore/schema4.dump, loaded with
+ * mdb_load).
  *
  * Forked children never use cmocka: they report through their exit
  * status and leave with _exit().
@@ -73,7 +74,7 @@ struct job {
 
 struct jobs {
 	size_t		 n;
-	size_t		 stop_at;	/* return 1 after this many (0: never) */
+	size_t		 stop_at;	/* stop after this many (0: never) */
 	struct job	 j[MAXJOBS];
 };
 
@@ -598,6 +599,33 @@ test_disconnect(void **state)
 	assert_int_equal(due(f->qs, UINT64_MAX, MAXJOBS)->n, 0);
 }
 
+/* Due times that do not fit stop at UINT64_MAX instead of wrapping. */
+static void
+test_saturate(void **state)
+{
+	struct fix	*f = *state;
+	uint32_t	 gen;
+
+	qs_push_config(f->qs, 1, UINT64_MAX);
+	reg(f->qs, "alice", "phone", "tokA", T0);
+	send(f->qs, "alice", 0, T0);
+	gen = due1(f->qs, T0)->gen;
+	send(f->qs, "alice", 0, T0 + 1);
+	assert_int_equal(done(f->qs, "alice", "phone", gen, QS_PUSH_SENT,
+	    T0 + 2, 0), QS_OK);
+	assert_int_equal(next_due(f->qs), UINT64_MAX);
+	assert_int_equal(due(f->qs, UINT64_MAX - 1, MAXJOBS)->n, 0);
+	assert_int_equal(due1(f->qs, UINT64_MAX)->since, T0 + 1);
+	assert_int_equal(done(f->qs, "alice", "phone", gen + 1, QS_PUSH_SENT,
+	    T0 + 3, 0), QS_OK);
+	send(f->qs, "alice", 0, T0 + 4);	/* last push + interval */
+	assert_int_equal(next_due(f->qs), UINT64_MAX);
+	assert_int_equal(done(f->qs, "alice", "phone", gen + 2, QS_PUSH_SKIP,
+	    T0 + 5, 0), QS_OK);
+	disconnect(f->qs, "alice", "phone", T0 + 6, UINT64_MAX);
+	assert_int_equal(next_due(f->qs), UINT64_MAX);
+}
+
 /* With the outbox off nothing is written; a held message makes no job. */
 static void
 test_disabled_and_held(void **state)
@@ -938,6 +966,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_outcomes, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_disconnect, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_saturate, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_disabled_and_held,
 		    fix_setup, fix_teardown),
