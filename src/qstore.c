@@ -24,9 +24,11 @@
  *   outlives its txn (callbacks copy), or an update of the txn (a put may
  *   move what an earlier get pointed to).
  * - A handle works only in the process that opened it (pid check).
+ * - A push job exists only for a device with a push target; it is
+ *   pending exactly when outdue has an entry for it, at its due time.
  * - Low-level module: never logs, never exits.
  *
- * ON-DISK LAYOUT (schema 4).  Integers are big-endian and fixed-width so
+ * ON-DISK LAYOUT (schema 5).  Integers are big-endian and fixed-width so
  * that LMDB's memcmp order is numeric order.  An id component is
  * u8 len || bytes (1..128 bytes, 0x21-0x7e); "qkey" below is
  * u8 ulen || user || u8 dlen || device, and the held queue of a user (its
@@ -65,6 +67,15 @@
  *   push    qkey                              01 || registered ms ||
  *                                             u8 n || platform || u8 n ||
  *                                             app id || be16 n || token
+ *   meta    "outbox_dropped"                  01 || be64 push jobs given up
+ *   outbox  qkey (a device with a push        01 || be32 gen || u8 state
+ *           target)                           (0 idle, 1 pending) || be32
+ *                                             attempts || be32 high gen
+ *                                             (0: no high message unsent)
+ *                                             || be64 since ms || be64 due
+ *                                             ms || be64 last push ms ||
+ *                                             be64 last message ms
+ *   outdue  be64 due ms || qkey               01 || be64 since ms
  *
  * Two stages.  qs_enqueue appends one log entry per message (MDB_APPEND:
  * a batch of messages fills consecutive pages, whatever the recipients),
@@ -108,6 +119,20 @@
  * gone.  Log entries are not indexed: fetches skip them once expired and
  * the settle drops them (the daemon settles everything once a second).
  *
+ * The push outbox.  outbox holds at most one job per device, and only
+ * for a device with a push target (push_remove, device delete and the
+ * idle sweep delete it with the target).  outdue has one entry per
+ * pending job, keyed by its due time, and none for an idle one, so a
+ * push worker finds the due jobs by a range read from the start.  A
+ * job's generation grows with every message (and disconnect) that makes
+ * or keeps it pending; a send reports the generation it saw, so a send
+ * that raced a new message does not make the job idle.  The high gen is
+ * the generation of the newest message of priority >= PRIO_HIGH not yet
+ * announced; the last message time becomes the job's since time when a
+ * send raced newer messages.  An idle job keeps its last push time (the
+ * coalescing interval) and its generation; its since and due times are
+ * 0.
+ *
  * Why this layout:
  * - The log.  Schema 1 wrote each message straight into msgs, keyed by
  *   queue: a batch of 200 messages to 1000 recipients dirtied about one
@@ -141,7 +166,12 @@
  *   stale entry can ever land in a new device's queue.
  * - Lanes are part of the msgs key, so "high lane first, FIFO within a
  *   lane" is plain key order there; in the log, one scan per lane.
- * - maxdbs is 8 and 7 are used: one is left for the push outbox.
+ * - maxdbs is 12 and 9 are used: room for later indexes without a
+ *   change of the env parameters every process must agree on.
+ * - The outbox job has a DBI of its own, not a field of the queues
+ *   value: most devices have no push target, and a job changes with
+ *   pushes, which never touch the queue.  The due index holds pending
+ *   jobs only, so the worker's walk costs what is due, not the devices.
  * - The held queue in queues (not a DBI of its own): the settle, the
  *   expiry sweep and qids treat it as any queue; only enqueue, adoption,
  *   the device list and the idle sweep look at the empty device part.
@@ -165,7 +195,12 @@
  *   connects, so the old times would make device_idle_ttl forget devices
  *   in use), and meta gains held_queues = 0.  Log, msgs, expiry, qids
  *   and push values are unchanged.  The test store of schema 3 is
- *   tests/unit/data/qstore/schema3.dump.
+ *   tests/unit/data/qstore/schema3.dump.  Schema 4 (no push outbox) is
+ *   migrated in qs_open: outbox and outdue are created empty, meta gains
+ *   outbox_dropped = 0 and the schema record becomes 5; nothing else
+ *   changes, so a push target gets its job with its next message.  A
+ *   schema 3 store takes both steps.  The test store of schema 4 is
+ *   tests/unit/data/qstore/schema4.dump.
  * - A value's version byte names its exact layout.  Readers reject unknown
  *   versions and unexpected lengths (QS_CORRUPT) instead of guessing.  A
  *   release that writes a new value version also bumps the schema, so an
@@ -230,6 +265,8 @@
 #define QS_MSGID_LEN	17		/* lane letter, 16 hex digits */
 #define QS_FORGET_MAX	64		/* queues one qs_forget_idle deletes */
 #define QS_FORGET_MSGS	20000		/* and messages, about (txn size) */
+#define QS_JOB_LEN	46		/* bytes of an outbox value */
+#define QS_DKEY_MAX	(8 + QS_QKEY_MAX)	/* outdue key */
 
 enum qs_db {
 	QS_DB_META = 0,
@@ -239,11 +276,14 @@ enum qs_db {
 	QS_DB_EXPIRY,
 	QS_DB_PUSH,
 	QS_DB_LOG,
+	QS_DB_OUTBOX,
+	QS_DB_OUTDUE,
 	QS_DB_COUNT
 };
 
 static const char *const qs_db_names[QS_DB_COUNT] = {
-	"meta", "queues", "qids", "msgs", "expiry", "push", "log"
+	"meta", "queues", "qids", "msgs", "expiry", "push", "log", "outbox",
+	"outdue"
 };
 
 struct qstore {
@@ -263,6 +303,8 @@ struct qstore {
 	struct qs_effects qs_fx;		/* of the last write call */
 	unsigned char	 qs_idle_pos[QS_QKEY_MAX]; /* next key to sweep */
 	size_t		 qs_idle_len;		/* 0: from the start */
+	int		 qs_outbox;		/* qs_push_config enabled */
+	uint64_t	 qs_coalesce;		/* ms between two pushes */
 	char		 qs_err[QS_ERRLEN];
 };
 
@@ -331,6 +373,18 @@ struct qs_push {
 	char		 p_platform[QS_PLATFORM_MAX + 1];
 	char		 p_app[QS_APPID_MAX + 1];
 	char		 p_token[QS_TOKEN_MAX + 1];
+};
+
+/* A decoded outbox value (a push job). */
+struct qs_job {
+	uint32_t	 j_gen;
+	int		 j_pending;
+	uint32_t	 j_attempts;
+	uint32_t	 j_high;		/* gen of a high msg unsent, 0 */
+	uint64_t	 j_since;
+	uint64_t	 j_due;
+	uint64_t	 j_last_push;
+	uint64_t	 j_last_msg;
 };
 
 /* State of one page walk over a device queue. */
@@ -1449,6 +1503,216 @@ qs_queue_fix(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
 }
 
 /* ------------------------------------------------------------------ */
+/* Push jobs (the outbox) and their due index                          */
+/* ------------------------------------------------------------------ */
+
+static void
+qs_job_encode(unsigned char *p, const struct qs_job *j)
+{
+	p[0] = QS_FMT;
+	qs_be32_put(p + 1, j->j_gen);
+	p[5] = j->j_pending ? 1 : 0;
+	qs_be32_put(p + 6, j->j_attempts);
+	qs_be32_put(p + 10, j->j_high);
+	qs_be64_put(p + 14, j->j_since);
+	qs_be64_put(p + 22, j->j_due);
+	qs_be64_put(p + 30, j->j_last_push);
+	qs_be64_put(p + 38, j->j_last_msg);
+}
+
+static int
+qs_job_decode(struct qs_job *j, const MDB_val *v)
+{
+	const unsigned char	*p = v->mv_data;
+
+	if (v->mv_size != QS_JOB_LEN || p[0] != QS_FMT || p[5] > 1)
+		return (QS_CORRUPT);
+	j->j_gen = qs_be32_get(p + 1);
+	j->j_pending = p[5];
+	j->j_attempts = qs_be32_get(p + 6);
+	j->j_high = qs_be32_get(p + 10);
+	j->j_since = qs_be64_get(p + 14);
+	j->j_due = qs_be64_get(p + 22);
+	j->j_last_push = qs_be64_get(p + 30);
+	j->j_last_msg = qs_be64_get(p + 38);
+	return (QS_OK);
+}
+
+/* The outdue key of a job of device key k due at due; its length. */
+static size_t
+qs_dkey_make(unsigned char *p, uint64_t due, const struct qs_qkey *k)
+{
+	qs_be64_put(p, due);
+	memcpy(p + 8, k->k_buf, k->k_len);
+	return (8 + k->k_len);
+}
+
+/* The job of device key k; QS_NOTFOUND if it has none. */
+static int
+qs_job_get(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
+    struct qs_job *j)
+{
+	MDB_val	 v;
+	int	 rc;
+
+	if ((rc = qs_get(qs, txn, QS_DB_OUTBOX, k->k_buf, k->k_len, &v)) !=
+	    QS_OK)
+		return (rc);
+	if (qs_job_decode(j, &v) != QS_OK)
+		return (qs_seterr(qs, QS_CORRUPT, "bad outbox record"));
+	return (QS_OK);
+}
+
+/* Delete the due index entry of job j (of key k) if it is pending. */
+static int
+qs_job_unindex(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
+    const struct qs_job *j)
+{
+	unsigned char	 dk[QS_DKEY_MAX];
+	size_t		 n;
+	int		 rc;
+
+	if (!j->j_pending)
+		return (QS_OK);
+	n = qs_dkey_make(dk, j->j_due, k);
+	rc = qs_del(qs, txn, QS_DB_OUTDUE, dk, n);
+	return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT, "outdue entry "
+	    "missing") : rc);
+}
+
+/*
+ * Write job j of key k, which was old (NULL: it had none), and make the
+ * due index agree: an entry at j's due time if it is pending, none else.
+ */
+static int
+qs_job_put(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
+    const struct qs_job *old, const struct qs_job *j)
+{
+	unsigned char	 dk[QS_DKEY_MAX], dv[9], jv[QS_JOB_LEN];
+	size_t		 n;
+	int		 rc, same;
+
+	same = old != NULL && old->j_pending && j->j_pending &&
+	    old->j_due == j->j_due && old->j_since == j->j_since;
+	if (!same && old != NULL &&
+	    (rc = qs_job_unindex(qs, txn, k, old)) != QS_OK)
+		return (rc);
+	if (!same && j->j_pending) {
+		n = qs_dkey_make(dk, j->j_due, k);
+		dv[0] = QS_FMT;
+		qs_be64_put(dv + 1, j->j_since);
+		if ((rc = qs_put(qs, txn, QS_DB_OUTDUE, dk, n, dv, sizeof(dv),
+		    NULL)) != QS_OK)
+			return (rc);
+	}
+	qs_job_encode(jv, j);
+	return (qs_put(qs, txn, QS_DB_OUTBOX, k->k_buf, k->k_len, jv,
+	    sizeof(jv), NULL));
+}
+
+/* Delete the job of key k and its due index entry (none: QS_OK). */
+static int
+qs_job_delete(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k)
+{
+	struct qs_job	 j;
+	int		 rc;
+
+	if ((rc = qs_job_get(qs, txn, k, &j)) != QS_OK)
+		return (rc == QS_NOTFOUND ? QS_OK : rc);
+	if ((rc = qs_job_unindex(qs, txn, k, &j)) != QS_OK)
+		return (rc);
+	rc = qs_del(qs, txn, QS_DB_OUTBOX, k->k_buf, k->k_len);
+	return (rc == QS_NOTFOUND ? QS_CORRUPT : rc);
+}
+
+/* a + b, or UINT64_MAX when that does not fit. */
+static uint64_t
+qs_add_sat(uint64_t a, uint64_t b)
+{
+	return (b > UINT64_MAX - a ? UINT64_MAX : a + b);
+}
+
+/* Make j, an idle job, pending since now_ms and due at due. */
+static void
+qs_job_wake(struct qs_job *j, uint64_t now_ms, uint64_t due)
+{
+	j->j_pending = 1;
+	j->j_since = now_ms;
+	j->j_attempts = 0;
+	j->j_due = due;
+}
+
+/* Make j idle: nothing to announce. */
+static void
+qs_job_sleep(struct qs_job *j)
+{
+	j->j_pending = 0;
+	j->j_attempts = 0;
+	j->j_high = 0;
+	j->j_since = j->j_due = 0;
+}
+
+/* A message of priority prio for the device of key k, which has a push
+ * target, at now_ms: see qs_push_config. */
+static int
+qs_job_message(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
+    int prio, uint64_t now_ms)
+{
+	struct qs_job	 old, j;
+	uint64_t	 due;
+	int		 rc, high = prio >= PRIO_HIGH;
+
+	memset(&old, 0, sizeof(old));
+	if ((rc = qs_job_get(qs, txn, k, &old)) != QS_OK && rc != QS_NOTFOUND)
+		return (rc);
+	j = old;
+	j.j_gen++;
+	j.j_last_msg = now_ms;
+	if (high)
+		j.j_high = j.j_gen;
+	if (!j.j_pending) {
+		due = now_ms;
+		if (!high && j.j_last_push != 0 &&
+		    qs_add_sat(j.j_last_push, qs->qs_coalesce) > now_ms)
+			due = qs_add_sat(j.j_last_push, qs->qs_coalesce);
+		qs_job_wake(&j, now_ms, due);
+	} else if (high && j.j_due > now_ms)
+		j.j_due = now_ms;
+	return (qs_job_put(qs, txn, k, rc == QS_OK ? &old : NULL, &j));
+}
+
+/*
+ * With the outbox on: a message of priority prio reached the devices of
+ * the user (key prefix pfx, plen bytes); bring the job of each one that
+ * has a push target up to date.
+ */
+static int
+qs_outbox_enqueue(struct qstore *qs, MDB_txn *txn, const unsigned char *pfx,
+    size_t plen, int prio, uint64_t now_ms)
+{
+	struct qs_qkey	 k;
+	MDB_cursor	*c;
+	MDB_val		 key, v;
+	int		 rc, first;
+
+	if ((rc = qs_cursor(qs, txn, QS_DB_PUSH, &c)) != QS_OK)
+		return (rc);
+	for (first = 1; (rc = qs_prefix_step(qs, c, pfx, plen, plen, first,
+	    &key, &v)) == QS_OK; first = 0) {
+		if (key.mv_size > QS_QKEY_MAX) {
+			rc = qs_seterr(qs, QS_CORRUPT, "bad push key");
+			break;
+		}
+		memcpy(k.k_buf, key.mv_data, key.mv_size);
+		k.k_len = key.mv_size;
+		if ((rc = qs_job_message(qs, txn, &k, prio, now_ms)) != QS_OK)
+			break;
+	}
+	mdb_cursor_close(c);
+	return (rc == QS_NOTFOUND ? QS_OK : rc);
+}
+
+/* ------------------------------------------------------------------ */
 /* Open and close                                                      */
 /* ------------------------------------------------------------------ */
 
@@ -1528,7 +1792,8 @@ qs_schema_create(struct qstore *qs, MDB_txn *txn)
 	    NULL)) != QS_OK ||
 	    (rc = qs_put(qs, txn, QS_DB_META, "next_seq", 8, qv, sizeof(qv),
 	    NULL)) != QS_OK ||
-	    (rc = qs_meta_put(qs, txn, "held_queues", 0)) != QS_OK)
+	    (rc = qs_meta_put(qs, txn, "held_queues", 0)) != QS_OK ||
+	    (rc = qs_meta_put(qs, txn, "outbox_dropped", 0)) != QS_OK)
 		return (rc);
 	return (qs_put(qs, txn, QS_DB_META, "next_qid", 8, qv, sizeof(qv),
 	    NULL));
@@ -1574,7 +1839,8 @@ qs_schema_check(struct qstore *qs, MDB_txn *txn, uint32_t *ver)
 }
 
 /*
- * Schema 3 to 4, in the open txn: every queues value gains the drop
+ * Schema 3 to 4, in the open txn (qs_migrate4 follows): every queues
+ * value gains the drop
  * marker (format 4), the meta counter of held queues starts at 0 (schema
  * 3 had none: its "default" queues made by sends stay devices), and
  * every device counts as seen now: schema 3 refreshed last-seen times
@@ -1615,13 +1881,27 @@ qs_migrate3(struct qstore *qs, MDB_txn *txn, uint64_t now_ms)
 		rc = qs_mdberr(qs, "migrating queues", mrc);
 	if (rc == QS_OK)
 		rc = qs_meta_put(qs, txn, "held_queues", 0);
-	if (rc == QS_OK) {
-		vb[0] = QS_FMT;
-		qs_be32_put(vb + 1, QS_SCHEMA_VERSION);
-		rc = qs_put(qs, txn, QS_DB_META, "schema", 6, vb,
-		    QS_SCHEMA_LEN, NULL);
-	}
 	return (rc);
+}
+
+/*
+ * Schema 4 to 5, in the open txn, once the DBIs are open (outbox and
+ * outdue were just created empty): meta gains the counter of dropped
+ * push jobs and the schema record is rewritten.  Push targets get their
+ * jobs from their next message.
+ */
+static int
+qs_migrate4(struct qstore *qs, MDB_txn *txn)
+{
+	unsigned char	 sv[QS_SCHEMA_LEN];
+	int		 rc;
+
+	if ((rc = qs_meta_put(qs, txn, "outbox_dropped", 0)) != QS_OK)
+		return (rc);
+	sv[0] = QS_FMT;
+	qs_be32_put(sv + 1, QS_SCHEMA_VERSION);
+	return (qs_put(qs, txn, QS_DB_META, "schema", 6, sv, sizeof(sv),
+	    NULL));
 }
 
 static uint64_t
@@ -1654,6 +1934,8 @@ qs_schema_setup(struct qstore *qs)
 	}
 	if (rc == QS_OK && ver == 3)
 		rc = qs_migrate3(qs, txn, qs_now_ms());
+	if (rc == QS_OK && ver < 5)
+		rc = qs_migrate4(qs, txn);
 	if (rc != QS_OK) {
 		mdb_txn_abort(txn);
 		return (rc);
@@ -2037,6 +2319,9 @@ qs_enqueue_txn(struct qstore *qs, MDB_txn *txn, const char *user,
 	if (rc == QS_OK && (rc = qs_enq_fanout(qs, txn, uk, uklen,
 	    es.es_ndev == 0, nm, qids, n)) == QS_OK)
 		rc = qs_log_append(qs, txn, nm, qids, n);
+	if (rc == QS_OK && qs->qs_outbox && es.es_ndev > 0)
+		rc = qs_outbox_enqueue(qs, txn, uk, uklen, nm->n_prio,
+		    nm->n_enqueued);
 	if (rc == QS_OK)
 		qs->qs_fx.ef_held = es.es_ndev == 0;
 	if (qids != stackq)
@@ -2261,7 +2546,9 @@ qs_push_remove(struct qstore *qs, const char *user, const char *device)
 	if (!id_valid(user) || !id_valid(device))
 		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
 	qs_qkey_make(&k, user, device);
-	return (qs_wdone(qs, qs_del(qs, txn, QS_DB_PUSH, k.k_buf, k.k_len)));
+	if ((rc = qs_del(qs, txn, QS_DB_PUSH, k.k_buf, k.k_len)) == QS_OK)
+		rc = qs_job_delete(qs, txn, &k);
+	return (qs_wdone(qs, rc));
 }
 
 /* Take every copy of queue q out of the log. */
@@ -2367,6 +2654,8 @@ qs_device_delete_txn(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
 		    rc != QS_NOTFOUND)
 			return (rc);
 	}
+	if ((rc = qs_job_delete(qs, txn, k)) != QS_OK)
+		return (rc);
 	rc = qs_del(qs, txn, QS_DB_PUSH, k->k_buf, k->k_len);
 	if (rc == QS_NOTFOUND)
 		return (found ? QS_OK : QS_NOTFOUND);
@@ -3486,6 +3775,48 @@ qs_effects(const struct qstore *qs, struct qs_effects *fx)
 	*fx = qs->qs_fx;
 }
 
+/*
+ * The outbox counters: pending jobs (entries of the due index), the
+ * oldest since time among them (a walk of the due index: its values
+ * carry the since times) and the jobs dropped.
+ */
+static int
+qs_outbox_stats(struct qstore *qs, MDB_txn *txn, struct qs_stats *st)
+{
+	const unsigned char	*p;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	MDB_stat		 ms;
+	uint64_t		 since;
+	int			 rc, mrc, op;
+
+	if ((rc = mdb_stat(txn, qs->qs_dbi[QS_DB_OUTDUE], &ms)) != 0)
+		return (qs_mdberr(qs, "mdb_stat", rc));
+	st->st_outbox = ms.ms_entries;
+	if ((rc = qs_meta_get(qs, txn, "outbox_dropped",
+	    &st->st_outbox_dropped)) != QS_OK)
+		return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
+		    "meta outbox_dropped missing") : rc);
+	if ((rc = qs_cursor(qs, txn, QS_DB_OUTDUE, &c)) != QS_OK)
+		return (rc);
+	for (op = MDB_FIRST; (mrc = mdb_cursor_get(c, &k, &v, op)) == 0;
+	    op = MDB_NEXT) {
+		p = v.mv_data;
+		if (v.mv_size != 9 || p[0] != QS_FMT) {
+			rc = qs_seterr(qs, QS_CORRUPT, "bad outdue record");
+			break;
+		}
+		since = qs_be64_get(p + 1);
+		if (st->st_outbox_oldest_ms == 0 ||
+		    since < st->st_outbox_oldest_ms)
+			st->st_outbox_oldest_ms = since;
+	}
+	mdb_cursor_close(c);
+	if (rc == QS_OK && mrc != MDB_NOTFOUND)
+		rc = qs_mdberr(qs, "mdb_cursor_get outdue", mrc);
+	return (rc);
+}
+
 static int
 qs_stats_txn(struct qstore *qs, MDB_txn *txn, struct qs_stats *st)
 {
@@ -3512,7 +3843,7 @@ qs_stats_txn(struct qstore *qs, MDB_txn *txn, struct qs_stats *st)
 		return (rc);
 	st->st_queues -= st->st_held < st->st_queues ? st->st_held :
 	    st->st_queues;
-	return (QS_OK);
+	return (qs_outbox_stats(qs, txn, st));
 }
 
 int
@@ -3539,6 +3870,284 @@ qs_stats(struct qstore *qs, struct qs_stats *st)
 	st->st_readers = info.me_numreaders;
 	st->st_max_readers = info.me_maxreaders;
 	return (QS_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* Push outbox                                                         */
+/* ------------------------------------------------------------------ */
+
+void
+qs_push_config(struct qstore *qs, int enabled, uint64_t coalesce_ms)
+{
+	if (qs == NULL)
+		return;
+	qs->qs_outbox = enabled != 0;
+	qs->qs_coalesce = coalesce_ms;
+}
+
+/* Split an outdue key into its due time and device key. */
+static int
+qs_dkey_split(struct qstore *qs, const MDB_val *dk, uint64_t *due,
+    MDB_val *k)
+{
+	if (dk->mv_size < 8 + 4 || dk->mv_size > QS_DKEY_MAX)
+		return (qs_seterr(qs, QS_CORRUPT, "bad outdue key"));
+	*due = qs_be64_get(dk->mv_data);
+	k->mv_data = (unsigned char *)dk->mv_data + 8;
+	k->mv_size = dk->mv_size - 8;
+	return (QS_OK);
+}
+
+/* Fill pj for the pending job of device key k due at due and call cb;
+ * *stop gets its answer. */
+static int
+qs_push_emit(struct qstore *qs, MDB_txn *txn, const MDB_val *k, uint64_t due,
+    qs_push_cb cb, void *arg, int *stop)
+{
+	char			 user[ID_MAX + 1], device[ID_MAX + 1];
+	struct qs_push_job	 pj;
+	struct qs_qkey		 qk;
+	struct qs_queue		 q;
+	struct qs_push		 pu;
+	struct qs_job		 j;
+	MDB_val			 v;
+	int			 rc;
+
+	if (qs_key_split(k, user, device) == -1)
+		return (qs_seterr(qs, QS_CORRUPT, "bad outdue key"));
+	memcpy(qk.k_buf, k->mv_data, k->mv_size);
+	qk.k_len = k->mv_size;
+	if ((rc = qs_job_get(qs, txn, &qk, &j)) != QS_OK ||
+	    (rc = qs_get(qs, txn, QS_DB_PUSH, qk.k_buf, qk.k_len, &v)) !=
+	    QS_OK || (rc = qs_queue_get(qs, txn, &qk, &q)) != QS_OK)
+		return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT, "outdue "
+		    "entry without its job, push target or queue") : rc);
+	if (!j.j_pending || j.j_due != due)
+		return (qs_seterr(qs, QS_CORRUPT, "outdue and outbox "
+		    "disagree"));
+	if (qs_push_decode(&pu, &v) != QS_OK)
+		return (qs_seterr(qs, QS_CORRUPT, "bad push record"));
+	memset(&pj, 0, sizeof(pj));
+	pj.pj_user = user;
+	pj.pj_device = device;
+	pj.pj_platform = pu.p_platform;
+	pj.pj_app_id = pu.p_app;
+	pj.pj_token = pu.p_token;
+	pj.pj_unread = q.q_count;
+	pj.pj_gen = j.j_gen;
+	pj.pj_attempts = j.j_attempts;
+	pj.pj_high = j.j_high != 0;
+	pj.pj_since_ms = j.j_since;
+	pj.pj_due_ms = j.j_due;
+	*stop = cb(arg, &pj) != 0;
+	return (QS_OK);
+}
+
+static int
+qs_push_due_txn(struct qstore *qs, MDB_txn *txn, uint64_t now_ms,
+    size_t max, qs_push_cb cb, void *arg)
+{
+	MDB_cursor	*c;
+	MDB_val		 dk, v, k;
+	uint64_t	 due = 0;
+	size_t		 n;
+	int		 rc, mrc = 0, op, stop = 0;
+
+	if ((rc = qs_cursor(qs, txn, QS_DB_OUTDUE, &c)) != QS_OK)
+		return (rc);
+	for (n = 0, op = MDB_FIRST; n < max && !stop &&
+	    (mrc = mdb_cursor_get(c, &dk, &v, op)) == 0; n++, op = MDB_NEXT) {
+		if ((rc = qs_dkey_split(qs, &dk, &due, &k)) != QS_OK ||
+		    due > now_ms)
+			break;
+		if ((rc = qs_push_emit(qs, txn, &k, due, cb, arg, &stop)) !=
+		    QS_OK)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == QS_OK && n < max && !stop && mrc != 0 &&
+	    mrc != MDB_NOTFOUND)
+		rc = qs_mdberr(qs, "mdb_cursor_get outdue", mrc);
+	return (rc);
+}
+
+int
+qs_push_due(struct qstore *qs, uint64_t now_ms, size_t max, qs_push_cb cb,
+    void *arg)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	if (qs_check(qs) != QS_OK)
+		return (QS_ERR);
+	if (cb == NULL)
+		return (qs_seterr(qs, QS_INVAL, "no push callback"));
+	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	rc = qs_push_due_txn(qs, txn, now_ms, max, cb, arg);
+	qs_rend(qs, txn);
+	return (rc);
+}
+
+int
+qs_push_next_due(struct qstore *qs, uint64_t *due_ms)
+{
+	MDB_cursor	*c;
+	MDB_txn		*txn;
+	MDB_val		 dk, v, k;
+	int		 rc, mrc;
+
+	*due_ms = 0;
+	if (qs_check(qs) != QS_OK)
+		return (QS_ERR);
+	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	if ((rc = qs_cursor(qs, txn, QS_DB_OUTDUE, &c)) == QS_OK) {
+		mrc = mdb_cursor_get(c, &dk, &v, MDB_FIRST);
+		if (mrc == 0)
+			rc = qs_dkey_split(qs, &dk, due_ms, &k);
+		else if (mrc != MDB_NOTFOUND)
+			rc = qs_mdberr(qs, "mdb_cursor_get outdue", mrc);
+		mdb_cursor_close(c);
+	}
+	qs_rend(qs, txn);
+	return (rc);
+}
+
+/* 1 if generation a is newer than b (they wrap). */
+static int
+qs_gen_after(uint32_t a, uint32_t b)
+{
+	return ((int32_t)(a - b) > 0);
+}
+
+/* Apply the outcome of a send of generation gen to job j (pending). */
+static void
+qs_job_outcome(struct qstore *qs, struct qs_job *j, uint32_t gen,
+    int outcome, uint64_t now_ms, uint64_t retry_at_ms)
+{
+	switch (outcome) {
+	case QS_PUSH_SENT:
+		j->j_last_push = now_ms;
+		if (gen == j->j_gen) {
+			qs_job_sleep(j);
+			break;
+		}
+		j->j_attempts = 0;
+		j->j_due = qs_add_sat(now_ms, qs->qs_coalesce);
+		j->j_since = j->j_last_msg != 0 ? j->j_last_msg : now_ms;
+		if (j->j_high != 0 && !qs_gen_after(j->j_high, gen))
+			j->j_high = 0;
+		break;
+	case QS_PUSH_SKIP:		/* a stale gen changes nothing */
+		qs_job_sleep(j);
+		break;
+	case QS_PUSH_RETRY:
+		j->j_attempts++;
+		j->j_due = retry_at_ms;
+		break;
+	case QS_PUSH_DROP:
+		qs_job_sleep(j);
+		break;
+	}
+}
+
+static int
+qs_push_done_txn(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
+    uint32_t gen, int outcome, uint64_t now_ms, uint64_t retry_at_ms)
+{
+	struct qs_job	 old, j;
+	uint64_t	 n;
+	int		 rc;
+
+	if ((rc = qs_job_get(qs, txn, k, &old)) != QS_OK)
+		return (rc);
+	if ((!old.j_pending && outcome != QS_PUSH_SENT) ||
+	    (old.j_pending && outcome == QS_PUSH_SKIP && gen != old.j_gen))
+		return (QS_OK);		/* nothing changes */
+	j = old;
+	if (!j.j_pending)
+		j.j_last_push = now_ms;
+	else
+		qs_job_outcome(qs, &j, gen, outcome, now_ms, retry_at_ms);
+	if (outcome == QS_PUSH_DROP) {
+		if ((rc = qs_meta_get(qs, txn, "outbox_dropped", &n)) != QS_OK)
+			return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
+			    "meta outbox_dropped missing") : rc);
+		if ((rc = qs_meta_put(qs, txn, "outbox_dropped", n + 1)) !=
+		    QS_OK)
+			return (rc);
+	}
+	return (qs_job_put(qs, txn, k, &old, &j));
+}
+
+int
+qs_push_done(struct qstore *qs, const char *user, const char *device,
+    uint32_t gen, int outcome, uint64_t now_ms, uint64_t retry_at_ms)
+{
+	struct qs_qkey	 k;
+	MDB_txn		*txn;
+	int		 rc;
+
+	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	if (!id_valid(user) || !id_valid(device))
+		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
+	if (outcome != QS_PUSH_SENT && outcome != QS_PUSH_SKIP &&
+	    outcome != QS_PUSH_RETRY && outcome != QS_PUSH_DROP)
+		return (qs_seterr(qs, QS_INVAL, "bad push outcome %d",
+		    outcome));
+	qs_qkey_make(&k, user, device);
+	return (qs_wdone(qs, qs_push_done_txn(qs, txn, &k, gen, outcome,
+	    now_ms, retry_at_ms)));
+}
+
+static int
+qs_push_disconnect_txn(struct qstore *qs, MDB_txn *txn,
+    const struct qs_qkey *k, uint64_t now_ms, uint64_t delay_ms)
+{
+	struct qs_job	 old, j;
+	struct qs_queue	 q;
+	MDB_val		 v;
+	uint64_t	 due;
+	int		 rc, had;
+
+	if ((rc = qs_get(qs, txn, QS_DB_PUSH, k->k_buf, k->k_len, &v)) !=
+	    QS_OK || (rc = qs_queue_get(qs, txn, k, &q)) != QS_OK)
+		return (rc == QS_NOTFOUND ? QS_OK : rc);
+	if (q.q_count == 0)
+		return (QS_OK);
+	memset(&old, 0, sizeof(old));
+	if ((rc = qs_job_get(qs, txn, k, &old)) != QS_OK && rc != QS_NOTFOUND)
+		return (rc);
+	had = rc == QS_OK;
+	j = old;
+	j.j_gen++;
+	due = qs_add_sat(now_ms, delay_ms);
+	if (!j.j_pending)
+		qs_job_wake(&j, now_ms, due);
+	else if (due < j.j_due)
+		j.j_due = due;
+	return (qs_job_put(qs, txn, k, had ? &old : NULL, &j));
+}
+
+int
+qs_push_disconnect(struct qstore *qs, const char *user, const char *device,
+    uint64_t now_ms, uint64_t delay_ms)
+{
+	struct qs_qkey	 k;
+	MDB_txn		*txn;
+	int		 rc;
+
+	if ((rc = qs_wbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	if (!id_valid(user) || !id_valid(device))
+		return (qs_seterr(qs, QS_BADID, "bad user or device id"));
+	if (!qs->qs_outbox)
+		return (QS_OK);
+	qs_qkey_make(&k, user, device);
+	return (qs_wdone(qs, qs_push_disconnect_txn(qs, txn, &k, now_ms,
+	    delay_ms)));
 }
 
 /* ------------------------------------------------------------------ */

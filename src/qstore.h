@@ -25,6 +25,15 @@
  * expire.  A device queue at queue_max loses its oldest message for each
  * new one and counts the loss in a drop marker (see qs_fetch_after); only
  * the held queue refuses a message when full (QS_FULL).
+ *
+ * The push outbox.  A device with a push target (qs_push_register) has
+ * at most one push job, a durable record written in the same txn as the
+ * message or disconnect that makes it pending, so no commit loses a push
+ * and no push is ever due for a message that was not committed.  A push
+ * worker reads the due jobs (qs_push_due), sends outside any txn and
+ * records each outcome in a batch (qs_push_done).  A job is pending (the
+ * device is to be told) or idle (it only remembers when the last push
+ * went, to space the next one by the coalescing interval).
  */
 
 #ifndef QSTORE_H
@@ -45,8 +54,8 @@
 #define QS_NLANES		2
 #define QS_DEFAULT_MAPSIZE	(8ULL * 1024 * 1024 * 1024)	/* bytes */
 #define QS_MAXREADERS		512	/* reader slots (1st opener fixes) */
-#define QS_MAXDBS		8	/* named databases */
-#define QS_SCHEMA_VERSION	4	/* on-disk schema written and read */
+#define QS_MAXDBS		12	/* named databases (per open env) */
+#define QS_SCHEMA_VERSION	5	/* on-disk schema written and read */
 #define QS_TOUCH_INTERVAL_MS	60000	/* ms: last-seen write granularity */
 #define QS_SETTLE_AT		8192	/* log entries that make a settle due */
 
@@ -116,12 +125,51 @@ struct qs_stats {
 	uint64_t	 st_log;		/* messages not yet settled */
 	uint64_t	 st_push;		/* push registrations */
 	uint64_t	 st_expiry;		/* lanes in the expiry index */
+	uint64_t	 st_outbox;		/* pending push jobs */
+	uint64_t	 st_outbox_oldest_ms;	/* pj_since_ms of the oldest
+						   pending job (0: none) */
+	uint64_t	 st_outbox_dropped;	/* jobs given up (QS_PUSH_DROP)
+						   since the store was made */
 	uint64_t	 st_map_size;		/* bytes mapped */
 	uint64_t	 st_map_used;		/* bytes to the last page */
 	uint64_t	 st_last_txnid;
 	uint32_t	 st_page_size;		/* bytes */
 	uint32_t	 st_readers;		/* reader slots ever used */
 	uint32_t	 st_max_readers;
+};
+
+/*
+ * One due push job, as qs_push_due hands it to a qs_push_cb.  Strings are
+ * NUL-terminated copies valid only during the callback.
+ */
+struct qs_push_job {
+	const char	*pj_user;
+	const char	*pj_device;
+	const char	*pj_platform;
+	const char	*pj_app_id;
+	const char	*pj_token;
+	uint32_t	 pj_unread;	/* messages queued for the device now */
+	uint32_t	 pj_gen;	/* pass back to qs_push_done */
+	uint32_t	 pj_attempts;	/* sends tried and failed so far */
+	int		 pj_high;	/* a message of priority >= PRIO_HIGH
+					   came since the device was last
+					   told */
+	uint64_t	 pj_since_ms;	/* the oldest unannounced message came
+					   (see qs_push_done) */
+	uint64_t	 pj_due_ms;
+};
+
+/* Called once per due job inside the read txn: copy what is needed;
+ * nonzero stops the walk.  It must not call any qs_ function. */
+typedef int (*qs_push_cb)(void *arg, const struct qs_push_job *job);
+
+/* What became of a push job (qs_push_done). */
+enum qs_push_outcome {
+	QS_PUSH_SENT,		/* the gateway took it */
+	QS_PUSH_SKIP,		/* not needed (device online, nothing unread) */
+	QS_PUSH_RETRY,		/* try again at retry_at_ms */
+	QS_PUSH_DROP		/* give up (too old, or a permanent gateway
+				   error) */
 };
 
 /*
@@ -258,7 +306,10 @@ void		 qs_sub_abort(struct qstore *);
  * cap first loses its oldest message (the normal lane's, else the high
  * lane's) and its drop marker grows; a held queue at the cap refuses the
  * message: nothing is written and QS_FULL returned.  qs_effects tells
- * whether the message was held and how many copies were dropped.
+ * whether the message was held and how many copies were dropped.  With
+ * the outbox on (qs_push_config), every device of user that has a push
+ * target gets its push job made pending or brought up to date in the
+ * same txn (see qs_push_config); a held message makes no job.
  */
 int		 qs_enqueue(struct qstore *, const char *user,
 		    const void *envelope, size_t len, int priority,
@@ -300,21 +351,24 @@ int		 qs_seen(struct qstore *, const char *user, const char *device,
  * push target
  * (platform, token, app_id: printable ASCII without space, at most
  * QS_PLATFORM_MAX, QS_TOKEN_MAX and QS_APPID_MAX bytes; QS_INVAL
- * otherwise), replacing any earlier one.
+ * otherwise), replacing any earlier one.  It makes no push job pending
+ * (not even for held messages the new device adopts) and keeps the one
+ * the device has: a pending job is sent to the new target.
  */
 int		 qs_push_register(struct qstore *, const char *user,
 		    const char *device, const char *platform, const char *token,
 		    const char *app_id, uint64_t now_ms);
 
 /* qs_push_remove: forget the push target of (user, device) (the gateway
- * rejected the token).  QS_NOTFOUND if there was none. */
+ * rejected the token) and its push job.  QS_NOTFOUND if there was no
+ * target. */
 int		 qs_push_remove(struct qstore *, const char *user,
 		    const char *device);
 
 /*
- * qs_device_delete: forget (user, device): drop its whole queue and its
- * push target.  *dropped (may be NULL) gets the number of messages
- * dropped.  QS_NOTFOUND if the device was not known.
+ * qs_device_delete: forget (user, device): drop its whole queue, its
+ * push target and its push job.  *dropped (may be NULL) gets the number
+ * of messages dropped.  QS_NOTFOUND if the device was not known.
  */
 int		 qs_device_delete(struct qstore *, const char *user,
 		    const char *device, size_t *dropped);
@@ -329,8 +383,8 @@ int		 qs_held_drop(struct qstore *, const char *user,
 
 /*
  * qs_forget_idle: one step of the sweep that forgets devices not seen
- * for idle_ms (0: none is forgotten), with their queues and push
- * targets, unless keep (may be NULL) says to keep one; empty held
+ * for idle_ms (0: none is forgotten), with their queues, push targets
+ * and push jobs, unless keep (may be NULL) says to keep one; empty held
  * queues go too.  Visits up to max queue records from where the last
  * call on this handle stopped (wrapping at the end), so a call costs
  * O(max) and a full pass takes (devices / max) calls; deletes at most
@@ -438,7 +492,8 @@ int		 qs_totals(struct qstore *, uint64_t *messages,
  * failure and after a call without such effects). */
 void		 qs_effects(const struct qstore *, struct qs_effects *);
 
-/* qs_stats: entry counts and map usage for /metrics. */
+/* qs_stats: entry counts and map usage for /metrics.  The outbox's
+ * oldest pending time costs a walk of the pending jobs' due index. */
 int		 qs_stats(struct qstore *, struct qs_stats *);
 
 /*
@@ -453,6 +508,76 @@ int		 qs_stats(struct qstore *, struct qs_stats *);
  */
 int		 qs_backup(struct qstore *, const char *dir,
 		    const char **errstr);
+
+/* ---- Push outbox ---------------------------------------------------- *
+ * qs_push_done and qs_push_disconnect are writes (inside a batch, as
+ * above); qs_push_due and qs_push_next_due are reads.
+ */
+
+/*
+ * qs_push_config: from now on qs_enqueue and qs_push_disconnect on this
+ * handle keep push jobs for devices with a push target when enabled is
+ * nonzero (default: off, and then they write no job); coalesce_ms is the
+ * least time between two pushes to one device.  Per handle, not stored:
+ * every process that enqueues must set it, and the one that records
+ * outcomes too (qs_push_done uses coalesce_ms, 0 when never set).
+ * qs_push_done, qs_push_due and the removals work whatever the setting.
+ *
+ * An enqueue, for each device of the recipient with a push target: the
+ * job's generation grows by one; a job that was idle becomes pending
+ * with since = now_ms, attempts 0 and due = now_ms for a message of
+ * priority >= PRIO_HIGH, else the later of now_ms and the last push +
+ * coalesce_ms; a pending job keeps its due time, except that a message
+ * of priority >= PRIO_HIGH makes it now_ms when it was later.
+ */
+void		 qs_push_config(struct qstore *, int enabled,
+		    uint64_t coalesce_ms);
+
+/*
+ * qs_push_due: in one read txn, call cb for up to max pending jobs whose
+ * due time is <= now_ms, earliest due first (through an index: the cost
+ * does not grow with the devices or the jobs not due); a nonzero cb
+ * return stops the walk.  QS_OK also for none.
+ */
+int		 qs_push_due(struct qstore *, uint64_t now_ms, size_t max,
+		    qs_push_cb cb, void *arg);
+
+/* qs_push_next_due: the earliest due time of any pending job into
+ * *due_ms (0: none pending), for the worker's timer.  Read txn. */
+int		 qs_push_next_due(struct qstore *, uint64_t *due_ms);
+
+/*
+ * qs_push_done: record the outcome (enum qs_push_outcome) of the send of
+ * job (user, device) that qs_push_due gave with generation gen:
+ * - QS_PUSH_SENT: the last push is now_ms and attempts 0.  If gen is the
+ *   job's generation it goes idle; else (messages came during the send)
+ *   it stays pending, due at now_ms + coalesce_ms, with since = the time
+ *   of the newest message (when the first of them came is not kept), and
+ *   high only if a message of priority >= PRIO_HIGH came after the
+ *   generation gen.
+ * - QS_PUSH_SKIP: idle if gen is the job's generation, else unchanged.
+ * - QS_PUSH_RETRY: attempts grows by one and it is due at retry_at_ms.
+ * - QS_PUSH_DROP: idle whatever gen, counted in st_outbox_dropped.
+ * For a job that is idle already only SENT changes something (the time
+ * of the last push).  QS_NOTFOUND if the device has no job (it was
+ * deleted, or its target removed, meanwhile); QS_INVAL for another
+ * outcome.
+ */
+int		 qs_push_done(struct qstore *, const char *user,
+		    const char *device, uint32_t gen, int outcome,
+		    uint64_t now_ms, uint64_t retry_at_ms);
+
+/*
+ * qs_push_disconnect: the last connection of (user, device) closed.
+ * With the outbox on, if the device has a push target and queued
+ * messages, its job is pending (an idle one with since = now_ms and
+ * attempts 0), due at now_ms + delay_ms unless it was due earlier, and
+ * its generation grows (an outcome of a send begun before does not make
+ * it idle).  Nothing is written otherwise (also for an unknown device):
+ * QS_OK.
+ */
+int		 qs_push_disconnect(struct qstore *, const char *user,
+		    const char *device, uint64_t now_ms, uint64_t delay_ms);
 
 /* ---- Ids ------------------------------------------------------------ */
 

@@ -2686,7 +2686,7 @@ test_migrate3(void **state)
 	assert_int_equal(fx.ef_overflow, 0);
 	check_migrated(f->qs, t0, 1);
 
-	/* Closed, it is schema 4 and opens again with the same data. */
+	/* Closed, it is the current schema and opens again with its data. */
 	qs_close(f->qs);
 	f->qs = NULL;
 	assert_int_equal(get_schema(f->dir), QS_SCHEMA_VERSION);
