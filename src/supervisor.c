@@ -1329,7 +1329,9 @@ sup_reload_apply(struct sup *s, struct config *ncfg, const char *text,
  * Row pd of a reload: with text, send it to
  * every current worker of the row (IPC_PROC_CONFIG; one that cannot take
  * it is replaced after all); without, retire every current worker of the
- * row (deadline), to be refilled by sup_spawn_all.  Lists the row in rep.
+ * row (deadline), to be refilled by sup_spawn_all.  Lists the row in rep
+ * if it has workers (a row of none, such as the push worker without a
+ * gateway, was neither applied nor replaced).
  */
 static void
 sup_reload_row(struct sup *s, const struct proc_desc *pd, const char *text,
@@ -1339,12 +1341,15 @@ sup_reload_row(struct sup *s, const struct proc_desc *pd, const char *text,
 	char		*list = text ? rep->ir_in_place : rep->ir_replaced;
 	size_t		 cap = text ? sizeof(rep->ir_in_place) :
 			    sizeof(rep->ir_replaced), off = strlen(list);
+	int		 listed = 0;
 
-	sup_append(list, cap, &off, "%s%s", off ? " " : "", pd->pd_name);
 	for (ch = TAILQ_FIRST(&s->s_children); ch != NULL; ch = next) {
 		next = TAILQ_NEXT(ch, ch_entry);
 		if (ch->ch_proc != pd || ch->ch_retired)
 			continue;
+		if (listed++ == 0)
+			sup_append(list, cap, &off, "%s%s", off ? " " : "",
+			    pd->pd_name);
 		if (text != NULL && ipc_send(ch->ch_fd, IPC_PROC_CONFIG, 0,
 		    text, len, 1) == 0)
 			continue;
