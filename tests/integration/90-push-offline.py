@@ -8,7 +8,6 @@ request is the Matrix notify body field by field, with no ciphertext, no
 sender and no message id.  The counters say the same."""
 
 import asyncio
-import json
 import time
 
 import gateway
@@ -16,15 +15,7 @@ import rtd
 import wsclient as wc
 
 SECRET_DATA = "c2VjcmV0LWNpcGhlcnRleHQ="
-APP = "org.example.app"
-
-
-def register(d, tok, device, pushkey):
-    st, _, _ = d.api("POST", "/api/devices", tok,
-                     {"deviceId": device, "platform": "fcm",
-                      "pushToken": pushkey, "appId": APP})
-    rtd.check(st in (200, 201, 204), "device %s registered (%d)"
-              % (device, st))
+APP = gateway.APP
 
 
 def check_body(req, pushkey, unread, prio):
@@ -73,7 +64,7 @@ def test():
         alice = rtd.token("alice")
         phone = rtd.token("bob", device="phone")
         rtd.check(d.fetch(phone)[0] == 200, "bob's phone is known")
-        register(d, phone, "phone", "pk-bob-phone")
+        gateway.register(d, phone, "phone", "pk-bob-phone")
         t0 = time.monotonic()
         # one request, one commit: a burst the push worker cannot split
         st, _ = d.send(alice, [rtd.envelope("bob", data=SECRET_DATA)] * 5)
@@ -120,7 +111,7 @@ def test():
         # carol's tablet online: none
         tab = rtd.token("carol", device="tab")
         d.fetch(tab)
-        register(d, tab, "tab", "pk-carol-tab")
+        gateway.register(d, tab, "tab", "pk-carol-tab")
         asyncio.run(online_gets_none(d, gw, tab))
 
         m = d.metrics()

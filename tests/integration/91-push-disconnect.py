@@ -10,14 +10,7 @@ import gateway
 import rtd
 import wsclient as wc
 
-APP = "org.example.app"
-
-
-def register(d, tok, device, pushkey):
-    st, _, _ = d.api("POST", "/api/devices", tok,
-                     {"deviceId": device, "platform": "apns",
-                      "pushToken": pushkey, "appId": APP})
-    rtd.check(st in (200, 201, 204), "%s registered (%d)" % (device, st))
+APP = gateway.APP
 
 
 async def left_unacked(d, gw, tok):
@@ -64,7 +57,7 @@ def test():
             rate_limit_per_user=0) as d:
         phone = rtd.token("bob", device="phone")
         rtd.check(d.fetch(phone)[0] == 200, "bob's phone is known")
-        register(d, phone, "phone", "pk-phone")
+        gateway.register(d, phone, "phone", "pk-phone", platform="apns")
         asyncio.run(left_unacked(d, gw, phone))
         asyncio.run(reconnects(d, gw, phone))
         asyncio.run(all_acked(d, gw, phone))

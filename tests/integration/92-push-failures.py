@@ -10,14 +10,7 @@ import time
 import gateway
 import rtd
 
-APP = "org.example.app"
-
-
-def register(d, tok, device, pushkey):
-    st, _, _ = d.api("POST", "/api/devices", tok,
-                     {"deviceId": device, "platform": "fcm",
-                      "pushToken": pushkey, "appId": APP})
-    rtd.check(st in (200, 201, 204), "%s registered (%d)" % (device, st))
+APP = gateway.APP
 
 
 def push_of(d):
@@ -31,7 +24,7 @@ def test():
         alice = rtd.token("alice")
         phone = rtd.token("bob", device="phone")
         d.fetch(phone)
-        register(d, phone, "phone", "pk-phone")
+        gateway.register(d, phone, "phone", "pk-phone")
 
         gw.set_mode(500)
         st, _ = d.send(alice, rtd.envelope("bob"))
@@ -87,7 +80,7 @@ def test():
         rtd.check(gw.count() == n, "no push without a token any more")
 
         # a 4xx: dropped, not retried
-        register(d, phone, "phone", "pk-phone-2")
+        gateway.register(d, phone, "phone", "pk-phone-2")
         gw.reject.clear()
         gw.set_mode(400)
         n = gw.count()

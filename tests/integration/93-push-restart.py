@@ -8,9 +8,6 @@ import signal
 import gateway
 import rtd
 
-APP = "org.example.app"
-
-
 def push_pid(d):
     pids = [p for p, t in d.workers().items()
             if t and t.startswith("routingd: push")]
@@ -25,9 +22,7 @@ def test():
             alice = rtd.token("alice")
             phone = rtd.token("bob", device="phone")
             d.fetch(phone)
-            st, _, _ = d.api("POST", "/api/devices", phone,
-                             {"deviceId": "phone", "platform": "fcm",
-                              "pushToken": "pk-1", "appId": APP})
+            gateway.register(d, phone, "phone", "pk-1")
             rc, out, _ = d.ctl("workers")
             rtd.check(rc == 0 and any(l.split()[:2] == ["push", "0"]
                                       for l in out.split("\n")),

@@ -12,14 +12,7 @@ import time
 import gateway
 import rtd
 
-APP = "org.example.app"
-
-
-def register(d, tok, device, platform, pushkey):
-    st, _, _ = d.api("POST", "/api/devices", tok,
-                     {"deviceId": device, "platform": platform,
-                      "pushToken": pushkey, "appId": APP})
-    rtd.check(st in (200, 201, 204), "%s registered (%d)" % (device, st))
+APP = gateway.APP
 
 
 def make_ca(dirpath, name):
@@ -51,7 +44,7 @@ def gorush(tmp):
         alice = rtd.token("alice")
         phone = rtd.token("bob", device="phone")
         d.fetch(phone)
-        register(d, phone, "phone", "fcm", "tok-android")
+        gateway.register(d, phone, "phone", "tok-android", platform="fcm")
         d.send(alice, rtd.envelope("bob", data="c2VjcmV0", priority=7))
         rtd.check(gw.wait(1, 5), "a gorush push")
         req = gw.requests[0]
@@ -90,7 +83,7 @@ def https(tmp):
                             rate_limit_per_user=0) as d:
             phone = rtd.token("bob", device="phone")
             d.fetch(phone)
-            register(d, phone, "phone", "apns", "pk-tls")
+            gateway.register(d, phone, "phone", "pk-tls", platform="apns")
             d.send(rtd.token("alice"), rtd.envelope("bob"))
             rtd.check(gw.wait(1, 8), "a push over HTTPS with the test CA")
             rtd.check(gw.requests[0]["body"]["notification"]["devices"][0]
@@ -100,7 +93,7 @@ def https(tmp):
                             rate_limit_per_user=0) as d:
             phone = rtd.token("bob", device="phone")
             d.fetch(phone)
-            register(d, phone, "phone", "apns", "pk-tls-2")
+            gateway.register(d, phone, "phone", "pk-tls-2", platform="apns")
             n = gw.count()
             d.send(rtd.token("alice"), rtd.envelope("bob"))
             deadline = time.monotonic() + 10

@@ -137,6 +137,19 @@ class Gateway:
         return False
 
 
+APP = "org.example.app"
+
+
+def register(d, tok, device, pushkey, platform="fcm", app=APP):
+    """POST /api/devices: a push target for device of tok's user;
+    checks the 200."""
+    import rtd
+    st, _, _ = d.api("POST", "/api/devices", tok,
+                     {"deviceId": device, "platform": platform,
+                      "pushToken": pushkey, "appId": app})
+    rtd.check(st == 200, "%s registered (%d)" % (device, st))
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
