@@ -5,8 +5,10 @@ worker died is sent again by the next one."""
 
 import os
 import signal
+
 import gateway
 import rtd
+
 
 def push_pid(d):
     pids = [p for p, t in d.workers().items()
