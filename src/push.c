@@ -22,6 +22,10 @@
  * Delivery is at least once: the job leaves the outbox only in the commit
  * after the gateway's answer, so a crash between the two sends it again.
  *
+ * A backlog (a scan that found more due jobs than room) is scanned again
+ * as soon as half the room is free, so the gateway sets the pace, not
+ * the tick.
+ *
  * Invariants: at most PUSH_INFLIGHT jobs are being sent or written at
  * once, and a job is never sent twice at the same time (p_jobs is checked
  * before sending); a push carries the app id, the token, the unread count
@@ -92,6 +96,8 @@ struct push {
 	int			 p_draining;
 	int			 p_freeing;
 	int			 p_failing;	/* incident logged */
+	int			 p_full;	/* the last scan left due
+						   jobs for want of room */
 	ev_timer		 p_tick;
 	char			 p_body[PUSH_BODY_MAX];
 };
@@ -100,6 +106,7 @@ static int	push_init(struct worker *);
 static void	push_drain(struct worker *);
 static void	push_free(struct worker *);
 static void	push_tick_cb(struct ev_loop *, ev_timer *, int);
+static void	push_scan_soon(struct push *);
 static void	push_answer_cb(void *, int, const char *, size_t,
 		    const char *);
 
@@ -149,6 +156,9 @@ push_written(struct commit_op *op, int result)
 	free(j);
 	if (p->p_draining && !p->p_freeing && p->p_njobs == 0)
 		worker_drained(p->p_w);
+	else if (p->p_full && !p->p_draining && !p->p_freeing &&
+	    p->p_njobs <= PUSH_INFLIGHT / 2)
+		push_scan_soon(p);
 }
 
 /* Record the outcome of j (written by the next group commit). */
@@ -354,6 +364,18 @@ push_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	    push_due_cb, p);
 	if (rc != QS_OK)
 		log_debug("push outbox scan failed: %s", qs_lasterr(p->p_qs));
+	p->p_full = p->p_njobs >= PUSH_INFLIGHT;
+}
+
+/* A backlog: scan again as soon as half the room is free, not at the
+ * next tick (the tick then runs PUSH_TICK after this scan). */
+static void
+push_scan_soon(struct push *p)
+{
+	p->p_full = 0;
+	ev_timer_stop(p->p_w->w_loop, &p->p_tick);
+	ev_timer_set(&p->p_tick, 0., PUSH_TICK);
+	ev_timer_start(p->p_w->w_loop, &p->p_tick);
 }
 
 /* ------------------------------------------------------------------ */
