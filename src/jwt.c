@@ -851,7 +851,7 @@ jwt_check_rs256(const struct jwt_key *k, const struct jwt_token *tk,
  * jp_es256_low_s an S above it is refused.  (r, s) and (r, n - s) are both
  * valid ECDSA signatures of the same bytes, so without this rule anyone
  * who sees one ES256 token can make a second, different token with the
- * same claims; with it, each token has one signature.
+ * same claims; with it, each token has exactly one valid signature.
  */
 static const unsigned char jwt_p256_half_order[JWT_ES256_COORD] = {
 	0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00,

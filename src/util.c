@@ -34,7 +34,7 @@ extern char	**environ;
 
 static char	*util_title_base;	/* start of argv[0] */
 static size_t	 util_title_len;	/* bytes usable there */
-static char	**util_title_env;	/* heap copy of environ, never freed */
+static char	**util_title_env;	/* environ's copy, kept till exit */
 
 /* util_mono_ms: CLOCK_MONOTONIC in milliseconds. */
 uint64_t
@@ -69,8 +69,8 @@ util_real_ms(void)
 /*
  * util_title_init: make argv's memory (and environ's, after moving environ
  * to the heap) available for util_title_set.  Call once, early in main;
- * later calls do nothing.  On allocation failure the title simply stays as
- * it was.
+ * once a call has succeeded, later ones do nothing.  On allocation failure
+ * the title simply stays as it was.
  *
  * The copy is one allocation: n + 1 pointers, then the strings.  It is
  * never freed, because environ points into it until exit; util_title_env

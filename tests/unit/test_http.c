@@ -473,7 +473,8 @@ expect_bad_at(const char *buf, size_t len, size_t at, const char *errstr)
 	}
 }
 
-#define BAD_AT(lit, at, err)	expect_bad_at((lit), sizeof(lit) - 1, (at), (err))
+#define BAD_AT(lit, at, err)	\
+	expect_bad_at((lit), sizeof(lit) - 1, (at), (err))
 
 static void
 test_not_http(void **state)

@@ -456,7 +456,8 @@ static void
 test_es256_twins(const struct jwt_keys *keys, const char *tok, int64_t now,
     struct jwt_policy *pol)
 {
-	char		 orig[TEST_TOKMAX], low[TEST_TOKMAX], high[TEST_TOKMAX];
+	char		 orig[TEST_TOKMAX], low[TEST_TOKMAX];
+	char		 high[TEST_TOKMAX];
 	BIGNUM		*n, *s, *twin, *half;
 
 	(void)snprintf(orig, sizeof(orig), "%s", tok);
