@@ -149,6 +149,7 @@ auth_new(const struct config *cfg, const char **errstr)
 		a->au_pol.jp_user_claim = cfg->cf_jwt_user_claim;
 	if (cfg->cf_jwt_device_claim != NULL)
 		a->au_pol.jp_device_claim = cfg->cf_jwt_device_claim;
+	a->au_pol.jp_es256_low_s = cfg->cf_jwt_es256_low_s;
 	return (a);
 }
 

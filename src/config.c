@@ -123,6 +123,12 @@ static const struct config_enum config_enum_log_level[] = {
 	{ NULL,		0 }
 };
 
+static const struct config_enum config_enum_yes_no[] = {
+	{ "no",		0 },
+	{ "yes",	1 },
+	{ NULL,		0 }
+};
+
 static const struct config_enum config_enum_push_format[] = {
 	{ "matrix",	PUSH_FORMAT_MATRIX },
 	{ "gorush",	PUSH_FORMAT_GORUSH },
@@ -167,6 +173,8 @@ static const struct config_key config_keys[] = {
 	    1, CFG_MAX_LINE, NULL, NULL, 0, NULL },
 	{ "jwt_device_claim", CFG_T_STRING, CFG_FIELD(cf_jwt_device_claim),
 	    1, CFG_MAX_CLAIM, "device_id", NULL, CFG_F_CLAIM, NULL },
+	{ "jwt_es256_low_s", CFG_T_ENUM, CFG_FIELD(cf_jwt_es256_low_s),
+	    0, 0, "no", NULL, 0, config_enum_yes_no },
 	{ "jwt_issuer", CFG_T_STRING, CFG_FIELD(cf_jwt_issuer),
 	    1, CFG_MAX_LINE, NULL, NULL, 0, NULL },
 	{ "jwt_jwks_file", CFG_T_PATH, CFG_FIELD(cf_jwt_jwks_file),

@@ -75,6 +75,7 @@ struct config {
 	char			*cf_jwt_audience;
 	char			*cf_jwt_user_claim;
 	char			*cf_jwt_device_claim;
+	int			 cf_jwt_es256_low_s; /* 1: no high-S ES256 */
 
 	int64_t			 cf_max_envelope_bytes;
 	int64_t			 cf_queue_max_messages;

@@ -7,9 +7,11 @@
  * json.c's string escaper for error bodies).
  * The head parser keeps no state between calls.  http_parse_head() reads
  * the head from the start of the caller's buffer, one CRLF-terminated line
- * at a time, and stops at the first complete line that breaks a rule.  So
- * feeding growing prefixes of a buffer gives AGAIN, then exactly what the
- * whole buffer gives, and only the first max_head bytes are ever read.
+ * at a time, and stops at the first complete line that breaks a rule; the
+ * start of the request line (up to the method's SP) is judged byte by
+ * byte, before its line end arrives.  So feeding growing prefixes of a
+ * buffer gives AGAIN, then exactly what the whole buffer gives, and only
+ * the first max_head bytes are ever read.
  *
  * Invariants: every pointer stored in a struct http_request points into
  * the caller's buffer; an ERROR always sets hr_status and hr_errstr (or
@@ -279,6 +281,42 @@ http_method_lookup(const char *p, size_t n)
 	return (HTTP_M_OTHER);
 }
 
+/*
+ * Judge the start of the request line at hs_pos before its end arrives,
+ * so that bytes that can never begin a request (binary data, a TLS
+ * ClientHello sent to a plain port) are refused at once instead of
+ * waiting for a line end or the head timeout.  It looks only at bytes up
+ * to the first SP, and whatever it decides stays true for any bytes that
+ * follow.  OK: a CRLF (an empty line, skipped by the caller) or a
+ * non-empty method and its SP.  AGAIN: nothing yet, a lone CR, or method
+ * bytes and no SP yet.  ERROR: a CR not followed by LF, a bare LF, an SP
+ * first, or any other byte that is not a token character before the
+ * first SP.
+ */
+static int
+http_scan_start(const struct http_scan *hs, struct http_request *req)
+{
+	const char	*p = hs->hs_buf + hs->hs_pos;
+	size_t		 n = hs->hs_end - hs->hs_pos, i;
+
+	if (n > 0 && p[0] == '\r') {
+		if (n == 1)
+			return (HTTP_PARSE_AGAIN);
+		if (p[1] == '\n')
+			return (HTTP_PARSE_OK);
+		return (http_fail(req, 400, "bare CR in request head"));
+	}
+	if (n > 0 && p[0] == '\n')
+		return (http_fail(req, 400, "bare LF in request head"));
+	for (i = 0; i < n; i++) {
+		if (p[i] == ' ' && i > 0)
+			return (HTTP_PARSE_OK);
+		if (!http_is_tchar((unsigned char)p[i]))
+			return (http_fail(req, 400, "not an HTTP request"));
+	}
+	return (HTTP_PARSE_AGAIN);
+}
+
 /* "HTTP/" DIGIT "." DIGIT: 400 if malformed, 505 unless 1.0 or 1.1. */
 static int
 http_parse_version(struct http_request *req, const char *v, size_t n)
@@ -503,8 +541,12 @@ http_parse_head(const char *buf, size_t len, size_t max_head,
 	hs.hs_buf = buf;
 	hs.hs_end = len < max_head ? len : max_head;
 
-	/* RFC 9112 2.2: empty lines before the request line are ignored. */
-	while ((r = http_next_line(&hs, req, &line, &n)) == HTTP_PARSE_OK &&
+	/*
+	 * RFC 9112 2.2: empty lines before the request line are ignored.
+	 * The start of each line is judged before the line is complete.
+	 */
+	while ((r = http_scan_start(&hs, req)) == HTTP_PARSE_OK &&
+	    (r = http_next_line(&hs, req, &line, &n)) == HTTP_PARSE_OK &&
 	    n == 0)
 		continue;
 	if (r == HTTP_PARSE_OK)

@@ -76,7 +76,12 @@ struct http_request {
  * (505 otherwise); at most HTTP_MAX_HEADERS fields; Content-Length above
  * max_body gives 413 (max_body < 0: no limit).  A head longer than
  * max_head bytes without its end is 431.  Empty lines before the request
- * line are skipped (RFC 9112 2.2) and counted in hr_head_len.  Returns
+ * line are skipped (RFC 9112 2.2) and counted in hr_head_len.  The
+ * request line is judged from its first byte: a byte that no request line
+ * can have there (anything but a token character before the method's SP,
+ * an SP first, a CR not followed by LF) gives 400 "not an HTTP request"
+ * (or "bare CR"/"bare LF in request head") at once, without waiting for
+ * a line end; a valid method prefix such as "GE" gives AGAIN.  Returns
  * HTTP_PARSE_OK (req filled, hr_head_len set), AGAIN or ERROR.  Lines are
  * judged in order and the first bad one decides, so growing prefixes of a
  * buffer give AGAIN and then what the whole buffer gives.

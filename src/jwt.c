@@ -846,6 +846,20 @@ jwt_check_rs256(const struct jwt_key *k, const struct jwt_token *tk,
 	return (0);
 }
 
+/*
+ * (n - 1) / 2 for n the order of the P-256 group, big-endian: with
+ * jp_es256_low_s an S above it is refused.  (r, s) and (r, n - s) are both
+ * valid ECDSA signatures of the same bytes, so without this rule anyone
+ * who sees one ES256 token can make a second, different token with the
+ * same claims; with it, each token has exactly one valid signature.
+ */
+static const unsigned char jwt_p256_half_order[JWT_ES256_COORD] = {
+	0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00,
+	0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42,
+	0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8
+};
+
 /* Raw R || S (64 bytes) to a DER ECDSA-Sig-Value in der; its length. */
 static int
 jwt_es256_der(const unsigned char *sig, unsigned char *der, size_t cap)
@@ -875,7 +889,7 @@ jwt_es256_der(const unsigned char *sig, unsigned char *der, size_t cap)
 
 static int
 jwt_check_es256(const struct jwt_key *k, const struct jwt_token *tk,
-    const unsigned char *sig, size_t siglen, const char **reason)
+    const unsigned char *sig, size_t siglen, int low_s, const char **reason)
 {
 	unsigned char	 der[80];
 	int		 n;
@@ -884,6 +898,9 @@ jwt_check_es256(const struct jwt_key *k, const struct jwt_token *tk,
 		return (jwt_fail(reason, "key unfit for ES256"));
 	if (siglen != JWT_ES256_LEN)
 		return (jwt_fail(reason, "bad signature"));
+	if (low_s && memcmp(sig + JWT_ES256_COORD, jwt_p256_half_order,
+	    JWT_ES256_COORD) > 0)
+		return (jwt_fail(reason, "high-S ES256 signature"));
 	if ((n = jwt_es256_der(sig, der, sizeof(der))) <= 0)
 		return (jwt_fail(reason, "bad signature"));
 	if (!jwt_digest_verify(k->k_pkey, 0, der, n, tk))
@@ -891,10 +908,10 @@ jwt_check_es256(const struct jwt_key *k, const struct jwt_token *tk,
 	return (0);
 }
 
-/* Decode the signature segment and check it with key k. */
+/* Decode the signature segment and check it with key k under pol. */
 static int
 jwt_check_sig(const struct jwt_key *k, const struct jwt_token *tk,
-    const char **reason)
+    const struct jwt_policy *pol, const char **reason)
 {
 	unsigned char	 sig[JWT_SIG_MAX];
 	size_t		 len;
@@ -909,7 +926,8 @@ jwt_check_sig(const struct jwt_key *k, const struct jwt_token *tk,
 	case JWT_ALG_RS256:
 		return (jwt_check_rs256(k, tk, sig, len, reason));
 	case JWT_ALG_ES256:
-		return (jwt_check_es256(k, tk, sig, len, reason));
+		return (jwt_check_es256(k, tk, sig, len, pol->jp_es256_low_s,
+		    reason));
 	default:
 		return (jwt_fail(reason, "unsupported alg"));
 	}
@@ -1072,7 +1090,7 @@ jwt_payload_parse(const struct jwt_token *tk, const struct jwt_policy *pol,
 /* Steps up to and including the signature. */
 static int
 jwt_verify_sig(const struct jwt_keys *keys, const struct jwt_token *tk,
-    int *alg, const char **reason)
+    const struct jwt_policy *pol, int *alg, const char **reason)
 {
 	struct jwt_header	 h;
 	const struct jwt_key	*k;
@@ -1084,7 +1102,7 @@ jwt_verify_sig(const struct jwt_keys *keys, const struct jwt_token *tk,
 	if (k->k_alg != h.h_alg)
 		return (jwt_fail(reason, "alg does not match the key"));
 	*alg = h.h_alg;
-	return (jwt_check_sig(k, tk, reason));
+	return (jwt_check_sig(k, tk, pol, reason));
 }
 
 int
@@ -1108,7 +1126,7 @@ jwt_verify(const struct jwt_keys *keys, const char *token, size_t len,
 	    pol->jp_max_token > JWT_MAX_TOKEN_CAP ? JWT_MAX_TOKEN_CAP :
 	    pol->jp_max_token;
 	if (jwt_split(token, len, max, &tk, reason) == -1 ||
-	    jwt_verify_sig(keys, &tk, &alg, reason) == -1 ||
+	    jwt_verify_sig(keys, &tk, pol, &alg, reason) == -1 ||
 	    jwt_payload_parse(&tk, pol, (int64_t)now, out, reason) == -1) {
 		memset(out, 0, sizeof(*out));
 		return (-1);

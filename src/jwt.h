@@ -59,6 +59,7 @@ struct jwt_policy {
 	size_t		 jp_max_token;	/* bytes; 0: JWT_MAX_TOKEN; capped
 					 * at JWT_MAX_TOKEN_CAP */
 	int64_t		 jp_max_lifetime; /* seconds; <= 0: no cap */
+	int		 jp_es256_low_s; /* 1: refuse an ES256 S above n/2 */
 };
 
 /* What a verified token says.  Ids are NUL-terminated printable ASCII. */
@@ -115,7 +116,7 @@ int		 jwt_keys_load_jwks_file(struct jwt_keys *, const char *path,
 		    const char **errstr);
 
 /* jwt_policy_init: defaults: no iss/aud check, "sub", "device_id",
- * 60 s leeway, 4096-byte tokens, 24 h lifetime. */
+ * 60 s leeway, 4096-byte tokens, 24 h lifetime, ES256 S of either half. */
 void		 jwt_policy_init(struct jwt_policy *);
 
 /*
@@ -124,7 +125,10 @@ void		 jwt_policy_init(struct jwt_policy *);
  * exactly three '.'-separated segments; strict base64url; a header that is
  * a JSON object with only "alg" (required), "kid" and "typ" ("JWT",
  * "at+jwt", or those with "application/", any case); the key of that kid
- * and the same alg; the signature over the received bytes; only then the
+ * and the same alg; the signature over the received bytes (an ES256
+ * signature is R || S, 64 bytes; with jp_es256_low_s an S above half the
+ * P-256 group order is refused, "high-S ES256 signature", so that a token
+ * has exactly one valid signature); only then the
  * payload: a JSON object without duplicate claims, "exp" required (reject
  * if now >= exp + leeway), "nbf" (reject if now + leeway < nbf), "iat"
  * (reject if iat > now + leeway), NumericDates strict; lifetime exp - iat

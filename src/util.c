@@ -6,7 +6,11 @@
  * The process title reuses the memory of argv and environ, which are
  * contiguous on Linux: util_title_init() copies environ to the heap once,
  * before anything reads the environment through saved pointers; afterwards
- * util_title_set() may overwrite that whole area.
+ * util_title_set() may overwrite that whole area.  The copy (the pointer
+ * array and all the strings, in one block) lives until the process ends
+ * and util_title_env keeps it reachable: environ alone does not own it,
+ * since libc may move entries out of it (unsetenv) or drop it (clearenv,
+ * and glibc's exit-time cleanup that valgrind runs, set environ to NULL).
  */
 
 #include <sys/types.h>
@@ -30,6 +34,7 @@ extern char	**environ;
 
 static char	*util_title_base;	/* start of argv[0] */
 static size_t	 util_title_len;	/* bytes usable there */
+static char	**util_title_env;	/* environ's copy, kept till exit */
 
 /* util_mono_ms: CLOCK_MONOTONIC in milliseconds. */
 uint64_t
@@ -63,32 +68,45 @@ util_real_ms(void)
 
 /*
  * util_title_init: make argv's memory (and environ's, after moving environ
- * to the heap) available for util_title_set.  Call once, early in main.
- * On allocation failure the title simply stays as it was.
+ * to the heap) available for util_title_set.  Call once, early in main;
+ * once a call has succeeded, later ones do nothing.  On allocation failure
+ * the title simply stays as it was.
+ *
+ * The copy is one allocation: n + 1 pointers, then the strings.  It is
+ * never freed, because environ points into it until exit; util_title_env
+ * holds it so that it stays reachable whatever libc does to environ.
  */
 void
 util_title_init(int argc, char **argv)
 {
 	char	**env;
-	char	 *end;
+	char	 *end, *p;
+	size_t	  size, len;
 	int	  i, n;
 
-	if (argc < 1 || argv[0] == NULL)
+	if (argc < 1 || argv[0] == NULL || util_title_env != NULL)
 		return;
 	end = argv[0] + strlen(argv[0]) + 1;
 	for (i = 1; i < argc; i++)
 		if (argv[i] == end)
 			end = argv[i] + strlen(argv[i]) + 1;
+	size = 0;
 	for (n = 0; environ[n] != NULL; n++)
-		;
-	if ((env = calloc((size_t)n + 1, sizeof(*env))) == NULL)
+		size += strlen(environ[n]) + 1;
+	size += ((size_t)n + 1) * sizeof(*env);
+	if ((env = malloc(size)) == NULL)
 		return;
+	p = (char *)(env + n + 1);
 	for (i = 0; i < n; i++) {
 		if (environ[i] == end)
 			end = environ[i] + strlen(environ[i]) + 1;
-		if ((env[i] = strdup(environ[i])) == NULL)
-			return;
+		len = strlen(environ[i]) + 1;
+		memcpy(p, environ[i], len);
+		env[i] = p;
+		p += len;
 	}
+	env[n] = NULL;
+	util_title_env = env;
 	environ = env;
 	util_title_base = argv[0];
 	util_title_len = (size_t)(end - argv[0]);

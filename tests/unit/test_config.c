@@ -38,7 +38,7 @@
 #include "paths.h"
 #include "routingd.h"
 
-#define NKEYS		41		/* keys in config.c's table */
+#define NKEYS		42		/* keys in config.c's table */
 #define BIG		16384		/* bytes of a test config text */
 
 static char	tmpdir[64];		/* /tmp/test_config.XXXXXX */
@@ -241,6 +241,7 @@ full_text(char *buf, size_t len)
 	    "jwt_audience = routingd\n"
 	    "jwt_user_claim = uid\n"
 	    "jwt_device_claim = dev:id\n"
+	    "jwt_es256_low_s = yes\n"
 	    "max_envelope_bytes = 1m\n"
 	    "queue_max_messages = 500\n"
 	    "message_ttl = 7d\n"
@@ -297,6 +298,7 @@ test_defaults_file(void **state)
 	assert_null(cf->cf_jwt_audience);
 	assert_string_equal(cf->cf_jwt_user_claim, "sub");
 	assert_string_equal(cf->cf_jwt_device_claim, "device_id");
+	assert_int_equal(cf->cf_jwt_es256_low_s, 0);
 	assert_int_equal(cf->cf_max_envelope_bytes, 256 * 1024);
 	assert_int_equal(cf->cf_queue_max_messages, 10000);
 	assert_int_equal(cf->cf_message_ttl, 30LL * 86400 * 1000);
@@ -502,6 +504,7 @@ test_full_file(void **state)
 	assert_string_equal(cf->cf_jwt_audience, "routingd");
 	assert_string_equal(cf->cf_jwt_user_claim, "uid");
 	assert_string_equal(cf->cf_jwt_device_claim, "dev:id");
+	assert_int_equal(cf->cf_jwt_es256_low_s, 1);
 	assert_int_equal(cf->cf_max_envelope_bytes, 1024 * 1024);
 	assert_int_equal(cf->cf_queue_max_messages, 500);
 	assert_int_equal(cf->cf_message_ttl, 7LL * 86400 * 1000);
@@ -973,6 +976,8 @@ test_err_bad_enum(void **state)
 	expect_error("log_level = INFO\n", 1, "bad value \"INFO\"");
 	expect_error("push_gateway_format = apns\n", 1,
 	    "(allowed: matrix, gorush)");
+	expect_error("jwt_es256_low_s = true\n", 1,
+	    "jwt_es256_low_s: bad value \"true\" (allowed: no, yes)");
 }
 
 static void

@@ -5,7 +5,7 @@
  * Every head goes through parse(), which also feeds each prefix of the
  * input, in its own exactly-sized heap copy (so ASan sees any over-read),
  * and checks the rule that prefixes give AGAIN and then exactly what the
- * whole buffer gives.
+ * whole buffer gives (the same status and the same reason).
  */
 
 #include <setjmp.h>
@@ -45,7 +45,7 @@ parse_copy(const char *buf, size_t len, size_t max_head, struct http_request *r)
  */
 static void
 check_prefixes(const char *buf, size_t len, size_t max_head, int whole,
-    int status, size_t head_len)
+    int status, const char *errstr, size_t head_len)
 {
 	struct http_request	 r;
 	size_t			 i;
@@ -59,9 +59,10 @@ check_prefixes(const char *buf, size_t len, size_t max_head, int whole,
 		}
 		decided = 1;
 		assert_int_equal(rv, whole);
-		if (rv == HTTP_PARSE_ERROR)
+		if (rv == HTTP_PARSE_ERROR) {
 			assert_int_equal(r.hr_status, status);
-		else
+			assert_string_equal(r.hr_errstr, errstr);
+		} else
 			assert_int_equal(r.hr_head_len, head_len);
 	}
 }
@@ -74,7 +75,8 @@ parse_max(const char *s, size_t max_head)
 	int	 rv;
 
 	rv = http_parse_head(s, len, max_head, MAX_BODY, &req);
-	check_prefixes(s, len, max_head, rv, req.hr_status, req.hr_head_len);
+	check_prefixes(s, len, max_head, rv, req.hr_status, req.hr_errstr,
+	    req.hr_head_len);
 	if (rv == HTTP_PARSE_ERROR)
 		assert_non_null(req.hr_errstr);
 	return (rv);
@@ -306,7 +308,7 @@ test_ctl_in_value(void **state)
 	assert_int_equal(rv, HTTP_PARSE_ERROR);
 	assert_int_equal(req.hr_status, 400);
 	check_prefixes(nul, sizeof(nul) - 1, HTTP_MAX_HEAD, HTTP_PARSE_ERROR,
-	    400, 0);
+	    400, req.hr_errstr, 0);
 	expect_status("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", 400);
 	expect_status("GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", 400);
 	expect_status("GET / HTTP/1.1\r\nHost: a\r\nX: a\x1b\r\n\r\n", 400);
@@ -444,6 +446,86 @@ test_request_line_syntax(void **state)
 	expect_status("GET / http/1.1\r\nHost: a\r\n\r\n", 400);
 	expect_status("GET / HTTP/11\r\nHost: a\r\n\r\n", 400);
 	expect_status("GET / HTTP/1.1x\r\nHost: a\r\n\r\n", 400);
+}
+
+/*
+ * Feed buf[0..len) one more byte at a time: AGAIN while the first at bytes
+ * are there, then 400 with errstr from the byte at index at on, without
+ * any line end.
+ */
+static void
+expect_bad_at(const char *buf, size_t len, size_t at, const char *errstr)
+{
+	struct http_request	 r;
+	size_t			 i;
+
+	assert_true(at < len);
+	for (i = 0; i <= len; i++) {
+		if (i <= at) {
+			assert_int_equal(parse_copy(buf, i, HTTP_MAX_HEAD, &r),
+			    HTTP_PARSE_AGAIN);
+			continue;
+		}
+		assert_int_equal(parse_copy(buf, i, HTTP_MAX_HEAD, &r),
+		    HTTP_PARSE_ERROR);
+		assert_int_equal(r.hr_status, 400);
+		assert_string_equal(r.hr_errstr, errstr);
+	}
+}
+
+#define BAD_AT(lit, at, err)	\
+	expect_bad_at((lit), sizeof(lit) - 1, (at), (err))
+
+static void
+test_not_http(void **state)
+{
+	static const char	 tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc"
+	    "\x03\x03\x8a\x11";
+	const char		*nothttp = "not an HTTP request";
+
+	BAD_AT("\x00\x01\x02\xff\xfe", 0, nothttp);
+	expect_bad_at(tls, sizeof(tls) - 1, 0, nothttp);
+	BAD_AT("\xff\xfeGET / HTTP/1.1\r\n", 0, nothttp);
+	BAD_AT("\x7fGET", 0, nothttp);
+	BAD_AT(" GET / HTTP/1.1\r\n", 0, nothttp);
+	BAD_AT("\tGET", 0, nothttp);
+	BAD_AT("{\"a\":1}", 0, nothttp);
+	BAD_AT("<html>", 0, nothttp);
+	/* the first impossible byte decides, wherever it is in the method */
+	BAD_AT("GE\x00T / HTTP/1.1\r\n", 2, nothttp);
+	BAD_AT("G(T / HTTP/1.1\r\n", 1, nothttp);
+	BAD_AT("GET\t/ HTTP/1.1\r\n", 3, nothttp);
+	BAD_AT("GET\r\nHost: a\r\n\r\n", 3, nothttp);
+	BAD_AT("POST\xc3\xa9 / HTTP/1.1", 4, nothttp);
+	/* after leading empty lines, the same rule */
+	BAD_AT("\r\n\r\n\x16\x03\x01", 4, nothttp);
+	BAD_AT("\r\n\x00", 2, nothttp);
+	/* a line that starts with a lone CR or LF */
+	BAD_AT("\rGET / HTTP/1.1\r\n", 1, "bare CR in request head");
+	BAD_AT("\r\r\n", 1, "bare CR in request head");
+	BAD_AT("\nGET / HTTP/1.1\r\n", 0, "bare LF in request head");
+	BAD_AT("\r\n\nGET", 2, "bare LF in request head");
+	/* and through the whole-buffer path with every prefix */
+	expect_status("\x16\x03\x01\x02\x00", 400);
+	assert_string_equal(req.hr_errstr, nothttp);
+}
+
+/* A valid prefix of a request line waits for more, one byte at a time. */
+static void
+test_valid_prefix_waits(void **state)
+{
+	static const char	*prefixes[] = {
+		"G", "GE", "GET", "PROPFIND", "get", "M-SEARCH", "\r", "\r\n",
+		"\r\n\r", "\r\n\r\nGE", "GET ", "GET /", "GET /\x01",
+		"GET / HTTP/1.1\r"
+	};
+	size_t			 i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		assert_int_equal(parse(prefixes[i]), HTTP_PARSE_AGAIN);
+	/* and a request sent byte by byte still parses */
+	expect_ok("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(req.hr_method, HTTP_M_GET);
 }
 
 static void
@@ -927,6 +1009,8 @@ main(void)
 		cmocka_unit_test(test_many_headers),
 		cmocka_unit_test(test_header_values),
 		cmocka_unit_test(test_leading_empty_line),
+		cmocka_unit_test(test_not_http),
+		cmocka_unit_test(test_valid_prefix_waits),
 		cmocka_unit_test(test_methods),
 		cmocka_unit_test(test_empty_query),
 		cmocka_unit_test(test_bare_lf),

@@ -27,8 +27,11 @@
 
 #include <cmocka.h>
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/obj_mac.h>
 
 #include "b64.h"
 #include "json.h"
@@ -389,6 +392,141 @@ test_jwt_rfc_a3(void **state)
 	    (int)(strrchr(rfc_a3_token, '.') - rfc_a3_token + 1),
 	    rfc_a3_token, zero);
 	test_jwt_expect(keys, test_tok, RFC_EXP - 100, &pol, "bad signature");
+	jwt_keys_free(keys);
+}
+
+/* ------------------------------------------------------------------ */
+/* ES256 low S                                                         */
+/* ------------------------------------------------------------------ */
+
+/* The order n of the P-256 group, from OpenSSL; BN_free() it. */
+static BIGNUM *
+test_p256_order(void)
+{
+	EC_GROUP	*g;
+	BIGNUM		*n;
+
+	assert_non_null(g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
+	assert_non_null(n = BN_dup(EC_GROUP_get0_order(g)));
+	EC_GROUP_free(g);
+	return (n);
+}
+
+/* The S of the ES256 token tok (R || S, 64 bytes); BN_free() it. */
+static BIGNUM *
+test_es256_s(const char *tok)
+{
+	unsigned char	 raw[64];
+	const char	*sig = strrchr(tok, '.') + 1;
+	size_t		 n;
+	BIGNUM		*s;
+
+	assert_int_equal(b64_url_decode(sig, strlen(sig), raw, sizeof(raw),
+	    &n), 0);
+	assert_int_equal(n, 64);
+	assert_non_null(s = BN_bin2bn(raw + 32, 32, NULL));
+	return (s);
+}
+
+/* tok with the S of its signature replaced by s, into test_tok. */
+static const char *
+test_es256_with_s(const char *tok, const BIGNUM *s)
+{
+	unsigned char	 raw[64];
+	const char	*sig = strrchr(tok, '.') + 1;
+	size_t		 n, head = (size_t)(sig - tok);
+
+	assert_int_equal(b64_url_decode(sig, strlen(sig), raw, sizeof(raw),
+	    &n), 0);
+	assert_int_equal(n, 64);
+	assert_int_equal(BN_bn2binpad(s, raw + 32, 32), 32);
+	assert_true(head < sizeof(test_tok));
+	memcpy(test_tok, tok, head);
+	assert_int_equal(b64_url_encode(raw, sizeof(raw), test_tok + head,
+	    sizeof(test_tok) - head, NULL), 0);
+	return (test_tok);
+}
+
+/*
+ * A signed ES256 token and its twin with S' = n - S: both verify by
+ * default (issuers give high S to about half their tokens); with
+ * jp_es256_low_s only the one with S <= n/2 does.
+ */
+static void
+test_es256_twins(const struct jwt_keys *keys, const char *tok, int64_t now,
+    struct jwt_policy *pol)
+{
+	char		 orig[TEST_TOKMAX], low[TEST_TOKMAX];
+	char		 high[TEST_TOKMAX];
+	BIGNUM		*n, *s, *twin, *half;
+
+	(void)snprintf(orig, sizeof(orig), "%s", tok);
+	n = test_p256_order();
+	s = test_es256_s(orig);
+	assert_non_null(twin = BN_new());
+	assert_non_null(half = BN_new());
+	assert_int_equal(BN_sub(twin, n, s), 1);
+	assert_int_equal(BN_rshift1(half, n), 1);
+	assert_int_not_equal(BN_cmp(s, twin), 0);
+	(void)snprintf(low, sizeof(low), "%s", test_es256_with_s(orig,
+	    BN_cmp(s, half) <= 0 ? s : twin));
+	(void)snprintf(high, sizeof(high), "%s", test_es256_with_s(orig,
+	    BN_cmp(s, half) <= 0 ? twin : s));
+	assert_string_not_equal(low, high);
+	pol->jp_es256_low_s = 0;
+	test_jwt_expect(keys, low, now, pol, NULL);
+	test_jwt_expect(keys, high, now, pol, NULL);
+	pol->jp_es256_low_s = 1;
+	test_jwt_expect(keys, low, now, pol, NULL);
+	test_jwt_expect(keys, high, now, pol, "high-S ES256 signature");
+	BN_free(n);
+	BN_free(s);
+	BN_free(twin);
+	BN_free(half);
+}
+
+static void
+test_jwt_es256_low_s(void **state)
+{
+	struct jwt_keys		*keys = jwt_keys_new(), *fix;
+	struct jwt_policy	 pol;
+	const char		*err = NULL;
+	char			 tok[TEST_TOKMAX];
+	BIGNUM			*n, *v;
+
+	jwt_policy_init(&pol);
+	assert_int_equal(pol.jp_es256_low_s, 0);
+	if (jwt_keys_load_jwks(keys, rfc_a3_jwks, strlen(rfc_a3_jwks),
+	    &err) != 1)
+		fail_msg("A.3 key: %s", err);
+	test_jwt_policy_iss(&pol);
+	test_es256_twins(keys, rfc_a3_token, RFC_EXP - 100, &pol);
+
+	/* a token minted by python3-jwt (OpenSSL underneath) */
+	fix = test_jwt_fixture_keys();
+	jwt_policy_init(&pol);
+	pol.jp_issuer = "https://idp.example";
+	pol.jp_audience = "routingd";
+	test_es256_twins(fix, test_jwt_fixture("es256"), FIX_NOW, &pol);
+	jwt_keys_free(fix);
+
+	/* the bound: S = (n - 1) / 2 passes the rule, S = (n + 1) / 2 not */
+	test_jwt_policy_iss(&pol);
+	pol.jp_es256_low_s = 1;
+	(void)snprintf(tok, sizeof(tok), "%s", rfc_a3_token);
+	n = test_p256_order();
+	assert_non_null(v = BN_new());
+	assert_int_equal(BN_rshift1(v, n), 1);
+	test_jwt_expect(keys, test_es256_with_s(tok, v), RFC_EXP - 100, &pol,
+	    "bad signature");
+	assert_int_equal(BN_add_word(v, 1), 1);
+	test_jwt_expect(keys, test_es256_with_s(tok, v), RFC_EXP - 100, &pol,
+	    "high-S ES256 signature");
+	assert_int_equal(BN_sub_word(v, 2), 1);
+	test_jwt_expect(keys, test_es256_with_s(tok, v), RFC_EXP - 100, &pol,
+	    "bad signature");
+	BN_free(v);
+	BN_free(n);
 	jwt_keys_free(keys);
 }
 
@@ -1176,6 +1314,7 @@ main(void)
 		cmocka_unit_test(test_jwt_rfc_a1),
 		cmocka_unit_test(test_jwt_rfc_a2),
 		cmocka_unit_test(test_jwt_rfc_a3),
+		cmocka_unit_test(test_jwt_es256_low_s),
 		cmocka_unit_test(test_jwt_fixtures_ok),
 		cmocka_unit_test(test_jwt_fixtures_bad),
 		cmocka_unit_test(test_jwt_key_confusion),
