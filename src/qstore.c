@@ -68,6 +68,9 @@
  *                                             u8 n || platform || u8 n ||
  *                                             app id || be16 n || token
  *   meta    "outbox_dropped"                  01 || be64 push jobs given up
+ *   meta    "reclaimed"                       01 || be64 id of the LMDB txn
+ *                                             that wrote it (qs_reclaim;
+ *                                             missing until the first)
  *   outbox  qkey (a device with a push        01 || be32 gen || u8 state
  *           target)                           (0 idle, 1 pending) || be32
  *                                             attempts || be32 high gen
@@ -201,6 +204,9 @@
  *   changes, so a push target gets its job with its next message.  A
  *   schema 3 store takes both steps.  The test store of schema 4 is
  *   tests/unit/data/qstore/schema4.dump.
+ * - meta "reclaimed" is optional in schema 5: a build that never writes
+ *   it ignores it, and one that does takes its absence for "no reclaim
+ *   yet".  It only says whether the newest commit was a reclaim.
  * - A value's version byte names its exact layout.  Readers reject unknown
  *   versions and unexpected lengths (QS_CORRUPT) instead of guessing.  A
  *   release that writes a new value version also bumps the schema, so an
@@ -2020,6 +2026,51 @@ qs_reader_check(struct qstore *qs, int *cleared)
 		return (qs_mdberr(qs, "mdb_reader_check", rc));
 	if (cleared != NULL)
 		*cleared = dead;
+	return (QS_OK);
+}
+
+/*
+ * LMDB hands out the pages that the commit of txn T freed only to write
+ * txns that begin after T + 1 committed (and after every reader of a
+ * snapshot older than T ended), and a batch that failed commits nothing.
+ * So after one big ack, sends that do not fit without its pages fail
+ * until some other write commits.  This is that write: meta "reclaimed"
+ * gets the id of its own txn, so that any process can tell that the
+ * newest commit was a reclaim and another one would free nothing.
+ */
+int
+qs_reclaim(struct qstore *qs)
+{
+	MDB_txn		*txn;
+	uint64_t	 last = 0, snap;
+	int		 rc, dead = 0;
+
+	if ((rc = qs_check(qs)) != QS_OK)
+		return (rc);
+	if (qs->qs_batch != NULL)
+		return (qs_seterr(qs, QS_ERR, "qs_reclaim with a batch open"));
+	if ((rc = mdb_reader_check(qs->qs_env, &dead)) != MDB_SUCCESS)
+		return (qs_mdberr(qs, "mdb_reader_check", rc));
+	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	snap = (uint64_t)mdb_txn_id(txn);
+	rc = qs_meta_get(qs, txn, "reclaimed", &last);
+	qs_rend(qs, txn);
+	if (rc != QS_OK && rc != QS_NOTFOUND)
+		return (rc);
+	if (rc == QS_OK && last == snap && dead == 0)
+		return (qs_seterr(qs, QS_NOTFOUND, "nothing was freed since "
+		    "the last reclaim"));
+	if ((rc = qs_txn_begin(qs, NULL, 0, &txn)) != QS_OK)
+		return (rc);
+	rc = qs_meta_put(qs, txn, "reclaimed", (uint64_t)mdb_txn_id(txn));
+	qs->qs_ops = qs->qs_bytes = 0;
+	if (rc != QS_OK) {
+		mdb_txn_abort(txn);
+		return (rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != MDB_SUCCESS)
+		return (qs_mdberr(qs, "mdb_txn_commit (reclaim)", rc));
 	return (QS_OK);
 }
 

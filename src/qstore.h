@@ -224,6 +224,23 @@ void		 qs_close(struct qstore *);
  */
 int		 qs_reader_check(struct qstore *, int *cleared);
 
+/*
+ * qs_reclaim: after a write failed with QS_MAPFULL, make the space that
+ * the latest commits freed usable by the next batch.  LMDB reuses the
+ * pages freed by a commit only from the second write txn after it on, and
+ * a batch that failed commits nothing, so without this the pages of the
+ * last big ack stay out of reach until an unrelated write commits.
+ * Clears the reader slots of dead processes (a stale reader pins every
+ * page freed after its snapshot), then commits one small write txn
+ * (meta "reclaimed", durably, like a batch) unless no slot was cleared
+ * and the newest commit in the env is already a reclaim, by any process.
+ * No batch may be open.  QS_OK when the caller should try its
+ * writes again; QS_NOTFOUND when nothing changed since the last reclaim
+ * (a retry would fail the same way); QS_MAPFULL when even the small
+ * write does not fit; QS_ERR, QS_CORRUPT or another result from LMDB.
+ */
+int		 qs_reclaim(struct qstore *);
+
 /* qs_strerror: a static text for a result code. */
 const char	*qs_strerror(int result);
 

@@ -1728,6 +1728,87 @@ test_mapfull(void **state)
 	qs_close(qs);
 }
 
+/* Enqueue len bytes of env to u in a batch of its own; the result. */
+static int
+send_big(struct qstore *qs, const char *env, size_t len)
+{
+	char	 id[QS_MSGID_SIZE];
+	int	 rc;
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	if ((rc = qs_enqueue(qs, "u", env, len, 0, 5, TTL, QMAX, id)) ==
+	    QS_OK && (rc = qs_sub_commit(qs)) == QS_OK)
+		return (qs_batch_commit(qs));
+	qs_batch_abort(qs);
+	return (rc);
+}
+
+/*
+ * A full map, then one ack of most of it: LMDB keeps the freed pages from
+ * the next write txn, so large messages (overflow pages) stay refused
+ * until a commit happens; qs_reclaim is that commit, and a second one
+ * with nothing committed in between is refused as useless.
+ */
+static void
+test_mapfull_reclaim(void **state)
+{
+	static char	 env[8192];
+	struct qstore	*qs;
+	struct got	*g;
+	const char	*err = NULL, *ids[MAXGOT];
+	char		 dir[128];
+	int		 i, stored = 0, acked, again;
+	size_t		 n;
+
+	new_dir(dir, sizeof(dir), "reclaim");
+	assert_non_null(qs = qs_open(dir, 1024 * 1024, &err));
+	memset(env, 'r', sizeof(env));
+	touch1(qs, "u", "d", 1);
+	/* nothing was ever freed: no reclaim has been done, so one runs */
+	assert_int_equal(qs_reclaim(qs), QS_OK);
+	assert_int_equal(qs_reclaim(qs), QS_NOTFOUND);
+	while (stored < 1000 && send_big(qs, env, sizeof(env)) == QS_OK)
+		stored++;
+	assert_int_equal(send_big(qs, env, sizeof(env)), QS_MAPFULL);
+	assert_true(stored > 20);
+
+	g = fetch(qs, "u", "d", MAXGOT, 6, QS_OK);
+	assert_int_equal(g->n, (size_t)stored);
+	acked = stored * 85 / 100;
+	for (i = 0; i < acked; i++)
+		ids[i] = g->id[i];
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_reclaim(qs), QS_ERR);	/* batch open */
+	assert_int_equal(qs_ack(qs, "u", "d", ids, (size_t)acked, &n), QS_OK);
+	assert_int_equal(n, (size_t)acked);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+
+	/* the ack's pages are out of reach of the txn right after it */
+	assert_int_equal(send_big(qs, env, sizeof(env)), QS_MAPFULL);
+	assert_int_equal(send_big(qs, env, sizeof(env)), QS_MAPFULL);
+	assert_int_equal(qs_reclaim(qs), QS_OK);
+	assert_int_equal(qs_reclaim(qs), QS_NOTFOUND);
+	for (again = 0; again < acked; again++)
+		if (send_big(qs, env, sizeof(env)) != QS_OK)
+			break;
+	fprintf(stderr, "# %d stored, %d acked, %d stored again\n", stored,
+	    acked, again);
+	assert_true(again >= acked / 2);
+	/* a commit since the last reclaim: the next one is worth it */
+	assert_int_equal(qs_reclaim(qs), QS_OK);
+	assert_int_equal(depth(qs, "u", "d", NULL),
+	    (uint32_t)(stored - acked + again));
+	qs_close(qs);
+
+	/* the meta record survives a reopen and is still understood */
+	assert_non_null(qs = qs_open(dir, 1024 * 1024, &err));
+	assert_int_equal(qs_reclaim(qs), QS_NOTFOUND);
+	assert_int_equal(depth(qs, "u", "d", NULL),
+	    (uint32_t)(stored - acked + again));
+	qs_close(qs);
+}
+
 /* Another process grows the map: our next txn adopts the new size. */
 static void
 test_map_resized(void **state)
@@ -2881,6 +2962,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_after_fork, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test(test_mapfull),
+		cmocka_unit_test(test_mapfull_reclaim),
 		cmocka_unit_test(test_map_resized),
 		cmocka_unit_test_setup_teardown(test_totals_held_drop,
 		    fix_setup, fix_teardown),
