@@ -351,7 +351,8 @@ api_store_error(struct api_call *ac, int r)
 	}
 	api_reject(a, SHM_REJ_UNAVAILABLE);
 	api_reply_error(ac, 503, "unavailable", r == QS_MAPFULL ?
-	    "the store is full" : "the store is unavailable", NULL);
+	    "the store is full" : r == QS_NOSPACE ? "the disk holding the "
+	    "store is full" : "the store is unavailable", NULL);
 }
 
 /* ------------------------------------------------------------------ */

@@ -820,6 +820,8 @@ qs_strerror(int result)
 		return ("store schema not supported");
 	case QS_ERR:
 		return ("store error");
+	case QS_NOSPACE:
+		return ("no space left on the store's disk");
 	}
 	return ("unknown result");
 }
@@ -843,6 +845,9 @@ qs_mdb_result(int rc)
 	case MDB_INVALID:
 	case MDB_VERSION_MISMATCH:
 		return (QS_CORRUPT);
+	case ENOSPC:
+	case EDQUOT:
+		return (QS_NOSPACE);
 	}
 	return (QS_ERR);
 }

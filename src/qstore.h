@@ -70,7 +70,8 @@ enum qs_result {
 	QS_INVAL,		/* another argument out of range */
 	QS_CORRUPT,		/* a record this version cannot read */
 	QS_SCHEMA,		/* the env has a newer or unknown schema */
-	QS_ERR			/* misuse, I/O, fork...: see lasterr */
+	QS_ERR,			/* misuse, I/O, fork...: see lasterr */
+	QS_NOSPACE		/* the disk is full (ENOSPC, EDQUOT): 503 */
 };
 
 struct qstore;			/* one handle per process, opaque */
@@ -265,7 +266,9 @@ int		 qs_batch_begin(struct qstore *);
  * A sub-transaction still open is aborted first.  If an operation poisoned
  * the batch (see qs_sub_commit), nothing is committed and its error is
  * returned.  The batch is closed whatever the result.  QS_OK, QS_MAPFULL,
- * QS_TXNFULL or QS_ERR (the requests of the batch all failed).
+ * QS_NOSPACE (the filesystem refused to grow the data file: nothing was
+ * committed, the store is as before), QS_TXNFULL or QS_ERR (the requests
+ * of the batch all failed).
  */
 int		 qs_batch_commit(struct qstore *);
 
@@ -309,9 +312,9 @@ void		 qs_sub_abort(struct qstore *);
 /* ---- Writes: inside a batch ---------------------------------------- *
  * They work in the open sub-transaction, or in the batch txn when no sub is
  * open; QS_ERR when neither is open.  QS_BADID, QS_INVAL and QS_FULL write
- * nothing.  Any other failure (QS_MAPFULL, QS_TXNFULL, QS_CORRUPT, QS_ERR)
- * may leave a partial write and poisons that txn: abort the sub (or, with
- * no sub, the whole batch).
+ * nothing.  Any other failure (QS_MAPFULL, QS_TXNFULL, QS_CORRUPT, QS_ERR,
+ * QS_NOSPACE) may leave a partial write and poisons that txn: abort the
+ * sub (or, with no sub, the whole batch).
  */
 
 /*
