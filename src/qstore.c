@@ -293,7 +293,10 @@ static const char *const qs_db_names[QS_DB_COUNT] = {
 };
 
 struct qstore {
-	MDB_env		*qs_env;
+	MDB_env		*qs_env;		/* NULL: a reopen failed */
+	char		*qs_dir;		/* for qs_reopen */
+	uint64_t	 qs_mapsize;
+	int		 qs_reopening;		/* in qs_reopen */
 	pid_t		 qs_pid;		/* the opener */
 	unsigned long	 qs_forkgen;		/* qs_forks when opened */
 	MDB_dbi		 qs_dbi[QS_DB_COUNT];
@@ -890,7 +893,10 @@ qs_mine(const struct qstore *qs)
 	return (qs->qs_forkgen == qs_forks);
 }
 
-/* QS_OK if the handle may be used in this process. */
+static int	qs_reopen(struct qstore *);
+
+/* QS_OK if the handle may be used in this process (and has an env:
+ * after a failed reopen, the next call tries again). */
 static int
 qs_check(struct qstore *qs)
 {
@@ -900,6 +906,8 @@ qs_check(struct qstore *qs)
 		return (qs_seterr(qs, QS_ERR, "store handle of pid %ld used "
 		    "in pid %ld: open the store after fork",
 		    (long)qs->qs_pid, (long)getpid()));
+	if (qs->qs_env == NULL)
+		return (qs_reopen(qs));
 	return (QS_OK);
 }
 
@@ -918,8 +926,9 @@ qs_rtxn_drop(struct qstore *qs)
 
 /*
  * mdb_txn_begin with the recoveries every call site needs: another
- * process grew the map (adopt its size and retry) and a full reader table
- * (clear dead readers and retry).
+ * process grew the map (adopt its size and retry), a full reader table
+ * (clear dead readers and retry) and an env that LMDB gave up on
+ * (reopen it and retry; see qs_reopen).
  */
 static int
 qs_txn_begin(struct qstore *qs, MDB_txn *parent, unsigned int flags,
@@ -944,6 +953,11 @@ qs_txn_begin(struct qstore *qs, MDB_txn *parent, unsigned int flags,
 		if (rc == MDB_READERS_FULL &&
 		    mdb_reader_check(qs->qs_env, &dead) == 0 && dead > 0)
 			continue;
+		if (rc == MDB_PANIC && parent == NULL && !qs->qs_reopening) {
+			if ((rc = qs_reopen(qs)) != QS_OK)
+				return (rc);
+			continue;
+		}
 		break;
 	}
 	return (qs_mdberr(qs, "mdb_txn_begin", rc));
@@ -1065,7 +1079,7 @@ qs_batch_commit(struct qstore *qs)
 void
 qs_batch_abort(struct qstore *qs)
 {
-	if (qs_check(qs) != QS_OK || qs->qs_batch == NULL)
+	if (qs == NULL || qs->qs_batch == NULL || qs_check(qs) != QS_OK)
 		return;
 	qs_sub_abort(qs);
 	mdb_txn_abort(qs->qs_batch);
@@ -1144,7 +1158,7 @@ qs_sub_commit(struct qstore *qs)
 void
 qs_sub_abort(struct qstore *qs)
 {
-	if (qs_check(qs) != QS_OK || qs->qs_sub == NULL)
+	if (qs == NULL || qs->qs_sub == NULL || qs_check(qs) != QS_OK)
 		return;
 	mdb_txn_abort(qs->qs_sub);
 	qs->qs_sub = NULL;
@@ -1975,6 +1989,9 @@ qs_open_steps(struct qstore *qs, const char *dir, uint64_t mapsize)
 	if (mkdir(dir, QS_DIR_MODE) == -1 && errno != EEXIST)
 		return (qs_seterr(qs, QS_ERR, "mkdir %s: %s", dir,
 		    strerror(errno)));
+	if ((qs->qs_dir = strdup(dir)) == NULL)
+		return (qs_seterr(qs, QS_ERR, "out of memory"));
+	qs->qs_mapsize = mapsize;
 	if ((rc = qs_env_open(qs, dir, mapsize)) != QS_OK)
 		return (rc);
 	if ((rc = mdb_reader_check(qs->qs_env, NULL)) != MDB_SUCCESS)
@@ -2000,6 +2017,7 @@ qs_open(const char *dir, uint64_t mapsize, const char **errstr)
 	(void)snprintf(qs_static_err, sizeof(qs_static_err), "%s", qs->qs_err);
 	if (qs->qs_env != NULL)
 		mdb_env_close(qs->qs_env);
+	free(qs->qs_dir);
 	free(qs);
  fail:
 	if (errstr != NULL)
@@ -2015,9 +2033,38 @@ qs_close(struct qstore *qs)
 	if (qs_mine(qs)) {
 		qs_batch_abort(qs);
 		qs_rtxn_drop(qs);
-		mdb_env_close(qs->qs_env);
+		mdb_env_close(qs->qs_env);	/* NULL is fine */
 	}
+	free(qs->qs_dir);
 	free(qs);
+}
+
+/*
+ * Close the env and open it again, as qs_open did.  LMDB marks an env
+ * whose meta page it failed to write (a full copy-on-write filesystem,
+ * an I/O error) and refuses every txn in it with MDB_PANIC until it is
+ * closed; the files hold what the last good commit wrote (LMDB writes
+ * the old meta back), so a fresh env serves on.  On failure the handle
+ * has no env, and the next call tries again.
+ */
+static int
+qs_reopen(struct qstore *qs)
+{
+	int	 rc;
+
+	if (qs->qs_batch != NULL || qs->qs_reopening)
+		return (qs_seterr(qs, QS_ERR, "cannot reopen the env now"));
+	qs_rtxn_drop(qs);
+	mdb_env_close(qs->qs_env);
+	qs->qs_env = NULL;
+	qs->qs_reopening = 1;
+	if ((rc = qs_env_open(qs, qs->qs_dir, qs->qs_mapsize)) == QS_OK &&
+	    (rc = qs_schema_setup(qs)) != QS_OK) {
+		mdb_env_close(qs->qs_env);
+		qs->qs_env = NULL;
+	}
+	qs->qs_reopening = 0;
+	return (rc);
 }
 
 int

@@ -201,6 +201,9 @@ typedef int (*qs_device_cb)(void *arg, const struct qs_device *dev);
  * few times when another process is opening or closing at the same
  * instant, clears stale reader slots, creates the databases and the schema
  * record on first open and refuses an env with a newer or unknown schema.
+ * Should LMDB later give up on the env (MDB_PANIC: it failed to write a
+ * meta page, e.g. ENOSPC on a copy-on-write filesystem), the handle
+ * closes and opens it again at its next txn, by itself.
  * Returns a handle (free with qs_close) or NULL with *errstr (if errstr is
  * not NULL) set to a reason in a static buffer, valid until the next
  * qs_open or qs_backup call.
