@@ -2,12 +2,14 @@
 with 503 and counts every refusal in routingd_store_full_total.  Once the
 reader has acknowledged most of the queue in one request, large sends are
 accepted again at once: no small send has to commit first to make LMDB
-hand out the pages the ack freed."""
+hand out the pages the ack freed.  Then the same with the reader on a
+WebSocket that stays open while the store fills and is acknowledged."""
 
 import base64
 import time
 
 import rtd
+import wsraw
 
 REFUSALS = 7
 
@@ -76,8 +78,51 @@ def test():
         rtd.check(st == 200 and len(doc["messages"]) == accepted - n + more,
                   "bob has the %d he did not ack and the %d new ones"
                   % (accepted - n, more))
+        ws_phase(d, a, b, big, full0 + full)
         rtd.check(len(d.workers()) == 3 and "lost child" not in d.log(),
                   "no worker died")
+
+
+def ws_phase(d, a, b, big, full0):
+    """The same with the reader on a WebSocket, open all along: the
+    store fills while it reads, it acknowledges 85 % in one frame."""
+    ws = wsraw.connect(d.ws_port, b, wait_empty=False)
+    try:
+        ids, refused = [], 0
+        while True:
+            doc = ws.recv_json(5)
+            if doc.get("type") == "queue_empty":
+                break
+            if doc.get("type") == "message":
+                ids.append(doc["id"])
+        codes = []
+        while refused < 3 and len(codes) < 1000:
+            st, doc = d.send(a, rtd.envelope("bob", data=big))
+            refused += st == 503
+            codes.append(st)
+        rtd.check(refused == 3 and set(codes) <= {202, 503},
+                  "the store fills again while the WebSocket reads "
+                  "(%d x 202, then 503)" % codes.count(202))
+        _, frames, how = ws.sync()
+        rtd.check(how is None, "the WebSocket stays open")
+        ids += [f.json()["id"] for f in frames
+                if f.json() and f.json().get("type") == "message"]
+        n = len(ids) * 85 // 100
+        ws.send_ack(ids[:n])
+        t0 = time.monotonic()
+        st, doc = d.send(a, rtd.envelope("bob", data=big))
+        while st != 202 and time.monotonic() - t0 < 2.0:
+            refused += st == 503
+            time.sleep(0.1)
+            st, doc = d.send(a, rtd.envelope("bob", data=big))
+        rtd.check(st == 202, "with the WebSocket reader: a large send is "
+                  "accepted within 2 s of its ack of %d of %d (took %.2fs)"
+                  % (n, len(ids), time.monotonic() - t0))
+        full = d.metrics().get("routingd_store_full_total", 0) - full0
+        rtd.check(full == refused, "routingd_store_full_total counts the "
+                  "%d refusals of this round (got %d)" % (refused, full))
+    finally:
+        ws.close()
 
 
 rtd.run(test)
