@@ -23,6 +23,9 @@
  * - A batch is capped by count and bytes; the rest waits, same idle.
  * - The store's settle (moving the arrival log into device queues) runs
  *   in a txn of its own after the answers, never in a client batch.
+ * - An op (or a settle) the full map refused is run once more, in a
+ *   batch of its own, when qs_reclaim says that may now fit; such ops
+ *   are answered after the rest of their batch.
  */
 
 #include <sys/queue.h>
