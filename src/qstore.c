@@ -138,9 +138,10 @@
  *
  * Full map, full disk.  LMDB gives the pages that the commit of txn T
  * freed only to write txns after T + 1, and a write the map refused
- * commits nothing, so after one big ack nothing may ever commit again to
- * release its pages to a large message.  qs_reclaim is that commit (meta
- * "reclaimed"), skipped when the newest commit is a reclaim already.  A
+ * commits nothing, so after one big ack the writes that need its pages
+ * (large messages) fail until something else commits.  qs_reclaim is
+ * that commit (meta "reclaimed"), skipped when the newest commit is a
+ * reclaim already.  A
  * full disk fails the commit (ENOSPC: QS_NOSPACE) and leaves the files as
  * the last good commit did: the data file is mapped read-only and
  * written with pwrite.  An env LMDB gave up on (MDB_PANIC: a meta page
