@@ -141,11 +141,10 @@
  * commits nothing, so after one big ack the writes that need its pages
  * (large messages) fail until something else commits.  qs_reclaim is
  * that commit (meta "reclaimed"), skipped when the newest commit is a
- * reclaim already.  A
- * full disk fails the commit (ENOSPC: QS_NOSPACE) and leaves the files as
- * the last good commit did: the data file is mapped read-only and
- * written with pwrite.  An env LMDB gave up on (MDB_PANIC: a meta page
- * write failed) is reopened at the next txn.
+ * reclaim already.  A full disk fails the commit (ENOSPC: QS_NOSPACE)
+ * and leaves the files as the last good commit did: the data file is
+ * mapped read-only and written with pwrite.  An env LMDB gave up on
+ * (MDB_PANIC: a meta page write failed) is reopened at the next txn.
  *
  * Why this layout:
  * - The log.  Schema 1 wrote each message straight into msgs, keyed by
