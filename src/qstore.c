@@ -143,8 +143,9 @@
  * that commit (meta "reclaimed"), skipped when the newest commit is a
  * reclaim already.  A full disk fails the commit (ENOSPC: QS_NOSPACE)
  * and leaves the files as the last good commit did: the data file is
- * mapped read-only and written with pwrite.  An env LMDB gave up on
- * (MDB_PANIC: a meta page write failed) is reopened at the next txn.
+ * mapped read-only and written with pwrite and writev.  An env LMDB gave
+ * up on (MDB_PANIC: a meta page write failed) is reopened at the next
+ * txn.
  *
  * Why this layout:
  * - The log.  Schema 1 wrote each message straight into msgs, keyed by
