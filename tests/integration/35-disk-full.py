@@ -17,7 +17,10 @@ import rtd
 
 
 def sh(*cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        return 127, str(e)
     return p.returncode, (p.stdout + p.stderr).strip()
 
 
