@@ -2054,9 +2054,10 @@ qs_close(struct qstore *qs)
  * Close the env and open it again, as qs_open did.  LMDB marks an env
  * whose meta page it failed to write (a full copy-on-write filesystem,
  * an I/O error) and refuses every txn in it with MDB_PANIC until it is
- * closed; the files hold what the last good commit wrote (LMDB writes
- * the old meta back), so a fresh env serves on.  On failure the handle
- * has no env, and the next call tries again.
+ * closed.  The meta page on disk is still the last good commit's (the
+ * write failed, and LMDB tries to write the old meta back over what may
+ * have reached the page cache), so a fresh env serves on.  On failure
+ * the handle has no env, and the next call tries again.
  */
 static int
 qs_reopen(struct qstore *qs)
