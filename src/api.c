@@ -336,10 +336,11 @@ api_store_error(struct api_call *ac, int r)
 {
 	struct api	*a = ac->ac_api;
 
-	if (r == QS_MAPFULL && !a->a_mapfull) {
-		a->a_mapfull = 1;
+	if (r == QS_MAPFULL)
 		atomic_fetch_add_explicit(&a->a_shm->sh_api.sa_store_full, 1,
 		    memory_order_relaxed);
+	if (r == QS_MAPFULL && !a->a_mapfull) {
+		a->a_mapfull = 1;
 		log_warnx("the store is full (LMDB map); writes get 503: %s",
 		    qs_lasterr(a->a_qs));
 	} else if (r != QS_MAPFULL && util_mono_ms() >= a->a_warned_ms +
@@ -350,7 +351,8 @@ api_store_error(struct api_call *ac, int r)
 	}
 	api_reject(a, SHM_REJ_UNAVAILABLE);
 	api_reply_error(ac, 503, "unavailable", r == QS_MAPFULL ?
-	    "the store is full" : "the store is unavailable", NULL);
+	    "the store is full" : r == QS_NOSPACE ? "the disk holding the "
+	    "store is full" : "the store is unavailable", NULL);
 }
 
 /* ------------------------------------------------------------------ */

@@ -80,7 +80,8 @@ void		 api_reply_error(struct api_call *, int status,
 /*
  * api_store_error: answer a failed store operation (QS_* result r):
  * 503 unavailable for everything but the mappings the caller handled.
- * Logs a full map once per incident and counts it.
+ * Counts every request a full map refused (routingd_store_full_total)
+ * and logs a full map once per incident (until api_store_ok).
  */
 void		 api_store_error(struct api_call *, int r);
 

@@ -23,6 +23,9 @@
  * - A batch is capped by count and bytes; the rest waits, same idle.
  * - The store's settle (moving the arrival log into device queues) runs
  *   in a txn of its own after the answers, never in a client batch.
+ * - An op (or a settle) the full map refused is run once more, in a
+ *   batch of its own, when qs_reclaim says that may now fit; such ops
+ *   are answered after the rest of their batch.
  */
 
 #include <sys/queue.h>
@@ -172,6 +175,51 @@ commit_batch(struct commit *cm, struct commit_list *list, size_t n)
 	return (r);
 }
 
+/* The batch of list failed with r: every op of it did. */
+static void
+commit_failed(struct commit *cm, struct commit_list *list, int r)
+{
+	struct commit_op	*op;
+
+	atomic_fetch_add_explicit(&cm->cm_shm->sh_api.sa_commit_failures, 1,
+	    memory_order_relaxed);
+	TAILQ_FOREACH(op, list, o_entry)
+		op->o_result = r;
+}
+
+/*
+ * The ops of list that the full map refused get one more batch if
+ * qs_reclaim made the space freed by the latest commits usable (see
+ * qs_reclaim: without it, what a big ack freed stays out of reach until
+ * some other write commits).  They stay in list, at its end.
+ */
+static void
+commit_reclaim(struct commit *cm, struct commit_list *list)
+{
+	struct commit_list	 again;
+	struct commit_op	*op, *next;
+	size_t			 n = 0;
+	int			 r;
+
+	TAILQ_INIT(&again);
+	TAILQ_FOREACH(op, list, o_entry)
+		if (op->o_result == QS_MAPFULL)
+			n++;
+	if (n == 0 || qs_reclaim(cm->cm_qs) != QS_OK)
+		return;
+	for (op = TAILQ_FIRST(list); op != NULL; op = next) {
+		next = TAILQ_NEXT(op, o_entry);
+		if (op->o_result != QS_MAPFULL)
+			continue;
+		TAILQ_REMOVE(list, op, o_entry);
+		op->o_result = QS_OK;
+		TAILQ_INSERT_TAIL(&again, op, o_entry);
+	}
+	if ((r = commit_batch(cm, &again, n)) != QS_OK)
+		commit_failed(cm, &again, r);
+	TAILQ_CONCAT(list, &again, o_entry);
+}
+
 /*
  * 1 if only deferrable ops are queued and the oldest may still wait: the
  * defer timer is then armed for its deadline.
@@ -210,15 +258,11 @@ commit_run(struct commit *cm)
 	ev_timer_stop(cm->cm_loop, &cm->cm_defer);
 	if ((n = commit_take(cm, &list)) > 0) {
 		r = commit_batch(cm, &list, n);
+		if (r != QS_OK)
+			commit_failed(cm, &list, r);
+		commit_reclaim(cm, &list);
 		commit_us = util_mono_us();
 		ev_now_update(cm->cm_loop);	/* the fsync took a while */
-		if (r != QS_OK) {
-			atomic_fetch_add_explicit(
-			    &cm->cm_shm->sh_api.sa_commit_failures, 1,
-			    memory_order_relaxed);
-			TAILQ_FOREACH(op, &list, o_entry)
-				op->o_result = r;
-		}
 		/* the txn is closed: answers may go out now */
 		while ((op = TAILQ_FIRST(&list)) != NULL) {
 			TAILQ_REMOVE(&list, op, o_entry);
@@ -233,6 +277,22 @@ commit_run(struct commit *cm)
 		ev_idle_stop(cm->cm_loop, &cm->cm_idle);
 }
 
+/* One settle in a batch of its own: its result. */
+static int
+commit_settle_once(struct commit *cm, int force, size_t *moved,
+    size_t *expired)
+{
+	int	 r;
+
+	if ((r = qs_batch_begin(cm->cm_qs)) != QS_OK)
+		return (r);
+	if ((r = qs_settle(cm->cm_qs, util_real_ms(), force, moved,
+	    expired)) == QS_OK)
+		return (qs_batch_commit(cm->cm_qs));
+	qs_batch_abort(cm->cm_qs);
+	return (r);
+}
+
 /* commit_settle: see commit.h. */
 void
 commit_settle(struct commit *cm, int force)
@@ -242,13 +302,9 @@ commit_settle(struct commit *cm, int force)
 
 	if (!force && !qs_settle_due(cm->cm_qs))
 		return;
-	if ((r = qs_batch_begin(cm->cm_qs)) == QS_OK) {
-		if ((r = qs_settle(cm->cm_qs, util_real_ms(), force, &moved,
-		    &expired)) == QS_OK)
-			r = qs_batch_commit(cm->cm_qs);
-		else
-			qs_batch_abort(cm->cm_qs);
-	}
+	if ((r = commit_settle_once(cm, force, &moved, &expired)) ==
+	    QS_MAPFULL && qs_reclaim(cm->cm_qs) == QS_OK)
+		r = commit_settle_once(cm, force, &moved, &expired);
 	ev_now_update(cm->cm_loop);
 	if (r != QS_OK) {
 		atomic_fetch_add_explicit(

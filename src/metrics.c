@@ -241,10 +241,11 @@ const struct metrics_def metrics_defs[] = {
 	{ "routingd_store_map_bytes", "gauge",
 	    "Bytes of the LMDB map.", MD_SHM(sh_api.sa_store_map_bytes) },
 	{ "routingd_store_full_total", "counter",
-	    "Incidents of a full LMDB map (writes answered 503).",
+	    "Requests refused because the LMDB map was full (503).",
 	    MD_SHM(sh_api.sa_store_full) },
 	{ "routingd_store_commit_failures_total", "counter",
-	    "LMDB batch commits that failed (their requests got 503).",
+	    "LMDB batch commits that failed (their requests got 503 unless "
+	    "the retry after a full map committed them).",
 	    MD_SHM(sh_api.sa_commit_failures) },
 	{ "routingd_store_batch_replays_total", "counter",
 	    "Batches run again with a sub-transaction per request after a "

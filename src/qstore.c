@@ -68,6 +68,9 @@
  *                                             u8 n || platform || u8 n ||
  *                                             app id || be16 n || token
  *   meta    "outbox_dropped"                  01 || be64 push jobs given up
+ *   meta    "reclaimed"                       01 || be64 id of the LMDB txn
+ *                                             that wrote it (qs_reclaim;
+ *                                             missing until the first)
  *   outbox  qkey (a device with a push        01 || be32 gen || u8 state
  *           target)                           (0 idle, 1 pending) || be32
  *                                             attempts || be32 high gen
@@ -132,6 +135,17 @@
  * send raced newer messages.  An idle job keeps its last push time (the
  * coalescing interval) and its generation; its since and due times are
  * 0.
+ *
+ * Full map, full disk.  LMDB gives the pages that the commit of txn T
+ * freed only to write txns after T + 1, and a write the map refused
+ * commits nothing, so after one big ack the writes that need its pages
+ * (large messages) fail until something else commits.  qs_reclaim is
+ * that commit (meta "reclaimed"), skipped when the newest commit is a
+ * reclaim already.  A full disk fails the commit (ENOSPC: QS_NOSPACE)
+ * and leaves the files as the last good commit did: the data file is
+ * mapped read-only and written with pwrite and writev.  An env LMDB gave
+ * up on (MDB_PANIC: a meta page write failed) is reopened at the next
+ * txn.
  *
  * Why this layout:
  * - The log.  Schema 1 wrote each message straight into msgs, keyed by
@@ -201,6 +215,9 @@
  *   changes, so a push target gets its job with its next message.  A
  *   schema 3 store takes both steps.  The test store of schema 4 is
  *   tests/unit/data/qstore/schema4.dump.
+ * - meta "reclaimed" is optional in schema 5: a build that never writes
+ *   it ignores it, and one that does takes its absence for "no reclaim
+ *   yet".  It only says whether the newest commit was a reclaim.
  * - A value's version byte names its exact layout.  Readers reject unknown
  *   versions and unexpected lengths (QS_CORRUPT) instead of guessing.  A
  *   release that writes a new value version also bumps the schema, so an
@@ -287,7 +304,10 @@ static const char *const qs_db_names[QS_DB_COUNT] = {
 };
 
 struct qstore {
-	MDB_env		*qs_env;
+	MDB_env		*qs_env;		/* NULL: a reopen failed */
+	char		*qs_dir;		/* for qs_reopen */
+	uint64_t	 qs_mapsize;
+	int		 qs_reopening;		/* in qs_reopen */
 	pid_t		 qs_pid;		/* the opener */
 	unsigned long	 qs_forkgen;		/* qs_forks when opened */
 	MDB_dbi		 qs_dbi[QS_DB_COUNT];
@@ -814,6 +834,8 @@ qs_strerror(int result)
 		return ("store schema not supported");
 	case QS_ERR:
 		return ("store error");
+	case QS_NOSPACE:
+		return ("no space left on the store's disk");
 	}
 	return ("unknown result");
 }
@@ -837,6 +859,9 @@ qs_mdb_result(int rc)
 	case MDB_INVALID:
 	case MDB_VERSION_MISMATCH:
 		return (QS_CORRUPT);
+	case ENOSPC:
+	case EDQUOT:
+		return (QS_NOSPACE);
 	}
 	return (QS_ERR);
 }
@@ -879,7 +904,10 @@ qs_mine(const struct qstore *qs)
 	return (qs->qs_forkgen == qs_forks);
 }
 
-/* QS_OK if the handle may be used in this process. */
+static int	qs_reopen(struct qstore *);
+
+/* QS_OK if the handle may be used in this process (and has an env:
+ * after a failed reopen, the next call tries again). */
 static int
 qs_check(struct qstore *qs)
 {
@@ -889,6 +917,8 @@ qs_check(struct qstore *qs)
 		return (qs_seterr(qs, QS_ERR, "store handle of pid %ld used "
 		    "in pid %ld: open the store after fork",
 		    (long)qs->qs_pid, (long)getpid()));
+	if (qs->qs_env == NULL)
+		return (qs_reopen(qs));
 	return (QS_OK);
 }
 
@@ -907,8 +937,9 @@ qs_rtxn_drop(struct qstore *qs)
 
 /*
  * mdb_txn_begin with the recoveries every call site needs: another
- * process grew the map (adopt its size and retry) and a full reader table
- * (clear dead readers and retry).
+ * process grew the map (adopt its size and retry), a full reader table
+ * (clear dead readers and retry) and an env that LMDB gave up on
+ * (reopen it and retry; see qs_reopen).
  */
 static int
 qs_txn_begin(struct qstore *qs, MDB_txn *parent, unsigned int flags,
@@ -933,6 +964,11 @@ qs_txn_begin(struct qstore *qs, MDB_txn *parent, unsigned int flags,
 		if (rc == MDB_READERS_FULL &&
 		    mdb_reader_check(qs->qs_env, &dead) == 0 && dead > 0)
 			continue;
+		if (rc == MDB_PANIC && parent == NULL && !qs->qs_reopening) {
+			if ((rc = qs_reopen(qs)) != QS_OK)
+				return (rc);
+			continue;
+		}
 		break;
 	}
 	return (qs_mdberr(qs, "mdb_txn_begin", rc));
@@ -1054,7 +1090,7 @@ qs_batch_commit(struct qstore *qs)
 void
 qs_batch_abort(struct qstore *qs)
 {
-	if (qs_check(qs) != QS_OK || qs->qs_batch == NULL)
+	if (qs == NULL || qs->qs_batch == NULL || qs_check(qs) != QS_OK)
 		return;
 	qs_sub_abort(qs);
 	mdb_txn_abort(qs->qs_batch);
@@ -1133,7 +1169,7 @@ qs_sub_commit(struct qstore *qs)
 void
 qs_sub_abort(struct qstore *qs)
 {
-	if (qs_check(qs) != QS_OK || qs->qs_sub == NULL)
+	if (qs == NULL || qs->qs_sub == NULL || qs_check(qs) != QS_OK)
 		return;
 	mdb_txn_abort(qs->qs_sub);
 	qs->qs_sub = NULL;
@@ -1964,6 +2000,9 @@ qs_open_steps(struct qstore *qs, const char *dir, uint64_t mapsize)
 	if (mkdir(dir, QS_DIR_MODE) == -1 && errno != EEXIST)
 		return (qs_seterr(qs, QS_ERR, "mkdir %s: %s", dir,
 		    strerror(errno)));
+	if ((qs->qs_dir = strdup(dir)) == NULL)
+		return (qs_seterr(qs, QS_ERR, "out of memory"));
+	qs->qs_mapsize = mapsize;
 	if ((rc = qs_env_open(qs, dir, mapsize)) != QS_OK)
 		return (rc);
 	if ((rc = mdb_reader_check(qs->qs_env, NULL)) != MDB_SUCCESS)
@@ -1989,6 +2028,7 @@ qs_open(const char *dir, uint64_t mapsize, const char **errstr)
 	(void)snprintf(qs_static_err, sizeof(qs_static_err), "%s", qs->qs_err);
 	if (qs->qs_env != NULL)
 		mdb_env_close(qs->qs_env);
+	free(qs->qs_dir);
 	free(qs);
  fail:
 	if (errstr != NULL)
@@ -2004,9 +2044,39 @@ qs_close(struct qstore *qs)
 	if (qs_mine(qs)) {
 		qs_batch_abort(qs);
 		qs_rtxn_drop(qs);
-		mdb_env_close(qs->qs_env);
+		mdb_env_close(qs->qs_env);	/* NULL is fine */
 	}
+	free(qs->qs_dir);
 	free(qs);
+}
+
+/*
+ * Close the env and open it again, as qs_open did.  LMDB marks an env
+ * whose meta page it failed to write (a full copy-on-write filesystem,
+ * an I/O error) and refuses every txn in it with MDB_PANIC until it is
+ * closed.  The meta page on disk is still the last good commit's (the
+ * write failed, and LMDB tries to write the old meta back over what may
+ * have reached the page cache), so a fresh env serves on.  On failure
+ * the handle has no env, and the next call tries again.
+ */
+static int
+qs_reopen(struct qstore *qs)
+{
+	int	 rc;
+
+	if (qs->qs_batch != NULL || qs->qs_reopening)
+		return (qs_seterr(qs, QS_ERR, "cannot reopen the env now"));
+	qs_rtxn_drop(qs);
+	mdb_env_close(qs->qs_env);
+	qs->qs_env = NULL;
+	qs->qs_reopening = 1;
+	if ((rc = qs_env_open(qs, qs->qs_dir, qs->qs_mapsize)) == QS_OK &&
+	    (rc = qs_schema_setup(qs)) != QS_OK) {
+		mdb_env_close(qs->qs_env);
+		qs->qs_env = NULL;
+	}
+	qs->qs_reopening = 0;
+	return (rc);
 }
 
 int
@@ -2020,6 +2090,51 @@ qs_reader_check(struct qstore *qs, int *cleared)
 		return (qs_mdberr(qs, "mdb_reader_check", rc));
 	if (cleared != NULL)
 		*cleared = dead;
+	return (QS_OK);
+}
+
+/*
+ * LMDB hands out the pages that the commit of txn T freed only to write
+ * txns that begin after T + 1 committed (and after every reader of a
+ * snapshot older than T ended), and a batch that failed commits nothing.
+ * So after one big ack, sends that do not fit without its pages fail
+ * until some other write commits.  This is that write: meta "reclaimed"
+ * gets the id of its own txn, so that any process can tell that the
+ * newest commit was a reclaim and another one would free nothing.
+ */
+int
+qs_reclaim(struct qstore *qs)
+{
+	MDB_txn		*txn;
+	uint64_t	 last = 0, snap;
+	int		 rc, dead = 0;
+
+	if ((rc = qs_check(qs)) != QS_OK)
+		return (rc);
+	if (qs->qs_batch != NULL)
+		return (qs_seterr(qs, QS_ERR, "qs_reclaim with a batch open"));
+	if ((rc = mdb_reader_check(qs->qs_env, &dead)) != MDB_SUCCESS)
+		return (qs_mdberr(qs, "mdb_reader_check", rc));
+	if ((rc = qs_rbegin(qs, &txn)) != QS_OK)
+		return (rc);
+	snap = (uint64_t)mdb_txn_id(txn);
+	rc = qs_meta_get(qs, txn, "reclaimed", &last);
+	qs_rend(qs, txn);
+	if (rc != QS_OK && rc != QS_NOTFOUND)
+		return (rc);
+	if (rc == QS_OK && last == snap && dead == 0)
+		return (qs_seterr(qs, QS_NOTFOUND, "nothing was freed since "
+		    "the last reclaim"));
+	if ((rc = qs_txn_begin(qs, NULL, 0, &txn)) != QS_OK)
+		return (rc);
+	rc = qs_meta_put(qs, txn, "reclaimed", (uint64_t)mdb_txn_id(txn));
+	qs->qs_ops = qs->qs_bytes = 0;
+	if (rc != QS_OK) {
+		mdb_txn_abort(txn);
+		return (rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != MDB_SUCCESS)
+		return (qs_mdberr(qs, "mdb_txn_commit (reclaim)", rc));
 	return (QS_OK);
 }
 

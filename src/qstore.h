@@ -70,7 +70,8 @@ enum qs_result {
 	QS_INVAL,		/* another argument out of range */
 	QS_CORRUPT,		/* a record this version cannot read */
 	QS_SCHEMA,		/* the env has a newer or unknown schema */
-	QS_ERR			/* misuse, I/O, fork...: see lasterr */
+	QS_ERR,			/* misuse, I/O, fork...: see lasterr */
+	QS_NOSPACE		/* the disk is full (ENOSPC, EDQUOT): 503 */
 };
 
 struct qstore;			/* one handle per process, opaque */
@@ -200,6 +201,9 @@ typedef int (*qs_device_cb)(void *arg, const struct qs_device *dev);
  * few times when another process is opening or closing at the same
  * instant, clears stale reader slots, creates the databases and the schema
  * record on first open and refuses an env with a newer or unknown schema.
+ * Should LMDB later give up on the env (MDB_PANIC: it failed to write a
+ * meta page, e.g. ENOSPC on a copy-on-write filesystem), the handle
+ * closes and opens it again at its next txn, by itself.
  * Returns a handle (free with qs_close) or NULL with *errstr (if errstr is
  * not NULL) set to a reason in a static buffer, valid until the next
  * qs_open or qs_backup call.
@@ -223,6 +227,23 @@ void		 qs_close(struct qstore *);
  * gets the number of slots freed.  QS_OK or QS_ERR.
  */
 int		 qs_reader_check(struct qstore *, int *cleared);
+
+/*
+ * qs_reclaim: after a write failed with QS_MAPFULL, make the space that
+ * the latest commits freed usable by the next batch.  LMDB reuses the
+ * pages freed by a commit only from the second write txn after it on, and
+ * a batch that failed commits nothing, so without this the pages of the
+ * last big ack stay out of reach until an unrelated write commits.
+ * Clears the reader slots of dead processes (a stale reader pins every
+ * page freed after its snapshot), then commits one small write txn
+ * (meta "reclaimed", durably, like a batch) unless no slot was cleared
+ * and the newest commit in the env is already a reclaim, by any process.
+ * No batch may be open.  QS_OK when the caller should try its
+ * writes again; QS_NOTFOUND when nothing changed since the last reclaim
+ * (a retry would fail the same way); QS_MAPFULL when even the small
+ * write does not fit; QS_ERR, QS_CORRUPT or another result from LMDB.
+ */
+int		 qs_reclaim(struct qstore *);
 
 /* qs_strerror: a static text for a result code. */
 const char	*qs_strerror(int result);
@@ -248,7 +269,9 @@ int		 qs_batch_begin(struct qstore *);
  * A sub-transaction still open is aborted first.  If an operation poisoned
  * the batch (see qs_sub_commit), nothing is committed and its error is
  * returned.  The batch is closed whatever the result.  QS_OK, QS_MAPFULL,
- * QS_TXNFULL or QS_ERR (the requests of the batch all failed).
+ * QS_NOSPACE (the filesystem refused to grow the data file: nothing was
+ * committed, the store is as before), QS_TXNFULL or QS_ERR (the requests
+ * of the batch all failed).
  */
 int		 qs_batch_commit(struct qstore *);
 
@@ -292,9 +315,9 @@ void		 qs_sub_abort(struct qstore *);
 /* ---- Writes: inside a batch ---------------------------------------- *
  * They work in the open sub-transaction, or in the batch txn when no sub is
  * open; QS_ERR when neither is open.  QS_BADID, QS_INVAL and QS_FULL write
- * nothing.  Any other failure (QS_MAPFULL, QS_TXNFULL, QS_CORRUPT, QS_ERR)
- * may leave a partial write and poisons that txn: abort the sub (or, with
- * no sub, the whole batch).
+ * nothing.  Any other failure (QS_MAPFULL, QS_TXNFULL, QS_CORRUPT, QS_ERR,
+ * QS_NOSPACE) may leave a partial write and poisons that txn: abort the
+ * sub (or, with no sub, the whole batch).
  */
 
 /*

@@ -152,7 +152,7 @@ struct shm_api {
 	_Atomic uint64_t	sa_rejected[SHM_REJ_COUNT];
 	_Atomic uint64_t	sa_token_hits;
 	_Atomic uint64_t	sa_token_misses;
-	_Atomic uint64_t	sa_store_full;	/* MAP_FULL incidents */
+	_Atomic uint64_t	sa_store_full;	/* requests refused: map full */
 	_Atomic uint64_t	sa_commit_failures;
 	_Atomic uint64_t	sa_settled;	/* copies moved out of the log */
 	_Atomic uint64_t	sa_settle_failures;

@@ -509,6 +509,9 @@ ws_admit_done(struct commit_op *op, int r)
 
 	if (r == QS_OK)
 		mr_admit_count(&ao->ao_admit, x->x_shm);
+	else if (r == QS_MAPFULL)	/* refused by a full map */
+		atomic_fetch_add_explicit(&x->x_shm->sh_api.sa_store_full, 1,
+		    memory_order_relaxed);
 	qs_cursor_init(&cur);
 	if (r == QS_OK)
 		r = qs_fetch_after(x->x_qs, ao->ao_admit.md_user,

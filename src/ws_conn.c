@@ -488,6 +488,8 @@ wsc_ack_done(struct commit_op *op, int r)
 	/* a committed delete counts, even if the connection died meanwhile */
 	if (r == QS_OK)
 		mr_ack_count(&ka->ka_ack, c->wc_ws->x_shm, MR_VIA_WS);
+	else if (r == QS_MAPFULL)
+		wsc_count(&c->wc_ws->x_shm->sh_api.sa_store_full, 1);
 	if (!c->wc_dead && r != QS_OK)
 		wsc_unavailable(c, "the acknowledgement failed");
 	else if (!c->wc_dead) {
@@ -577,6 +579,8 @@ wsc_send_done(struct commit_op *op, int r)
 	/* c stays allocated while wc_ops counts this op (until the end) */
 	metrics_observe_ws(c->wc_ws->x_shm, SHM_WOP_SEND, util_mono_us() -
 	    sd->sd_t0_us);
+	if (r == QS_MAPFULL)
+		wsc_count(&c->wc_ws->x_shm->sh_api.sa_store_full, 1);
 	if (r == QS_OK)
 		wsc_sent(c, sd->sd_rid, sd->sd_b);
 	else if (!c->wc_dead)

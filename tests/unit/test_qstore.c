@@ -11,7 +11,10 @@
  * durability across reopen, the schema check, paging with a cursor, misuse
  * of the txn API, and several processes: concurrent writers with a reader,
  * a writer and a reader SIGKILLed inside their txns, a handle used after
- * fork, MAP_FULL with a tiny map, and a hot backup.  The device model: held
+ * fork, MAP_FULL with a tiny map and the reclaim after a big ack, a
+ * full disk (the test's own pwrite and writev fail LMDB's writes of data
+ * pages with ENOSPC, or of a meta page, which makes LMDB give up on the
+ * env until it is reopened), and a hot backup.  The device model: held
  * messages and their adoption by new devices, the overflow of a full device
  * queue and its drop marker, the idle-device sweep, and the migration of a
  * schema-3 store (tests/unit/data/qstore/schema3.dump, loaded with
@@ -31,7 +34,10 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+
+#include <dlfcn.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +92,51 @@ struct devlist {
 	char		 platform[16][QS_PLATFORM_MAX + 1];
 	char		 app[16][QS_APPID_MAX + 1];
 };
+
+/* ------------------------------------------------------------------ */
+/* A full disk: this program's pwrite and writev stand in for libc's    */
+/* (LMDB's calls resolve to them) and fail while told to.              */
+/* ------------------------------------------------------------------ */
+
+#define FAIL_DATA	1		/* writes of data pages: ENOSPC */
+#define FAIL_META	2		/* writes of a meta page: ENOSPC */
+#define META_END	(2 * 4096)	/* bytes: LMDB's two meta pages */
+
+static int	fail_writes;		/* FAIL_* bits */
+static int	failed_writes;		/* writes refused so far */
+
+ssize_t
+pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	static ssize_t	(*real)(int, const void *, size_t, off_t);
+	int		 what = off < META_END ? FAIL_META : FAIL_DATA;
+
+	if (fail_writes & what) {
+		failed_writes++;
+		errno = ENOSPC;
+		return (-1);
+	}
+	if (real == NULL)
+		real = (ssize_t (*)(int, const void *, size_t, off_t))
+		    dlsym(RTLD_NEXT, "pwrite");
+	return (real(fd, buf, len, off));
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int n)
+{
+	static ssize_t	(*real)(int, const struct iovec *, int);
+
+	if (fail_writes & FAIL_DATA) {	/* LMDB: runs of data pages */
+		failed_writes++;
+		errno = ENOSPC;
+		return (-1);
+	}
+	if (real == NULL)
+		real = (ssize_t (*)(int, const struct iovec *, int))
+		    dlsym(RTLD_NEXT, "writev");
+	return (real(fd, iov, n));
+}
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -1728,6 +1779,162 @@ test_mapfull(void **state)
 	qs_close(qs);
 }
 
+/* Enqueue len bytes of env to u in a batch of its own; the result. */
+static int
+send_big(struct qstore *qs, const char *env, size_t len)
+{
+	char	 id[QS_MSGID_SIZE];
+	int	 rc;
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	if ((rc = qs_enqueue(qs, "u", env, len, 0, 5, TTL, QMAX, id)) ==
+	    QS_OK && (rc = qs_sub_commit(qs)) == QS_OK)
+		return (qs_batch_commit(qs));
+	qs_batch_abort(qs);
+	return (rc);
+}
+
+/*
+ * A full map, then one ack of most of it: LMDB keeps the freed pages from
+ * the next write txn, so large messages (overflow pages) stay refused
+ * until a commit happens; qs_reclaim is that commit, and a second one
+ * with nothing committed in between is refused as useless.
+ */
+static void
+test_mapfull_reclaim(void **state)
+{
+	static char	 env[8192];
+	struct qstore	*qs;
+	struct got	*g;
+	const char	*err = NULL, *ids[MAXGOT];
+	char		 dir[128];
+	int		 i, stored = 0, acked, again;
+	size_t		 n;
+
+	new_dir(dir, sizeof(dir), "reclaim");
+	assert_non_null(qs = qs_open(dir, 1024 * 1024, &err));
+	memset(env, 'r', sizeof(env));
+	touch1(qs, "u", "d", 1);
+	/* nothing was ever freed: no reclaim has been done, so one runs */
+	assert_int_equal(qs_reclaim(qs), QS_OK);
+	assert_int_equal(qs_reclaim(qs), QS_NOTFOUND);
+	while (stored < 1000 && send_big(qs, env, sizeof(env)) == QS_OK)
+		stored++;
+	assert_int_equal(send_big(qs, env, sizeof(env)), QS_MAPFULL);
+	assert_true(stored > 20);
+
+	g = fetch(qs, "u", "d", MAXGOT, 6, QS_OK);
+	assert_int_equal(g->n, (size_t)stored);
+	acked = stored * 85 / 100;
+	for (i = 0; i < acked; i++)
+		ids[i] = g->id[i];
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_reclaim(qs), QS_ERR);	/* batch open */
+	assert_int_equal(qs_ack(qs, "u", "d", ids, (size_t)acked, &n), QS_OK);
+	assert_int_equal(n, (size_t)acked);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+
+	/* the ack's pages are out of reach of the txn right after it */
+	assert_int_equal(send_big(qs, env, sizeof(env)), QS_MAPFULL);
+	assert_int_equal(send_big(qs, env, sizeof(env)), QS_MAPFULL);
+	assert_int_equal(qs_reclaim(qs), QS_OK);
+	assert_int_equal(qs_reclaim(qs), QS_NOTFOUND);
+	for (again = 0; again < acked; again++)
+		if (send_big(qs, env, sizeof(env)) != QS_OK)
+			break;
+	fprintf(stderr, "# %d stored, %d acked, %d stored again\n", stored,
+	    acked, again);
+	assert_true(again >= acked / 2);
+	/* a commit since the last reclaim: the next one is worth it */
+	assert_int_equal(qs_reclaim(qs), QS_OK);
+	assert_int_equal(depth(qs, "u", "d", NULL),
+	    (uint32_t)(stored - acked + again));
+	qs_close(qs);
+
+	/* the meta record survives a reopen and is still understood */
+	assert_non_null(qs = qs_open(dir, 1024 * 1024, &err));
+	assert_int_equal(qs_reclaim(qs), QS_NOTFOUND);
+	assert_int_equal(depth(qs, "u", "d", NULL),
+	    (uint32_t)(stored - acked + again));
+	qs_close(qs);
+}
+
+/*
+ * The disk fills up: a commit whose data pages cannot be written fails
+ * with QS_NOSPACE and leaves the store as it was; once writes work again
+ * so does the handle, without a reopen.
+ */
+static void
+test_nospace(void **state)
+{
+	static char	 env[8192];
+	struct fix	*f = *state;
+	char		 id[QS_MSGID_SIZE];
+	int		 i, rc;
+
+	memset(env, 'n', sizeof(env));
+	touch1(f->qs, "u", "d", 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(send_big(f->qs, env, sizeof(env)), QS_OK);
+	fail_writes = FAIL_DATA;
+	failed_writes = 0;
+	assert_int_equal(qs_batch_begin(f->qs), QS_OK);
+	assert_int_equal(qs_enqueue(f->qs, "u", env, sizeof(env), 0, 5, TTL,
+	    QMAX, id), QS_OK);
+	rc = qs_batch_commit(f->qs);
+	fail_writes = 0;
+	assert_int_equal(rc, QS_NOSPACE);
+	assert_true(failed_writes > 0);
+	fail_writes = FAIL_DATA;
+	assert_non_null(strstr(qs_lasterr(f->qs), "No space left"));
+	assert_string_equal(qs_strerror(rc), "no space left on the store's "
+	    "disk");
+	/* reads work on the full disk, and see the store as it was */
+	assert_int_equal(depth(f->qs, "u", "d", NULL), 3);
+	assert_int_equal(send_big(f->qs, env, sizeof(env)), QS_NOSPACE);
+	fail_writes = 0;
+	assert_int_equal(send_big(f->qs, env, sizeof(env)), QS_OK);
+	assert_int_equal(depth(f->qs, "u", "d", NULL), 4);
+	reopen(f);
+	assert_int_equal(depth(f->qs, "u", "d", NULL), 4);
+	assert_int_equal(fetch(f->qs, "u", "d", MAXGOT, 6, QS_OK)->n, 4);
+}
+
+/*
+ * A meta page that cannot be written makes LMDB refuse every later txn
+ * of the env (MDB_PANIC); the handle reopens it by itself at its next
+ * txn and goes on with what the last good commit wrote.
+ */
+static void
+test_panic_reopen(void **state)
+{
+	struct fix	*f = *state;
+	char		 id[QS_MSGID_SIZE];
+	int		 rc;
+
+	touch1(f->qs, "u", "d", 1);
+	assert_int_equal(send1(f->qs, "u", "kept", 0, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	fail_writes = FAIL_META;
+	failed_writes = 0;
+	assert_int_equal(qs_batch_begin(f->qs), QS_OK);
+	assert_int_equal(qs_enqueue(f->qs, "u", "lost", 4, 0, 5, TTL, QMAX,
+	    id), QS_OK);
+	rc = qs_batch_commit(f->qs);
+	fail_writes = 0;
+	assert_int_equal(rc, QS_NOSPACE);
+	assert_true(failed_writes >= 1);	/* and LMDB's restore of it */
+	/* the next read and the next batch work: the env was reopened */
+	assert_int_equal(depth(f->qs, "u", "d", NULL), 1);
+	assert_int_equal(send1(f->qs, "u", "after", 0, 5, TTL, QMAX, NULL),
+	    QS_OK);
+	reopen(f);
+	assert_int_equal(depth(f->qs, "u", "d", NULL), 2);
+	assert_string_equal(fetch(f->qs, "u", "d", MAXGOT, 6, QS_OK)->data[1],
+	    "after");
+}
+
 /* Another process grows the map: our next txn adopts the new size. */
 static void
 test_map_resized(void **state)
@@ -2881,6 +3088,11 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_after_fork, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test(test_mapfull),
+		cmocka_unit_test(test_mapfull_reclaim),
+		cmocka_unit_test_setup_teardown(test_nospace, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_panic_reopen, fix_setup,
+		    fix_teardown),
 		cmocka_unit_test(test_map_resized),
 		cmocka_unit_test_setup_teardown(test_totals_held_drop,
 		    fix_setup, fix_teardown),
