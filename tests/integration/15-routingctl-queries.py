@@ -167,6 +167,10 @@ def test():
         rc, out, err = d.ctl("queue", "bad user")
         rtd.check(rc == 1 and "valid" in err,
                   "a bad user id is refused (%d %r)" % (rc, err))
+        # the children before, once the earlier queries' children are gone
+        rtd.wait_for(lambda: not any("query" in (t or "") for t in
+                                     d.workers().values()), 5,
+                     "the earlier query children exited")
         before = d.workers()
         for i in range(12):
             rc, _, _ = d.ctl("queue", "bob")
