@@ -1256,7 +1256,9 @@ wsc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
  * The kernel's send queue (SIOCOUTQ: bytes written and not acknowledged)
  * of c stayed non-empty with no byte acknowledged for longer than stall
  * seconds: the peer reads nothing, though routingd itself may have
- * nothing left to write (the kernel took it all).  Sampled once a tick.
+ * nothing left to write (the kernel took it all).  Sampled once a tick,
+ * without a system call while the queue was empty at the last sample and
+ * nothing was written since.
  */
 static int
 wsc_kernel_stalled(struct ws_conn *c, ev_tstamp now, double stall)
@@ -1264,8 +1266,11 @@ wsc_kernel_stalled(struct ws_conn *c, ev_tstamp now, double stall)
 	uint64_t	 acked;
 	int		 q;
 
+	if (c->wc_kstall_since == 0 && c->wc_acked == c->wc_sent)
+		return (0);
 	if (c->wc_fd == -1 || ioctl(c->wc_fd, SIOCOUTQ, &q) == -1 || q <= 0) {
 		c->wc_kstall_since = 0;
+		c->wc_acked = c->wc_sent;	/* all of it */
 		return (0);
 	}
 	acked = c->wc_sent - (uint64_t)q;
