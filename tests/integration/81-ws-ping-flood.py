@@ -3,7 +3,8 @@ worker.
 
 On a daemon with one WS worker, a flooding client (raw socket, empty
 masked pings written as fast as the socket takes them, never reading
-anything) connects again each time it is closed, for the whole test.
+anything) connects again each time it is closed (2 ms later), for the
+whole test.
 Meanwhile:
 
 - another client connects FOLLOWERS times in turn and each time gets
@@ -124,6 +125,7 @@ class Flooder(threading.Thread):
             except (wsraw.WSError, OSError) as e:
                 self.errors.append(repr(e))
                 time.sleep(0.05)
+            time.sleep(0.002)   # spare the machine's ephemeral ports
 
 
 def follower(d, alice, tok, i):
