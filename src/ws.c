@@ -5,8 +5,11 @@
  * handle and group commit (commit.c: acks, sends, device admissions), its
  * presence partition (seat = the worker's index), the receive end of its
  * hand-off socket, the registry of its connections (all, by user, and
- * those with a pull due) and the one-second tick.  ws_conn.c runs each
- * connection.
+ * those with a pull due) and the one-second tick (resync, sweep, drain,
+ * and each connection's wsc_tick: its ping, timeouts and write stalls).
+ * ws_conn.c runs each connection; a due pull (ws_due, run from an idle
+ * watcher) also finishes the reading of bytes a connection left for its
+ * next turn.
  *
  * Delivery: a doorbell names users with new committed messages; every
  * connection of those users pulls from LMDB after its cursor.  A doorbell

@@ -22,6 +22,20 @@
 #define WS_MAX_MSG		(1024 * 1024) /* bytes of one client message */
 #define WS_MAX_FRAGMENTS	64	/* frames of one client message */
 #define WS_OUT_CAP		(256 * 1024) /* bytes queued before pulls stop */
+#define WS_MSG_COST		128	/* bytes a queued frame costs besides its
+					 * payload (wslay's message, cell and
+					 * copy), counted toward WS_OUT_CAP */
+#define WS_CTL_MAX		125	/* payload bytes of a control frame */
+/*
+ * Control frames (ping, pong, close) a client may send: a token bucket of
+ * WS_CTL_BURST frames refilled at WS_CTL_RATE a second; a control frame
+ * that finds it empty closes the connection with 1008.  A client pinging
+ * at 200/s is closed after about 2 s, one at 1000/s after 0.2 s; routingd
+ * pings every ws_ping_interval, so an honest client sends about one pong
+ * a ping_interval.
+ */
+#define WS_CTL_RATE		100	/* control frames a second, sustained */
+#define WS_CTL_BURST		200	/* control frames above the rate */
 #define WS_BAD_FRAMES_MAX	10	/* error frames before a 1008 close */
 #define WS_CLOSE_WAIT		5.0	/* s for the peer's close frame */
 #define WS_SWEEP_INTERVAL	5.0	/* s between catch-ups of every conn */
@@ -113,6 +127,25 @@ struct ws_conn {
 	int			 wc_capped;	/* a pull stopped at WS_OUT_CAP */
 	unsigned		 wc_pushed_now;	/* frames of the current pull */
 	size_t			 wc_nread;	/* bytes read this turn */
+	unsigned		 wc_nframes;	/* frame heads read this turn */
+	/* the client's bytes go through wsc_filter before wslay sees them */
+	uint8_t			 wc_fhead[14];	/* the next frame's head */
+	size_t			 wc_fheadlen;	/* bytes of it so far */
+	uint64_t		 wc_fleft;	/* payload bytes left of it */
+	uint64_t		 wc_foff;	/* its payload bytes seen */
+	int			 wc_fop;	/* its opcode, or -1: wslay's */
+	uint8_t			 wc_fmask[4];
+	uint8_t			 wc_fctl[WS_CTL_MAX]; /* ping payload so far */
+	uint8_t			 wc_pong[WS_CTL_MAX]; /* the owed pong */
+	size_t			 wc_ponglen;
+	int			 wc_pong_owed;	/* a ping is not answered yet */
+	uint64_t		 wc_pong_seq;	/* wc_qseq of the last pong */
+	uint64_t		 wc_qseq;	/* frames queued in wslay */
+	double			 wc_ctl_tokens;	/* WS_CTL_BURST bucket */
+	ev_tstamp		 wc_ctl_at;	/* its last refill */
+	uint64_t		 wc_sent;	/* bytes the kernel took */
+	uint64_t		 wc_acked;	/* wc_sent - SIOCOUTQ then */
+	ev_tstamp		 wc_kstall_since; /* kernel queue stuck, or 0 */
 	unsigned		 wc_frags;	/* frames of the message */
 	uint16_t		 wc_close_code;	/* sent or received */
 	ev_tstamp		 wc_last_rx;
@@ -159,7 +192,8 @@ void		 wsc_admitted(struct ws_conn *, int rc, uint32_t dropped);
 void		 wsc_pull(struct ws_conn *);
 
 /* wsc_tick: per-second duties of a connection at now (ping, timeouts,
- * token expiry, write stall). */
+ * token expiry, write stall: routingd's output blocked, or the kernel's
+ * send queue unacknowledged, for send_timeout). */
 void		 wsc_tick(struct ws_conn *, ev_tstamp now, int64_t real_s);
 
 /* wsc_kill: close the socket at once and free the connection (drain

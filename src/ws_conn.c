@@ -15,9 +15,19 @@
  * error frames were counted.  Errors that are not the client's fault (a
  * full queue, a rate-limited send, out of memory, a store that failed an
  * ack or a send) are answered the same way but not counted.  What breaks
- * RFC 6455 itself gets no error frame but a close: wslay's 1002 or 1007
- * (bad UTF-8 in a text message), 1009 for a message over WS_MAX_MSG
- * bytes or WS_MAX_FRAGMENTS frames.  Pings are answered by wslay.
+ * RFC 6455 itself gets no error frame but a close: 1002 (from wslay, or
+ * from wsc_filter for what wslay would only drop the TCP connection for:
+ * a control frame over WS_CTL_MAX bytes or with FIN=0, a length not in
+ * its shortest form), 1007 (bad UTF-8 in a text message), 1009 for a
+ * message over WS_MAX_MSG bytes or WS_MAX_FRAGMENTS frames.
+ *
+ * The client's bytes pass through wsc_filter before wslay parses them: it
+ * follows the frame heads, takes valid pings and pongs out of the stream
+ * and gives wslay the rest.  A ping makes a pong owed, with the latest
+ * ping's payload (RFC 6455 5.5.3 allows answering only the most recent
+ * one); wsc_pong queues it once the previous pong has left wslay's
+ * queue.  Control frames beyond the WS_CTL_RATE/WS_CTL_BURST bucket close
+ * the connection with 1008.
  *
  * Invariants:
  * - wslay_event_context_free and the free of the connection happen only
@@ -25,15 +35,27 @@
  *   connection (ack, send, admission) is in the group commit (wc_ops);
  *   until then it is marked dead.
  * - Pulls from LMDB stop while the window is full (ws_window unacked) or
- *   more than WS_OUT_CAP bytes wait in wslay's queue, and reads stop too
- *   in the second case (a ping flood queues pongs): memory per connection
- *   is bounded.  The messages stay queued in LMDB.
+ *   the output is full: WS_OUT_CAP counts the bytes in wslay's queue plus
+ *   WS_MSG_COST per queued frame and the owed pong.  Reads stop too in
+ *   the second case: memory per connection is bounded (at most one pong
+ *   queued and one owed, whatever a client sends).  The messages stay
+ *   queued in LMDB.
+ * - One readable event reads at most WSC_READ_MAX bytes and
+ *   WSC_FRAMES_MAX frame heads, then yields to the loop; raw bytes read
+ *   past that wait in wc_rest for the next turn (a due pull runs it).
+ * - A connection whose writes stall for send_timeout is killed (1008,
+ *   counted; no close frame, the peer reads nothing): routingd's own
+ *   output blocked (wc_stall_since), or the kernel's send queue not
+ *   empty and not acknowledged any further (SIOCOUTQ, sampled per tick).
  * - Per-connection trouble never logs: it becomes a close code and a
  *   counter.
  */
 
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -59,6 +81,8 @@
 #define WSC_MAX_TOKENS		4096	/* JSON tokens per frame */
 #define WSC_RID_MAX		64	/* bytes of a requestId */
 #define WSC_READ_MAX		(256 * 1024)	/* bytes read per turn */
+#define WSC_FRAMES_MAX		64	/* frame heads read per turn */
+#define WSC_HEAD_MAX		14	/* bytes of a client frame head */
 
 struct wsc_send_op {
 	struct commit_op sd_op;
@@ -76,6 +100,7 @@ struct wsc_ack_op {
 
 static void	wsc_run(struct ws_conn *, int);
 static int	wsc_out_full(const struct ws_conn *);
+static int	wsc_queue(struct ws_conn *, uint8_t, const void *, size_t);
 static void	wsc_settle(struct ws_conn *);
 static void	wsc_io_cb(struct ev_loop *, ev_io *, int);
 
@@ -96,6 +121,233 @@ wsc_count(_Atomic uint64_t *v, uint64_t n)
 }
 
 /* ------------------------------------------------------------------ */
+/* The client's bytes, before wslay                                    */
+/* ------------------------------------------------------------------ */
+
+/* The length of a client frame head whose first have bytes are in h. */
+static size_t
+wsc_head_need(const uint8_t *h, size_t have)
+{
+	size_t	 n = 2;
+
+	if (have < 2)
+		return (n);
+	if ((h[1] & 0x7f) == 126)
+		n += 2;
+	else if ((h[1] & 0x7f) == 127)
+		n += 8;
+	if (h[1] & 0x80)
+		n += 4;
+	return (n);
+}
+
+/*
+ * The payload length of the complete head h (n bytes), or -1 when it is
+ * not in its shortest form or has the top bit set (RFC 6455 5.2).
+ */
+static int
+wsc_head_len(const uint8_t *h, size_t n, uint64_t *len)
+{
+	size_t	 i, ext = (h[1] & 0x7f) == 126 ? 2 : (h[1] & 0x7f) == 127 ?
+		    8 : 0;
+
+	*len = h[1] & 0x7f;
+	if (ext == 0)
+		return (0);
+	for (*len = 0, i = 0; i < ext && 2 + i < n; i++)
+		*len = *len << 8 | h[2 + i];
+	if ((ext == 2 && *len < 126) || (ext == 8 && (*len < 65536 ||
+	    *len >> 63 != 0)))
+		return (-1);
+	return (0);
+}
+
+/* One more control frame from the client: 0, or -1 past the bucket. */
+static int
+wsc_ctl_charge(struct ws_conn *c)
+{
+	ev_tstamp	 now = wsc_now(c);
+
+	c->wc_ctl_tokens += (now - c->wc_ctl_at) * WS_CTL_RATE;
+	if (c->wc_ctl_tokens > WS_CTL_BURST)
+		c->wc_ctl_tokens = WS_CTL_BURST;
+	c->wc_ctl_at = now;
+	if (c->wc_ctl_tokens < 1.0)
+		return (-1);
+	c->wc_ctl_tokens -= 1.0;
+	return (0);
+}
+
+/* Close c for what its frames did and read nothing more. */
+static void
+wsc_fail(struct ws_conn *c, uint16_t code, const char *why)
+{
+	wsc_close(c, code, why);
+	wslay_event_shutdown_read(c->wc_ctx);
+}
+
+/*
+ * A complete frame head in wc_fhead: judge it.  Returns 1 when the frame
+ * is ours (a valid ping or pong: read here, never shown to wslay), 0 when
+ * it goes to wslay, -1 when it closed the connection: 1002 for a head
+ * wslay would only drop the TCP connection for (a control frame over
+ * WS_CTL_MAX bytes or fragmented, a length not in its shortest form),
+ * 1008 past the control-frame bucket.
+ */
+static int
+wsc_head(struct ws_conn *c)
+{
+	const uint8_t	*h = c->wc_fhead;
+	int		 op = h[0] & 0x0f, ctl = op >= 0x8;
+	uint64_t	 len;
+
+	c->wc_nframes++;
+	if (wsc_head_len(h, c->wc_fheadlen, &len) == -1) {
+		wsc_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "bad frame length");
+		return (-1);
+	}
+	if (ctl && (len > WS_CTL_MAX || (h[0] & 0x80) == 0)) {
+		wsc_fail(c, WSLAY_CODE_PROTOCOL_ERROR, len > WS_CTL_MAX ?
+		    "control frame too long" : "fragmented control frame");
+		return (-1);
+	}
+	if (ctl && wsc_ctl_charge(c) == -1) {
+		wsc_fail(c, WSLAY_CODE_POLICY_VIOLATION,
+		    "too many control frames");
+		return (-1);
+	}
+	c->wc_fleft = len;
+	c->wc_foff = 0;
+	c->wc_fop = -1;
+	/* wslay answers what is wrong in a ping or pong (RSV bits, no mask)
+	 * with its own 1002 */
+	if ((op != WSLAY_PING && op != WSLAY_PONG) || (h[0] & 0x70) != 0 ||
+	    (h[1] & 0x80) == 0)
+		return (0);
+	c->wc_fop = op;
+	memcpy(c->wc_fmask, h + c->wc_fheadlen - 4, 4);
+	return (1);
+}
+
+/* The end of a ping or pong of ours: a ping makes a pong owed (the latest
+ * ping's payload: RFC 6455 5.5.3 lets us answer only that one). */
+static void
+wsc_ctl_end(struct ws_conn *c)
+{
+	if (c->wc_fop == WSLAY_PING) {
+		memcpy(c->wc_pong, c->wc_fctl, (size_t)c->wc_foff);
+		c->wc_ponglen = (size_t)c->wc_foff;
+		c->wc_pong_owed = 1;
+	}
+	c->wc_fop = -1;
+}
+
+/*
+ * Take the client's raw bytes in[0..n) out of the stream: pings and
+ * pongs are read here (wsc_head, wsc_ctl_end), every other frame is
+ * copied to out for wslay, head included; out may be in - WSC_HEAD_MAX
+ * (the head of a frame that began in an earlier read is copied first).
+ * Stops at a frame head once WSC_FRAMES_MAX heads were read this turn.
+ * *used receives the bytes of in taken (all of them after a close);
+ * returns the bytes written to out.
+ */
+static size_t
+wsc_filter(struct ws_conn *c, const uint8_t *in, size_t n, uint8_t *out,
+    size_t *used)
+{
+	size_t	 i = 0, o = 0, j, k;
+	int	 r;
+
+	while (i < n) {
+		if (c->wc_fleft > 0) {		/* inside a payload */
+			k = n - i;
+			if (k > c->wc_fleft)
+				k = (size_t)c->wc_fleft;
+			if (c->wc_fop == -1) {
+				memmove(out + o, in + i, k);
+				o += k;
+			} else		/* ours: at most WS_CTL_MAX bytes */
+				for (j = 0; j < k; j++, c->wc_foff++)
+					c->wc_fctl[c->wc_foff] = in[i + j] ^
+					    c->wc_fmask[c->wc_foff % 4];
+			i += k;
+			c->wc_fleft -= k;
+			if (c->wc_fleft == 0 && c->wc_fop != -1)
+				wsc_ctl_end(c);
+			continue;
+		}
+		if (c->wc_fheadlen == 0 && c->wc_nframes >= WSC_FRAMES_MAX)
+			break;			/* the rest next turn */
+		c->wc_fhead[c->wc_fheadlen++] = in[i++];
+		if (c->wc_fheadlen < wsc_head_need(c->wc_fhead,
+		    c->wc_fheadlen))
+			continue;
+		if ((r = wsc_head(c)) == -1) {
+			*used = n;
+			return (0);
+		}
+		if (r == 0) {
+			memmove(out + o, c->wc_fhead, c->wc_fheadlen);
+			o += c->wc_fheadlen;
+		} else if (c->wc_fleft == 0)
+			wsc_ctl_end(c);		/* an empty ping or pong */
+		c->wc_fheadlen = 0;
+	}
+	*used = i;
+	return (o);
+}
+
+/*
+ * Raw bytes from the client into buf (at most len): first those that
+ * came with the upgrade or were left by an earlier turn (wc_rest), then
+ * the socket's.  Returns the count, 0 when nothing is there, -1 on EOF
+ * or an error.  *kept is set when they came from wc_rest.
+ */
+static ssize_t
+wsc_raw(struct ws_conn *c, uint8_t *buf, size_t len, int *kept)
+{
+	size_t	 n;
+	ssize_t	 r;
+
+	*kept = c->wc_restoff < c->wc_restlen;
+	if (*kept) {
+		n = c->wc_restlen - c->wc_restoff;
+		if (n > len)
+			n = len;
+		memcpy(buf, c->wc_rest + c->wc_restoff, n);
+		return ((ssize_t)n);
+	}
+	while ((r = recv(c->wc_fd, buf, len, 0)) == -1 && errno == EINTR)
+		;
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return (0);
+	return (r > 0 ? r : -1);
+}
+
+/* used of the n raw bytes were taken: keep the rest for the next turn. */
+static int
+wsc_raw_used(struct ws_conn *c, const uint8_t *raw, size_t n, size_t used,
+    int kept)
+{
+	char	*p;
+
+	if (kept) {
+		c->wc_restoff += used;
+		return (0);
+	}
+	if (used == n)
+		return (0);
+	if ((p = malloc(n - used)) == NULL)
+		return (-1);
+	memcpy(p, raw + used, n - used);
+	free(c->wc_rest);
+	c->wc_rest = p;
+	c->wc_restlen = n - used;
+	c->wc_restoff = 0;
+	return (0);
+}
+
+/* ------------------------------------------------------------------ */
 /* wslay callbacks                                                     */
 /* ------------------------------------------------------------------ */
 
@@ -104,38 +356,42 @@ wsc_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
     void *arg)
 {
 	struct ws_conn	*c = arg;
-	size_t		 n;
-	ssize_t		 r;
+	uint8_t		*raw = buf + WSC_HEAD_MAX;
+	size_t		 room, used, out;
+	ssize_t		 n;
+	int		 kept;
 
-	/* a ping flood queues a pong per ping: stop while output is full,
-	 * and give other connections a turn after WSC_READ_MAX */
-	if (wsc_out_full(c) || c->wc_nread >= WSC_READ_MAX) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+	/* wslay asks with room for at least 4 KiB less a frame head */
+	if (len <= 2 * WSC_HEAD_MAX) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return (-1);
 	}
-	if (len > WSC_READ_MAX - c->wc_nread)
-		len = WSC_READ_MAX - c->wc_nread;
-	if (c->wc_restoff < c->wc_restlen) {	/* came with the upgrade */
-		n = c->wc_restlen - c->wc_restoff;
-		if (n > len)
-			n = len;
-		memcpy(buf, c->wc_rest + c->wc_restoff, n);
-		c->wc_restoff += n;
-		c->wc_nread += n;
+	/* stop while the output is full (a pong is owed, or data waits), and
+	 * give other connections a turn after WSC_READ_MAX bytes or
+	 * WSC_FRAMES_MAX frames */
+	while (!wsc_out_full(c) && c->wc_nread < WSC_READ_MAX &&
+	    wslay_event_get_read_enabled(ctx) &&
+	    (c->wc_fheadlen > 0 || c->wc_fleft > 0 ||
+	    c->wc_nframes < WSC_FRAMES_MAX)) {
+		room = len - WSC_HEAD_MAX;
+		if (room > WSC_READ_MAX - c->wc_nread)
+			room = WSC_READ_MAX - c->wc_nread;
+		if ((n = wsc_raw(c, raw, room, &kept)) <= 0) {
+			wslay_event_set_error(ctx, n == 0 ?
+			    WSLAY_ERR_WOULDBLOCK : WSLAY_ERR_CALLBACK_FAILURE);
+			return (-1);
+		}
 		c->wc_last_rx = wsc_now(c);
-		return ((ssize_t)n);
+		out = wsc_filter(c, raw, (size_t)n, buf, &used);
+		c->wc_nread += used;
+		if (wsc_raw_used(c, raw, (size_t)n, used, kept) == -1) {
+			wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+			return (-1);
+		}
+		if (out > 0)
+			return ((ssize_t)out);
 	}
-	while ((r = recv(c->wc_fd, buf, len, 0)) == -1 && errno == EINTR)
-		;
-	if (r > 0) {
-		c->wc_nread += (size_t)r;
-		c->wc_last_rx = wsc_now(c);
-		return (r);
-	}
-	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-	else
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 	return (-1);
 }
 
@@ -153,6 +409,7 @@ wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 		;
 	if (r >= 0) {
 		c->wc_stall_since = 0;
+		c->wc_sent += (uint64_t)r;
 		return (r);
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -214,16 +471,52 @@ wsc_msg_cb(wslay_event_context_ptr ctx,
 /* Outgoing frames                                                     */
 /* ------------------------------------------------------------------ */
 
-/* Queue a text frame of len bytes (copied by wslay).  0 or -1. */
+/* Queue a frame of len bytes (copied by wslay) and count it in wc_qseq.
+ * 0 or -1. */
 static int
-wsc_queue_text(struct ws_conn *c, const char *text, size_t len)
+wsc_queue(struct ws_conn *c, uint8_t opcode, const void *data, size_t len)
 {
 	struct wslay_event_msg	 m;
 
-	m.opcode = WSLAY_TEXT_FRAME;
-	m.msg = (const uint8_t *)text;
+	m.opcode = opcode;
+	m.msg = data;
 	m.msg_length = len;
-	return (wslay_event_queue_msg(c->wc_ctx, &m) == 0 ? 0 : -1);
+	if (wslay_event_queue_msg(c->wc_ctx, &m) != 0)
+		return (-1);
+	c->wc_qseq++;
+	return (0);
+}
+
+/* Queue a text frame of len bytes.  0 or -1. */
+static int
+wsc_queue_text(struct ws_conn *c, const char *text, size_t len)
+{
+	return (wsc_queue(c, WSLAY_TEXT_FRAME, text, len));
+}
+
+/*
+ * Queue the owed pong unless the last one is still in wslay's queue:
+ * wslay sends control frames before any data frame queued after them,
+ * so that pong went once as many frames were sent as had been queued up
+ * to it.  Meanwhile newer pings only replace the owed payload, so a
+ * client that never reads has at most one pong queued and one owed.
+ * Returns 1 if a pong was queued.
+ */
+static int
+wsc_pong(struct ws_conn *c)
+{
+	uint64_t	 sent;
+
+	if (!c->wc_pong_owed || c->wc_closing || c->wc_dead)
+		return (0);
+	sent = c->wc_qseq - wslay_event_get_queued_msg_count(c->wc_ctx);
+	if (c->wc_pong_seq != 0 && sent < c->wc_pong_seq)
+		return (0);
+	if (wsc_queue(c, WSLAY_PONG, c->wc_pong, c->wc_ponglen) == -1)
+		return (0);
+	c->wc_pong_seq = c->wc_qseq;
+	c->wc_pong_owed = 0;
+	return (1);
 }
 
 /* Room for n bytes in the frame buffer.  0 or -1. */
@@ -304,10 +597,21 @@ wsc_unavailable(struct ws_conn *c, const char *msg)
 	wsc_error_rid(c, NULL, "unavailable", msg, 0);
 }
 
+/*
+ * The output is full: the frames queued in wslay, each with WS_MSG_COST
+ * for its bookkeeping (an empty pong costs memory too), and the owed
+ * pong, reach WS_OUT_CAP.
+ */
 static int
 wsc_out_full(const struct ws_conn *c)
 {
-	return (wslay_event_get_queued_msg_length(c->wc_ctx) >= WS_OUT_CAP);
+	size_t	 n;
+
+	n = wslay_event_get_queued_msg_length(c->wc_ctx) +
+	    wslay_event_get_queued_msg_count(c->wc_ctx) * WS_MSG_COST;
+	if (c->wc_pong_owed)
+		n += WS_MSG_COST + c->wc_ponglen;
+	return (n >= WS_OUT_CAP);
 }
 
 /*
@@ -450,8 +754,13 @@ wsc_pull(struct ws_conn *c)
 {
 	uint32_t	 window = (uint32_t)c->wc_ws->x_cfg->cf_ws_window;
 
-	if (c->wc_closing || c->wc_dead || !c->wc_admitted)
+	if (c->wc_dead)
+		return;
+	if (c->wc_closing || !c->wc_admitted) {
+		if (c->wc_restoff < c->wc_restlen)
+			wsc_run(c, 0);	/* bytes left by an earlier turn */
 		return;		/* admission calls ws_due */
+	}
 	c->wc_pushed_now = 0;
 	if (c->wc_mode == WS_MODE_POKE) {
 		for (; c->wc_pokes > 0 && !wsc_out_full(c); c->wc_pokes--)
@@ -788,6 +1097,10 @@ wsc_new(struct ws *x, int fd, const char *head, size_t hlen,
 	(void)strcpy(c->wc_device, id->ai_device);
 	c->wc_serial = ++x->x_serial;
 	c->wc_last_rx = c->wc_last_ping = c->wc_since = ev_now(loop);
+	c->wc_fop = -1;
+	c->wc_ctl_tokens = WS_CTL_BURST;
+	c->wc_ctl_at = ev_now(loop);
+	c->wc_sent = hlen;
 	qs_cursor_init(&c->wc_cur);
 	ev_io_init(&c->wc_rio, wsc_io_cb, fd, EV_READ);
 	ev_io_init(&c->wc_wio, wsc_io_cb, fd, EV_WRITE);
@@ -809,8 +1122,9 @@ wsc_close(struct ws_conn *c, uint16_t code, const char *why)
 	c->wc_closing = 1;
 	c->wc_close_code = code;
 	c->wc_close_at = wsc_now(c) + WS_CLOSE_WAIT;
-	(void)wslay_event_queue_close(c->wc_ctx, code, (const uint8_t *)why,
-	    why != NULL ? strlen(why) : 0);
+	if (wslay_event_queue_close(c->wc_ctx, code, (const uint8_t *)why,
+	    why != NULL ? strlen(why) : 0) == 0)
+		c->wc_qseq++;
 	if (code == WSLAY_CODE_MESSAGE_TOO_BIG ||
 	    code == WSLAY_CODE_POLICY_VIOLATION ||
 	    code == WSLAY_CODE_PROTOCOL_ERROR)
@@ -916,12 +1230,18 @@ wsc_run(struct ws_conn *c, int readable)
 		return;
 	c->wc_busy++;
 	c->wc_nread = 0;
+	c->wc_nframes = 0;
 	if ((readable || c->wc_restoff < c->wc_restlen) &&
 	    wslay_event_want_read(c->wc_ctx) &&
 	    wslay_event_recv(c->wc_ctx) != 0)
 		c->wc_dead = 1;
+	if (!c->wc_dead)
+		(void)wsc_pong(c);
 	if (!c->wc_dead && wslay_event_want_write(c->wc_ctx) &&
 	    wslay_event_send(c->wc_ctx) != 0)
+		c->wc_dead = 1;
+	/* the write may have taken the last pong: the owed one goes now */
+	if (!c->wc_dead && wsc_pong(c) && wslay_event_send(c->wc_ctx) != 0)
 		c->wc_dead = 1;
 	c->wc_busy--;
 	wsc_settle(c);
@@ -936,6 +1256,36 @@ wsc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	/* reading may have freed room in the window (acks come later) */
 }
 
+/*
+ * The kernel's send queue (SIOCOUTQ: bytes written and not acknowledged)
+ * of c stayed non-empty with no byte acknowledged for longer than stall
+ * seconds: the peer reads nothing, though routingd itself may have
+ * nothing left to write (the kernel took it all).  Sampled once a tick,
+ * without a system call while the queue was empty at the last sample and
+ * nothing was written since.
+ */
+static int
+wsc_kernel_stalled(struct ws_conn *c, ev_tstamp now, double stall)
+{
+	uint64_t	 acked;
+	int		 q;
+
+	if (c->wc_kstall_since == 0 && c->wc_acked == c->wc_sent)
+		return (0);
+	if (c->wc_fd == -1 || ioctl(c->wc_fd, SIOCOUTQ, &q) == -1 || q <= 0) {
+		c->wc_kstall_since = 0;
+		c->wc_acked = c->wc_sent;	/* all of it */
+		return (0);
+	}
+	acked = c->wc_sent - (uint64_t)q;
+	if (c->wc_kstall_since == 0 || acked != c->wc_acked) {
+		c->wc_acked = acked;		/* progress: start again */
+		c->wc_kstall_since = now;
+		return (0);
+	}
+	return (now - c->wc_kstall_since > stall);
+}
+
 /* wsc_tick: see ws.h. */
 void
 wsc_tick(struct ws_conn *c, ev_tstamp now, int64_t real_s)
@@ -945,8 +1295,9 @@ wsc_tick(struct ws_conn *c, ev_tstamp now, int64_t real_s)
 
 	if (c->wc_dead)
 		return;
-	if (c->wc_stall_since != 0 && stall > 0 &&
-	    now - c->wc_stall_since > stall) {
+	if (stall > 0 && ((c->wc_stall_since != 0 &&
+	    now - c->wc_stall_since > stall) ||
+	    wsc_kernel_stalled(c, now, stall))) {
 		c->wc_close_code = WSLAY_CODE_POLICY_VIOLATION;
 		wsc_kill(c);	/* the peer reads nothing: no close frame */
 		return;
@@ -965,10 +1316,8 @@ wsc_tick(struct ws_conn *c, ev_tstamp now, int64_t real_s)
 		return;
 	}
 	if (ping > 0 && now - c->wc_last_ping >= ping) {
-		struct wslay_event_msg	 m = { WSLAY_PING, NULL, 0 };
-
 		c->wc_last_ping = now;
-		(void)wslay_event_queue_msg(c->wc_ctx, &m);
+		(void)wsc_queue(c, WSLAY_PING, NULL, 0);
 		wsc_run(c, 0);
 	}
 }

@@ -9,9 +9,11 @@ once its output is backed up (WS_OUT_CAP), so its RSS stays flat; the
 stalled connection is closed within send_timeout (and counted under
 1008); every message is still queued and a fresh client gets them all.
 
-Part 2, a ping flood from a client that never reads: the pongs back up,
-the worker stops reading, memory stays flat, and the stall closes it;
-meanwhile another connection of the same worker keeps getting pongs.
+Part 2, a ping flood from a client that never reads: the worker owes it
+at most one pong at a time and stops reading it while its output is
+full, memory stays flat, and the flooder is closed with 1008 (past the
+control-frame budget, or by the write stall); meanwhile another
+connection of the same worker keeps getting pongs.
 
 Checks that fail against the current daemon because of a known bug say
 so ("regression:").
@@ -279,7 +281,7 @@ def part_ping_flood(d, ws_pid):
            "ping flood: the WS worker's VmRSS grew by %d kB at most "
            "(budget %d kB) [regression: queued pongs are unbounded]"
            % (grow, RSS_BUDGET_KB))
-    expect(closed, "ping flood: the stalled connection was closed and "
+    expect(closed, "ping flood: the flooding connection was closed and "
            "counted under 1008")
     c.close()
 
