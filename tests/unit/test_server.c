@@ -76,6 +76,7 @@ static struct {
 	int			 answered;	/* set before the held answer */
 	int			 idle_after_answer;
 	int			 detached_fd;
+	SSL			*detached_ssl;	/* NULL: a plain port */
 	char			 rest[64];
 	size_t			 restlen;
 	struct client		 clients[8];	/* closed by teardown */
@@ -119,8 +120,9 @@ handler(struct server_conn *c, const struct http_request *req, void *arg)
 		return;
 	}
 	if (strcmp(path, "/detach") == 0) {
+		T.detached_ssl = (SSL *)&T;	/* detach must overwrite */
 		T.detached_fd = server_conn_detach(c, T.rest, sizeof(T.rest),
-		    &T.restlen);
+		    &T.restlen, &T.detached_ssl);
 		return;
 	}
 	if (strcmp(path, "/big") == 0) {
@@ -1050,6 +1052,7 @@ test_detach(void **state)
 	    "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nWSFRAME");
 	pump(0.05);
 	assert_true(T.detached_fd >= 0);
+	assert_null(T.detached_ssl);	/* a plain port */
 	assert_int_equal(T.restlen, 7);
 	assert_memory_equal(T.rest, "WSFRAME", 7);
 	assert_int_equal(server_nconns(T.srv), 0);
