@@ -4,8 +4,8 @@ http/1.1, keep-alive), TLS 1.3 only with tls_min_version = 1.3.  Plain
 HTTP to the TLS port fails without an answer; a stalled handshake
 (connect, send nothing) is closed after client_header_timeout and counted
 as "timeout", garbage as "protocol", in
-routingd_tls_handshake_failures_total.  routingd -n refuses a key that
-does not match the certificate."""
+routingd_tls_handshake_failures_total.  routingd -n and routingctl
+check-config refuse a key that does not match the certificate."""
 
 import http.client
 import json
@@ -176,6 +176,11 @@ def test():
     rtd.check(p.returncode == 1 and b"does not match" in p.stderr,
               "routingd -n: a key that does not match (%d %r)"
               % (p.returncode, p.stderr))
+    q = subprocess.run([rtd.ROUTINGCTL, "check-config", conf],
+                       capture_output=True, timeout=10)
+    rtd.check(q.returncode == 1 and q.stderr == p.stderr,
+              "routingctl check-config says the same (%d %r)"
+              % (q.returncode, q.stderr))
     with open(conf, "w") as f:
         f.write("tls_cert = %s\n" % crt)
     p = subprocess.run([rtd.ROUTINGD, "-n", "-f", conf],
