@@ -40,6 +40,7 @@
 #include "ipc.h"
 #include "paths.h"
 #include "presence.h"
+#include "tls.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION		"0.1.0"
@@ -1609,6 +1610,11 @@ rctl_check_config(struct rctl *rc, int argc, char **argv)
 		(void)snprintf(errs.ce_msg[0], CFG_ERRLEN, "out of memory");
 	} else if (config_validate(cfg, &errs) == -1) {
 		config_free(cfg);
+		cfg = NULL;
+	}
+	if (path != NULL && cfg != NULL && tls_config_check(cfg, &errs) ==
+	    -1) {
+		config_free(cfg);	/* the TLS files, as routingd -n */
 		cfg = NULL;
 	}
 	if (rc->rc_json)

@@ -129,6 +129,12 @@ static const struct config_enum config_enum_yes_no[] = {
 	{ NULL,		0 }
 };
 
+static const struct config_enum config_enum_tls_version[] = {
+	{ "1.2",	12 },
+	{ "1.3",	13 },
+	{ NULL,		0 }
+};
+
 static const struct config_enum config_enum_push_format[] = {
 	{ "matrix",	PUSH_FORMAT_MATRIX },
 	{ "gorush",	PUSH_FORMAT_GORUSH },
@@ -228,11 +234,13 @@ static const struct config_key config_keys[] = {
 	{ "store_max_size", CFG_T_SIZE, CFG_FIELD(cf_store_max_size),
 	    CFG_MIB, 1024 * CFG_GIB, "8g", NULL, CFG_F_RESTART, NULL },
 	{ "tls_cert", CFG_T_PATH, CFG_FIELD(cf_tls_cert),
-	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE | CFG_F_UNSERVED,
-	    NULL },
+	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
+	{ "tls_ciphers", CFG_T_STRING, CFG_FIELD(cf_tls_ciphers),
+	    1, 1024, NULL, NULL, 0, NULL },
 	{ "tls_key", CFG_T_PATH, CFG_FIELD(cf_tls_key),
-	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE | CFG_F_UNSERVED,
-	    NULL },
+	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
+	{ "tls_min_version", CFG_T_ENUM, CFG_FIELD(cf_tls_min_version),
+	    0, 0, "1.2", NULL, 0, config_enum_tls_version },
 	{ "ws_listen", CFG_T_LISTEN, CFG_FIELD(cf_ws_listen),
 	    0, 0, DEFAULT_WS_LISTEN, NULL, 0, NULL },
 	{ "ws_ping_interval", CFG_T_DURATION, CFG_FIELD(cf_ws_ping_interval),

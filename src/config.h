@@ -90,6 +90,8 @@ struct config {
 
 	char			*cf_tls_cert;
 	char			*cf_tls_key;
+	char			*cf_tls_ciphers;	/* TLS 1.2; NULL: default */
+	int			 cf_tls_min_version;	/* 12 or 13 */
 	char			*cf_push_gateway_url;
 	int			 cf_push_gateway_format; /* enum push_format */
 	char			*cf_push_gateway_ca;
@@ -159,8 +161,9 @@ int		 config_parse_listen(const char *, struct listen_addr *);
 int		 config_write(const struct config *, FILE *);
 /*
  * config_unserved: the next key from *pos on (start at 0) that is set in
- * cf although this release does not serve its feature (TLS, push): it is
- * checked like any key but has no effect.  Returns its static name and
+ * cf although this release does not serve its feature (a key flagged so
+ * in config.c's table; this release flags none): it is checked like any
+ * key but has no effect.  Returns its static name and
  * advances *pos, or NULL at the end.  Keys with a default count only
  * when a file sets them.
  */

@@ -82,6 +82,10 @@ static const char *const metrics_ws_ops[SHM_WOP_COUNT] = {
 	"send", "ack"
 };
 
+static const char *const metrics_tls_reasons[SHM_TLS_COUNT] = {
+	"timeout", "protocol", "closed", "other"
+};
+
 static const char *const metrics_rejects[SHM_REJ_COUNT] = {
 	"invalid_json", "invalid_envelope", "sender_mismatch", "queue_full",
 	"rate_limited", "unauthorized", "unavailable"
@@ -109,6 +113,7 @@ static metrics_fn	metrics_proc_start;
 static metrics_fn	metrics_route_hist;
 static metrics_fn	metrics_ws_op_hist;
 static metrics_fn	metrics_outbox_age;
+static metrics_fn	metrics_tls_failures;
 
 static void	metrics_hist_add(struct shm_hist *,
 		    const struct metrics_hist_def *, uint64_t);
@@ -184,6 +189,10 @@ const struct metrics_def metrics_defs[] = {
 	{ "routingd_http_timeouts_total", "counter",
 	    "Connections closed by a read, idle or write timeout.",
 	    MD_SLOT(ss_timeouts) },
+	{ "routingd_tls_handshake_failures_total", "counter",
+	    "TLS handshakes that failed on the API and WebSocket ports, by "
+	    "reason (timeout, protocol, closed, other).",
+	    MD_FN(metrics_tls_failures) },
 	/* the API */
 	{ "routingd_api_requests_total", "counter",
 	    "API requests answered, by route and HTTP status (0: other).",
@@ -731,6 +740,27 @@ metrics_ws_disconnects(struct metrics_buf *mb, const struct shm *sh,
 {
 	metrics_labelled(mb, md, "code", metrics_ws_codes,
 	    sh->sh_ws.sw_closes, SHM_WC_COUNT);
+}
+
+/* The slot counters of failed TLS handshakes, summed over every role. */
+static void
+metrics_tls_failures(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	_Atomic uint64_t	 sum[SHM_TLS_COUNT];
+	int			 i, r;
+
+	for (i = 0; i < SHM_TLS_COUNT; i++) {
+		atomic_init(&sum[i], 0);
+		for (r = 0; r < PROC_NROLES; r++)
+			if (metrics_role(sh, r) != NULL)
+				atomic_init(&sum[i], metrics_load(&sum[i]) +
+				    shm_sum(sh, r, offsetof(struct shm_slot,
+				    ss_tls_failures) + (size_t)i *
+				    sizeof(_Atomic uint64_t)));
+	}
+	metrics_labelled(mb, md, "reason", metrics_tls_reasons, sum,
+	    SHM_TLS_COUNT);
 }
 
 /* metrics_render: see metrics.h. */

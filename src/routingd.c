@@ -22,6 +22,7 @@
 #include "paths.h"
 #include "routingd.h"
 #include "supervisor.h"
+#include "tls.h"
 
 static void	usage(void) __attribute__((noreturn));
 static void	routingd_help(void) __attribute__((noreturn));
@@ -64,6 +65,10 @@ routingd_config(const char *path, int local, struct cfg_errors *errs)
 	if (!local) {
 		if (config_load(path, &cfg, errs) == -1)
 			return (NULL);
+		if (tls_config_check(cfg, errs) == -1) {
+			config_free(cfg);
+			return (NULL);
+		}
 		return (cfg);
 	}
 	if ((cfg = config_new(1)) == NULL) {

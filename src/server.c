@@ -26,6 +26,12 @@
  *   stops while output exceeds HTTP_MAX_OUT, while the current request
  *   has all the buffer room it may use, after EOF and while closing.
  * - One ev_timer per conn, armed for the earliest deadline that applies.
+ * - With TLS, a conn starts in CS_TLS (the handshake, bounded by the
+ *   header timeout) and every byte goes through its SSL (tls_recv,
+ *   tls_send).  A TLS read that must wait for writability (or a write for
+ *   readability) sets c_rd_wants_w (c_wr_wants_r) so that the other
+ *   watcher runs.  Decrypted bytes SSL holds while the fd is not
+ *   readable are fed back as a read event whenever the conn wants input.
  * - Per-request trouble never logs: it becomes an answer and a counter.
  */
 
@@ -52,6 +58,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "tls.h"
 
 #define SERVER_READ_MIN		4096		/* bytes: first read of a request */
 #define SERVER_CHUNK_AHEAD	(16 * 1024)	/* bytes: chunked input read ahead */
@@ -68,6 +75,12 @@
 		atomic_fetch_add_explicit(&(s)->s_slot->f, 1,		\
 		    memory_order_relaxed);				\
 } while (0)
+#define SERVER_TLS_FAIL(s, r) do {					\
+	if ((s)->s_slot != NULL)					\
+		atomic_fetch_add_explicit(				\
+		    &(s)->s_slot->ss_tls_failures[(r)], 1,		\
+		    memory_order_relaxed);				\
+} while (0)
 #define SERVER_UNCOUNT(s, f) do {					\
 	if ((s)->s_slot != NULL)					\
 		atomic_fetch_sub_explicit(&(s)->s_slot->f, 1,		\
@@ -75,6 +88,7 @@
 } while (0)
 
 enum server_conn_state {
+	CS_TLS,			/* the TLS handshake */
 	CS_IDLE,		/* no byte of the next request yet */
 	CS_HEAD,		/* reading a request head */
 	CS_BODY,		/* reading its body */
@@ -100,6 +114,10 @@ struct server_conn {
 	int			 c_eof;		/* the peer sent FIN */
 	int			 c_processing;	/* inside server_conn_process */
 	int			 c_blocked;	/* parsing paused: output full */
+	SSL			*c_ssl;		/* NULL: plain */
+	int			 c_hs_want;	/* CS_TLS: TLS_WANT_* */
+	int			 c_rd_wants_w;	/* see the invariants above */
+	int			 c_wr_wants_r;
 	unsigned		 c_nreq;	/* requests answered */
 	ev_io			 c_rio;
 	ev_io			 c_wio;
@@ -297,6 +315,7 @@ server_conn_destroy(struct server_conn *c)
 
 	TAILQ_REMOVE(&s->s_conns, c, c_entry);
 	s->s_nconns--;
+	tls_conn_free(c->c_ssl, 1);
 	server_buf_free(&c->c_in);
 	server_buf_free(&c->c_out);
 	free(c);
@@ -333,6 +352,8 @@ server_conn_close(struct server_conn *c)
 	if (c->c_fd < 0)
 		return;
 	server_conn_unwatch(c);
+	tls_conn_free(c->c_ssl, 0);
+	c->c_ssl = NULL;
 	(void)close(c->c_fd);
 	c->c_fd = -1;
 	SERVER_UNCOUNT(c->c_srv, ss_conns);
@@ -343,6 +364,8 @@ server_conn_close(struct server_conn *c)
 static void
 server_conn_linger(struct server_conn *c)
 {
+	if (c->c_ssl != NULL)
+		(void)SSL_shutdown(c->c_ssl);	/* close_notify, once */
 	if (shutdown(c->c_fd, SHUT_WR) == -1) {
 		server_conn_close(c);
 		return;
@@ -433,18 +456,19 @@ server_conn_flush(struct server_conn *c)
 {
 	struct server_buf	*b = &c->c_out;
 	ssize_t			 n;
+	int			 want = 0;
 
+	c->c_wr_wants_r = 0;
 	while (server_buf_pending(b) > 0) {
-		n = send(c->c_fd, b->sb_data + b->sb_off,
-		    server_buf_pending(b), MSG_NOSIGNAL);
+		n = tls_send(c->c_ssl, c->c_fd, b->sb_data + b->sb_off,
+		    server_buf_pending(b), 0, &want);
 		if (n > 0) {
 			b->sb_off += (size_t)n;
 			c->c_wstamp = ev_now(c->c_srv->s_loop);
-		} else if (n == -1 && errno == EINTR)
-			continue;
-		else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		} else if (n == -1 && errno == EAGAIN) {
+			c->c_wr_wants_r = want == TLS_WANT_READ;
 			return;
-		else {
+		} else {
 			server_conn_close(c);
 			return;
 		}
@@ -560,19 +584,23 @@ server_conn_read(struct server_conn *c)
 	struct server_buf	*b = &c->c_in;
 	size_t			 room;
 	ssize_t			 n;
+	int			 want = 0;
 
+	c->c_rd_wants_w = 0;
 	if (server_conn_read_room(c, &room) == -1) {
 		server_conn_close(c);
 		return;
 	}
 	if (room == 0)
 		return;
-	n = recv(c->c_fd, b->sb_data + b->sb_len, room, 0);
+	n = tls_recv(c->c_ssl, c->c_fd, b->sb_data + b->sb_len, room, &want);
 	if (n > 0)
 		b->sb_len += (size_t)n;
 	else if (n == 0)
 		c->c_eof = 1;
-	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+	else if (errno == EAGAIN)
+		c->c_rd_wants_w = want == TLS_WANT_WRITE;
+	else
 		server_conn_close(c);
 }
 
@@ -753,6 +781,8 @@ server_conn_state_deadline(const struct server_conn *c)
 	const struct server_config	*cfg = &c->c_srv->s_cfg;
 
 	switch (c->c_state) {
+	case CS_TLS:
+		return (server_after(c->c_since, cfg->sc_header_timeout));
 	case CS_IDLE:
 		if (server_buf_pending(&c->c_out) > 0)
 			return (SERVER_NEVER);	/* idle once flushed */
@@ -814,7 +844,10 @@ server_conn_expire(struct server_conn *c, ev_tstamp now)
 	d = server_conn_state_deadline(c);
 	if (d == SERVER_NEVER || now < d)
 		return;
-	if (c->c_state == CS_HEAD || c->c_state == CS_BODY) {
+	if (c->c_state == CS_TLS) {
+		SERVER_TLS_FAIL(s, SHM_TLS_TIMEOUT);
+		server_conn_close(c);
+	} else if (c->c_state == CS_HEAD || c->c_state == CS_BODY) {
 		SERVER_COUNT(s, ss_timeouts);
 		server_conn_fail(c, 408, "request not received in time");
 	} else {
@@ -840,6 +873,17 @@ server_conn_corked(const struct server_conn *c)
 static void
 server_conn_settle(struct server_conn *c)
 {
+	struct ev_loop	*loop = c->c_srv->s_loop;
+	int		 rd, wr;
+
+	if (c->c_fd < 0)
+		return;
+	if (c->c_state == CS_TLS) {
+		server_watch(loop, &c->c_rio, c->c_hs_want == TLS_WANT_READ);
+		server_watch(loop, &c->c_wio, c->c_hs_want == TLS_WANT_WRITE);
+		server_conn_arm_timer(c);
+		return;
+	}
 	for (;;) {
 		if (c->c_fd >= 0 && server_buf_pending(&c->c_out) > 0 &&
 		    !server_conn_corked(c))
@@ -850,10 +894,43 @@ server_conn_settle(struct server_conn *c)
 			break;
 		server_conn_process(c);
 	}
-	server_watch(c->c_srv->s_loop, &c->c_rio, server_conn_wants_read(c));
-	server_watch(c->c_srv->s_loop, &c->c_wio,
-	    server_buf_pending(&c->c_out) > 0 && !server_conn_corked(c));
+	rd = server_conn_wants_read(c);
+	wr = server_buf_pending(&c->c_out) > 0 && !server_conn_corked(c);
+	server_watch(loop, &c->c_rio, rd || (wr && c->c_wr_wants_r));
+	server_watch(loop, &c->c_wio, wr || (rd && c->c_rd_wants_w));
 	server_conn_arm_timer(c);
+	if (rd && c->c_state != CS_LINGER && tls_pending(c->c_ssl) > 0)
+		ev_feed_event(loop, &c->c_rio, EV_READ);
+}
+
+/* Go on with the TLS handshake; once done, read what follows it. */
+static void
+server_conn_handshake(struct server_conn *c)
+{
+	int	 reason = SHM_TLS_OTHER, r;
+
+	r = tls_handshake(c->c_ssl, &c->c_hs_want, &reason);
+	if (r == 0)
+		return;
+	if (r == -1) {
+		SERVER_TLS_FAIL(c->c_srv, reason);
+		server_conn_close(c);
+		return;
+	}
+	c->c_state = CS_IDLE;
+	c->c_since = ev_now(c->c_srv->s_loop);
+	server_conn_read(c);
+	if (c->c_fd >= 0)
+		server_conn_process(c);
+}
+
+/* Read and parse what arrived (a read event, or a TLS read retried). */
+static void
+server_conn_input(struct server_conn *c)
+{
+	server_conn_read(c);
+	if (c->c_fd >= 0)
+		server_conn_process(c);
 }
 
 static void
@@ -864,13 +941,12 @@ server_conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	server_conn_hold(c);
 	if (revents & EV_ERROR)
 		server_conn_close(c);
+	else if (c->c_state == CS_TLS)
+		server_conn_handshake(c);
 	else if (c->c_state == CS_LINGER)
 		server_conn_discard(c);
-	else {
-		server_conn_read(c);
-		if (c->c_fd >= 0)
-			server_conn_process(c);
-	}
+	else
+		server_conn_input(c);
 	server_conn_settle(c);
 	server_conn_release(c);
 }
@@ -883,6 +959,10 @@ server_conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	server_conn_hold(c);
 	if (revents & EV_ERROR)
 		server_conn_close(c);
+	else if (c->c_state == CS_TLS)
+		server_conn_handshake(c);
+	else if (c->c_rd_wants_w && c->c_state != CS_LINGER)
+		server_conn_input(c);	/* a TLS read waited for this */
 	server_conn_settle(c);
 	server_conn_release(c);
 }
@@ -917,6 +997,16 @@ server_conn_new(struct server *s, int fd, const struct sockaddr_storage *ss)
 	c->c_fd = fd;
 	c->c_refs = 1;			/* the socket's */
 	c->c_state = CS_IDLE;
+	if (s->s_cfg.sc_tls != NULL) {
+		if ((c->c_ssl = tls_conn_new(s->s_cfg.sc_tls, fd)) == NULL) {
+			SERVER_TLS_FAIL(s, SHM_TLS_OTHER);
+			(void)close(fd);
+			free(c);
+			return;
+		}
+		c->c_state = CS_TLS;
+		c->c_hs_want = TLS_WANT_READ;
+	}
 	c->c_since = ev_now(s->s_loop);
 	c->c_timer_at = SERVER_NEVER;
 	server_peer_text(ss, c->c_peer, sizeof(c->c_peer));
@@ -1114,6 +1204,8 @@ server_free(struct server *s)
 	ev_timer_stop(s->s_loop, &s->s_retry);
 	while ((c = TAILQ_FIRST(&s->s_conns)) != NULL) {
 		server_conn_unwatch(c);
+		tls_conn_free(c->c_ssl, 1);
+		c->c_ssl = NULL;
 		if (c->c_fd >= 0) {
 			(void)close(c->c_fd);
 			SERVER_UNCOUNT(s, ss_conns);
@@ -1205,7 +1297,7 @@ server_conn_peer(const struct server_conn *c)
 /* server_conn_detach: see server.h. */
 int
 server_conn_detach(struct server_conn *c, char *rest, size_t restcap,
-    size_t *restlen)
+    size_t *restlen, SSL **sslp)
 {
 	struct server	*s;
 	size_t		 used, extra;
@@ -1224,6 +1316,8 @@ server_conn_detach(struct server_conn *c, char *rest, size_t restcap,
 	if (extra > 0)
 		memcpy(rest, c->c_in.sb_data + c->c_in.sb_off + used, extra);
 	*restlen = extra;
+	*sslp = c->c_ssl;
+	c->c_ssl = NULL;
 	s = c->c_srv;
 	fd = c->c_fd;
 	server_conn_unwatch(c);

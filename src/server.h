@@ -10,6 +10,8 @@
 
 #include <ev.h>
 
+#include <openssl/ssl.h>
+
 #include "http.h"
 #include "shm.h"
 
@@ -23,6 +25,7 @@ struct server_config {
 	double		sc_keepalive_timeout;	/* s, idle between requests */
 	double		sc_write_timeout;	/* s, no progress writing */
 	unsigned	sc_max_clients;		/* open connections; 0 = no cap */
+	SSL_CTX		*sc_tls;		/* NULL: plain; else TLS with it */
 };
 
 /*
@@ -38,6 +41,13 @@ typedef void	 server_handler(struct server_conn *,
 		    const struct http_request *, void *arg);
 
 /*
+ * With sc_tls set, each new connection first completes a TLS handshake
+ * (within sc_header_timeout; a failure is counted in the slot's
+ * ss_tls_failures by reason, and the socket closed) and then speaks
+ * HTTP over TLS.  sc_tls is borrowed: each connection takes a reference
+ * of its own, so the caller may free its context once the server has
+ * another (server_set_config) or is freed.
+ *
  * server_new: start accepting on lfd (non-blocking, listening) in loop.
  * slot, if not NULL, receives connection and request counters.  Returns
  * NULL on allocation failure.  The server does not own lfd until drain.
@@ -91,16 +101,19 @@ const char	*server_conn_peer(const struct server_conn *);
 /*
  * server_conn_detach: instead of answering, take the socket of the
  * connection whose request the handler holds (a WebSocket upgrade: the
- * caller then writes the 101 itself).  Works only when no earlier answer
- * is still queued.  Bytes the client sent after this request are copied to
- * rest (*restlen of them, at most restcap).  On success the request counts
+ * caller then writes the 101 itself, with tls_send).  Works only when no
+ * earlier answer is still queued.  Bytes the client sent after this
+ * request are copied to rest (*restlen of them, at most restcap).  On success the request counts
  * as answered, the connection and req are gone (the server no longer
  * counts or watches it), and the returned fd (non-blocking) belongs to the
- * caller.  Returns -1 when output is still queued, the client is already
+ * caller, with *sslp: the connection's TLS state (NULL on a plain port;
+ * free it with tls_conn_free; it may hold decrypted bytes the client sent
+ * after rest, see tls_pending).  Returns -1 when output is still queued,
+ * the client is already
  * gone, more than restcap bytes follow, or no request is held: nothing
  * changed, and the handler must still answer with server_respond*().
  */
 int		 server_conn_detach(struct server_conn *, char *rest,
-		    size_t restcap, size_t *restlen);
+		    size_t restcap, size_t *restlen, SSL **sslp);
 
 #endif /* SERVER_H */

@@ -34,7 +34,7 @@
 #include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	10	/* 2: the rate-limit table; 3: API metrics;
+#define SHM_VERSION	11	/* 2: the rate-limit table; 3: API metrics;
 				   4: settle metrics; 5: WebSocket;
 				   6: held, adopted, overflow, forgotten;
 				   7: sh_roles, sh_restarts by PROC_NROLES;
@@ -42,7 +42,9 @@
 				   9: process samples, latency by route
 				      and by WebSocket operation;
 				   10: the push worker's slots and
-				       metrics (sh_push) */
+				       metrics (sh_push);
+				   11: TLS handshake failures by reason
+				       (ss_tls_failures) */
 #define SHM_SLOTS	260		/* worker slots, shared out by role */
 #define SHM_ROLE_NAME	8		/* bytes of a role name, NUL included */
 
@@ -64,6 +66,16 @@ enum shm_slot_state {
 	SHM_SLOT_DRAINING = 3
 };
 
+/* Reasons of routingd_tls_handshake_failures_total{reason}. */
+enum shm_tls_fail {
+	SHM_TLS_TIMEOUT = 0,	/* not done within client_header_timeout */
+	SHM_TLS_PROTOCOL,	/* a TLS error: garbage, plain HTTP, no
+				 * common version or cipher */
+	SHM_TLS_CLOSED,		/* the peer closed or reset during it */
+	SHM_TLS_OTHER,		/* any other socket error, no memory */
+	SHM_TLS_COUNT
+};
+
 struct shm_slot {
 	_Atomic uint32_t	ss_state;	/* enum shm_slot_state */
 	_Atomic uint32_t	ss_role;	/* enum proc_role */
@@ -76,6 +88,7 @@ struct shm_slot {
 	_Atomic uint64_t	ss_requests;	/* requests answered, cumulative */
 	_Atomic uint64_t	ss_bad_requests; /* 4xx framing errors, cumulative */
 	_Atomic uint64_t	ss_timeouts;	/* connections timed out */
+	_Atomic uint64_t	ss_tls_failures[SHM_TLS_COUNT]; /* handshakes */
 	struct shm_proc		ss_proc;	/* by the worker; reset on alloc */
 };
 

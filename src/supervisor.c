@@ -68,6 +68,7 @@
 #include "routingd.h"
 #include "shm.h"
 #include "supervisor.h"
+#include "tls.h"
 #include "worker.h"
 
 #define SUP_TICK		0.25	/* s between heartbeat/deadline checks */
@@ -1131,7 +1132,7 @@ sup_reload(struct sup *s, struct ipc_reload *rep)
 	}
 	if ((text = config_read_text(s->s_opts.so_config, &len, errs)) ==
 	    NULL || config_load_text(s->s_opts.so_config, text, len, &ncfg,
-	    errs) == -1)
+	    errs) == -1 || tls_config_check(ncfg, errs) == -1)
 		goto fail;
 	sup_reload_diff(s->s_cfg, ncfg, 1, rep->ir_restart,
 	    sizeof(rep->ir_restart));

@@ -28,6 +28,7 @@
 #include "routingd.h"
 #include "server.h"
 #include "shm.h"
+#include "tls.h"
 #include "worker.h"
 
 static void	worker_beat_cb(struct ev_loop *, ev_timer *, int);
@@ -259,12 +260,13 @@ worker_retire(struct worker *w, const void *payload)
 	worker_drain(w, "retired");
 }
 
-/* Fill a server_config from the configuration. */
+/* Fill a server_config from the configuration and TLS context tls. */
 static void
 worker_server_config(const struct config *cfg, int64_t max_body,
-    struct server_config *sc)
+    SSL_CTX *tls, struct server_config *sc)
 {
 	memset(sc, 0, sizeof(*sc));
+	sc->sc_tls = tls;
 	sc->sc_max_body = max_body;
 	sc->sc_header_timeout = (double)cfg->cf_client_header_timeout / 1000.0;
 	sc->sc_body_timeout = (double)cfg->cf_client_body_timeout / 1000.0;
@@ -292,11 +294,24 @@ worker_http_reconfig(struct worker *w, const struct config *cfg,
     int64_t max_body)
 {
 	struct server_config	 sc;
+	SSL_CTX			*tls;
+	char			 err[512];
 
 	if (w->w_srv == NULL)
 		return;
-	worker_server_config(cfg, max_body, &sc);
+	/* renewed certificate files: new connections get them; open ones
+	 * hold a reference to the old context, freed after the last */
+	if (tls_config_ctx(cfg, &tls, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; new connections keep the previous TLS "
+		    "setup", err);
+		tls = w->w_tls;
+		if (tls != NULL)
+			SSL_CTX_up_ref(tls);
+	}
+	worker_server_config(cfg, max_body, tls, &sc);
 	server_set_config(w->w_srv, &sc);
+	SSL_CTX_free(w->w_tls);
+	w->w_tls = tls;
 }
 
 /* worker_http_start: see worker.h. */
@@ -306,8 +321,13 @@ worker_http_start(struct worker *w, int64_t max_body,
     void *), void *arg)
 {
 	struct server_config	 sc;
+	char			 err[512];
 
-	worker_server_config(w->w_cfg, max_body, &sc);
+	if (tls_config_ctx(w->w_cfg, &w->w_tls, err, sizeof(err)) == -1) {
+		log_warnx("cannot serve TLS: %s", err);
+		return (-1);
+	}
+	worker_server_config(w->w_cfg, max_body, w->w_tls, &sc);
 	w->w_srv = server_new(w->w_loop, w->w_listen, &sc, handler, arg,
 	    w->w_slot);
 	if (w->w_srv == NULL) {
@@ -337,4 +357,6 @@ worker_http_free(struct worker *w)
 	if (w->w_srv != NULL)
 		server_free(w->w_srv);
 	w->w_srv = NULL;
+	SSL_CTX_free(w->w_tls);
+	w->w_tls = NULL;
 }

@@ -7,6 +7,7 @@
 #define WORKER_H
 
 #include <ev.h>
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "routingd.h"
@@ -53,6 +54,7 @@ struct worker {
 	int			 w_stderr;	/* routingd -d: never log_file */
 	void			*w_ctx;		/* the role's state */
 	struct server		*w_srv;		/* its HTTP server */
+	SSL_CTX			*w_tls;		/* its TLS context, or NULL */
 	struct presence		*w_pr;		/* presence table (shared) */
 	const struct handoff_fds *w_ho;		/* hand-off sockets */
 

@@ -623,6 +623,7 @@ ws_upgrade(struct ws *x, struct server_conn *sc,
 	char			 accept[WSP_ACCEPT_LEN + 1], head[512];
 	const char		*proto = NULL;
 	size_t			 protolen = 0, restlen = 0;
+	SSL			*ssl = NULL;
 	int			 fd, n, mode;
 
 	if (x->x_draining) {
@@ -646,12 +647,13 @@ ws_upgrade(struct ws *x, struct server_conn *sc,
 		return;
 	}
 	/* req goes away with the detach: everything needed is copied */
-	if ((fd = server_conn_detach(sc, rest, sizeof(rest), &restlen)) == -1) {
+	if ((fd = server_conn_detach(sc, rest, sizeof(rest), &restlen,
+	    &ssl)) == -1) {
 		ws_refuse(x, sc, 400, "bad_request",
 		    "the upgrade could not be taken over", NULL);
 		return;
 	}
-	if ((c = wsc_new(x, fd, head, (size_t)n, rest, restlen, &id,
+	if ((c = wsc_new(x, fd, ssl, head, (size_t)n, rest, restlen, &id,
 	    mode)) == NULL)
 		return;
 	ws_register(x, c);

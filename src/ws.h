@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <ev.h>
+#include <openssl/ssl.h>
 #include <wslay/wslay.h>
 
 #include "auth.h"
@@ -98,6 +99,10 @@ struct ws_conn {
 	TAILQ_ENTRY(ws_conn)	 wc_dentry;	/* x_due while wc_due */
 	struct ws		*wc_ws;
 	int			 wc_fd;
+	SSL			*wc_ssl;	/* NULL on a plain port */
+	int			 wc_tls_rw;	/* a TLS read waits for
+						 * writability, or a write
+						 * for readability */
 	wslay_event_context_ptr	 wc_ctx;
 	ev_io			 wc_rio;
 	ev_io			 wc_wio;
@@ -160,12 +165,14 @@ struct ws_conn {
 /* ---- ws_conn.c ---------------------------------------------------- */
 
 /*
- * wsc_new: take over the upgraded socket fd (non-blocking) with rest (the
- * restlen bytes the client sent after its request, copied) for the
- * authenticated id, and write the 101 answer head (hlen bytes).  Returns
- * the connection (already in x_conns, reading), or NULL (fd closed).
+ * wsc_new: take over the upgraded socket fd (non-blocking) and its TLS
+ * state ssl (NULL on a plain port) with rest (the restlen bytes the
+ * client sent after its request, copied) for the authenticated id, and
+ * write the 101 answer head (hlen bytes).  Returns the connection
+ * (already in x_conns, reading), or NULL (fd closed, ssl freed).
  */
-struct ws_conn	*wsc_new(struct ws *, int fd, const char *head, size_t hlen,
+struct ws_conn	*wsc_new(struct ws *, int fd, SSL *ssl, const char *head,
+		    size_t hlen,
 		    const char *rest, size_t restlen, const struct auth_id *id,
 		    int mode);
 

@@ -75,6 +75,7 @@
 #include "ratelimit.h"
 #include "routingd.h"
 #include "shm.h"
+#include "tls.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -308,6 +309,7 @@ wsc_raw(struct ws_conn *c, uint8_t *buf, size_t len, int *kept)
 {
 	size_t	 n;
 	ssize_t	 r;
+	int	 want = 0;
 
 	*kept = c->wc_restoff < c->wc_restlen;
 	if (*kept) {
@@ -317,10 +319,11 @@ wsc_raw(struct ws_conn *c, uint8_t *buf, size_t len, int *kept)
 		memcpy(buf, c->wc_rest + c->wc_restoff, n);
 		return ((ssize_t)n);
 	}
-	while ((r = recv(c->wc_fd, buf, len, 0)) == -1 && errno == EINTR)
-		;
-	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	r = tls_recv(c->wc_ssl, c->wc_fd, buf, len, &want);
+	if (r == -1 && errno == EAGAIN) {
+		c->wc_tls_rw = want == TLS_WANT_WRITE;	/* TLS: wait to write */
 		return (0);
+	}
 	return (r > 0 ? r : -1);
 }
 
@@ -401,18 +404,17 @@ wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 {
 	struct ws_conn	*c = arg;
 	ssize_t		 r;
-	int		 f = MSG_NOSIGNAL;
+	int		 want = 0;
 
-	if (flags & WSLAY_MSG_MORE)
-		f |= MSG_MORE;
-	while ((r = send(c->wc_fd, data, len, f)) == -1 && errno == EINTR)
-		;
+	r = tls_send(c->wc_ssl, c->wc_fd, data, len,
+	    (flags & WSLAY_MSG_MORE) ? MSG_MORE : 0, &want);
 	if (r >= 0) {
 		c->wc_stall_since = 0;
 		c->wc_sent += (uint64_t)r;
 		return (r);
 	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+	if (errno == EAGAIN) {
+		c->wc_tls_rw = want == TLS_WANT_READ;
 		if (c->wc_stall_since == 0)
 			c->wc_stall_since = wsc_now(c);
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -1049,17 +1051,16 @@ static const struct wslay_event_callbacks wsc_callbacks = {
 
 /* Write the 101 head on the fresh socket.  0 or -1. */
 static int
-wsc_write_head(int fd, const char *head, size_t len)
+wsc_write_head(SSL *ssl, int fd, const char *head, size_t len)
 {
 	ssize_t	 n;
 	size_t	 off = 0;
+	int	 want;
 
 	while (off < len) {
-		n = send(fd, head + off, len - off, MSG_NOSIGNAL);
+		n = tls_send(ssl, fd, head + off, len - off, 0, &want);
 		if (n > 0)
 			off += (size_t)n;
-		else if (n == -1 && errno == EINTR)
-			continue;
 		else
 			return (-1);	/* a fresh socket takes 200 bytes */
 	}
@@ -1068,7 +1069,7 @@ wsc_write_head(int fd, const char *head, size_t len)
 
 /* wsc_new: see ws.h. */
 struct ws_conn *
-wsc_new(struct ws *x, int fd, const char *head, size_t hlen,
+wsc_new(struct ws *x, int fd, SSL *ssl, const char *head, size_t hlen,
     const char *rest, size_t restlen, const struct auth_id *id, int mode)
 {
 	struct ws_conn	*c;
@@ -1076,12 +1077,13 @@ wsc_new(struct ws *x, int fd, const char *head, size_t hlen,
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (restlen > 0 && (c->wc_rest = malloc(restlen)) == NULL) ||
-	    wsc_write_head(fd, head, hlen) == -1 ||
+	    wsc_write_head(ssl, fd, head, hlen) == -1 ||
 	    wslay_event_context_server_init(&c->wc_ctx, &wsc_callbacks,
 	    c) != 0) {
 		if (c != NULL)
 			free(c->wc_rest);
 		free(c);
+		tls_conn_free(ssl, 1);
 		close(fd);
 		return (NULL);
 	}
@@ -1091,6 +1093,7 @@ wsc_new(struct ws *x, int fd, const char *head, size_t hlen,
 	c->wc_restlen = restlen;
 	c->wc_ws = x;
 	c->wc_fd = fd;
+	c->wc_ssl = ssl;
 	c->wc_mode = mode;
 	c->wc_exp = id->ai_exp;
 	(void)strcpy(c->wc_user, id->ai_user);
@@ -1158,6 +1161,7 @@ wsc_free(struct ws_conn *c)
 	ws_conn_gone(x, c);
 	ev_io_stop(x->x_w->w_loop, &c->wc_rio);
 	ev_io_stop(x->x_w->w_loop, &c->wc_wio);
+	tls_conn_free(c->wc_ssl, 0);
 	if (c->wc_fd != -1)
 		close(c->wc_fd);
 	wsc_count(&x->x_shm->sh_ws.sw_closes[ws_close_index(
@@ -1200,6 +1204,10 @@ wsc_settle(struct ws_conn *c)
 		if (!wslay_event_want_read(c->wc_ctx) && !wr)
 			c->wc_dead = 1;	/* both closes done: TCP goes */
 		else {
+			if (rd && tls_pending(c->wc_ssl) > 0)
+				ev_feed_event(loop, &c->wc_rio, EV_READ);
+			if (c->wc_tls_rw)	/* TLS: the other direction */
+				rd = wr = 1;
 			if (rd)
 				ev_io_start(loop, &c->wc_rio);
 			else
@@ -1251,8 +1259,10 @@ static void
 wsc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ws_conn	*c = w->data;
+	int		 tls_rw = c->wc_tls_rw;
 
-	wsc_run(c, (revents & EV_READ) != 0);
+	c->wc_tls_rw = 0;
+	wsc_run(c, (revents & EV_READ) != 0 || tls_rw);
 	/* reading may have freed room in the window (acks come later) */
 }
 

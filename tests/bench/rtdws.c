@@ -41,6 +41,10 @@
  * measured interval ends is waited for (up to RW_DRAIN_US), not counted
  * as lost; "pending at end" says how big it was.
  *
+ * With --tls every connection speaks TLS (https and wss, the server's
+ * certificate not verified: a measuring client), the handshake driven by
+ * the first read or write.
+ *
  * It is a measuring tool, not a test: it asserts nothing.
  */
 
@@ -72,7 +76,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
@@ -108,12 +114,14 @@ struct rw_opts {
 	int		 api_port, ws_port;
 	const char	*secret_file;
 	int		 users, send_conns, pipeline, size, procs, json;
+	int		 tls;		/* https and wss (no verification) */
 	double		 rate, warmup, seconds, grace;
 };
 
 struct ws_conn {
 	enum rw_kind	 kind;		/* first: epoll dispatch */
 	int		 fd;
+	SSL		*ssl;		/* --tls */
 	int		 user;		/* bench-N */
 	enum rw_ws_state state;
 	int		 got_empty;	/* queue_empty seen */
@@ -135,6 +143,7 @@ struct ws_conn {
 struct http_conn {
 	enum rw_kind	 kind;		/* first: epoll dispatch */
 	int		 fd;
+	SSL		*ssl;		/* --tls */
 	int		 sender;	/* sender-K */
 	int		 up;		/* connected */
 	int		 dead;
@@ -434,6 +443,54 @@ rw_token(struct rw *w, const char *sub)
 /* Sockets                                                             */
 /* ------------------------------------------------------------------ */
 
+static SSL_CTX	*rw_tls_ctx;	/* --tls: the client context */
+
+/* --tls: a client SSL on fd (the handshake runs in the first I/O). */
+static SSL *
+rw_tls_new(int fd)
+{
+	SSL	*ssl;
+
+	if (rw_tls_ctx == NULL)
+		return (NULL);
+	if ((ssl = SSL_new(rw_tls_ctx)) == NULL || SSL_set_fd(ssl, fd) != 1)
+		rw_fatal("SSL_new failed");
+	SSL_set_connect_state(ssl);
+	return (ssl);
+}
+
+/* send(2) or recv(2) (wr says which), through ssl when not NULL: the
+ * same results, EAGAIN whichever way TLS must wait. */
+static ssize_t
+rw_io(SSL *ssl, int fd, void *buf, size_t len, int wr)
+{
+	size_t	 n;
+	int	 r;
+
+	if (ssl == NULL)
+		return (wr ? send(fd, buf, len, MSG_NOSIGNAL) :
+		    recv(fd, buf, len, 0));
+	ERR_clear_error();
+	errno = 0;
+	r = wr ? SSL_write_ex(ssl, buf, len, &n) :
+	    SSL_read_ex(ssl, buf, len, &n);
+	if (r == 1)
+		return ((ssize_t)n);
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return (-1);
+	case SSL_ERROR_ZERO_RETURN:
+		return (0);
+	default:
+		ERR_clear_error();
+		if (errno == 0 || errno == EAGAIN)
+			errno = EPROTO;
+		return (-1);
+	}
+}
+
 static void
 rw_epoll_add(struct rw *w, int fd, void *ptr)
 {
@@ -600,6 +657,8 @@ rw_http_dead(struct rw *w, struct http_conn *h, const char *why)
 	w->http_inflight -= (uint64_t)h->inflight;
 	h->inflight = 0;
 	(void)epoll_ctl(w->ep, EPOLL_CTL_DEL, h->fd, NULL);
+	SSL_free(h->ssl);
+	h->ssl = NULL;
 	(void)close(h->fd);
 	h->fd = -1;
 }
@@ -610,8 +669,8 @@ rw_http_flush(struct rw *w, struct http_conn *h)
 	ssize_t	 n;
 
 	while (!h->dead && h->woff < h->wlen) {
-		n = send(h->fd, h->wbuf + h->woff, h->wlen - h->woff,
-		    MSG_NOSIGNAL);
+		n = rw_io(h->ssl, h->fd, h->wbuf + h->woff, h->wlen - h->woff,
+		    1);
 		if (n > 0) {
 			h->woff += (size_t)n;
 			continue;
@@ -800,10 +859,11 @@ rw_http_event(struct rw *w, struct http_conn *h, uint32_t events)
 		h->up = 1;
 		w->nhttp_up++;
 	}
-	if (events & EPOLLOUT)
+	if ((events & EPOLLOUT) || h->ssl != NULL)	/* TLS: any way */
 		rw_http_flush(w, h);
 	while (!h->dead) {
-		n = recv(h->fd, h->rbuf + h->rlen, RW_HTTP_RBUF - h->rlen, 0);
+		n = rw_io(h->ssl, h->fd, h->rbuf + h->rlen,
+		    RW_HTTP_RBUF - h->rlen, 0);
 		if (n > 0) {
 			h->rlen += (size_t)n;
 			rw_http_parse(w, h);
@@ -863,6 +923,8 @@ rw_ws_lost(struct rw *w, struct ws_conn *c, const char *why)
 	c->state = WS_CLOSED;
 	w->nclosed++;
 	(void)epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	SSL_free(c->ssl);
+	c->ssl = NULL;
 	(void)close(c->fd);
 	c->fd = -1;
 }
@@ -873,8 +935,8 @@ rw_ws_flush(struct rw *w, struct ws_conn *c)
 	ssize_t	 n;
 
 	while (c->state != WS_CLOSED && c->woff < c->wlen) {
-		n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff,
-		    MSG_NOSIGNAL);
+		n = rw_io(c->ssl, c->fd, c->wbuf + c->woff,
+		    c->wlen - c->woff, 1);
 		if (n > 0) {
 			c->woff += (size_t)n;
 			continue;
@@ -1204,7 +1266,8 @@ rw_ws_read(struct rw *w, struct ws_conn *c)
 			c->rcap *= 2;
 			c->rbuf = rw_grow(c->rbuf, c->rcap);
 		}
-		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+		n = rw_io(c->ssl, c->fd, c->rbuf + c->rlen,
+		    c->rcap - c->rlen, 0);
 		if (n > 0) {
 			c->rlen += (size_t)n;
 			if (c->state == WS_HANDSHAKE)
@@ -1256,6 +1319,7 @@ rw_ws_start(struct rw *w, struct ws_conn *c)
 	int	 inprogress;
 
 	c->fd = rw_socket(w, w->o.ws_port, c->user, &inprogress);
+	c->ssl = rw_tls_new(c->fd);
 	c->rcap = RW_WS_RBUF;
 	c->rbuf = rw_alloc(c->rcap);
 	c->ack = rw_alloc(RW_ACK_CAP);
@@ -1289,9 +1353,11 @@ rw_ws_event(struct rw *w, struct ws_conn *c, uint32_t events)
 	}
 	if (c->state == WS_CLOSED)
 		return;
-	if (events & EPOLLOUT)
+	if ((events & EPOLLOUT) || c->ssl != NULL)	/* TLS: any way */
 		rw_ws_flush(w, c);
 	rw_ws_read(w, c);
+	if (c->ssl != NULL && c->state != WS_CLOSED && c->woff < c->wlen)
+		rw_ws_flush(w, c);	/* a handshake read may unblock it */
 }
 
 /* ------------------------------------------------------------------ */
@@ -1400,6 +1466,7 @@ rw_setup(struct rw *w)
 		fd = rw_socket(w, w->o.api_port, w->o.users + h->sender,
 		    &inprogress);
 		h->fd = fd;
+		h->ssl = rw_tls_new(fd);
 		rw_epoll_add(w, fd, h);
 		if (!inprogress) {
 			h->up = 1;
@@ -1710,7 +1777,7 @@ rw_usage(void)
 	    "    [--send-conns N] [--pipeline N] [--size BYTES] [--rate "
 	    "MSGS_PER_S]\n"
 	    "    [--warmup S] [--seconds S] [--grace S] [--procs N] "
-	    "[--json]\n");
+	    "[--json] [--tls]\n");
 	exit(2);
 }
 
@@ -1741,6 +1808,7 @@ rw_options(struct rw_opts *o, int argc, char **argv)
 		{ "warmup", 1, NULL, 'W' }, { "seconds", 1, NULL, 't' },
 		{ "grace", 1, NULL, 'g' }, { "procs", 1, NULL, 'P' },
 		{ "json", 0, NULL, 'j' }, { "help", 0, NULL, 'h' },
+		{ "tls", 0, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	 ch;
@@ -1798,6 +1866,9 @@ rw_options(struct rw_opts *o, int argc, char **argv)
 			break;
 		case 'j':
 			o->json = 1;
+			break;
+		case 'T':
+			o->tls = 1;
 			break;
 		default:
 			rw_usage();
@@ -1859,6 +1930,13 @@ main(int argc, char **argv)
 	char			 ready;
 
 	rw_options(&w.o, argc, argv);
+	if (w.o.tls) {
+		if ((rw_tls_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+			rw_fatal("SSL_CTX_new failed");
+		SSL_CTX_set_verify(rw_tls_ctx, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_mode(rw_tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	}
 	(void)signal(SIGPIPE, SIG_IGN);
 	n = w.o.procs;
 	if (n == 1) {

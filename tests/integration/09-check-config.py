@@ -1,6 +1,7 @@
 """routingd -n checks a configuration: exit 0 and "configuration OK" for
-a good file (with a note naming each key set whose feature this release
-does not serve), exit 1 with file:line problems for a bad one."""
+a good file (no key is left whose feature this release does not serve,
+so no note), exit 1 with file:line problems for a bad one, and with the
+TLS loader's reason for tls_cert and tls_key files it cannot use."""
 
 import os
 import subprocess
@@ -32,17 +33,27 @@ def test():
               "a good file passes (rc=%d %r)" % (rc, out))
     rtd.check("not served" not in out,
               "no note when no unserved key is set (%r)" % out)
+    # every key is served now: tls_cert and tls_key are loaded, so a
+    # file that is not a certificate fails (36-tls-https.py tests the
+    # good pair); push keys are served too
     pem = os.path.join(rtd.TESTDIR, "09-any.pem")
     with open(pem, "w") as f:
-        f.write("not read, only checked for being readable\n")
+        f.write("readable, but not a certificate\n")
     rc, out, name = check_file("tls_cert = %s\ntls_key = %s\n"
                                "push_gateway_url = http://127.0.0.1:5000/x\n"
                                % (pem, pem))
-    rtd.check(rc == 0 and "note: tls_cert is set, but its feature "
-              "is not served" in out and "note: tls_key" in out and
-              "push_gateway_url" not in out,
-              "keys of a feature not served yet are checked and named; "
-              "push keys are served (rc=%d %r)" % (rc, out))
+    rtd.check(rc == 1 and "tls_cert %s:" % pem in out and
+              "not served" not in out,
+              "tls_cert is loaded, not only checked for being readable "
+              "(rc=%d %r)" % (rc, out))
+    rc, out, name = check_file("push_gateway_url = http://127.0.0.1:5000/x\n"
+                               "tls_ciphers = ECDHE+AESGCM\n"
+                               "tls_min_version = 1.3\n")
+    rtd.check(rc == 0 and "not served" not in out,
+              "push and TLS keys are served: no note (rc=%d %r)" % (rc, out))
+    rc, out, name = check_file("tls_min_version = 1.1\n")
+    rtd.check(rc == 1 and "%s:1:" % name in out and "tls_min_version" in out,
+              "tls_min_version is 1.2 or 1.3 (rc=%d %r)" % (rc, out))
     rc, out, name = check_file("api_workers = 0\nws_window 5\n"
                                "nonsense = 1\nmessage_ttl = 3 weeks\n"
                                "api_workers = 2\n")

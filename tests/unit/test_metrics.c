@@ -233,6 +233,34 @@ test_drained(void **state)
 	free(sh);
 }
 
+/* TLS handshake failures: summed over every slot of every role. */
+static void
+test_tls_failures(void **state)
+{
+	struct shm	*sh = region_new();
+	struct text	 t;
+	uint32_t	 api = sh->sh_roles[PROC_API].sr_first;
+	uint32_t	 ws = sh->sh_roles[PROC_WS].sr_first;
+
+	atomic_store(&sh->sh_slots[api].ss_tls_failures[SHM_TLS_TIMEOUT], 2);
+	atomic_store(&sh->sh_slots[api + 1].ss_tls_failures[SHM_TLS_TIMEOUT],
+	    3);
+	atomic_store(&sh->sh_slots[ws].ss_tls_failures[SHM_TLS_PROTOCOL], 7);
+	atomic_store(&sh->sh_slots[ws].ss_tls_failures[SHM_TLS_OTHER], 1);
+	render(sh, &t);
+	check_structure(&t);
+	assert_true(has_line(&t,
+	    "routingd_tls_handshake_failures_total{reason=\"timeout\"} 5"));
+	assert_true(has_line(&t,
+	    "routingd_tls_handshake_failures_total{reason=\"protocol\"} 7"));
+	assert_true(has_line(&t,
+	    "routingd_tls_handshake_failures_total{reason=\"closed\"} 0"));
+	assert_true(has_line(&t,
+	    "routingd_tls_handshake_failures_total{reason=\"other\"} 1"));
+	free(t.t_buf);
+	free(sh);
+}
+
 static void
 test_counters(void **state)
 {
@@ -438,6 +466,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_zeroed),
 		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_tls_failures),
 		cmocka_unit_test(test_drained),
 		cmocka_unit_test(test_histograms),
 		cmocka_unit_test(test_labelled_histograms),

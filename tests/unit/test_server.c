@@ -3,7 +3,8 @@
  * TCP sockets in one process.  Each test binds 127.0.0.1:0, starts a
  * server with the handler below on a private libev loop, drives client
  * sockets (non-blocking) and turns the loop with EVRUN_NOWAIT until the
- * answers arrive, bounded by time.
+ * answers arrive, bounded by time.  TLS tests make a self-signed
+ * certificate and speak through OpenSSL clients.
  */
 
 #ifndef _GNU_SOURCE
@@ -31,8 +32,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "server.h"
+#include "tls.h"
 
 #define WAIT		3.0		/* s: longest wait for an event */
 #define CLIENT_BUF	(4 * 1024 * 1024)
@@ -76,6 +81,10 @@ static struct {
 	int			 answered;	/* set before the held answer */
 	int			 idle_after_answer;
 	int			 detached_fd;
+	SSL			*detached_ssl;	/* NULL: a plain port */
+	SSL_CTX			*tls_cctx;	/* TLS clients' context */
+	SSL			*tls[8];	/* TLS clients */
+	int			 ntls;
 	char			 rest[64];
 	size_t			 restlen;
 	struct client		 clients[8];	/* closed by teardown */
@@ -119,8 +128,9 @@ handler(struct server_conn *c, const struct http_request *req, void *arg)
 		return;
 	}
 	if (strcmp(path, "/detach") == 0) {
+		T.detached_ssl = (SSL *)&T;	/* detach must overwrite */
 		T.detached_fd = server_conn_detach(c, T.rest, sizeof(T.rest),
-		    &T.restlen);
+		    &T.restlen, &T.detached_ssl);
 		return;
 	}
 	if (strcmp(path, "/big") == 0) {
@@ -205,6 +215,10 @@ teardown(void **state)
 	for (i = 0; i < T.nclients; i++)
 		client_close(&T.clients[i]);
 	server_free(T.srv);
+	SSL_CTX_free(T.cfg.sc_tls);
+	while (T.ntls > 0)
+		SSL_free(T.tls[--T.ntls]);
+	SSL_CTX_free(T.tls_cctx);
 	if (T.lfd >= 0)
 		(void)close(T.lfd);
 	if (T.detached_fd >= 0)
@@ -1050,6 +1064,7 @@ test_detach(void **state)
 	    "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nWSFRAME");
 	pump(0.05);
 	assert_true(T.detached_fd >= 0);
+	assert_null(T.detached_ssl);	/* a plain port */
 	assert_int_equal(T.restlen, 7);
 	assert_memory_equal(T.rest, "WSFRAME", 7);
 	assert_int_equal(server_nconns(T.srv), 0);
@@ -1197,6 +1212,211 @@ test_counters(void **state)
 	assert_int_equal(counter(&T.slot.ss_conns), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* TLS                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* A server context with a fresh self-signed EC certificate (the files
+ * are removed once loaded). */
+static SSL_CTX *
+tls_server_ctx(void)
+{
+	char		 dir[] = "/tmp/test_server.XXXXXX", cert[64], key[64];
+	char		 err[256];
+	EVP_PKEY	*k;
+	X509		*x;
+	FILE		*fp;
+	SSL_CTX		*ctx;
+
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+	(void)snprintf(key, sizeof(key), "%s/k.pem", dir);
+	assert_non_null(k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"));
+	assert_non_null(x = X509_new());
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, k);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	assert_non_null(fp = fopen(key, "w"));
+	assert_int_equal(PEM_write_PrivateKey(fp, k, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	fclose(fp);
+	assert_non_null(fp = fopen(cert, "w"));
+	assert_int_equal(PEM_write_X509(fp, x), 1);
+	fclose(fp);
+	ctx = tls_ctx_new(cert, key, NULL, 12, err, sizeof(err));
+	assert_non_null(ctx);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	(void)unlink(cert);
+	(void)unlink(key);
+	(void)rmdir(dir);
+	return (ctx);
+}
+
+/* A TLS client on a new client socket; freed by teardown. */
+static SSL *
+tls_client_open(struct client *cl)
+{
+	SSL	*ssl;
+
+	if (T.tls_cctx == NULL)
+		assert_non_null(T.tls_cctx = SSL_CTX_new(TLS_client_method()));
+	assert_true(T.ntls < 8);
+	assert_non_null(ssl = SSL_new(T.tls_cctx));
+	T.tls[T.ntls++] = ssl;
+	SSL_set_fd(ssl, cl->fd);
+	SSL_set_connect_state(ssl);
+	return (ssl);
+}
+
+/* Turn the loop until the client's handshake is done. */
+static void
+tls_client_handshake(SSL *ssl)
+{
+	double	 end = now_s() + WAIT;
+	int	 r;
+
+	while ((r = SSL_do_handshake(ssl)) != 1) {
+		assert_true(SSL_get_error(ssl, r) == SSL_ERROR_WANT_READ ||
+		    SSL_get_error(ssl, r) == SSL_ERROR_WANT_WRITE);
+		assert_true(now_s() < end);
+		ev_run(T.loop, EVRUN_NOWAIT);
+		usleep(200);
+	}
+}
+
+/* Write all of p over TLS, turning the loop while it would block. */
+static void
+tls_client_send(SSL *ssl, const void *p, size_t n)
+{
+	double	 end = now_s() + WAIT;
+	size_t	 w;
+
+	while (n > 0) {
+		assert_true(now_s() < end);
+		if (SSL_write_ex(ssl, p, n, &w) == 1) {
+			p = (const char *)p + w;
+			n -= w;
+		} else
+			ev_run(T.loop, EVRUN_NOWAIT);
+	}
+}
+
+/* Turn the loop and read over TLS until want responses, EOF or WAIT. */
+static size_t
+tls_client_wait(struct client *cl, SSL *ssl, struct resp *r, size_t want)
+{
+	double	 end = now_s() + WAIT;
+	size_t	 n, got;
+
+	for (;;) {
+		ev_run(T.loop, EVRUN_NOWAIT);
+		while (SSL_read_ex(ssl, cl->buf + cl->len, CLIENT_BUF -
+		    cl->len, &got) == 1)
+			cl->len += got;
+		n = parse_responses(cl, r, MAX_RESP, 0);
+		if (n >= want || now_s() > end)
+			return (n);
+		usleep(200);
+	}
+}
+
+/* Pipelined GETs, a request in one record larger than the first read,
+ * and a large POST body over TLS (ALPN http/1.1). */
+static void
+test_tls_requests(void **state)
+{
+	struct client	*cl;
+	struct resp	 r[MAX_RESP];
+	const unsigned char *alpn;
+	unsigned	 alen;
+	SSL		*ssl;
+	char		*body, head[256];
+	size_t		 i, len = 200 * 1024;
+	const char	*three = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+			    "GET /b HTTP/1.1\r\nHost: a\r\n\r\n"
+			    "GET /c HTTP/1.1\r\nHost: a\r\n\r\n";
+
+	T.cfg.sc_tls = tls_server_ctx();
+	start(0);
+	cl = client_open(0);
+	ssl = tls_client_open(cl);
+	assert_int_equal(SSL_set_alpn_protos(ssl,
+	    (const unsigned char *)"\x08http/1.1", 9), 0);
+	tls_client_handshake(ssl);
+	SSL_get0_alpn_selected(ssl, &alpn, &alen);
+	assert_int_equal(alen, 8);
+	assert_memory_equal(alpn, "http/1.1", 8);
+	tls_client_send(ssl, three, strlen(three));
+	assert_int_equal(tls_client_wait(cl, ssl, r, 3), 3);
+	assert_true(body_is(&r[0], "/a 0") && body_is(&r[1], "/b 0") &&
+	    body_is(&r[2], "/c 0"));
+	assert_non_null(body = malloc(len));
+	for (i = 0; i < len; i++)
+		body[i] = (char)('a' + i % 26);
+	T.expect_body = body;
+	/* one record with head and body, larger than the first read: the
+	 * rest waits decrypted in the SSL while the socket is empty */
+	T.expect_len = 10000;
+	i = (size_t)snprintf(head, sizeof(head), "POST /one HTTP/1.1\r\n"
+	    "Host: a\r\nX-Check: 12345\r\nContent-Length: 10000\r\n\r\n");
+	memmove(body + i, body, 10000);
+	memcpy(body, head, i);
+	cl->len = 0;
+	tls_client_send(ssl, body, i + 10000);
+	assert_int_equal(tls_client_wait(cl, ssl, r, 1), 1);
+	assert_true(body_is(&r[0], "/one 10000"));
+	for (i = 0; i < len; i++)	/* the pattern again */
+		body[i] = (char)('a' + i % 26);
+	/* a body of many records */
+	T.expect_len = len;
+	(void)snprintf(head, sizeof(head), "POST /upload HTTP/1.1\r\nHost: a\r\n"
+	    "X-Check: 12345\r\nContent-Length: %zu\r\n\r\n", len);
+	cl->len = 0;
+	tls_client_send(ssl, head, strlen(head));
+	tls_client_send(ssl, body, len);
+	assert_int_equal(tls_client_wait(cl, ssl, r, 1), 1);
+	assert_int_equal(r[0].status, 200);
+	assert_int_equal(T.body_ok, 1);
+	assert_true(body_is(&r[0], "/upload 204800"));
+	assert_int_equal(counter(&T.slot.ss_requests), 5);
+	free(body);
+}
+
+/* A stalled handshake times out; plain HTTP is a protocol failure; a
+ * client gone mid-handshake is "closed".  Each is counted and closed. */
+static void
+test_tls_handshake_failures(void **state)
+{
+	struct client	*stall, *plain, *gone;
+	double		 t0;
+
+	T.cfg.sc_tls = tls_server_ctx();
+	T.cfg.sc_header_timeout = 0.3;
+	start(0);
+	stall = client_open(0);
+	plain = client_open(0);
+	gone = client_open(0);
+	t0 = now_s();
+	client_send(plain, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	(void)shutdown(gone->fd, SHUT_WR);
+	assert_true(client_wait_eof(plain, 1));
+	assert_null(memmem(plain->buf, plain->len, "HTTP/1.1", 8));
+	assert_true(client_wait_eof(stall, 2));
+	assert_true(now_s() - t0 >= 0.3 - 0.05);
+	assert_true(wait_nconns(0));
+	assert_int_equal(counter(&T.slot.ss_tls_failures[SHM_TLS_TIMEOUT]), 1);
+	assert_int_equal(counter(&T.slot.ss_tls_failures[SHM_TLS_PROTOCOL]),
+	    1);
+	assert_int_equal(counter(&T.slot.ss_tls_failures[SHM_TLS_CLOSED]), 1);
+	assert_int_equal(counter(&T.slot.ss_tls_failures[SHM_TLS_OTHER]), 0);
+	assert_int_equal(counter(&T.slot.ss_conns), 0);
+	assert_int_equal(counter(&T.slot.ss_requests), 0);
+}
+
 #define TEST(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1235,6 +1455,8 @@ main(void)
 		TEST(test_write_timeout),
 		TEST(test_emfile),
 		TEST(test_counters),
+		TEST(test_tls_requests),
+		TEST(test_tls_handshake_failures),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -191,10 +191,13 @@ def http_raw(port, data, timeout=5.0, host="127.0.0.1"):
 
 class Daemon:
     """One routingd instance with its own directory, ports and config.
-    API tests pass jwt_secret=TEST_SECRET (see api_daemon)."""
+    API tests pass jwt_secret=TEST_SECRET (see api_daemon).  With
+    ssl_context (an ssl.SSLContext trusting the daemon's certificate),
+    the helpers speak HTTPS to it (tls_cert and tls_key set)."""
 
-    def __init__(self, start=True, **keys):
+    def __init__(self, start=True, ssl_context=None, **keys):
         os.makedirs(TESTDIR, exist_ok=True)
+        self.ssl_context = ssl_context
         self.dir = tempfile.mkdtemp(prefix="rtd-", dir=TESTDIR)
         self.api_port = free_port()
         self.ws_port = free_port()
@@ -329,9 +332,14 @@ class Daemon:
     def request(self, method, path, body=None, headers=None, port=None,
                 timeout=5.0):
         """One HTTP request on a new connection: (status, headers, body)."""
-        conn = http.client.HTTPConnection("127.0.0.1",
-                                          port or self.api_port,
-                                          timeout=timeout)
+        if self.ssl_context is not None:
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1", port or self.api_port, timeout=timeout,
+                context=self.ssl_context)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1",
+                                              port or self.api_port,
+                                              timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             r = conn.getresponse()
@@ -402,9 +410,9 @@ class Daemon:
         return json.loads(out)
 
 
-def api_daemon(**keys):
+def api_daemon(ssl_context=None, **keys):
     """A Daemon configured for API tests: the test secret, one API and
     one WS worker unless told otherwise."""
     cfg = {"jwt_secret": TEST_SECRET, "api_workers": 1, "ws_workers": 1}
     cfg.update(keys)
-    return Daemon(**cfg)
+    return Daemon(ssl_context=ssl_context, **cfg)

@@ -9,17 +9,23 @@ import websockets
 
 
 def uri(d, query=""):
-    return "ws://127.0.0.1:%d/connect%s" % (d.ws_port, query)
+    """ws://, or wss:// for a daemon with an ssl_context (TLS keys)."""
+    scheme = "wss" if getattr(d, "ssl_context", None) else "ws"
+    return "%s://127.0.0.1:%d/connect%s" % (scheme, d.ws_port, query)
 
 
-def connect(d, tok=None, query="", protocols=None, headers=None):
-    """Open a WebSocket to d; tok goes in Authorization unless None."""
+def connect(d, tok=None, query="", protocols=None, headers=None, ssl=None):
+    """Open a WebSocket to d; tok goes in Authorization unless None.
+    Over TLS with ssl (an SSLContext), else d's ssl_context if it has
+    one."""
     hdrs = dict(headers or {})
     if tok is not None:
         hdrs["Authorization"] = "Bearer " + tok
+    ctx = ssl or getattr(d, "ssl_context", None)
+    kw = {"ssl": ctx} if ctx is not None else {}
     return websockets.connect(uri(d, query), extra_headers=hdrs,
                               subprotocols=protocols, open_timeout=5,
-                              max_size=4 * 1024 * 1024)
+                              max_size=4 * 1024 * 1024, **kw)
 
 
 async def recv(ws, timeout=3.0):

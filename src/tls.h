@@ -1,0 +1,97 @@
+/*
+ * tls.h: the server side of TLS (OpenSSL) for the API and WebSocket
+ * ports: a context from tls_cert and tls_key, and non-blocking handshake,
+ * read and write calls shaped like recv(2) and send(2), so that one code
+ * path serves plain and TLS sockets.  The process must ignore SIGPIPE
+ * (routingd's workers do): OpenSSL writes with write(2).
+ */
+
+#ifndef TLS_H
+#define TLS_H
+
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "shm.h"
+
+/* Which readiness of the socket a call that would block waits for. */
+#define TLS_WANT_READ	1
+#define TLS_WANT_WRITE	2
+
+/*
+ * tls_ctx_new: a server context with the certificate chain of cert and
+ * the private key of key (PEM files), TLS 1.2 or 1.3 at least (min_tls:
+ * 12 or 13), the TLS 1.2 cipher list ciphers (NULL: OpenSSL's default),
+ * ALPN "http/1.1" when the client offers it, no renegotiation, no
+ * session resumption (no tickets, no cache).  On failure returns NULL
+ * and a message in err (errlen bytes): which file and OpenSSL's reason,
+ * or "the private key does not match the certificate".  The caller owns
+ * the context (SSL_CTX_free; each SSL made from it holds a reference).
+ */
+SSL_CTX		*tls_ctx_new(const char *cert, const char *key,
+		    const char *ciphers, int min_tls, char *err,
+		    size_t errlen);
+
+/*
+ * tls_config_ctx: the context cf asks for: *ctxp NULL when tls_cert and
+ * tls_key are unset (plain ports), else tls_ctx_new() of tls_cert,
+ * tls_key, tls_ciphers and tls_min_version.  Returns 0, or -1 with the
+ * message in err.
+ */
+int		 tls_config_ctx(const struct config *, SSL_CTX **ctxp,
+		    char *err, size_t errlen);
+
+/*
+ * tls_config_check: build the context cf asks for and free it again:
+ * that the files load, the key matches the certificate, tls_ciphers
+ * means something.  Returns 0 (also when TLS is off), or -1 with a
+ * message appended to errs.
+ */
+int		 tls_config_check(const struct config *, struct cfg_errors *);
+
+/*
+ * tls_conn_new: an SSL for the accepted socket fd in server mode, or
+ * NULL (out of memory).  The caller owns it (tls_conn_free); fd stays
+ * the caller's.
+ */
+SSL		*tls_conn_new(SSL_CTX *, int fd);
+
+/*
+ * tls_handshake: go on with the handshake of ssl.  Returns 1 once done,
+ * 0 when it would block (*want: TLS_WANT_READ or TLS_WANT_WRITE), -1
+ * when it failed (*reason: SHM_TLS_PROTOCOL for a TLS error, e.g. plain
+ * HTTP or garbage; SHM_TLS_CLOSED when the peer closed; SHM_TLS_OTHER).
+ */
+int		 tls_handshake(SSL *, int *want, int *reason);
+
+/*
+ * tls_recv: recv(2) on fd when ssl is NULL, else SSL_read on ssl.
+ * Returns the bytes read (> 0), 0 at the end of the stream, or -1 with
+ * errno EAGAIN when it would block (*want then says on what; a TLS read
+ * may have to wait for the socket to be writable) or another errno
+ * (EPROTO for a TLS error).  After a TLS read, more decrypted bytes may
+ * wait in ssl (tls_pending) although fd is not readable.
+ */
+ssize_t		 tls_recv(SSL *, int fd, void *buf, size_t len, int *want);
+
+/*
+ * tls_send: send(2) on fd with flags | MSG_NOSIGNAL when ssl is NULL,
+ * else SSL_write on ssl (flags ignored; partial writes are allowed and
+ * a retry may pass a moved buffer that starts with the same bytes).
+ * Returns the bytes written (> 0), or -1 with errno EAGAIN when it
+ * would block (*want says on what) or another errno.
+ */
+ssize_t		 tls_send(SSL *, int fd, const void *buf, size_t len,
+		    int flags, int *want);
+
+/* tls_pending: decrypted bytes ssl holds for the next tls_recv (0 when
+ * ssl is NULL). */
+size_t		 tls_pending(SSL *);
+
+/* tls_conn_free: one try at sending close_notify (never blocks) unless
+ * abort, then free ssl (NULL is fine).  The socket is not closed. */
+void		 tls_conn_free(SSL *, int abort);
+
+#endif /* TLS_H */

@@ -1,0 +1,44 @@
+"""tlscerts.py: test certificates made with the openssl command.
+
+    ca, ca_key = tlscerts.make_ca(tmp, "test")
+    crt, key = tlscerts.make_cert(tmp, "srv", ca, ca_key, serial=1)
+"""
+
+import os
+import subprocess
+
+
+def _run(*args):
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def make_ca(dirpath, name):
+    """A self-signed CA: (certificate path, key path)."""
+    key = os.path.join(dirpath, name + "-ca.key")
+    crt = os.path.join(dirpath, name + "-ca.pem")
+    _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", key, "-out", crt, "-days", "2", "-subj",
+         "/CN=routingd test CA " + name)
+    return crt, key
+
+
+def make_cert(dirpath, name, ca, ca_key, serial, key=None):
+    """A server certificate for 127.0.0.1 and localhost signed by the CA,
+    with the given serial number: (certificate path, key path).  A new
+    key unless key (a path) is given."""
+    crt = os.path.join(dirpath, name + ".pem")
+    csr = os.path.join(dirpath, name + ".csr")
+    ext = os.path.join(dirpath, name + "-ext.cnf")
+    if key is None:
+        key = os.path.join(dirpath, name + ".key")
+        _run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+             key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    else:
+        _run("openssl", "req", "-new", "-key", key, "-out", csr, "-subj",
+             "/CN=127.0.0.1")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+         "-set_serial", str(serial), "-out", crt, "-days", "2", "-extfile",
+         ext)
+    return crt, key
