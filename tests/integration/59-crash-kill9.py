@@ -71,9 +71,12 @@ def sender(d, s, queues, tok):
 
 def consumer(d, s, toks, until_empty):
     """Fetch and ack the HTTP queues; with until_empty, return once
-    both are empty."""
+    both are empty (fail after 30 s)."""
     empty = set()
+    deadline = time.monotonic() + 30
     while not s.stop.is_set() or until_empty:
+        if until_empty and time.monotonic() > deadline:
+            raise rtd.Failure("the HTTP queues still not empty after 30 s")
         for q in HTTPQ:
             t = time.monotonic()
             try:
