@@ -159,7 +159,7 @@ def chaos(d, s, rng):
 
 def kill_daemon(d):
     """kill -9 of the whole daemon; returns once every process of its
-    group is gone (a worker that outlives the supervisor for a moment
+    group is dead (a worker that outlives the supervisor for a moment
     still holds the listening ports)."""
     pgid = d.pid
     try:
@@ -173,11 +173,19 @@ def kill_daemon(d):
 
 
 def group_alive(pgid):
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """A process of group pgid that is not a zombie (a zombie holds no
+    socket; reaping the orphans may take init a second or two)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def start(d, env=None, wait=True):
