@@ -16,10 +16,10 @@ RTD_LONG=1: 500 rounds; RTD_ROUNDS=N: N rounds; default 20."""
 
 import os
 import random
-import signal
 import subprocess
 import time
 
+import crash
 import rtd
 
 CUTSYNC = os.environ.get("RTD_CUTSYNC", "tests/crash/cutsync.so")
@@ -94,52 +94,6 @@ class Model:
         return cands[0]
 
 
-def kill_daemon(d):
-    """kill -9 of the whole daemon; returns once every process of its
-    group is dead (a worker that outlives the supervisor for a moment
-    still holds the listening ports)."""
-    pgid = d.pid
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    d.proc.wait()
-    d.stop()
-    rtd.wait_for(lambda: not group_alive(pgid), 10,
-                 "every process of the daemon gone")
-
-
-def group_alive(pgid):
-    """A process of group pgid that is not a zombie (a zombie holds no
-    socket; reaping the orphans may take init a second or two)."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def start(d, env=None, wait=True):
-    """Start d; once more if its ports were taken meanwhile (a client
-    connection may hold one of them as its local port)."""
-    for n in range(3):
-        d.start(env=env, wait=False)
-        time.sleep(0.05)
-        if d.proc.poll() is None or "Address already in use" not in \
-                d.log()[-300:]:
-            break
-        d.stop()
-        time.sleep(0.2)
-    if wait:
-        d.wait_ready()
-
-
 def store_check(d, what):
     data = d.keys["data_dir"]
     for cmd in (["mdb_stat", "-e", data], ["mdb_stat", "-a", data],
@@ -202,8 +156,8 @@ def test():
     cuts = startup_cuts = 0
     t0 = time.monotonic()
     with rtd.api_daemon(start=False, rate_limit_per_user=0) as d:
-        start(d)
-        kill_daemon(d)
+        crash.start(d)
+        crash.kill_daemon(d)
         for r in range(ROUNDS):
             flag = os.path.join(d.dir, "cut.flag")
             if os.path.exists(flag):
@@ -214,7 +168,7 @@ def test():
                        RTD_CUT_FLAG=flag, RTD_CUT_WRITES=str(r % 2),
                        ASAN_OPTIONS=env.get("ASAN_OPTIONS", "") +
                        ":verify_asan_link_order=0")
-            start(d, env=env, wait=False)
+            crash.start(d, env=env, wait=False)
             try:
                 d.wait_ready(timeout=10)
             except rtd.Failure:
@@ -224,17 +178,17 @@ def test():
             n = traffic(d, m, rng, toks, flag)
             if os.path.exists(flag):
                 cuts += 1
-            kill_daemon(d)
+            crash.kill_daemon(d)
             what = "round %d (cut at %s%s, %d requests)" % (
                 r, env["RTD_CUT_AT"], ", writes" if r % 2 else "", n)
             store_check(d, what)
-            start(d)
+            crash.start(d)
             for q in QUEUES:
                 st, doc = d.fetch(toks[q], limit=1000)
                 rtd.check(st == 200, "%s: fetch %s" % (what, q))
                 m.check(q, [x["id"] for x in doc["messages"]], what)
             m.pending = {}
-            kill_daemon(d)
+            crash.kill_daemon(d)
     print("# %d rounds in %.0f s, %d cut (%d during start-up); %d sends "
           "202'd, %d ids 204'd, %d acks unanswered; every round checked"
           % (ROUNDS, time.monotonic() - t0, cuts, startup_cuts, m.sent,

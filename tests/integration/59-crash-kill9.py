@@ -27,6 +27,7 @@ import time
 
 import websockets
 
+import crash
 import rtd
 import wsclient as wc
 
@@ -144,8 +145,8 @@ def chaos(d, s, rng):
         time.sleep(rng.uniform(0.1, 1.0))
         what = rng.choices(("api", "ws", "daemon"), (4, 4, 1))[0]
         if what == "daemon":
-            kill_daemon(d)
-            start(d)
+            crash.kill_daemon(d)
+            crash.start(d)
         else:
             pids = role_pids(d, what)
             if not pids:
@@ -155,52 +156,6 @@ def chaos(d, s, rng):
             except ProcessLookupError:
                 continue
         s.kills[what] += 1
-
-
-def kill_daemon(d):
-    """kill -9 of the whole daemon; returns once every process of its
-    group is dead (a worker that outlives the supervisor for a moment
-    still holds the listening ports)."""
-    pgid = d.pid
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    d.proc.wait()
-    d.stop()
-    rtd.wait_for(lambda: not group_alive(pgid), 10,
-                 "every process of the daemon gone")
-
-
-def group_alive(pgid):
-    """A process of group pgid that is not a zombie (a zombie holds no
-    socket; reaping the orphans may take init a second or two)."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def start(d, env=None, wait=True):
-    """Start d; once more if its ports were taken meanwhile (a client
-    connection may hold one of them as its local port)."""
-    for n in range(3):
-        d.start(env=env, wait=False)
-        time.sleep(0.05)
-        if d.proc.poll() is None or "Address already in use" not in \
-                d.log()[-300:]:
-            break
-        d.stop()
-        time.sleep(0.2)
-    if wait:
-        d.wait_ready()
 
 
 def store_check(d):
@@ -298,9 +253,9 @@ def test():
         check_order(s, conns.items(), "every WebSocket connection in send "
                     "order, without duplicates")
 
-        kill_daemon(d)
+        crash.kill_daemon(d)
         store_check(d)
-        start(d)
+        crash.start(d)
         for q in HTTPQ + WSQ:
             st, doc = d.fetch(toks[q], limit=1000)
             rtd.check(st == 200 and doc["messages"] == [],
