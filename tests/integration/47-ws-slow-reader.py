@@ -40,18 +40,6 @@ KEY_1008 = 'routingd_ws_disconnects_total{code="1008"}'
 expect = rtd.expect
 
 
-def status_kb(pid, field):
-    """A kB field (VmRSS, RssAnon...) of /proc/pid/status, or None."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 class Sampler(threading.Thread):
     """Samples the worker's VmRSS and RssAnon, and the time the 1008
     counter first grows past base1008."""
@@ -66,8 +54,8 @@ class Sampler(threading.Thread):
     def run(self):
         last_metrics = 0.0
         while not self.stop.is_set():
-            rss = status_kb(self.pid, "VmRSS") or 0
-            anon = status_kb(self.pid, "RssAnon") or 0
+            rss = rtd.status_kb(self.pid, "VmRSS") or 0
+            anon = rtd.status_kb(self.pid, "RssAnon") or 0
             self.max_rss = max(self.max_rss, rss)
             self.max_anon = max(self.max_anon, anon)
             now = time.monotonic()
@@ -110,8 +98,8 @@ def part_push(d, ws_pid):
         seen += 1
     w.close()
     time.sleep(0.3)
-    base_rss = status_kb(ws_pid, "VmRSS")
-    base_anon = status_kb(ws_pid, "RssAnon")
+    base_rss = rtd.status_kb(ws_pid, "VmRSS")
+    base_anon = rtd.status_kb(ws_pid, "RssAnon")
     base1008 = d.metrics().get(KEY_1008, 0)
 
     c = wsraw.connect(d.ws_port, slow, rcvbuf=4096)
@@ -220,7 +208,7 @@ def part_push(d, ws_pid):
 def part_ping_flood(d, ws_pid):
     base1008 = d.metrics().get(KEY_1008, 0)
     time.sleep(0.3)
-    base_rss = status_kb(ws_pid, "VmRSS")
+    base_rss = rtd.status_kb(ws_pid, "VmRSS")
     c = wsraw.connect(d.ws_port, rtd.token("pinger"), rcvbuf=4096)
     sampler = Sampler(d, ws_pid, base1008)
     sampler.start()

@@ -42,18 +42,6 @@ KEY_1008 = 'routingd_ws_disconnects_total{code="1008"}'
 expect = rtd.expect
 
 
-def status_kb(pid, field):
-    """A kB field of /proc/pid/status, or None."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def is_asan(pid):
     try:
         with open("/proc/%d/maps" % pid) as f:
@@ -70,8 +58,8 @@ class RssSampler(threading.Thread):
 
     def run(self):
         while not self.stop.is_set():
-            self.max_rss = max(self.max_rss, status_kb(self.pid, "VmRSS")
-                               or 0)
+            rss = rtd.status_kb(self.pid, "VmRSS") or 0
+            self.max_rss = max(self.max_rss, rss)
             time.sleep(0.02)
 
 
@@ -156,7 +144,7 @@ def test():
         # warm up: one follower round before the baseline
         follower(d, alice, ftok, 0)
         time.sleep(0.3)
-        base_rss = status_kb(ws_pid, "VmRSS")
+        base_rss = rtd.status_kb(ws_pid, "VmRSS")
         base1008 = d.metrics().get(KEY_1008, 0)
         sampler = RssSampler(ws_pid)
         sampler.start()

@@ -28,17 +28,7 @@ def kill_daemon(d):
 def group_alive(pgid):
     """A process of group pgid that is not a zombie (a zombie holds no
     socket; reaping the orphans may take init a second or two)."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return bool(rtd.live_procs(2, pgid))
 
 
 def start(d, env=None, wait=True):

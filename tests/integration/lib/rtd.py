@@ -157,9 +157,11 @@ def proc_alive(pid):
         return False
 
 
-def children_of(ppid):
-    """{pid: title} of the live children of ppid."""
-    out = {}
+def live_procs(field, value):
+    """The pids of the processes that are not zombies (a zombie holds no
+    socket) whose /proc/PID/stat field after the command (1: ppid,
+    2: process group) is value."""
+    out = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -168,9 +170,26 @@ def children_of(ppid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == ppid and fields[0] != "Z":
-            out[int(name)] = proc_title(int(name))
+        if int(fields[field]) == value and fields[0] != "Z":
+            out.append(int(name))
     return out
+
+
+def children_of(ppid):
+    """{pid: title} of the live children of ppid."""
+    return {pid: proc_title(pid) for pid in live_procs(1, ppid)}
+
+
+def status_kb(pid, field):
+    """A kB field (VmRSS, RssAnon...) of /proc/pid/status, or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def http_raw(port, data, timeout=5.0, host="127.0.0.1"):
