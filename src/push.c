@@ -119,9 +119,8 @@ const struct worker_ops push_ops = {
 };
 
 static void
-push_count(struct push *p, _Atomic uint64_t *c)
+push_count(_Atomic uint64_t *c)
 {
-	(void)p;
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
@@ -194,7 +193,7 @@ push_failed(struct push_job *j, int status, const char *err)
 	struct push	*p = j->j_push;
 	uint64_t	 now = util_real_ms();
 
-	push_count(p, &p->p_shm->sh_push.sp_failed);
+	push_count(&p->p_shm->sh_push.sp_failed);
 	if (!p->p_failing) {
 		if (status > 0)
 			log_warnx("push gateway failing: status %d (pushes "
@@ -207,11 +206,11 @@ push_failed(struct push_job *j, int status, const char *err)
 	j->j_retry_at_ms = push_backoff(j, now);
 	if (j->j_retry_at_ms - j->j_since_ms >
 	    (uint64_t)p->p_cfg->cf_push_max_age) {
-		push_count(p, &p->p_shm->sh_push.sp_dropped);
+		push_count(&p->p_shm->sh_push.sp_dropped);
 		push_finish(j, QS_PUSH_DROP);
 		return;
 	}
-	push_count(p, &p->p_shm->sh_push.sp_retried);
+	push_count(&p->p_shm->sh_push.sp_retried);
 	push_finish(j, QS_PUSH_RETRY);
 }
 
@@ -231,8 +230,8 @@ push_answer_cb(void *arg, int status, const char *body, size_t len,
 	}
 	if (status < 200 || status >= 300) {
 		/* a request the gateway refuses will not get better */
-		push_count(p, &p->p_shm->sh_push.sp_failed);
-		push_count(p, &p->p_shm->sh_push.sp_dropped);
+		push_count(&p->p_shm->sh_push.sp_failed);
+		push_count(&p->p_shm->sh_push.sp_dropped);
 		if (!p->p_failing)
 			log_warnx("push gateway refused a push with status "
 			    "%d; such pushes are dropped", status);
@@ -245,7 +244,7 @@ push_answer_cb(void *arg, int status, const char *body, size_t len,
 		p->p_failing = 0;
 	}
 	if ((rej = pf_rejected(p->p_format, body, len, j->j_token)) == 1) {
-		push_count(p, &p->p_shm->sh_push.sp_rejected);
+		push_count(&p->p_shm->sh_push.sp_rejected);
 		log_info("push gateway rejected the token of %s/%s: removed",
 		    j->j_user, j->j_device);
 		j->j_remove = 1;
@@ -254,7 +253,7 @@ push_answer_cb(void *arg, int status, const char *body, size_t len,
 	}
 	if (rej == -1)
 		log_debug("push gateway answer not understood; taken as sent");
-	push_count(p, &p->p_shm->sh_push.sp_sent);
+	push_count(&p->p_shm->sh_push.sp_sent);
 	push_finish(j, QS_PUSH_SENT);
 }
 
@@ -281,16 +280,16 @@ push_triage(struct push *p, const struct qs_push_job *pj, uint64_t now)
 {
 	if ((p->p_w->w_pr != NULL && pr_lookup_device(p->p_w->w_pr,
 	    pj->pj_user, pj->pj_device, NULL) > 0) || pj->pj_unread == 0) {
-		push_count(p, &p->p_shm->sh_push.sp_skipped);
+		push_count(&p->p_shm->sh_push.sp_skipped);
 		return (QS_PUSH_SKIP);
 	}
 	if (now > pj->pj_since_ms &&
 	    now - pj->pj_since_ms > (uint64_t)p->p_cfg->cf_push_max_age) {
-		push_count(p, &p->p_shm->sh_push.sp_dropped);
+		push_count(&p->p_shm->sh_push.sp_dropped);
 		return (QS_PUSH_DROP);
 	}
 	if (!pf_platform_ok(p->p_format, pj->pj_platform)) {
-		push_count(p, &p->p_shm->sh_push.sp_dropped);
+		push_count(&p->p_shm->sh_push.sp_dropped);
 		return (QS_PUSH_DROP);
 	}
 	return (-1);
@@ -343,7 +342,7 @@ push_due_cb(void *arg, const struct qs_push_job *pj)
 	if ((outcome = push_triage(p, pj, util_real_ms())) != -1)
 		push_finish(j, outcome);
 	else if (push_send(p, j, pj) == -1) {
-		push_count(p, &p->p_shm->sh_push.sp_dropped);
+		push_count(&p->p_shm->sh_push.sp_dropped);
 		push_finish(j, QS_PUSH_DROP);
 	}
 	return (0);
