@@ -55,6 +55,10 @@
 #define PH_HOST_MAX	256		/* bytes of a host name */
 #define PH_IN_MAX	(PH_HEAD_MAX + PH_BODY_MAX + 16 * 1024)	/* raw */
 #define PH_READ_CHUNK	(16 * 1024)	/* bytes per read */
+/* The head of every request: path, Host, version, type, body length. */
+#define PH_REQ_HEAD	"POST %s HTTP/1.1\r\nHost: %s\r\n" \
+			"User-Agent: routingd/%s\r\nContent-Type: %s\r\n" \
+			"Content-Length: %zu\r\n\r\n"
 
 enum ph_cstate {
 	PC_CONNECTING,		/* non-blocking connect(2) under way */
@@ -77,7 +81,6 @@ struct ph_req {
 	ev_timer		 r_timer;
 	int			 r_queued;	/* in cl_queue */
 	int			 r_retried;	/* sent a second time */
-	int			 r_fresh;	/* needs a new connection */
 };
 
 struct ph_conn {
@@ -263,6 +266,8 @@ ph_tls_setup(struct ph_client *cl, const char *ca_file)
 	if (SSL_CTX_set_min_proto_version(cl->cl_ctx, TLS1_2_VERSION) != 1)
 		return ("cannot make a TLS context");
 	SSL_CTX_set_verify(cl->cl_ctx, SSL_VERIFY_PEER, NULL);
+	/* a gateway that closes without close_notify ends its answer */
+	SSL_CTX_set_options(cl->cl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (ca_file != NULL) {
 		if (SSL_CTX_load_verify_locations(cl->cl_ctx, ca_file,
 		    NULL) != 1) {
@@ -407,9 +412,7 @@ ph_post(struct ph_client *cl, const char *ctype, const char *body,
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (-1);
-	n = snprintf(NULL, 0, "POST %s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: routingd/%s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\n\r\n", cl->cl_path, cl->cl_hosthdr,
+	n = snprintf(NULL, 0, PH_REQ_HEAD, cl->cl_path, cl->cl_hosthdr,
 	    PACKAGE_VERSION, ctype, len);
 	if (n < 0 || len > SIZE_MAX - (size_t)n - 1 ||
 	    (r->r_out = malloc((size_t)n + len + 1)) == NULL) {
@@ -417,10 +420,8 @@ ph_post(struct ph_client *cl, const char *ctype, const char *body,
 		errno = ENOMEM;
 		return (-1);
 	}
-	(void)snprintf(r->r_out, (size_t)n + 1, "POST %s HTTP/1.1\r\n"
-	    "Host: %s\r\nUser-Agent: routingd/%s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\n\r\n", cl->cl_path, cl->cl_hosthdr,
-	    PACKAGE_VERSION, ctype, len);
+	(void)snprintf(r->r_out, (size_t)n + 1, PH_REQ_HEAD, cl->cl_path,
+	    cl->cl_hosthdr, PACKAGE_VERSION, ctype, len);
 	if (len > 0)
 		memcpy(r->r_out + n, body, len);
 	r->r_outlen = (size_t)n + len;
@@ -604,7 +605,7 @@ ph_idle_conn(struct ph_client *cl)
 
 /*
  * Hands queued requests to idle connections, or to new ones while under
- * max_conns.  A request marked r_fresh (a retry) never takes an idle
+ * max_conns.  A retried request (r_retried) never takes an idle
  * connection; at the limit, it takes the place of one.
  */
 static void
@@ -616,7 +617,7 @@ ph_dispatch(struct ph_client *cl)
 
 	while ((r = TAILQ_FIRST(&cl->cl_queue)) != NULL) {
 		c = ph_idle_conn(cl);
-		if (c != NULL && !r->r_fresh) {
+		if (c != NULL && !r->r_retried) {
 			/* the write watcher sends it, from the loop */
 			ph_assign(c, r);
 			c->c_state = PC_SENDING;
@@ -675,7 +676,7 @@ ph_conn_fail(struct ph_conn *c, const char *err)
 	ph_req_detach(r);
 	ph_conn_free(c);
 	if (c_reused && inlen == 0 && !r->r_retried) {
-		r->r_retried = r->r_fresh = 1;
+		r->r_retried = 1;
 		ph_req_enqueue(r, 1);
 		return;
 	}
@@ -1103,9 +1104,9 @@ ph_read(struct ph_conn *c)
 			}
 			if (ph_ssl_want(c, rv) == 1)
 				return (1);
-			/* a TLS failure, or an EOF without close_notify,
-			 * ends the input like an EOF */
-			return (0);
+			return (-1);	/* a TLS failure (an EOF without
+					   close_notify is a ZERO_RETURN:
+					   SSL_OP_IGNORE_UNEXPECTED_EOF) */
 		}
 		n = recv(c->c_fd, c->c_in + c->c_inlen, c->c_incap -
 		    c->c_inlen, 0);
@@ -1133,17 +1134,21 @@ ph_step_read(struct ph_conn *c)
 	int			 rv, eof;
 
 	rv = ph_read(c);
-	eof = rv <= 0;
+	eof = rv == 0;
 	if (c->c_inlen >= PH_IN_MAX) {
 		ph_conn_fail(c, "answer too large");
 		return;
 	}
-	if (eof && c->c_inlen == 0) {
+	if (rv <= 0 && c->c_inlen == 0) {
 		ph_conn_fail(c, "connection closed");
 		return;
 	}
+	/* after a read error only an answer complete by its length counts:
+	 * a body that runs to the close is cut short */
 	switch (ph_parse_answer(c->c_in, c->c_inlen, eof, &a)) {
 	case 0:
+		if (rv == -1)
+			ph_conn_fail(c, "connection closed");
 		return;
 	case -1:
 		ph_conn_fail(c, a.a_err);
@@ -1155,12 +1160,7 @@ ph_step_read(struct ph_conn *c)
 	if (a.a_close || eof)
 		ph_conn_free(c);
 	else {
-		c->c_state = PC_IDLE;
-		if (c->c_incap > PH_READ_CHUNK) {
-			free(c->c_in);
-			c->c_in = NULL;
-			c->c_incap = 0;
-		}
+		c->c_state = PC_IDLE;	/* c_in is kept for the next answer */
 		ph_conn_watch(c, EV_READ);
 	}
 	ph_kick(cl);
