@@ -30,8 +30,9 @@
  * once, and a job is never sent twice at the same time (p_jobs is checked
  * before sending); a push carries the app id, the token, the unread count
  * and a priority only (never ciphertext, a sender or a message id); a
- * failing gateway is logged once per incident (when it starts failing and
- * when it answers again), never per push.
+ * failing gateway (no answer or 5xx), a refusing one (4xx) and a failing
+ * store are each logged once per incident (when it starts, and when
+ * pushes go through again), never per push.
  */
 
 #include <sys/queue.h>
@@ -95,7 +96,9 @@ struct push {
 	size_t			 p_njobs;
 	int			 p_draining;
 	int			 p_freeing;
-	int			 p_failing;	/* incident logged */
+	int			 p_failing;	/* no answer or 5xx: logged */
+	int			 p_refusing;	/* 4xx: logged */
+	int			 p_store_failing; /* store errors: logged */
 	int			 p_full;	/* the last scan left due
 						   jobs for want of room */
 	ev_timer		 p_tick;
@@ -107,6 +110,8 @@ static void	push_drain(struct worker *);
 static void	push_free(struct worker *);
 static void	push_tick_cb(struct ev_loop *, ev_timer *, int);
 static void	push_scan_soon(struct push *);
+static void	push_store_failed(struct push *, const char *,
+		    const char *);
 static void	push_answer_cb(void *, int, const char *, size_t,
 		    const char *);
 
@@ -148,8 +153,8 @@ push_written(struct commit_op *op, int result)
 	struct push	*p = j->j_push;
 
 	if (result != QS_OK && result != QS_NOTFOUND)
-		log_debug("push outcome for %s/%s not written: %s",
-		    j->j_user, j->j_device, qs_strerror(result));
+		push_store_failed(p, "push outcomes not written",
+		    qs_strerror(result));
 	TAILQ_REMOVE(&p->p_jobs, j, j_entry);
 	p->p_njobs--;
 	free(j);
@@ -158,6 +163,15 @@ push_written(struct commit_op *op, int result)
 	else if (p->p_full && !p->p_draining && !p->p_freeing &&
 	    p->p_njobs <= PUSH_INFLIGHT / 2)
 		push_scan_soon(p);
+}
+
+/* A store error of the push worker: logged once until a scan works. */
+static void
+push_store_failed(struct push *p, const char *what, const char *why)
+{
+	if (!p->p_store_failing)
+		log_warnx("%s: %s", what, why);
+	p->p_store_failing = 1;
 }
 
 /* Record the outcome of j (written by the next group commit). */
@@ -232,16 +246,16 @@ push_answer_cb(void *arg, int status, const char *body, size_t len,
 		/* a request the gateway refuses will not get better */
 		push_count(&p->p_shm->sh_push.sp_failed);
 		push_count(&p->p_shm->sh_push.sp_dropped);
-		if (!p->p_failing)
+		if (!p->p_refusing)
 			log_warnx("push gateway refused a push with status "
 			    "%d; such pushes are dropped", status);
-		p->p_failing = 1;
+		p->p_refusing = 1;
 		push_finish(j, QS_PUSH_DROP);
 		return;
 	}
-	if (p->p_failing) {
-		log_notice("push gateway answers again");
-		p->p_failing = 0;
+	if (p->p_failing || p->p_refusing) {
+		log_notice("push gateway accepts pushes again");
+		p->p_failing = p->p_refusing = 0;
 	}
 	if ((rej = pf_rejected(p->p_format, body, len, j->j_token)) == 1) {
 		push_count(&p->p_shm->sh_push.sp_rejected);
@@ -295,7 +309,8 @@ push_triage(struct push *p, const struct qs_push_job *pj, uint64_t now)
 	return (-1);
 }
 
-/* Build and send j's request; -1 if it cannot be (then dropped). */
+/* Build and send j's request: 0, -1 if it cannot be built (dropped), -2
+ * if the client cannot take it now (retried). */
 static int
 push_send(struct push *p, struct push_job *j, const struct qs_push_job *pj)
 {
@@ -312,8 +327,10 @@ push_send(struct push *p, struct push_job *j, const struct qs_push_job *pj)
 	    &len) == -1)
 		return (-1);
 	j->j_t0_us = util_mono_us();
-	return (ph_post(p->p_http, PF_CONTENT_TYPE, p->p_body, len,
-	    push_answer_cb, j));
+	if (ph_post(p->p_http, PF_CONTENT_TYPE, p->p_body, len,
+	    push_answer_cb, j) == -1)
+		return (-2);
+	return (0);
 }
 
 static int
@@ -341,9 +358,14 @@ push_due_cb(void *arg, const struct qs_push_job *pj)
 	p->p_njobs++;
 	if ((outcome = push_triage(p, pj, util_real_ms())) != -1)
 		push_finish(j, outcome);
-	else if (push_send(p, j, pj) == -1) {
+	else switch (push_send(p, j, pj)) {
+	case -1:
 		push_count(&p->p_shm->sh_push.sp_dropped);
 		push_finish(j, QS_PUSH_DROP);
+		break;
+	case -2:
+		push_failed(j, -1, "the gateway client cannot take the request");
+		break;
 	}
 	return (0);
 }
@@ -362,7 +384,12 @@ push_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	rc = qs_push_due(p->p_qs, util_real_ms(), PUSH_INFLIGHT + p->p_njobs,
 	    push_due_cb, p);
 	if (rc != QS_OK)
-		log_debug("push outbox scan failed: %s", qs_lasterr(p->p_qs));
+		push_store_failed(p, "push outbox scan failed",
+		    qs_lasterr(p->p_qs));
+	else if (p->p_store_failing) {
+		log_notice("push outbox readable again");
+		p->p_store_failing = 0;
+	}
 	p->p_full = p->p_njobs >= PUSH_INFLIGHT;
 }
 
