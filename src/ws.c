@@ -193,19 +193,26 @@ ws_conn_gone(struct ws *x, struct ws_conn *c)
 		worker_drained(x->x_w);		/* the last one: finish */
 }
 
-/* Run every due pull. */
+/* Run the pulls due when this iteration began; a connection made due
+ * again meanwhile (bytes left by a bounded read) waits for the next one,
+ * so one busy client cannot keep the worker out of its loop. */
 static void
 ws_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	struct ws	*x = w->data;
 	struct ws_conn	*c;
+	size_t		 n = 0;
 
-	while ((c = TAILQ_FIRST(&x->x_due)) != NULL) {
+	(void)revents;
+	TAILQ_FOREACH(c, &x->x_due, wc_dentry)
+		n++;
+	while (n-- > 0 && (c = TAILQ_FIRST(&x->x_due)) != NULL) {
 		TAILQ_REMOVE(&x->x_due, c, wc_dentry);
 		c->wc_due = 0;
 		wsc_pull(c);
 	}
-	ev_idle_stop(loop, w);
+	if (TAILQ_EMPTY(&x->x_due))
+		ev_idle_stop(loop, w);
 }
 
 /* Make every connection pull (a resync or the sweep). */
