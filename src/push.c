@@ -420,6 +420,9 @@ push_open(struct push *p)
 		    p->p_cfg->cf_data_dir, err != NULL ? err : "unknown");
 		return (-1);
 	}
+	/* writes no job itself, but a send raced by messages is due again
+	 * push_coalesce after it (qs_push_done) */
+	qs_push_config(p->p_qs, 0, (uint64_t)p->p_cfg->cf_push_coalesce);
 	memset(&pc, 0, sizeof(pc));
 	pc.pc_url = p->p_cfg->cf_push_gateway_url;
 	pc.pc_ca_file = p->p_cfg->cf_push_gateway_ca;

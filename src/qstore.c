@@ -4162,7 +4162,14 @@ qs_job_outcome(struct qstore *qs, struct qs_job *j, uint32_t gen,
 		j->j_due = retry_at_ms;
 		break;
 	case QS_PUSH_DROP:
-		qs_job_sleep(j);
+		if (gen == j->j_gen) {
+			qs_job_sleep(j);
+			break;
+		}
+		/* messages came during the send: they still want telling */
+		j->j_attempts = 0;
+		j->j_due = now_ms;
+		j->j_since = j->j_last_msg != 0 ? j->j_last_msg : now_ms;
 		break;
 	}
 }
@@ -4185,14 +4192,9 @@ qs_push_done_txn(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
 		j.j_last_push = now_ms;
 	else
 		qs_job_outcome(qs, &j, gen, outcome, now_ms, retry_at_ms);
-	if (outcome == QS_PUSH_DROP) {
-		if ((rc = qs_meta_get(qs, txn, "outbox_dropped", &n)) != QS_OK)
-			return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
-			    "meta outbox_dropped missing") : rc);
-		if ((rc = qs_meta_put(qs, txn, "outbox_dropped", n + 1)) !=
-		    QS_OK)
-			return (rc);
-	}
+	if (outcome == QS_PUSH_DROP &&
+	    (rc = qs_meta_next(qs, txn, "outbox_dropped", &n)) != QS_OK)
+		return (rc);
 	return (qs_job_put(qs, txn, k, &old, &j));
 }
 

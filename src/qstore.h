@@ -580,7 +580,10 @@ int		 qs_push_next_due(struct qstore *, uint64_t *due_ms);
  *   generation gen.
  * - QS_PUSH_SKIP: idle if gen is the job's generation, else unchanged.
  * - QS_PUSH_RETRY: attempts grows by one and it is due at retry_at_ms.
- * - QS_PUSH_DROP: idle whatever gen, counted in st_outbox_dropped.
+ * - QS_PUSH_DROP: counted in st_outbox_dropped; idle if gen is the
+ *   job's generation, else (messages came during the send) pending again,
+ *   due at now_ms, with since = the time of the newest message and
+ *   attempts 0.
  * For a job that is idle already only SENT changes something (the time
  * of the last push).  QS_NOTFOUND if the device has no job (it was
  * deleted, or its target removed, meanwhile); QS_INVAL for another
@@ -591,7 +594,9 @@ int		 qs_push_done(struct qstore *, const char *user,
 		    uint64_t now_ms, uint64_t retry_at_ms);
 
 /*
- * qs_push_disconnect: the last connection of (user, device) closed.
+ * qs_push_disconnect: a connection of (user, device) closed (the device
+ * may have another one: the push worker skips a device that is online
+ * when its job falls due).
  * With the outbox on, if the device has a push target and queued
  * messages, its job is pending (an idle one with since = now_ms and
  * attempts 0), due at now_ms + delay_ms unless it was due earlier, and

@@ -515,20 +515,30 @@ test_outcomes(void **state)
 	assert_int_equal(j->due, T0 + 930);
 	assert_int_equal(j->attempts, 0);
 
-	/* DROP: idle even with a stale gen, and counted. */
+	/* DROP with a stale gen: counted, and the message that came during
+	 * the send still wants telling, at once. */
 	gen = j->gen;
 	send(f->qs, "alice", 0, T0 + 940);
 	assert_int_equal(done(f->qs, "alice", "phone", gen, QS_PUSH_DROP,
 	    T0 + 950, 0), QS_OK);
+	assert_int_equal(stats(f->qs)->st_outbox_dropped, 1);
+	j = due1(f->qs, T0 + 950);
+	assert_int_equal(j->due, T0 + 950);
+	assert_int_equal(j->since, T0 + 940);
+	assert_int_equal(j->attempts, 0);
+	/* DROP with its gen: idle, and counted. */
+	gen = j->gen;
+	assert_int_equal(done(f->qs, "alice", "phone", gen, QS_PUSH_DROP,
+	    T0 + 955, 0), QS_OK);
 	assert_int_equal(due(f->qs, UINT64_MAX, MAXJOBS)->n, 0);
 	assert_int_equal(stats(f->qs)->st_outbox, 0);
-	assert_int_equal(stats(f->qs)->st_outbox_dropped, 1);
+	assert_int_equal(stats(f->qs)->st_outbox_dropped, 2);
 	/* On an idle job only SENT does something. */
 	assert_int_equal(done(f->qs, "alice", "phone", gen, QS_PUSH_DROP,
 	    T0 + 960, 0), QS_OK);
 	assert_int_equal(done(f->qs, "alice", "phone", gen, QS_PUSH_RETRY,
 	    T0 + 960, T0 + 970), QS_OK);
-	assert_int_equal(stats(f->qs)->st_outbox_dropped, 1);
+	assert_int_equal(stats(f->qs)->st_outbox_dropped, 2);
 	assert_int_equal(due(f->qs, UINT64_MAX, MAXJOBS)->n, 0);
 	/* Nothing was ever sent: the next message is due at once. */
 	send(f->qs, "alice", 0, T0 + 970);
