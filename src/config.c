@@ -485,6 +485,20 @@ config_key_find(const char *name)
 	    config_key_cmp));
 }
 
+/* config_key_error: see config.h. */
+void
+config_key_error(struct cfg_errors *errs, const struct config *cf,
+    const char *name, const char *msg)
+{
+	const struct config_key	*k = config_key_find(name);
+
+	if (k == NULL)
+		config_ferr(errs, cf->cf_path != NULL ? cf->cf_path :
+		    "built-in defaults", "%s", msg);
+	else
+		config_kerr(errs, cf, (size_t)(k - config_keys), "%s", msg);
+}
+
 /* Levenshtein distance; b is a key name (< CFG_MAX_KEYLEN bytes). */
 static size_t
 config_distance(const char *a, const char *b)

@@ -128,6 +128,13 @@ int		 config_load(const char *path, struct config **,
 		    struct cfg_errors *);
 int		 config_validate(struct config *, struct cfg_errors *);
 /*
+ * config_key_error: add msg to errs as an error of key name of cf, at the
+ * file and line that set it (the file alone for a key not set), as the
+ * parser reports its own; past CFG_MAX_ERRORS it is only counted.
+ */
+void		 config_key_error(struct cfg_errors *, const struct config *,
+		    const char *name, const char *msg);
+/*
  * config_read_text: the bytes of the file path (at most 1 MiB), malloc'd
  * (the caller frees), with *lenp set; NULL with errs filled (reset first)
  * on error.

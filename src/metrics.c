@@ -336,7 +336,8 @@ const struct metrics_def metrics_defs[] = {
 	    "Devices with a push pending in the durable outbox.",
 	    MD_SHM(sh_api.sa_outbox_jobs) },
 	{ "routingd_push_outbox_oldest_age_seconds", "gauge",
-	    "How long the oldest pending push has been pending (0: none).",
+	    "Age of the oldest pending push, from the message or disconnect "
+	    "it is for (0: none).",
 	    MD_FN(metrics_outbox_age) },
 	{ "routingd_push_gateway_duration_seconds", "histogram",
 	    "Push gateway requests, from sending to the answer (or failure).",

@@ -100,20 +100,22 @@ struct proc_desc {
 };
 
 #define PD_CFG(f)	offsetof(struct config, f)
+#define PD_PUSH_SLOTS	4	/* the push worker's share of SHM_SLOTS */
+#define PD_HALF_SLOTS	((SHM_SLOTS - PD_PUSH_SLOTS) / 2) /* api, ws */
 
 static const struct proc_desc procs[] = {
 	{ .pd_name = "api", .pd_role = PROC_API, .pd_ops = &api_ops,
 	    .pd_count_key = "api_workers", .pd_count = PD_CFG(cf_api_workers),
 	    .pd_listen_key = "api_listen", .pd_listen = PD_CFG(cf_api_listen),
-	    .pd_slots = 128 },
+	    .pd_slots = PD_HALF_SLOTS },
 	{ .pd_name = "ws", .pd_role = PROC_WS, .pd_ops = &ws_ops,
 	    .pd_count_key = "ws_workers", .pd_count = PD_CFG(cf_ws_workers),
 	    .pd_listen_key = "ws_listen", .pd_listen = PD_CFG(cf_ws_listen),
-	    .pd_slots = 128, .pd_handoff = 1 },
+	    .pd_slots = PD_HALF_SLOTS, .pd_handoff = 1 },
 	/* not a key: one push worker when push_gateway_url is set */
 	{ .pd_name = "push", .pd_role = PROC_PUSH, .pd_ops = &push_ops,
 	    .pd_count_key = "push_workers",
-	    .pd_count = PD_CFG(cf_push_workers), .pd_slots = 4 },
+	    .pd_count = PD_CFG(cf_push_workers), .pd_slots = PD_PUSH_SLOTS },
 };
 #define NPROCS	(sizeof(procs) / sizeof(procs[0]))
 _Static_assert(NPROCS <= IPC_MAX_ROLES, "the status reply has no room");

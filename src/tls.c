@@ -131,8 +131,7 @@ tls_config_check(const struct config *cf, struct cfg_errors *errs)
 	char	 err[CFG_ERRLEN];
 
 	if (tls_config_ctx(cf, &ctx, err, sizeof(err)) == -1) {
-		(void)snprintf(errs->ce_msg[errs->ce_n++ % CFG_MAX_ERRORS],
-		    CFG_ERRLEN, "%s", err);
+		config_key_error(errs, cf, "tls_cert", err);
 		return (-1);
 	}
 	SSL_CTX_free(ctx);

@@ -47,7 +47,7 @@ int		 tls_config_ctx(const struct config *, SSL_CTX **ctxp,
  * tls_config_check: build the context cf asks for and free it again:
  * that the files load, the key matches the certificate, tls_ciphers
  * means something.  Returns 0 (also when TLS is off), or -1 with a
- * message appended to errs.
+ * message appended to errs at the line that set tls_cert.
  */
 int		 tls_config_check(const struct config *, struct cfg_errors *);
 
