@@ -55,6 +55,7 @@ def plain_to_tls(d):
 def test():
     os.makedirs(rtd.TESTDIR, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="rtd-tls-", dir=rtd.TESTDIR)
+    tlscerts.require()
     ca, ca_key = tlscerts.make_ca(tmp, "t36")
     crt, key = tlscerts.make_cert(tmp, "srv", ca, ca_key, serial=36)
     ctx = ssl.create_default_context(cafile=ca)

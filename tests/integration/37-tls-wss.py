@@ -106,6 +106,7 @@ async def run(d, ctx, tmp, ca, ca_key):
 def test():
     os.makedirs(rtd.TESTDIR, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="rtd-wss-", dir=rtd.TESTDIR)
+    tlscerts.require()
     ca, ca_key = tlscerts.make_ca(tmp, "t37")
     crt, key = tlscerts.make_cert(tmp, "srv", ca, ca_key, serial=1)
     ctx = ssl.create_default_context(cafile=ca)

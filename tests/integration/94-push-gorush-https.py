@@ -5,35 +5,14 @@ HTTPS: a gateway whose certificate a test CA signed is reached with
 push_gateway_ca set to that CA; with another CA the certificate is
 refused, nothing is sent, and the failure is counted and logged."""
 
-import os
-import subprocess
+import tempfile
 import time
 
 import gateway
 import rtd
+import tlscerts
 
 APP = gateway.APP
-
-
-def make_ca(dirpath, name):
-    """A CA and a server certificate for 127.0.0.1 signed by it."""
-    ca_key = os.path.join(dirpath, name + "-ca.key")
-    ca = os.path.join(dirpath, name + "-ca.pem")
-    key = os.path.join(dirpath, name + "-srv.key")
-    csr = os.path.join(dirpath, name + "-srv.csr")
-    crt = os.path.join(dirpath, name + "-srv.pem")
-    ext = os.path.join(dirpath, name + "-ext.cnf")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-        "-keyout", ca_key, "-out", ca, "-days", "2", "-subj",
-        "/CN=routingd test CA " + name)
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-        "-out", csr, "-subj", "/CN=127.0.0.1")
-    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
-        "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext)
-    return ca, crt, key
 
 
 def gorush(tmp):
@@ -75,8 +54,9 @@ def gorush(tmp):
 
 
 def https(tmp):
-    ca, crt, key = make_ca(tmp, "good")
-    other, _, _ = make_ca(tmp, "other")
+    ca, ca_key = tlscerts.make_ca(tmp, "good")
+    crt, key = tlscerts.make_cert(tmp, "good-srv", ca, ca_key, serial=1)
+    other, _ = tlscerts.make_ca(tmp, "other")
     with gateway.Gateway(certfile=crt, keyfile=key) as gw:
         with rtd.api_daemon(push_gateway_url=gw.url(), push_gateway_ca=ca,
                             push_coalesce="0s",
@@ -108,15 +88,9 @@ def https(tmp):
 
 
 def test():
-    import shutil
-    import sys
-    import tempfile
     tmp = tempfile.mkdtemp(prefix="rtd-ca-", dir=rtd.TESTDIR)
     gorush(tmp)
-    if shutil.which("openssl") is None:
-        print("# SKIP: the HTTPS part needs the openssl command (package "
-              "openssl) for its test certificates")
-        sys.exit(rtd.SKIP)
+    tlscerts.require("the HTTPS part")
     https(tmp)
 
 

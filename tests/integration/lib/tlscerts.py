@@ -1,11 +1,23 @@
 """tlscerts.py: test certificates made with the openssl command.
 
+    tlscerts.require()        # exit 77 (skipped), saying why, without it
     ca, ca_key = tlscerts.make_ca(tmp, "test")
     crt, key = tlscerts.make_cert(tmp, "srv", ca, ca_key, serial=1)
 """
 
 import os
+import shutil
 import subprocess
+import sys
+
+
+def require(what="this test"):
+    """Skip (exit 77) with the reason when the openssl command is not
+    installed."""
+    if shutil.which("openssl") is None:
+        print("# SKIP: %s needs the openssl command (package openssl) for "
+              "its test certificates" % what)
+        sys.exit(77)
 
 
 def _run(*args):
