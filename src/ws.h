@@ -100,9 +100,10 @@ struct ws_conn {
 	struct ws		*wc_ws;
 	int			 wc_fd;
 	SSL			*wc_ssl;	/* NULL on a plain port */
-	int			 wc_tls_rw;	/* a TLS read waits for
-						 * writability, or a write
-						 * for readability */
+	int			 wc_rd_wants_w;	/* TLS: the last read
+						 * waits for writability */
+	int			 wc_wr_wants_r;	/* TLS: the last write
+						 * waits for readability */
 	wslay_event_context_ptr	 wc_ctx;
 	ev_io			 wc_rio;
 	ev_io			 wc_wio;

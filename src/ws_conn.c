@@ -319,9 +319,10 @@ wsc_raw(struct ws_conn *c, uint8_t *buf, size_t len, int *kept)
 		memcpy(buf, c->wc_rest + c->wc_restoff, n);
 		return ((ssize_t)n);
 	}
+	c->wc_rd_wants_w = 0;
 	r = tls_recv(c->wc_ssl, c->wc_fd, buf, len, &want);
 	if (r == -1 && errno == EAGAIN) {
-		c->wc_tls_rw = want == TLS_WANT_WRITE;	/* TLS: wait to write */
+		c->wc_rd_wants_w = want == TLS_WANT_WRITE;
 		return (0);
 	}
 	return (r > 0 ? r : -1);
@@ -406,6 +407,7 @@ wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 	ssize_t		 r;
 	int		 want = 0;
 
+	c->wc_wr_wants_r = 0;
 	r = tls_send(c->wc_ssl, c->wc_fd, data, len,
 	    (flags & WSLAY_MSG_MORE) ? MSG_MORE : 0, &want);
 	if (r >= 0) {
@@ -414,7 +416,7 @@ wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 		return (r);
 	}
 	if (errno == EAGAIN) {
-		c->wc_tls_rw = want == TLS_WANT_READ;
+		c->wc_wr_wants_r = want == TLS_WANT_READ;
 		if (c->wc_stall_since == 0)
 			c->wc_stall_since = wsc_now(c);
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -1206,13 +1208,13 @@ wsc_settle(struct ws_conn *c)
 		else {
 			if (rd && tls_pending(c->wc_ssl) > 0)
 				ev_feed_event(loop, &c->wc_rio, EV_READ);
-			if (c->wc_tls_rw)	/* TLS: the other direction */
-				rd = wr = 1;
-			if (rd)
+			/* TLS: a read may wait for writability, a write
+			 * for readability */
+			if (rd || (wr && c->wc_wr_wants_r))
 				ev_io_start(loop, &c->wc_rio);
 			else
 				ev_io_stop(loop, &c->wc_rio);
-			if (wr)
+			if (wr || (rd && c->wc_rd_wants_w))
 				ev_io_start(loop, &c->wc_wio);
 			else
 				ev_io_stop(loop, &c->wc_wio);
@@ -1259,10 +1261,10 @@ static void
 wsc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ws_conn	*c = w->data;
-	int		 tls_rw = c->wc_tls_rw;
 
-	c->wc_tls_rw = 0;
-	wsc_run(c, (revents & EV_READ) != 0 || tls_rw);
+	/* a writable socket also resumes a TLS read that waited for it */
+	wsc_run(c, (revents & EV_READ) != 0 ||
+	    ((revents & EV_WRITE) != 0 && c->wc_rd_wants_w));
 	/* reading may have freed room in the window (acks come later) */
 }
 
