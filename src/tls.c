@@ -274,6 +274,17 @@ tls_pending(SSL *ssl)
 	    (size_t)SSL_pending(ssl) : 0);
 }
 
+/* tls_wire_written: see tls.h. */
+uint64_t
+tls_wire_written(SSL *ssl, uint64_t plain)
+{
+	BIO	*b;
+
+	if (ssl == NULL || (b = SSL_get_wbio(ssl)) == NULL)
+		return (plain);
+	return ((uint64_t)BIO_number_written(b));
+}
+
 /* tls_conn_free: see tls.h. */
 void
 tls_conn_free(SSL *ssl, int abort)

@@ -90,6 +90,11 @@ ssize_t		 tls_send(SSL *, int fd, const void *buf, size_t len,
  * ssl is NULL). */
 size_t		 tls_pending(SSL *);
 
+/* tls_wire_written: the bytes ssl has written to its socket so far,
+ * records and handshake included (what the kernel's send queue counts);
+ * plain, the caller's own count, when ssl is NULL. */
+uint64_t	 tls_wire_written(SSL *, uint64_t plain);
+
 /* tls_conn_free: one try at sending close_notify (never blocks) unless
  * abort, then free ssl (NULL is fine).  The socket is not closed. */
 void		 tls_conn_free(SSL *, int abort);

@@ -149,8 +149,11 @@ struct ws_conn {
 	uint64_t		 wc_qseq;	/* frames queued in wslay */
 	double			 wc_ctl_tokens;	/* WS_CTL_BURST bucket */
 	ev_tstamp		 wc_ctl_at;	/* its last refill */
-	uint64_t		 wc_sent;	/* bytes the kernel took */
-	uint64_t		 wc_acked;	/* wc_sent - SIOCOUTQ then */
+	uint64_t		 wc_sent;	/* bytes the kernel took
+						 * (plain; TLS counts its
+						 * own: tls_wire_written) */
+	uint64_t		 wc_acked;	/* bytes written - SIOCOUTQ
+						 * at the last sample */
 	ev_tstamp		 wc_kstall_since; /* kernel queue stuck, or 0 */
 	unsigned		 wc_frags;	/* frames of the message */
 	uint16_t		 wc_close_code;	/* sent or received */

@@ -1279,17 +1279,17 @@ wsc_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static int
 wsc_kernel_stalled(struct ws_conn *c, ev_tstamp now, double stall)
 {
-	uint64_t	 acked;
+	uint64_t	 acked, sent = tls_wire_written(c->wc_ssl, c->wc_sent);
 	int		 q;
 
-	if (c->wc_kstall_since == 0 && c->wc_acked == c->wc_sent)
+	if (c->wc_kstall_since == 0 && c->wc_acked == sent)
 		return (0);
 	if (c->wc_fd == -1 || ioctl(c->wc_fd, SIOCOUTQ, &q) == -1 || q <= 0) {
 		c->wc_kstall_since = 0;
-		c->wc_acked = c->wc_sent;	/* all of it */
+		c->wc_acked = sent;		/* all of it */
 		return (0);
 	}
-	acked = c->wc_sent - (uint64_t)q;
+	acked = sent - (uint64_t)q;
 	if (c->wc_kstall_since == 0 || acked != c->wc_acked) {
 		c->wc_acked = acked;		/* progress: start again */
 		c->wc_kstall_since = now;
