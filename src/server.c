@@ -352,7 +352,8 @@ server_conn_close(struct server_conn *c)
 	if (c->c_fd < 0)
 		return;
 	server_conn_unwatch(c);
-	tls_conn_free(c->c_ssl, 0);
+	/* a lingering connection sent its close_notify already */
+	tls_conn_free(c->c_ssl, c->c_state == CS_LINGER);
 	c->c_ssl = NULL;
 	(void)close(c->c_fd);
 	c->c_fd = -1;
@@ -364,8 +365,7 @@ server_conn_close(struct server_conn *c)
 static void
 server_conn_linger(struct server_conn *c)
 {
-	if (c->c_ssl != NULL)
-		(void)SSL_shutdown(c->c_ssl);	/* close_notify, once */
+	tls_shutdown(c->c_ssl);		/* close_notify, once */
 	if (shutdown(c->c_fd, SHUT_WR) == -1) {
 		server_conn_close(c);
 		return;
@@ -903,6 +903,15 @@ server_conn_settle(struct server_conn *c)
 		ev_feed_event(loop, &c->c_rio, EV_READ);
 }
 
+/* Read and parse what arrived (a read event, or a TLS read retried). */
+static void
+server_conn_input(struct server_conn *c)
+{
+	server_conn_read(c);
+	if (c->c_fd >= 0)
+		server_conn_process(c);
+}
+
 /* Go on with the TLS handshake; once done, read what follows it. */
 static void
 server_conn_handshake(struct server_conn *c)
@@ -919,18 +928,7 @@ server_conn_handshake(struct server_conn *c)
 	}
 	c->c_state = CS_IDLE;
 	c->c_since = ev_now(c->c_srv->s_loop);
-	server_conn_read(c);
-	if (c->c_fd >= 0)
-		server_conn_process(c);
-}
-
-/* Read and parse what arrived (a read event, or a TLS read retried). */
-static void
-server_conn_input(struct server_conn *c)
-{
-	server_conn_read(c);
-	if (c->c_fd >= 0)
-		server_conn_process(c);
+	server_conn_input(c);
 }
 
 static void

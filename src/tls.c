@@ -285,15 +285,26 @@ tls_wire_written(SSL *ssl, uint64_t plain)
 	return ((uint64_t)BIO_number_written(b));
 }
 
+/* tls_shutdown: see tls.h. */
+void
+tls_shutdown(SSL *ssl)
+{
+	if (ssl == NULL)
+		return;
+	ERR_clear_error();
+	if (SSL_is_init_finished(ssl))
+		(void)SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
 /* tls_conn_free: see tls.h. */
 void
 tls_conn_free(SSL *ssl, int abort)
 {
 	if (ssl == NULL)
 		return;
-	ERR_clear_error();
-	if (!abort && SSL_is_init_finished(ssl))
-		(void)SSL_shutdown(ssl);
+	if (!abort)
+		tls_shutdown(ssl);
 	SSL_free(ssl);
 	ERR_clear_error();
 }

@@ -95,6 +95,10 @@ size_t		 tls_pending(SSL *);
  * plain, the caller's own count, when ssl is NULL. */
 uint64_t	 tls_wire_written(SSL *, uint64_t plain);
 
+/* tls_shutdown: one try at sending close_notify (never blocks; NULL and
+ * a connection whose handshake is not done are fine). */
+void		 tls_shutdown(SSL *);
+
 /* tls_conn_free: one try at sending close_notify (never blocks) unless
  * abort, then free ssl (NULL is fine).  The socket is not closed. */
 void		 tls_conn_free(SSL *, int abort);
