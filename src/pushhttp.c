@@ -47,6 +47,7 @@
 #include <openssl/x509v3.h>
 
 #include "pushhttp.h"
+#include "tls.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION	"unknown"
@@ -1033,31 +1034,18 @@ ph_step_send(struct ph_conn *c)
 {
 	struct ph_req	*r = c->c_req;
 	ssize_t		 n;
-	int		 rv;
+	int		 want = 0;
 
 	while (c->c_outoff < r->r_outlen) {
-		if (c->c_ssl != NULL) {
-			ERR_clear_error();
-			rv = SSL_write(c->c_ssl, r->r_out + c->c_outoff,
-			    (int)(r->r_outlen - c->c_outoff > INT_MAX ?
-			    INT_MAX : r->r_outlen - c->c_outoff));
-			if (rv > 0) {
-				c->c_outoff += (size_t)rv;
-				continue;
-			}
-			if (ph_ssl_want(c, rv) == 1)
-				return (1);
-			ph_conn_fail(c, "connection closed");
-			return (-1);
-		}
-		n = send(c->c_fd, r->r_out + c->c_outoff,
-		    r->r_outlen - c->c_outoff, MSG_NOSIGNAL);
+		n = tls_send(c->c_ssl, c->c_fd, r->r_out + c->c_outoff,
+		    r->r_outlen - c->c_outoff, 0, &want);
 		if (n >= 0) {
 			c->c_outoff += (size_t)n;
 			continue;
 		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			ph_conn_watch(c, EV_WRITE);
+		if (errno == EAGAIN) {
+			ph_conn_watch(c, want == TLS_WANT_READ ? EV_READ :
+			    EV_WRITE);
 			return (1);
 		}
 		ph_conn_fail(c, "connection closed");
@@ -1077,7 +1065,7 @@ ph_read(struct ph_conn *c)
 {
 	ssize_t	 n;
 	char	*p;
-	int	 rv;
+	int	 want = 0;
 
 	for (;;) {
 		if (c->c_inlen >= PH_IN_MAX)
@@ -1089,35 +1077,18 @@ ph_read(struct ph_conn *c)
 			c->c_in = p;
 			c->c_incap += PH_READ_CHUNK;
 		}
-		if (c->c_ssl != NULL) {
-			ERR_clear_error();
-			rv = SSL_read(c->c_ssl, c->c_in + c->c_inlen,
-			    (int)(c->c_incap - c->c_inlen));
-			if (rv > 0) {
-				c->c_inlen += (size_t)rv;
-				continue;
-			}
-			if (SSL_get_error(c->c_ssl, rv) ==
-			    SSL_ERROR_ZERO_RETURN) {
-				ERR_clear_error();
-				return (0);
-			}
-			if (ph_ssl_want(c, rv) == 1)
-				return (1);
-			return (-1);	/* a TLS failure (an EOF without
-					   close_notify is a ZERO_RETURN:
-					   SSL_OP_IGNORE_UNEXPECTED_EOF) */
-		}
-		n = recv(c->c_fd, c->c_in + c->c_inlen, c->c_incap -
-		    c->c_inlen, 0);
+		n = tls_recv(c->c_ssl, c->c_fd, c->c_in + c->c_inlen,
+		    c->c_incap - c->c_inlen, &want);
 		if (n > 0) {
 			c->c_inlen += (size_t)n;
 			continue;
 		}
-		if (n == 0)
+		if (n == 0)	/* EOF, or close_notify (an EOF without it
+				   too: SSL_OP_IGNORE_UNEXPECTED_EOF) */
 			return (0);
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-			ph_conn_watch(c, EV_READ);
+		if (errno == EAGAIN) {
+			ph_conn_watch(c, want == TLS_WANT_WRITE ? EV_WRITE :
+			    EV_READ);
 			return (1);
 		}
 		return (-1);

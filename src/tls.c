@@ -1,9 +1,10 @@
 /*
- * tls.c: server-side TLS for the API and WS workers (OpenSSL 3).
+ * tls.c: TLS for the API and WS workers (OpenSSL 3).
  *
  * Runs in every API and WS worker (which make their own context after
  * fork, and again on a reload) and in the supervisor for routingd -n and
- * at startup, which build a context once to check the files.  It owns
+ * at startup, which build a context once to check the files; the push
+ * worker's gateway client (pushhttp.c) uses its read and write calls.  It owns
  * nothing between calls: contexts and SSL objects belong to the caller.
  *
  * Invariants:

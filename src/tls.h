@@ -1,8 +1,9 @@
 /*
- * tls.h: the server side of TLS (OpenSSL) for the API and WebSocket
- * ports: a context from tls_cert and tls_key, and non-blocking handshake,
- * read and write calls shaped like recv(2) and send(2), so that one code
- * path serves plain and TLS sockets.  The process must ignore SIGPIPE
+ * tls.h: TLS (OpenSSL) for the API and WebSocket ports: a server context
+ * from tls_cert and tls_key, and non-blocking handshake, read and write
+ * calls shaped like recv(2) and send(2), so that one code path serves
+ * plain and TLS sockets (the push worker's gateway client reads and
+ * writes through them too, with its own client context).  The process must ignore SIGPIPE
  * (routingd's workers do): OpenSSL writes with write(2).
  */
 
