@@ -46,6 +46,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "http.h"
 #include "pushhttp.h"
 #include "tls.h"
 
@@ -726,65 +727,29 @@ ph_token_in(const char *v, size_t len, const char *tok)
 	return (0);
 }
 
-/* Reads the chunked body at p; out (or NULL) gets the data.  Returns the
- * bytes it spans, 0 if incomplete, -1 (bad) or -2 (too large). */
-static long
-ph_chunked(const char *p, size_t len, char *out, size_t *outlen)
+/* Decodes the chunked body at p (len bytes so far) with the request
+ * parser's decoder into a new *out: 1 done (*spanned the bytes it took),
+ * 0 more input needed, -1 bad, -2 over PH_BODY_MAX, -3 out of memory. */
+static int
+ph_chunked(const char *p, size_t len, char **out, size_t *outlen,
+    size_t *spanned)
 {
-	size_t	 i = 0, total = 0, sz, e;
-	int	 digits;
+	struct http_chunked	 hc;
+	int			 rc;
 
-	for (;;) {
-		sz = 0;
-		digits = 0;
-		while (i < len && isxdigit((unsigned char)p[i])) {
-			if (sz > PH_BODY_MAX)
-				return (-2);
-			sz = sz * 16 + (size_t)(isdigit((unsigned char)p[i]) ?
-			    p[i] - '0' : (tolower((unsigned char)p[i]) - 'a' +
-			    10));
-			i++;
-			digits++;
-		}
-		if (i == len)
-			return (0);
-		if (digits == 0)
-			return (-1);
-		while (i < len && p[i] != '\n')		/* extensions */
-			i++;
-		if (i == len)
-			return (0);
-		i++;
-		if (sz == 0)
-			break;
-		if (total + sz > PH_BODY_MAX)
-			return (-2);
-		if (len - i < sz + 2)
-			return (0);
-		if (out != NULL)
-			memcpy(out + total, p + i, sz);
-		total += sz;
-		i += sz;
-		if (p[i] == '\r')
-			i++;
-		if (p[i] != '\n')
-			return (-1);
-		i++;
-	}
-	for (;;) {			/* trailers, up to an empty line */
-		const char *nl = memchr(p + i, '\n', len - i);
-
-		if (nl == NULL)
-			return (0);
-		e = (size_t)(nl - p);
-		if (e == i || (e == i + 1 && p[i] == '\r')) {
-			i = e + 1;
-			break;
-		}
-		i = e + 1;
-	}
-	*outlen = total;
-	return ((long)i);
+	if ((*out = malloc(PH_BODY_MAX + 1)) == NULL)
+		return (-3);
+	http_chunked_init(&hc);
+	*outlen = 0;
+	rc = http_chunked_feed(&hc, p, len, spanned, *out, PH_BODY_MAX,
+	    outlen);
+	if (rc == HTTP_PARSE_OK)
+		return (1);
+	free(*out);
+	*out = NULL;
+	if (rc == HTTP_PARSE_AGAIN)
+		return (0);
+	return (hc.hc_status == 413 ? -2 : -1);
 }
 
 /*
@@ -796,9 +761,8 @@ static int
 ph_parse_answer(const char *in, size_t inlen, int eof, struct ph_answer *a)
 {
 	const char	*end, *line, *nl, *v, *body;
-	size_t		 llen, vlen, clen = 0, blen;
-	int		 have_clen = 0, chunked = 0, minor, status;
-	long		 n;
+	size_t		 llen, vlen, clen = 0, blen, span;
+	int		 have_clen = 0, chunked = 0, minor, status, n;
 
 	memset(a, 0, sizeof(*a));
 	for (;;) {
@@ -874,20 +838,19 @@ ph_parse_answer(const char *in, size_t inlen, int eof, struct ph_answer *a)
 		chunked = 0;
 	}
 	if (chunked) {
-		n = ph_chunked(body, blen, NULL, &a->a_bodylen);
+		n = ph_chunked(body, blen, &a->a_body, &a->a_bodylen, &span);
 		if (n == 0 && !eof)
 			return (0);
 		if (n == -2) {
 			a->a_err = "answer too large";
 			return (-1);
 		}
+		if (n == -3)
+			goto nomem;
 		if (n <= 0)
 			goto bad;
-		if ((size_t)n != blen)
+		if (span != blen)
 			a->a_close = 1;		/* junk after the answer */
-		if ((a->a_body = malloc(a->a_bodylen + 1)) == NULL)
-			goto nomem;
-		(void)ph_chunked(body, blen, a->a_body, &a->a_bodylen);
 	} else if (have_clen) {
 		if (clen > PH_BODY_MAX) {
 			a->a_err = "answer too large";
