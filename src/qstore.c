@@ -180,8 +180,9 @@
  *   stale entry can ever land in a new device's queue.
  * - Lanes are part of the msgs key, so "high lane first, FIFO within a
  *   lane" is plain key order there; in the log, one scan per lane.
- * - maxdbs is 12 and 9 are used: room for later indexes without a
- *   change of the env parameters every process must agree on.
+ * - maxdbs is 12 and 9 are used: room for a later index without
+ *   touching it (it is per handle: each process needs room for the
+ *   DBIs it opens).
  * - The outbox job has a DBI of its own, not a field of the queues
  *   value: most devices have no push target, and a job changes with
  *   pushes, which never touch the queue.  The due index holds pending

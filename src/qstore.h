@@ -566,7 +566,9 @@ int		 qs_push_due(struct qstore *, uint64_t now_ms, size_t max,
 		    qs_push_cb cb, void *arg);
 
 /* qs_push_next_due: the earliest due time of any pending job into
- * *due_ms (0: none pending), for the worker's timer.  Read txn. */
+ * *due_ms (0: none pending).  Read txn.  The push worker does not time
+ * its scans by it (other processes write jobs without telling it, so it
+ * polls); the unit tests observe due times through it. */
 int		 qs_push_next_due(struct qstore *, uint64_t *due_ms);
 
 /*
