@@ -24,8 +24,9 @@
  * - The store's settle (moving the arrival log into device queues) runs
  *   in a txn of its own after the answers, never in a client batch.
  * - An op (or a settle) the full map refused is run once more, in a
- *   batch of its own, when qs_reclaim says that may now fit; such ops
- *   are answered after the rest of their batch.
+ *   batch of its own, when qs_reclaim says that may now fit; the rest of
+ *   their batch is answered first, before the reclaim and the retry
+ *   commit, and they after.
  */
 
 #include <sys/queue.h>
@@ -242,13 +243,33 @@ commit_wait(struct commit *cm)
 	return (1);
 }
 
+/*
+ * The txn is closed: answer the ops of list (all, or with but_mapfull
+ * those the full map did not refuse, which stay in list for a retry),
+ * then flush the doorbells their o_done rang.
+ */
+static void
+commit_answer(struct commit *cm, struct commit_list *list, int but_mapfull)
+{
+	struct commit_op	*op, *next;
+	uint64_t		 commit_us = util_mono_us();
+
+	ev_now_update(cm->cm_loop);	/* the fsync took a while */
+	for (op = TAILQ_FIRST(list); op != NULL; op = next) {
+		next = TAILQ_NEXT(op, o_entry);
+		if (but_mapfull && op->o_result == QS_MAPFULL)
+			continue;
+		TAILQ_REMOVE(list, op, o_entry);
+		op->o_done(op, op->o_result);
+	}
+	ho_flush(cm->cm_ho, commit_us);
+}
+
 /* commit_run: see commit.h. */
 void
 commit_run(struct commit *cm)
 {
 	struct commit_list	 list;
-	struct commit_op	*op;
-	uint64_t		 commit_us;
 	size_t			 n;
 	int			 r;
 
@@ -260,15 +281,10 @@ commit_run(struct commit *cm)
 		r = commit_batch(cm, &list, n);
 		if (r != QS_OK)
 			commit_failed(cm, &list, r);
+		/* what is on disk is answered before a full map's retry */
+		commit_answer(cm, &list, 1);
 		commit_reclaim(cm, &list);
-		commit_us = util_mono_us();
-		ev_now_update(cm->cm_loop);	/* the fsync took a while */
-		/* the txn is closed: answers may go out now */
-		while ((op = TAILQ_FIRST(&list)) != NULL) {
-			TAILQ_REMOVE(&list, op, o_entry);
-			op->o_done(op, op->o_result);
-		}
-		ho_flush(cm->cm_ho, commit_us);	/* doorbells rung by o_done */
+		commit_answer(cm, &list, 0);
 		commit_settle(cm, 0);
 	}
 	if (cm->cm_npending > 0)
