@@ -7,8 +7,9 @@
  * sweep timer (first API worker only: settle, expiry, a step of the
  * idle-device sweep) and the route table.  The endpoints themselves live in
  * api_routes.c; this file does what every request shares: routing, CORS,
- * draining (and the operator's drain: POST /api/send is 503 with
- * Retry-After), authentication, the per-user rate limit, answers and
+ * draining (a stop answers 503, a reload's retirement serves the requests
+ * its connections still bring; the operator's drain: POST /api/send is
+ * 503 with Retry-After), authentication, the per-user rate limit, answers and
  * their metrics.
  *
  * Invariants: a route answers every request exactly once; unknown paths
@@ -405,7 +406,9 @@ api_call_run(struct api_call *ac, const struct api_route *r)
 	char		 extra[64];
 	int		 hit = 0, res;
 
-	if (a->a_w->w_draining) {
+	/* a stopping worker refuses; one a reload replaces serves what its
+	 * connections still bring (the server closes them after) */
+	if (a->a_w->w_draining && !a->a_w->w_retired) {
 		api_reject(a, SHM_REJ_UNAVAILABLE);
 		api_reply_error(ac, 503, "unavailable", "draining", NULL);
 		return;

@@ -256,6 +256,7 @@ worker_retire(struct worker *w, const void *payload)
 	if (!w->w_draining) {
 		w->w_close_code = (uint16_t)r.ir_code;
 		w->w_spread_ms = r.ir_spread_ms;
+		w->w_retired = 1;
 	}
 	worker_drain(w, "retired");
 }

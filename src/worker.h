@@ -46,6 +46,9 @@ struct worker {
 	int			 w_chan;	/* SEQPACKET to the supervisor */
 	int			 w_listen;	/* this role's listening socket */
 	int			 w_draining;
+	int			 w_retired;	/* the drain is a reload's: the
+						 * requests it still gets are
+						 * served (a stop refuses them) */
 	int			 w_exiting;
 	uint16_t		 w_close_code;	/* WebSocket close of a drain:
 						 * 1001, or IPC_PROC_RETIRE's */
