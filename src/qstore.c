@@ -4150,10 +4150,12 @@ qs_job_outcome(struct qstore *qs, struct qs_job *j, uint32_t gen,
 			break;
 		}
 		j->j_attempts = 0;
-		j->j_due = qs_add_sat(now_ms, qs->qs_coalesce);
 		j->j_since = j->j_last_msg != 0 ? j->j_last_msg : now_ms;
 		if (j->j_high != 0 && !qs_gen_after(j->j_high, gen))
 			j->j_high = 0;
+		/* an urgent message during the send does not wait */
+		j->j_due = j->j_high != 0 ? now_ms :
+		    qs_add_sat(now_ms, qs->qs_coalesce);
 		break;
 	case QS_PUSH_SKIP:		/* a stale gen changes nothing */
 		qs_job_sleep(j);

@@ -576,10 +576,10 @@ int		 qs_push_next_due(struct qstore *, uint64_t *due_ms);
  * job (user, device) that qs_push_due gave with generation gen:
  * - QS_PUSH_SENT: the last push is now_ms and attempts 0.  If gen is the
  *   job's generation it goes idle; else (messages came during the send)
- *   it stays pending, due at now_ms + coalesce_ms, with since = the time
- *   of the newest message (when the first of them came is not kept), and
- *   high only if a message of priority >= PRIO_HIGH came after the
- *   generation gen.
+ *   it stays pending with since = the time of the newest message (when
+ *   the first of them came is not kept), high only if a message of
+ *   priority >= PRIO_HIGH came after the generation gen, and due at
+ *   now_ms when high, else at now_ms + coalesce_ms.
  * - QS_PUSH_SKIP: idle if gen is the job's generation, else unchanged.
  * - QS_PUSH_RETRY: attempts grows by one and it is due at retry_at_ms.
  * - QS_PUSH_DROP: counted in st_outbox_dropped; idle if gen is the

@@ -455,12 +455,13 @@ test_stale_gen(void **state)
 	assert_int_equal(j->high, 0);	/* the high one was announced */
 	assert_int_equal(j->gen, gen + 1);
 
-	/* A high message during the send stays high. */
+	/* A high message during the send stays high, and due at once. */
 	gen = j->gen;
 	send(f->qs, "alice", PRIO_HIGH, T0 + 20);
 	assert_int_equal(done(f->qs, "alice", "phone", gen, QS_PUSH_SENT,
 	    T0 + 30, 0), QS_OK);
-	j = due1(f->qs, T0 + 30 + COALESCE);
+	j = due1(f->qs, T0 + 30);
+	assert_int_equal(j->due, T0 + 30);
 	assert_int_equal(j->high, 1);
 	assert_int_equal(j->since, T0 + 20);
 	/* The current generation makes it idle. */
