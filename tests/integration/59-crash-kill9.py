@@ -199,12 +199,14 @@ def test():
     t0 = time.monotonic()
     with rtd.api_daemon(rate_limit_per_user=0, api_workers=2,
                         ws_workers=2) as d:
-        threads = [threading.Thread(target=sender,
+        # daemon threads: a failed check must end the test, not hang it
+        threads = [threading.Thread(target=sender, daemon=True,
                                     args=(d, s, qs, toks["alice"]))
                    for qs in SENDERS]
-        threads.append(threading.Thread(target=consumer,
+        threads.append(threading.Thread(target=consumer, daemon=True,
                                         args=(d, s, toks, False)))
-        wst = threading.Thread(target=ws_thread, args=(d, s, toks, done))
+        wst = threading.Thread(target=ws_thread, daemon=True,
+                               args=(d, s, toks, done))
         for t in threads + [wst]:
             t.start()
         try:
@@ -213,10 +215,13 @@ def test():
             s.stop.set()
             for t in threads:
                 t.join()
-        # settle: a last WS worker kill, then everything delivered
+        # settle: a last WS worker kill (once both are up again: the
+        # respawn backoff grows with the kills), then everything delivered
+        rtd.wait_for(lambda: len(role_pids(d, "ws")) == 2, 60,
+                     "both WS workers up before the last kill")
         os.kill(rng.choice(role_pids(d, "ws")), signal.SIGKILL)
         s.kills["ws"] += 1
-        rtd.wait_for(lambda: len(role_pids(d, "ws")) == 2, 15,
+        rtd.wait_for(lambda: len(role_pids(d, "ws")) == 2, 60,
                      "the WS worker respawned")
         consumer(d, s, toks, True)
         want_ws = {i for i, (q, _) in s.ids.items() if q in WSQ}
