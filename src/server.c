@@ -147,6 +147,7 @@ struct server {
 	ev_timer		 s_retry;	/* accept pause when out of fds */
 	unsigned		 s_nconns;	/* conns not yet freed */
 	int			 s_draining;
+	ev_tstamp		 s_drain_idle_until; /* 0: close idle at once */
 	int			 s_busy;	/* defer idle_cb while iterating */
 	int			 s_idle_done;
 	void			(*s_idle_cb)(void *);
@@ -443,7 +444,8 @@ server_conn_flushed(struct server_conn *c)
 		else
 			server_conn_linger(c);
 	} else if (c->c_state == CS_IDLE) {
-		if (s->s_draining && server_buf_pending(&c->c_in) == 0)
+		if (s->s_draining && s->s_drain_idle_until == 0 &&
+		    server_buf_pending(&c->c_in) == 0)
 			server_conn_close(c);
 		else
 			c->c_since = ev_now(s->s_loop);
@@ -778,7 +780,9 @@ server_conn_process(struct server_conn *c)
 static ev_tstamp
 server_conn_state_deadline(const struct server_conn *c)
 {
-	const struct server_config	*cfg = &c->c_srv->s_cfg;
+	const struct server		*s = c->c_srv;
+	const struct server_config	*cfg = &s->s_cfg;
+	ev_tstamp			 d;
 
 	switch (c->c_state) {
 	case CS_TLS:
@@ -786,8 +790,11 @@ server_conn_state_deadline(const struct server_conn *c)
 	case CS_IDLE:
 		if (server_buf_pending(&c->c_out) > 0)
 			return (SERVER_NEVER);	/* idle once flushed */
-		return (server_after(c->c_since, c->c_nreq == 0 ?
-		    cfg->sc_header_timeout : cfg->sc_keepalive_timeout));
+		d = server_after(c->c_since, c->c_nreq == 0 ?
+		    cfg->sc_header_timeout : cfg->sc_keepalive_timeout);
+		if (s->s_draining && c->c_nreq > 0)
+			d = server_earliest(d, s->s_drain_idle_until);
+		return (d);
 	case CS_HEAD:
 		return (server_after(c->c_since, cfg->sc_header_timeout));
 	case CS_BODY:
@@ -1153,13 +1160,17 @@ server_set_config(struct server *s, const struct server_config *cfg)
 
 /* server_drain: see server.h. */
 void
-server_drain(struct server *s, void (*idle_cb)(void *), void *arg)
+server_drain(struct server *s, double idle_grace, void (*idle_cb)(void *),
+    void *arg)
 {
 	struct server_conn	*c, *next;
+	int			 idle;
 
 	if (s->s_draining)
 		return;
 	s->s_draining = 1;
+	s->s_drain_idle_until = idle_grace > 0 ?
+	    ev_now(s->s_loop) + idle_grace : 0;
 	s->s_idle_cb = idle_cb;
 	s->s_idle_arg = arg;
 	ev_timer_stop(s->s_loop, &s->s_retry);
@@ -1173,10 +1184,13 @@ server_drain(struct server *s, void (*idle_cb)(void *), void *arg)
 		next = TAILQ_NEXT(c, c_entry);
 		/* idle keep-alive; a connection that has not sent its
 		 * first request yet keeps its header timeout to send it */
-		if (c->c_state == CS_IDLE && c->c_nreq > 0 &&
+		idle = c->c_state == CS_IDLE && c->c_nreq > 0 &&
 		    server_buf_pending(&c->c_in) == 0 &&
-		    server_buf_pending(&c->c_out) == 0)
+		    server_buf_pending(&c->c_out) == 0;
+		if (idle && idle_grace <= 0)
 			server_conn_close(c);
+		else if (idle)
+			server_conn_arm_timer(c);	/* the grace's end */
 	}
 	s->s_busy--;
 	server_check_idle(s);

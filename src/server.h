@@ -57,15 +57,20 @@ struct server	*server_new(struct ev_loop *, int lfd,
 		    void *arg, struct shm_slot *slot);
 
 /*
- * server_drain: stop accepting and close lfd, close idle keep-alive
- * connections, let in-flight requests finish (their answers carry
- * Connection: close).  A connection accepted but without its first
- * request yet is not closed: it has its header timeout to send it, and
- * gets an answer instead of a reset.
+ * server_drain: stop accepting and close lfd, let in-flight requests
+ * finish (their answers carry Connection: close), and close idle
+ * keep-alive connections: at once when idle_grace is 0, else once they
+ * have been idle idle_grace seconds from now (or their keep-alive timeout
+ * ends, if sooner); a request one brings in that time is served and
+ * answered with Connection: close.  The grace closes the race of a client
+ * that sends on its keep-alive connection just as the server closes it
+ * (the request would be lost without an answer).  A connection accepted
+ * but without its first request yet is not closed: it has its header
+ * timeout to send it, and gets an answer instead of a reset.
  * idle_cb(arg) is called once no connection is left (maybe at once).
  */
-void		 server_drain(struct server *, void (*idle_cb)(void *),
-		    void *arg);
+void		 server_drain(struct server *, double idle_grace,
+		    void (*idle_cb)(void *), void *arg);
 
 /* server_nconns: open connections. */
 unsigned	 server_nconns(const struct server *);

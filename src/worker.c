@@ -348,7 +348,14 @@ worker_http_idle_cb(void *arg)
 void
 worker_http_drain(struct worker *w)
 {
-	server_drain(w->w_srv, worker_http_idle_cb, w);
+	double	 grace = 0;
+
+	if (w->w_retired) {
+		grace = (double)w->w_cfg->cf_keepalive_timeout / 1000.0;
+		if (grace > (double)w->w_spread_ms / 1000.0)
+			grace = (double)w->w_spread_ms / 1000.0;
+	}
+	server_drain(w->w_srv, grace, worker_http_idle_cb, w);
 }
 
 /* worker_http_free: see worker.h. */

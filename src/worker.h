@@ -115,7 +115,10 @@ int		 worker_http_start(struct worker *, int64_t max_body,
 /*
  * worker_http_drain: stop accepting and call worker_drained once the last
  * connection is gone.  The wo_drain hook of a role with nothing else in
- * flight.
+ * flight.  A stop or drain closes idle keep-alive connections at once; a
+ * reload's retirement gives them keepalive_timeout, at most half of
+ * shutdown_timeout (w_spread_ms), to bring one more request, answered
+ * with Connection: close (see server_drain).
  */
 void		 worker_http_drain(struct worker *);
 

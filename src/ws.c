@@ -792,7 +792,7 @@ ws_drain(struct worker *w)
 	ws_spread_start(x, w->w_close_code, w->w_spread_ms,
 	    w->w_close_code == 1012 ? "service restart" :
 	    "server shutting down");
-	server_drain(w->w_srv, ws_http_idle_cb, x);
+	server_drain(w->w_srv, 0, ws_http_idle_cb, x);
 }
 
 /* Keep cf to free it later (ws_release_configs, ws_free): ops in the

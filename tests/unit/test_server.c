@@ -977,7 +977,7 @@ test_drain(void **state)
 	pump(0.05);
 	assert_int_equal(T.nheld, 1);
 
-	server_drain(T.srv, idle_cb, NULL);
+	server_drain(T.srv, 0, idle_cb, NULL);
 	T.lfd = -1;				/* the server closed it */
 	assert_int_equal(T.idle_calls, 0);
 	assert_true(client_wait_eof(idle, WAIT));	/* idle: closed */
@@ -1002,7 +1002,7 @@ test_drain(void **state)
 	pump(0.02);
 	assert_int_equal(T.idle_calls, 1);
 	assert_int_equal(T.idle_after_answer, 1);
-	server_drain(T.srv, idle_cb, NULL);	/* a second drain: no-op */
+	server_drain(T.srv, 0, idle_cb, NULL);	/* a second drain: no-op */
 	assert_int_equal(T.idle_calls, 1);
 	client_close(idle);
 }
@@ -1022,7 +1022,7 @@ test_drain_fresh(void **state)
 	fresh = client_open(0);
 	pump(0.05);
 	assert_int_equal(server_nconns(T.srv), 1);
-	server_drain(T.srv, idle_cb, NULL);
+	server_drain(T.srv, 0, idle_cb, NULL);
 	T.lfd = -1;
 	pump(0.05);
 	assert_int_equal(server_nconns(T.srv), 1);
@@ -1038,11 +1038,53 @@ test_drain_fresh(void **state)
 	assert_int_equal(T.idle_calls, 1);
 }
 
+/*
+ * A drain with an idle grace (a reload's): an idle keep-alive connection
+ * stays open for the grace; a request it brings then is answered with
+ * Connection: close; one that brings nothing is closed when the grace
+ * ends, and the drain completes.
+ */
+static void
+test_drain_idle_grace(void **state)
+{
+	struct client	*talker, *quiet;
+	struct resp	 r[MAX_RESP];
+	double		 t0;
+
+	start(0);
+	talker = client_open(0);
+	client_send(talker, "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(client_wait(talker, r, 1), 1);
+	assert_false(has_header(&r[0], "\r\nConnection: close\r\n"));
+	quiet = client_open(0);
+	client_send(quiet, "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(client_wait(quiet, r, 1), 1);
+
+	t0 = now_s();
+	server_drain(T.srv, 0.4, idle_cb, NULL);
+	T.lfd = -1;
+	pump(0.1);
+	assert_int_equal(server_nconns(T.srv), 2);	/* both still open */
+	client_send(talker, "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(client_wait(talker, r, 2), 2);	/* both answers */
+	assert_int_equal(r[1].status, 200);
+	assert_true(has_header(&r[1], "\r\nConnection: close\r\n"));
+	assert_true(client_wait_eof(talker, WAIT));
+	assert_int_equal(T.idle_calls, 0);
+	assert_true(client_wait_eof(quiet, WAIT));	/* the grace ended */
+	assert_true(now_s() - t0 >= 0.35);
+	assert_true(wait_nconns(0));
+	pump(0.02);
+	assert_int_equal(T.idle_calls, 1);
+	client_close(talker);
+	client_close(quiet);
+}
+
 static void
 test_drain_empty(void **state)
 {
 	start(0);
-	server_drain(T.srv, idle_cb, NULL);
+	server_drain(T.srv, 0, idle_cb, NULL);
 	T.lfd = -1;
 	assert_int_equal(T.idle_calls, 1);
 	pump(0.01);
@@ -1449,6 +1491,7 @@ main(void)
 		TEST(test_max_clients),
 		TEST(test_drain),
 		TEST(test_drain_fresh),
+		TEST(test_drain_idle_grace),
 		TEST(test_drain_empty),
 		TEST(test_detach),
 		TEST(test_backpressure),
