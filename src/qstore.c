@@ -228,8 +228,20 @@
  *   derived data: a future version may rebuild them from msgs and log.
  * - Message ids are part of the client protocol: their format may only
  *   change together with qs_msgid_parse accepting the old one.
- * - Env flags (MDB_NOTLS, default sync), maxreaders and maxdbs must be the
- *   same in every process: they are constants here, never configuration.
+ * - Env flags (MDB_NOTLS, MDB_NOMETASYNC), maxreaders and maxdbs must be
+ *   the same in every process: they are constants here, never
+ *   configuration.
+ * - Every write txn is durable when the call that commits it returns
+ *   (qs_commit): LMDB flushes the data pages inside its commit, under its
+ *   one writer lock, and writes the meta page that makes them the newest
+ *   state; MDB_NOMETASYNC leaves that page's flush to us, and qs_commit
+ *   does it (mdb_env_sync) after the lock is released, so that the
+ *   writer lock, which every API and WS worker takes in turn, is held
+ *   for one flush instead of two.  A crash before that flush leaves the
+ *   previous commit as the newest state (LMDB keeps the store
+ *   consistent: it never overwrites the pages the previous meta page
+ *   points to); nothing was answered for the commit it undid.  MDB_NOSYNC
+ *   is never used.
  */
 
 #include <sys/stat.h>
@@ -252,7 +264,8 @@
 
 #include "qstore.h"
 
-#define QS_ENV_FLAGS	MDB_NOTLS	/* the same in every process */
+#define QS_ENV_FLAGS	(MDB_NOTLS | MDB_NOMETASYNC)	/* the same in every
+						   process; see qs_commit */
 #define QS_FILE_MODE	0600
 #define QS_DIR_MODE	0700
 #define QS_OPEN_TRIES	6		/* mdb_env_open attempts */
@@ -1066,6 +1079,27 @@ qs_batch_begin(struct qstore *qs)
 	return (QS_OK);
 }
 
+/*
+ * Commit txn (a top-level write txn) and flush the meta page that makes
+ * it the store's newest state, outside LMDB's writer lock (see the
+ * invariants at the top).  QS_OK once it is on disk; else the failure,
+ * what names the commit in the error text.  A failed flush leaves the
+ * txn committed but maybe not on disk: its requests are answered as
+ * failed (a retry may store a message twice, which at-least-once
+ * allows).
+ */
+static int
+qs_commit(struct qstore *qs, MDB_txn *txn, const char *what)
+{
+	int	 rc;
+
+	if ((rc = mdb_txn_commit(txn)) != MDB_SUCCESS)
+		return (qs_mdberr(qs, what, rc));
+	if ((rc = mdb_env_sync(qs->qs_env, 1)) != MDB_SUCCESS)
+		return (qs_mdberr(qs, "mdb_env_sync", rc));
+	return (QS_OK);
+}
+
 int
 qs_batch_commit(struct qstore *qs)
 {
@@ -1083,9 +1117,7 @@ qs_batch_commit(struct qstore *qs)
 		mdb_txn_abort(txn);
 		return (qs->qs_batch_rc);
 	}
-	if ((rc = mdb_txn_commit(txn)) != MDB_SUCCESS)
-		return (qs_mdberr(qs, "mdb_txn_commit", rc));
-	return (QS_OK);
+	return (qs_commit(qs, txn, "mdb_txn_commit"));
 }
 
 void
@@ -1977,9 +2009,7 @@ qs_schema_setup(struct qstore *qs)
 		mdb_txn_abort(txn);
 		return (rc);
 	}
-	if ((rc = mdb_txn_commit(txn)) != MDB_SUCCESS)
-		return (qs_mdberr(qs, "mdb_txn_commit (open)", rc));
-	return (QS_OK);
+	return (qs_commit(qs, txn, "mdb_txn_commit (open)"));
 }
 
 /* Everything qs_open does once the handle exists. */
@@ -2134,9 +2164,7 @@ qs_reclaim(struct qstore *qs)
 		mdb_txn_abort(txn);
 		return (rc);
 	}
-	if ((rc = mdb_txn_commit(txn)) != MDB_SUCCESS)
-		return (qs_mdberr(qs, "mdb_txn_commit (reclaim)", rc));
-	return (QS_OK);
+	return (qs_commit(qs, txn, "mdb_txn_commit (reclaim)"));
 }
 
 /* ------------------------------------------------------------------ */

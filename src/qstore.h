@@ -264,8 +264,10 @@ const char	*qs_lasterr(const struct qstore *);
 int		 qs_batch_begin(struct qstore *);
 
 /*
- * qs_batch_commit: commit the batch durably (fsync'd data and meta page).
- * Only after QS_OK may the caller answer 202/204 for the requests in it.
+ * qs_batch_commit: commit the batch durably (fsync'd data and meta page;
+ * the meta page's flush runs after LMDB's writer lock is released, so
+ * other processes commit meanwhile).  Only after QS_OK may the caller
+ * answer 202/204 for the requests in it.
  * A sub-transaction still open is aborted first.  If an operation poisoned
  * the batch (see qs_sub_commit), nothing is committed and its error is
  * returned.  The batch is closed whatever the result.  QS_OK, QS_MAPFULL,
