@@ -281,6 +281,23 @@ api_cors_headers(const struct config *cfg, const struct http_request *req,
 	return (out);
 }
 
+/* The CORS headers of a deferred call with extra after them, or NULL. */
+static char *
+api_deferred_headers(const struct api_call *ac, const char *extra)
+{
+	size_t	 nc = strlen(ac->ac_cors), ne;
+	char	*out;
+
+	ne = extra != NULL ? strlen(extra) : 0;
+	if ((out = malloc(nc + ne + 1)) == NULL)
+		return (NULL);
+	memcpy(out, ac->ac_cors, nc);
+	if (ne > 0)
+		memcpy(out + nc, extra, ne);
+	out[nc + ne] = '\0';
+	return (out);
+}
+
 /* api_reply: see api.h. */
 void
 api_reply(struct api_call *ac, int status, const char *ctype,
@@ -289,15 +306,41 @@ api_reply(struct api_call *ac, int status, const char *ctype,
 	struct api	*a = ac->ac_api;
 	char		*hdrs;
 
-	hdrs = api_cors_headers(a->a_cfg, ac->ac_req, extra);
+	if (ac->ac_ticket != NULL)
+		hdrs = api_deferred_headers(ac, extra);
+	else
+		hdrs = api_cors_headers(a->a_cfg, ac->ac_req, extra);
 	metrics_count_request(a->a_shm, ac->ac_route, status);
 	metrics_observe(a->a_shm, SHM_H_REQUEST, util_mono_us() -
 	    ac->ac_t0_us);
 	metrics_observe_route(a->a_shm, ac->ac_route, util_mono_us() -
 	    ac->ac_t0_us);
-	server_respond(ac->ac_conn, status, ctype, hdrs != NULL ? hdrs :
-	    extra, body, len);
+	if (ac->ac_ticket != NULL) {
+		server_ticket_respond(ac->ac_ticket, status, ctype,
+		    hdrs != NULL ? hdrs : extra, body, len);
+		ac->ac_ticket = NULL;
+		free(ac->ac_cors);
+		ac->ac_cors = NULL;
+	} else
+		server_respond(ac->ac_conn, status, ctype, hdrs != NULL ?
+		    hdrs : extra, body, len);
 	free(hdrs);
+}
+
+/* api_call_defer: see api.h. */
+void
+api_call_defer(struct api_call *ac)
+{
+	if (ac->ac_ticket != NULL || ac->ac_req == NULL ||
+	    (ac->ac_cors = api_cors_headers(ac->ac_api->a_cfg, ac->ac_req,
+	    NULL)) == NULL)
+		return;
+	if ((ac->ac_ticket = server_conn_defer(ac->ac_conn)) == NULL) {
+		free(ac->ac_cors);
+		ac->ac_cors = NULL;
+		return;
+	}
+	ac->ac_req = NULL;
 }
 
 /* api_reply_error: see api.h. */

@@ -58,7 +58,9 @@ struct api {
 struct api_call {
 	struct api			*ac_api;
 	struct server_conn		*ac_conn;
-	const struct http_request	*ac_req;
+	const struct http_request	*ac_req;	/* NULL once deferred */
+	struct server_ticket		*ac_ticket;	/* deferred: its answer */
+	char				*ac_cors;	/* deferred: CORS headers */
 	int				 ac_route;	/* enum shm_api_route */
 	uint64_t			 ac_t0_us;	/* dispatch, mono */
 	struct auth_id			 ac_id;
@@ -67,11 +69,22 @@ struct api_call {
 /* ---- api.c ---------------------------------------------------------- */
 
 /*
- * api_reply: answer the call (CORS headers added, metrics counted).
+ * api_reply: answer the call (CORS headers added, metrics counted), once.
  * extra is NULL or header lines ending in CRLF; body is copied.
  */
 void		 api_reply(struct api_call *, int status, const char *ctype,
 		    const char *extra, const void *body, size_t len);
+
+/*
+ * api_call_defer: the call has copied what it needs of its request (its
+ * op owns its envelopes or ids): let the connection hand over its next
+ * pipelined requests while this call waits for the group commit, so that
+ * they share the batch (server_conn_defer).  The CORS headers of the
+ * answer are worked out now; ac_req is NULL from now on.  Without memory
+ * the call keeps its request, as before.  Call it on the copy of the
+ * call the op keeps, right before commit_submit.
+ */
+void		 api_call_defer(struct api_call *);
 
 /* api_reply_error: api_reply with the JSON error body. */
 void		 api_reply_error(struct api_call *, int status,

@@ -342,6 +342,7 @@ api_send(struct api_call *ac)
 	so->so_op.o_apply = api_send_apply;
 	so->so_op.o_single = so->so_b->mb_stored == 1;
 	so->so_op.o_done = api_send_done;
+	api_call_defer(&so->so_call);
 	commit_submit(ac->ac_api->a_commit, &so->so_op);
 }
 
@@ -566,6 +567,7 @@ api_ack(struct api_call *ac)
 	ko->ko_call = *ac;
 	ko->ko_ack.ma_op.o_bytes = ac->ac_req->hr_body_len;
 	ko->ko_ack.ma_op.o_done = api_ack_done;
+	api_call_defer(&ko->ko_call);
 	commit_submit(ac->ac_api->a_commit, &ko->ko_ack.ma_op);
 }
 

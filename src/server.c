@@ -4,18 +4,29 @@
  * Owns the accept watcher on the inherited listening socket (and a spare
  * fd for EMFILE), and every accepted connection: its socket, read and
  * write watchers, one timer, input and output buffers, and the request
- * being read or answered.  It knows no routes: each complete request (head
- * and body) goes to the handler, one at a time per connection.
+ * being read or answered, and the tickets of the requests the handler
+ * deferred.  It knows no routes: each complete request (head and body)
+ * goes to the handler, one at a time per connection.
  *
  * Invariants:
  * - A connection parses nothing while the handler holds its request.  The
  *   input buffer then neither moves nor grows, so the request's pointers
- *   stay valid until the answer.  Answers thus leave in request order.
+ *   stay valid until the answer or until the handler defers the request
+ *   (server_conn_defer: it copied what it needs; the connection goes on
+ *   with its next pipelined request, up to SERVER_TICKETS_MAX deferred).
+ * - Answers leave in request order: while tickets are pending, every
+ *   answer (a ticket's, one given at once, a 400 or 408 of the server's
+ *   own) waits in a ticket of its own behind them, and the answered
+ *   tickets at the head of the queue move to the output together.  A
+ *   conn with tickets pending is never idle and is not closed for EOF,
+ *   drain or keep-alive until the last one is out; whether a ticket's
+ *   answer keeps the connection open is decided when it is written, so
+ *   a drain closes after the last pending answer, never between two.
  * - c_refs counts the open socket, the handler while it holds a request,
- *   and each of our callbacks on the stack.  A conn is freed only when the
- *   count drops to zero, at the end of a callback or answer, so a conn
- *   whose socket died while the handler held it lives on (fd -1) until the
- *   handler answers.
+ *   each pending ticket, and each of our callbacks on the stack.  A conn
+ *   is freed only when the count drops to zero, at the end of a callback
+ *   or answer, so a conn whose socket died while the handler held it (or
+ *   had tickets pending) lives on (fd -1) until the handler answers.
  * - Answers to pipelined requests are corked: while the handler holds the
  *   next request of the same conn (parsed from bytes already received)
  *   and less than SERVER_CORK_MAX is queued, the answers wait and leave
@@ -69,6 +80,7 @@
 #define SERVER_HEAD_ROOM	256		/* bytes: answer head without extras */
 #define SERVER_CORK_MAX		(64 * 1024)	/* bytes: corked answers at most */
 #define SERVER_CONTINUE		"HTTP/1.1 100 Continue\r\n\r\n"
+#define SERVER_TICKETS_MAX	64		/* deferred answers per conn */
 
 #define SERVER_COUNT(s, f) do {						\
 	if ((s)->s_slot != NULL)					\
@@ -105,6 +117,22 @@ struct server_buf {
 	size_t	 sb_cap;
 };
 
+/* The answer slot of a request the handler deferred (server_conn_defer):
+ * its answer, once given, waits here until every earlier one is out. */
+struct server_ticket {
+	TAILQ_ENTRY(server_ticket) t_entry;
+	struct server_conn	*t_conn;	/* holds a reference */
+	int			 t_keep;	/* the request asked keep-alive */
+	int			 t_head;	/* a HEAD request */
+	int			 t_done;	/* answered */
+	int			 t_status;
+	char			*t_ctype;	/* t_data: ctype, extra, body */
+	char			*t_extra;
+	char			*t_body;
+	size_t			 t_len;
+	char			*t_data;
+};
+
 struct server_conn {
 	TAILQ_ENTRY(server_conn) c_entry;
 	struct server		*c_srv;
@@ -119,6 +147,8 @@ struct server_conn {
 	int			 c_rd_wants_w;	/* see the invariants above */
 	int			 c_wr_wants_r;
 	unsigned		 c_nreq;	/* requests answered */
+	TAILQ_HEAD(, server_ticket) c_tickets;	/* deferred, in order */
+	unsigned		 c_ntickets;
 	ev_io			 c_rio;
 	ev_io			 c_wio;
 	ev_timer		 c_timer;
@@ -312,10 +342,17 @@ server_conn_unwatch(struct server_conn *c)
 static void
 server_conn_destroy(struct server_conn *c)
 {
-	struct server	*s = c->c_srv;
+	struct server		*s = c->c_srv;
+
+	struct server_ticket	*t;
 
 	TAILQ_REMOVE(&s->s_conns, c, c_entry);
 	s->s_nconns--;
+	while ((t = TAILQ_FIRST(&c->c_tickets)) != NULL) {
+		TAILQ_REMOVE(&c->c_tickets, t, t_entry);
+		free(t->t_data);
+		free(t);
+	}
 	tls_conn_free(c->c_ssl, 1);
 	server_buf_free(&c->c_in);
 	server_buf_free(&c->c_out);
@@ -379,7 +416,7 @@ server_conn_linger(struct server_conn *c)
 static void
 server_conn_finish(struct server_conn *c)
 {
-	if (server_buf_pending(&c->c_out) == 0) {
+	if (server_buf_pending(&c->c_out) == 0 && c->c_ntickets == 0) {
 		server_conn_close(c);
 		return;
 	}
@@ -395,6 +432,14 @@ static int
 server_conn_out_full(const struct server_conn *c)
 {
 	return (server_buf_pending(&c->c_out) > HTTP_MAX_OUT);
+}
+
+/* Room for another request: output not full, tickets not all taken. */
+static int
+server_conn_can_parse(const struct server_conn *c)
+{
+	return (!server_conn_out_full(c) &&
+	    c->c_ntickets < SERVER_TICKETS_MAX);
 }
 
 /* Queue raw bytes; the write-stall clock starts when output was empty. */
@@ -438,6 +483,8 @@ server_conn_flushed(struct server_conn *c)
 {
 	struct server	*s = c->c_srv;
 
+	if (c->c_ntickets > 0)
+		return;			/* answers still to come */
 	if (c->c_state == CS_CLOSING) {
 		if (c->c_eof)
 			server_conn_close(c);
@@ -479,6 +526,33 @@ server_conn_flush(struct server_conn *c)
 	server_conn_flushed(c);
 }
 
+static struct server_ticket *server_ticket_new(struct server_conn *);
+static int	 server_ticket_fill(struct server_ticket *, int, const char *,
+		    const char *, const void *, size_t);
+static void	 server_conn_tickets_out(struct server_conn *);
+
+/* server_conn_fail behind deferred answers: a last ticket, then close. */
+static void
+server_conn_fail_later(struct server_conn *c, int status, const char *body,
+    size_t len)
+{
+	struct server_ticket	*t;
+
+	c->c_state = CS_CLOSING;
+	server_buf_free(&c->c_in);
+	if ((t = server_ticket_new(c)) == NULL) {
+		server_conn_close(c);
+		return;
+	}
+	t->t_keep = 0;
+	if (server_ticket_fill(t, status, "application/json", NULL, body,
+	    len) == -1) {
+		t->t_done = 1;
+		server_conn_close(c);
+	}
+	server_conn_tickets_out(c);
+}
+
 /* Answer with the JSON error body and close: no more requests. */
 static void
 server_conn_fail(struct server_conn *c, int status, const char *msg)
@@ -487,6 +561,10 @@ server_conn_fail(struct server_conn *c, int status, const char *msg)
 	int	 n;
 
 	n = http_error_body(body, sizeof(body), server_error_code(status), msg);
+	if (n >= 0 && c->c_ntickets > 0) {
+		server_conn_fail_later(c, status, body, (size_t)n);
+		return;
+	}
 	if (n < 0 || server_conn_queue(c, status, "application/json", NULL,
 	    body, (size_t)n, 0, c->c_req.hr_method == HTTP_M_HEAD) == -1) {
 		server_conn_close(c);
@@ -758,7 +836,7 @@ server_conn_process(struct server_conn *c)
 	c->c_processing = 1;
 	c->c_blocked = 0;
 	while (r == HTTP_PARSE_OK && c->c_fd >= 0) {
-		if (server_conn_out_full(c)) {
+		if (!server_conn_can_parse(c)) {
 			c->c_blocked = 1;
 			break;
 		}
@@ -788,8 +866,8 @@ server_conn_state_deadline(const struct server_conn *c)
 	case CS_TLS:
 		return (server_after(c->c_since, cfg->sc_header_timeout));
 	case CS_IDLE:
-		if (server_buf_pending(&c->c_out) > 0)
-			return (SERVER_NEVER);	/* idle once flushed */
+		if (server_buf_pending(&c->c_out) > 0 || c->c_ntickets > 0)
+			return (SERVER_NEVER);	/* idle once answered */
 		d = server_after(c->c_since, c->c_nreq == 0 ?
 		    cfg->sc_header_timeout : cfg->sc_keepalive_timeout);
 		if (s->s_draining && c->c_nreq > 0)
@@ -897,7 +975,7 @@ server_conn_settle(struct server_conn *c)
 			server_conn_flush(c);
 		if (c->c_fd < 0)
 			return;
-		if (!c->c_blocked || server_conn_out_full(c))
+		if (!c->c_blocked || !server_conn_can_parse(c))
 			break;
 		server_conn_process(c);
 	}
@@ -1001,6 +1079,7 @@ server_conn_new(struct server *s, int fd, const struct sockaddr_storage *ss)
 	c->c_srv = s;
 	c->c_fd = fd;
 	c->c_refs = 1;			/* the socket's */
+	TAILQ_INIT(&c->c_tickets);
 	c->c_state = CS_IDLE;
 	if (s->s_cfg.sc_tls != NULL) {
 		if ((c->c_ssl = tls_conn_new(s->s_cfg.sc_tls, fd)) == NULL) {
@@ -1185,7 +1264,7 @@ server_drain(struct server *s, double idle_grace, void (*idle_cb)(void *),
 		/* idle keep-alive; a connection that has not sent its
 		 * first request yet keeps its header timeout to send it */
 		idle = c->c_state == CS_IDLE && c->c_nreq > 0 &&
-		    server_buf_pending(&c->c_in) == 0 &&
+		    c->c_ntickets == 0 && server_buf_pending(&c->c_in) == 0 &&
 		    server_buf_pending(&c->c_out) == 0;
 		if (idle && idle_grace <= 0)
 			server_conn_close(c);
@@ -1229,36 +1308,147 @@ server_free(struct server *s)
 	free(s);
 }
 
-/* Queue the handler's answer and move to the next request. */
-static void
-server_conn_answer(struct server_conn *c, int status, const char *ctype,
-    const char *extra, const void *body, size_t len)
+/* Whether the conn reads another request after the one it holds. */
+static int
+server_conn_goes_on(const struct server_conn *c)
 {
-	struct server	*s = c->c_srv;
-	int		 keep, head_only;
+	const struct server	*s = c->c_srv;
 
-	keep = c->c_req.hr_keep_alive && s->s_cfg.sc_keepalive_timeout > 0 &&
-	    !s->s_draining;
-	head_only = c->c_req.hr_method == HTTP_M_HEAD ||
-	    (status >= 100 && status < 200) || status == 204 || status == 304;
-	if (server_conn_queue(c, status, ctype, extra, body, len, keep,
-	    head_only) == -1) {
-		server_conn_close(c);
-		c->c_state = CS_CLOSING;
-		return;
-	}
-	SERVER_COUNT(s, ss_requests);
-	c->c_nreq++;
-	if (!keep) {
+	return (c->c_req.hr_keep_alive && s->s_cfg.sc_keepalive_timeout > 0 &&
+	    !s->s_draining);
+}
+
+/* Past the request just answered or deferred: the next one, or none. */
+static void
+server_conn_next(struct server_conn *c, int keep)
+{
+	if (!keep || c->c_fd < 0) {
 		c->c_state = CS_CLOSING;
 		server_buf_free(&c->c_in);
 		return;
 	}
 	c->c_in.sb_off += server_conn_req_size(c);
 	c->c_state = CS_IDLE;
-	c->c_since = ev_now(s->s_loop);
+	c->c_since = ev_now(c->c_srv->s_loop);
 	if (server_buf_pending(&c->c_in) == 0)
 		server_buf_free(&c->c_in);
+}
+
+/* Queue an answer (keep: the conn goes on after it).  0, or -1 closed. */
+static int
+server_conn_put(struct server_conn *c, int status, const char *ctype,
+    const char *extra, const void *body, size_t len, int keep, int head)
+{
+	int	 head_only;
+
+	head_only = head || (status >= 100 && status < 200) ||
+	    status == 204 || status == 304;
+	if (server_conn_queue(c, status, ctype, extra, body, len, keep,
+	    head_only) == -1) {
+		server_conn_close(c);
+		c->c_state = CS_CLOSING;
+		return (-1);
+	}
+	SERVER_COUNT(c->c_srv, ss_requests);
+	c->c_nreq++;
+	return (0);
+}
+
+/* Queue the handler's answer and move to the next request. */
+static void
+server_conn_answer(struct server_conn *c, int status, const char *ctype,
+    const char *extra, const void *body, size_t len)
+{
+	int	 keep = server_conn_goes_on(c);
+
+	if (server_conn_put(c, status, ctype, extra, body, len, keep,
+	    c->c_req.hr_method == HTTP_M_HEAD) == 0)
+		server_conn_next(c, keep);
+}
+
+/* A ticket for the request the handler holds, at the end of the queue;
+ * it holds a reference of its own.  NULL: no memory. */
+static struct server_ticket *
+server_ticket_new(struct server_conn *c)
+{
+	struct server_ticket	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (NULL);
+	t->t_conn = c;
+	t->t_keep = c->c_req.hr_keep_alive;
+	t->t_head = c->c_req.hr_method == HTTP_M_HEAD;
+	TAILQ_INSERT_TAIL(&c->c_tickets, t, t_entry);
+	c->c_ntickets++;
+	server_conn_hold(c);
+	return (t);
+}
+
+/* Copy the answer into t.  0, or -1 (no memory: t stays unanswered). */
+static int
+server_ticket_fill(struct server_ticket *t, int status, const char *ctype,
+    const char *extra, const void *body, size_t len)
+{
+	size_t	 nc, ne;
+
+	nc = ctype != NULL ? strlen(ctype) + 1 : 0;
+	ne = extra != NULL ? strlen(extra) + 1 : 0;
+	if ((t->t_data = malloc(nc + ne + len + 1)) == NULL)
+		return (-1);
+	t->t_ctype = nc > 0 ? memcpy(t->t_data, ctype, nc) : NULL;
+	t->t_extra = ne > 0 ? memcpy(t->t_data + nc, extra, ne) : NULL;
+	t->t_body = t->t_data + nc + ne;
+	if (len > 0)
+		memcpy(t->t_body, body, len);
+	t->t_len = len;
+	t->t_status = status;
+	t->t_done = 1;
+	return (0);
+}
+
+/*
+ * Move the answered tickets at the head of the queue into the output, in
+ * order.  Whether the conn goes on after one is decided here, when it is
+ * written: a drain closes the conn after the last ticket, never between
+ * two (the requests of later ones may have been acted on already).
+ */
+static void
+server_conn_tickets_out(struct server_conn *c)
+{
+	struct server		*s = c->c_srv;
+	struct server_ticket	*t;
+	unsigned		 done = 0;
+	int			 keep;
+
+	server_conn_hold(c);
+	while ((t = TAILQ_FIRST(&c->c_tickets)) != NULL && t->t_done) {
+		TAILQ_REMOVE(&c->c_tickets, t, t_entry);
+		c->c_ntickets--;
+		keep = t->t_keep && s->s_cfg.sc_keepalive_timeout > 0 &&
+		    (!s->s_draining || c->c_ntickets > 0);
+		if (c->c_fd >= 0 && server_conn_put(c, t->t_status,
+		    t->t_ctype, t->t_extra, t->t_body, t->t_len, keep,
+		    t->t_head) == 0 && !keep) {
+			c->c_state = CS_CLOSING;
+			server_buf_free(&c->c_in);
+		}
+		free(t->t_data);
+		free(t);
+		done++;
+	}
+	while (done-- > 0)
+		server_conn_release(c);	/* the tickets' references */
+	server_conn_release(c);
+}
+
+/* After an answer from outside our callbacks: run the conn on. */
+static void
+server_conn_resume(struct server_conn *c)
+{
+	if (!c->c_processing && c->c_fd >= 0) {
+		server_conn_process(c);
+		server_conn_settle(c);
+	}
 }
 
 /* server_respond: see server.h. */
@@ -1266,18 +1456,67 @@ void
 server_respond(struct server_conn *c, int status, const char *ctype,
     const char *extra, const void *body, size_t len)
 {
+	struct server_ticket	*t;
+
 	if (c == NULL || c->c_state != CS_HANDLER)
 		return;			/* no request held: a caller's bug */
-	if (c->c_fd >= 0)
+	if (c->c_fd >= 0 && c->c_ntickets > 0) {
+		/* earlier answers are still to come: queue behind them */
+		if ((t = server_ticket_new(c)) == NULL ||
+		    server_ticket_fill(t, status, ctype, extra, body,
+		    len) == -1) {
+			server_conn_close(c);
+			c->c_state = CS_CLOSING;
+		} else
+			server_conn_next(c, server_conn_goes_on(c));
+		if (t != NULL)
+			server_conn_tickets_out(c);
+	} else if (c->c_fd >= 0)
 		server_conn_answer(c, status, ctype, extra, body, len);
 	else
 		c->c_state = CS_CLOSING;	/* the client is gone */
-	if (!c->c_processing && c->c_fd >= 0) {
-		/* an answer from outside our callbacks: run the conn on */
-		server_conn_process(c);
-		server_conn_settle(c);
-	}
+	server_conn_resume(c);
 	server_conn_release(c);		/* the handler's reference */
+}
+
+/* server_conn_defer: see server.h. */
+struct server_ticket *
+server_conn_defer(struct server_conn *c)
+{
+	struct server_ticket	*t;
+
+	if (c == NULL || c->c_state != CS_HANDLER ||
+	    (t = server_ticket_new(c)) == NULL)
+		return (NULL);
+	server_conn_next(c, server_conn_goes_on(c));
+	server_conn_resume(c);
+	server_conn_release(c);		/* the handler's reference */
+	return (t);
+}
+
+/* server_ticket_respond: see server.h. */
+void
+server_ticket_respond(struct server_ticket *t, int status,
+    const char *ctype, const char *extra, const void *body, size_t len)
+{
+	struct server_conn	*c;
+
+	if (t == NULL || t->t_done)
+		return;			/* a caller's bug */
+	c = t->t_conn;
+	server_conn_hold(c);
+	if (c->c_fd < 0 || server_ticket_fill(t, status, ctype, extra, body,
+	    len) == -1) {
+		if (c->c_fd >= 0) {
+			server_conn_close(c);	/* cannot keep the order */
+			c->c_state = CS_CLOSING;
+		}
+		t->t_done = 1;		/* dropped by tickets_out */
+		t->t_status = 0;
+	}
+	server_conn_tickets_out(c);
+	server_conn_resume(c);
+	server_conn_release(c);
 }
 
 /* server_respond_error: see server.h. */
@@ -1319,7 +1558,7 @@ server_conn_detach(struct server_conn *c, char *rest, size_t restcap,
 	    server_buf_pending(&c->c_out) > 0)
 		server_conn_flush(c);	/* corked answers to earlier requests */
 	if (c == NULL || c->c_state != CS_HANDLER || c->c_fd < 0 ||
-	    server_buf_pending(&c->c_out) > 0)
+	    server_buf_pending(&c->c_out) > 0 || c->c_ntickets > 0)
 		return (-1);
 	used = server_conn_req_size(c);
 	extra = server_buf_pending(&c->c_in) - used;

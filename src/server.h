@@ -17,6 +17,7 @@
 
 struct server;
 struct server_conn;
+struct server_ticket;
 
 struct server_config {
 	int64_t		sc_max_body;		/* bytes; more is 413 */
@@ -31,11 +32,12 @@ struct server_config {
 /*
  * The handler gets each complete request (head and body) in order.  It
  * must answer exactly once with server_respond*(), at once or later (then
- * the connection parses nothing further until the answer is given).  req
- * and its pointers stay valid until the answer is given.  Answers to
- * earlier pipelined requests of the connection are held back (corked)
- * while the handler holds a later one, so a handler that answers later
- * must do so promptly (within a batch), or detach.
+ * the connection parses nothing further until the answer is given), or
+ * defer it (server_conn_defer) and answer the ticket later.  req and its
+ * pointers stay valid until the answer is given or the request deferred.
+ * Answers to earlier pipelined requests of the connection are held back
+ * (corked) while the handler holds a later one, so a handler that answers
+ * later must do so promptly (within a batch), or detach.
  */
 typedef void	 server_handler(struct server_conn *,
 		    const struct http_request *, void *arg);
@@ -71,6 +73,31 @@ struct server	*server_new(struct ev_loop *, int lfd,
  */
 void		 server_drain(struct server *, double idle_grace,
 		    void (*idle_cb)(void *), void *arg);
+
+/*
+ * server_conn_defer: the handler, holding c's request, has copied all it
+ * needs of it: the connection goes on reading and handing over its next
+ * pipelined requests while this one's answer is pending, so requests of
+ * one connection share a batch.  Returns the answer's ticket (req and
+ * its pointers are invalid from now on), or NULL (no memory, or no
+ * request held: the handler still holds it and answers as before).
+ * Answers leave in request order whatever order they are given in: one
+ * given early waits for the tickets before it.  At most
+ * SERVER_TICKETS_MAX (64) answers are pending per connection; reading
+ * pauses at that many.  A drain closes the connection after its last
+ * pending answer, never between two.
+ */
+struct server_ticket *server_conn_defer(struct server_conn *);
+
+/*
+ * server_ticket_respond: answer a deferred request, exactly once, like
+ * server_respond (body and extra are copied).  A ticket whose client is
+ * gone is answered into nothing.  The ticket is freed once its answer is
+ * out: do not use it afterwards.
+ */
+void		 server_ticket_respond(struct server_ticket *, int status,
+		    const char *ctype, const char *extra, const void *body,
+		    size_t len);
 
 /* server_nconns: open connections. */
 unsigned	 server_nconns(const struct server *);

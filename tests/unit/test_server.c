@@ -42,7 +42,8 @@
 #define WAIT		3.0		/* s: longest wait for an event */
 #define CLIENT_BUF	(4 * 1024 * 1024)
 #define MAX_HELD	16
-#define MAX_RESP	16
+#define MAX_RESP	80
+#define MAX_TICKETS	80
 
 struct client {
 	int	 fd;
@@ -72,6 +73,9 @@ static struct {
 	char			 paths[MAX_HELD][64];
 	struct server_conn	*held[MAX_HELD];
 	int			 nheld;
+	struct server_ticket	*tickets[MAX_TICKETS];	/* /defer */
+	char			 tpaths[MAX_TICKETS][64];
+	int			 ntickets;
 	char			*big;		/* body of /big answers */
 	size_t			 big_len;
 	const char		*expect_body;	/* checked by the handler */
@@ -123,6 +127,15 @@ handler(struct server_conn *c, const struct http_request *req, void *arg)
 		T.body_ok = req->hr_body_len == T.expect_len &&
 		    memcmp(req->hr_body, T.expect_body, T.expect_len) == 0 &&
 		    n == 5 && memcmp(v, "12345", 5) == 0;
+	if (strncmp(path, "/defer", 6) == 0) {	/* answered by the test */
+		assert_true(T.ntickets < MAX_TICKETS);
+		(void)snprintf(T.tpaths[T.ntickets], 64, "%.*s",
+		    (int)req->hr_path_len, req->hr_path);
+		T.tickets[T.ntickets] = server_conn_defer(c);
+		assert_non_null(T.tickets[T.ntickets]);
+		T.ntickets++;
+		return;
+	}
 	if (T.async || strcmp(path, "/slow") == 0) {
 		T.held[T.nheld++] = c;
 		return;
@@ -1080,6 +1093,214 @@ test_drain_idle_grace(void **state)
 	client_close(quiet);
 }
 
+/* Answer deferred request i with its path as the body. */
+static void
+ticket_answer(int i)
+{
+	server_ticket_respond(T.tickets[i], 200, "text/plain", "X-T: 1\r\n",
+	    T.tpaths[i], strlen(T.tpaths[i]));
+	T.tickets[i] = NULL;
+}
+
+/* Turn the loop until n requests were deferred. */
+static int
+wait_tickets(int n)
+{
+	double	 end = now_s() + WAIT;
+
+	while (T.ntickets < n && now_s() < end) {
+		ev_run(T.loop, EVRUN_NOWAIT);
+		usleep(500);
+	}
+	return (T.ntickets >= n);
+}
+
+/*
+ * Deferred pipelined requests: the handler gets all of them before
+ * answering any (so they can share a commit); answered in reverse order,
+ * they still arrive in request order; a request answered at once behind
+ * them (GET /a) waits for them; its answer carries the extra headers.
+ */
+static void
+test_defer_order(void **state)
+{
+	struct client	*cl;
+	struct resp	 r[MAX_RESP];
+	int		 i;
+
+	start(0);
+	cl = client_open(0);
+	client_send(cl, "POST /defer1 HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 2\r\n\r\nabGET /defer2 HTTP/1.1\r\nHost: a\r\n"
+	    "\r\nGET /defer3 HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(wait_tickets(3));
+	pump(0.05);
+	assert_int_equal(T.ncalls, 4);		/* /a answered, held back */
+	client_poll(cl);
+	assert_int_equal(cl->len, 0);
+	ticket_answer(2);
+	ticket_answer(1);
+	pump(0.05);
+	client_poll(cl);
+	assert_int_equal(cl->len, 0);		/* the first is still due */
+	ticket_answer(0);
+	assert_int_equal(client_wait(cl, r, 4), 4);
+	assert_true(body_is(&r[0], "/defer1"));
+	assert_true(body_is(&r[1], "/defer2"));
+	assert_true(body_is(&r[2], "/defer3"));
+	assert_true(body_is(&r[3], "/a 0"));
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(r[i].status, 200);
+		assert_true(has_header(&r[i], "\r\nX-T: 1\r\n"));
+		assert_false(has_header(&r[i], "\r\nConnection: close\r\n"));
+	}
+	assert_int_equal(counter(&T.slot.ss_requests), 4);
+	/* the connection goes on */
+	client_send(cl, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(client_wait(cl, r, 5), 5);
+	assert_true(body_is(&r[4], "/b 0"));
+	client_close(cl);
+}
+
+/* A request that cannot be parsed behind deferred ones: their answers
+ * first, then the 400, then the close. */
+static void
+test_defer_then_garbage(void **state)
+{
+	struct client	*cl;
+	struct resp	 r[MAX_RESP];
+
+	start(0);
+	cl = client_open(0);
+	client_send(cl, "GET /defer1 HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "\x01\x02 garbage\r\n\r\n");
+	assert_true(wait_tickets(1));
+	pump(0.05);
+	client_poll(cl);
+	assert_int_equal(cl->len, 0);
+	ticket_answer(0);
+	assert_int_equal(client_wait(cl, r, 2), 2);
+	assert_true(body_is(&r[0], "/defer1"));
+	assert_int_equal(r[1].status, 400);
+	assert_true(has_header(&r[1], "\r\nConnection: close\r\n"));
+	assert_true(client_wait_eof(cl, WAIT));
+	client_close(cl);
+	assert_true(wait_nconns(0));
+}
+
+/* More pipelined requests than tickets: reading pauses at
+ * SERVER_TICKETS_MAX (64) and resumes as answers are given. */
+static void
+test_defer_limit(void **state)
+{
+	struct client	*cl;
+	struct resp	 r[MAX_RESP];
+	char		 req[64];
+	int		 i;
+
+	start(0);
+	cl = client_open(0);
+	for (i = 0; i < 70; i++) {
+		(void)snprintf(req, sizeof(req),
+		    "GET /defer%d HTTP/1.1\r\nHost: a\r\n\r\n", i);
+		client_send(cl, req);
+	}
+	assert_true(wait_tickets(64));
+	pump(0.1);
+	assert_int_equal(T.ntickets, 64);
+	ticket_answer(0);
+	ticket_answer(1);
+	assert_true(wait_tickets(66));
+	pump(0.05);
+	assert_int_equal(T.ntickets, 66);
+	for (i = 2; i < 66; i++)
+		ticket_answer(i);
+	assert_true(wait_tickets(70));
+	for (i = 66; i < 70; i++)
+		ticket_answer(i);
+	assert_int_equal(client_wait(cl, r, 70), 70);
+	for (i = 0; i < 70; i++) {
+		(void)snprintf(req, sizeof(req), "/defer%d", i);
+		assert_true(body_is(&r[i], req));
+	}
+	client_close(cl);
+}
+
+/* The client goes away with answers pending: answering them is harmless
+ * and the connection is freed with the last one. */
+static void
+test_defer_client_gone(void **state)
+{
+	struct client	*cl;
+
+	start(0);
+	cl = client_open(0);
+	client_send(cl, "GET /defer1 HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "GET /defer2 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(wait_tickets(2));
+	client_close(cl);
+	pump(0.1);
+	assert_int_equal(server_nconns(T.srv), 1);	/* tickets hold it */
+	ticket_answer(1);
+	assert_int_equal(server_nconns(T.srv), 1);
+	ticket_answer(0);
+	assert_true(wait_nconns(0));
+}
+
+/* A client that half-closes after its pipelined requests still gets
+ * every answer, then the close. */
+static void
+test_defer_half_close(void **state)
+{
+	struct client	*cl;
+	struct resp	 r[MAX_RESP];
+
+	start(0);
+	cl = client_open(0);
+	client_send(cl, "GET /defer1 HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "GET /defer2 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(shutdown(cl->fd, SHUT_WR), 0);
+	assert_true(wait_tickets(2));
+	pump(0.1);
+	ticket_answer(0);
+	ticket_answer(1);
+	assert_int_equal(client_wait(cl, r, 2), 2);
+	assert_true(body_is(&r[1], "/defer2"));
+	assert_true(client_wait_eof(cl, WAIT));
+	client_close(cl);
+	assert_true(wait_nconns(0));
+}
+
+/* A drain while answers are pending: no close between them; the last
+ * one says Connection: close, and the drain completes after it. */
+static void
+test_defer_drain(void **state)
+{
+	struct client	*cl;
+	struct resp	 r[MAX_RESP];
+
+	start(0);
+	cl = client_open(0);
+	client_send(cl, "GET /defer1 HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "GET /defer2 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(wait_tickets(2));
+	server_drain(T.srv, 0, idle_cb, NULL);
+	T.lfd = -1;
+	pump(0.05);
+	assert_int_equal(server_nconns(T.srv), 1);
+	ticket_answer(0);
+	ticket_answer(1);
+	assert_int_equal(client_wait(cl, r, 2), 2);
+	assert_false(has_header(&r[0], "\r\nConnection: close\r\n"));
+	assert_true(has_header(&r[1], "\r\nConnection: close\r\n"));
+	assert_true(client_wait_eof(cl, WAIT));
+	client_close(cl);
+	assert_true(wait_nconns(0));
+	pump(0.02);
+	assert_int_equal(T.idle_calls, 1);
+}
+
 static void
 test_drain_empty(void **state)
 {
@@ -1491,6 +1712,12 @@ main(void)
 		TEST(test_max_clients),
 		TEST(test_drain),
 		TEST(test_drain_fresh),
+		TEST(test_defer_order),
+		TEST(test_defer_then_garbage),
+		TEST(test_defer_limit),
+		TEST(test_defer_client_gone),
+		TEST(test_defer_half_close),
+		TEST(test_defer_drain),
 		TEST(test_drain_idle_grace),
 		TEST(test_drain_empty),
 		TEST(test_detach),
