@@ -41,8 +41,9 @@ SSL_CTX		*tls_ctx_new(const char *cert, const char *key,
  * the keys of the shared region keys (tlskeys.c): one ticket per
  * handshake, issued under the current key; a ticket under the current
  * or the previous key resumes (one under the previous key is renewed),
- * any other makes a full handshake.  Sessions older than lifetime
- * seconds do not resume.  keys must outlive ctx (the region does).
+ * any other makes a full handshake.  lifetime (seconds) is the session
+ * timeout OpenSSL checks on resumption and the lifetime hint sent with
+ * each ticket.  keys must outlive ctx (the region does).
  */
 void		 tls_ctx_tickets(SSL_CTX *, const struct shm_tls *keys,
 		    long lifetime);
