@@ -4,9 +4,11 @@
  * reads and writes over a non-blocking socketpair against an OpenSSL
  * client: ALPN, would-block results, decrypted bytes left pending,
  * partial writes, end of stream, and handshake failure reasons.  Session
- * tickets (TLS 1.2 and 1.3): two contexts on one key region resume each
- * other's sessions, also under the previous key after a rotation, not
- * after two, nor under another region's keys, nor without tickets.
+ * tickets (TLS 1.2 and 1.3): issued under the current key; two contexts
+ * on one key region resume each other's sessions, also under the
+ * previous key after a rotation (with a new ticket under the current
+ * one), not after two, nor under another region's keys, nor without
+ * tickets.
  * Client certificates: none is refused with reason certificate, one of
  * the CA is served and resumes, a session of a context without the CA
  * does not resume; a file without a certificate is refused.  OCSP files
@@ -365,12 +367,27 @@ ticket_ctx(const struct shm_tls *keys)
 	return (ctx);
 }
 
+/* Whether the ticket of sess starts with the name of key k (0: current,
+ * 1: previous) of keys. */
+static int
+ticket_under(SSL_SESSION *sess, const struct shm_tls *keys, int k)
+{
+	struct tk_snap		 snap;
+	const unsigned char	*t;
+	size_t			 len;
+
+	assert_int_equal(tk_read(keys, &snap), 0);
+	SSL_SESSION_get0_ticket(sess, &t, &len);
+	return (len > SHM_TK_NAME && memcmp(t, k == 0 ? snap.ts_cur.tk_name :
+	    snap.ts_prev.tk_name, SHM_TK_NAME) == 0);
+}
+
 static void
 test_tickets(void **state)
 {
 	struct shm_tls	*keys, *other;
 	SSL_CTX		*a, *b, *c, *none;
-	SSL_SESSION	*s1, *s2;
+	SSL_SESSION	*s1, *s2, *s3;
 	int		 v, reason, reused;
 	const int	 vers[] = { TLS1_2_VERSION, TLS1_3_VERSION };
 
@@ -395,11 +412,16 @@ test_tickets(void **state)
 		assert_int_equal(client_hello(c, s1, vers[v], NULL, NULL,
 		    &reason, &reused, NULL), 1);
 		assert_false(reused);
-		/* one rotation: the previous key still opens it */
+		assert_true(ticket_under(s1, keys, 0));
+		/* one rotation: the previous key still opens it, and the
+		 * client gets a new ticket under the current key */
 		assert_int_equal(tk_rotate(keys), 0);
+		assert_true(ticket_under(s1, keys, 1));
 		assert_int_equal(client_hello(b, s1, vers[v], NULL, NULL,
-		    &reason, &reused, NULL), 1);
+		    &reason, &reused, &s3), 1);
 		assert_true(reused);
+		assert_true(ticket_under(s3, keys, 0));
+		SSL_SESSION_free(s3);
 		assert_int_equal(client_hello(a, NULL, vers[v], NULL, NULL,
 		    &reason, &reused, &s2), 1);
 		/* two rotations: refused; the newer ticket resumes */
