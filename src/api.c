@@ -36,6 +36,7 @@
 #include "ratelimit.h"
 #include "routingd.h"
 #include "server.h"
+#include "tls.h"
 #include "worker.h"
 
 typedef void	 api_plain_fn(struct api *, struct server_conn *,
@@ -178,8 +179,9 @@ api_init(struct worker *w)
 	if (api_open(a) == -1)
 		return (-1);
 	api_timers(a);
-	return (worker_http_start(w, w->w_cfg->cf_max_envelope_bytes,
-	    api_handle, a));
+	/* client certificates (tls_client_ca) are the API port's alone */
+	return (worker_http_start(w, TLS_F_CLIENT_CA,
+	    w->w_cfg->cf_max_envelope_bytes, api_handle, a));
 }
 
 /* Commit what is queued, then let the server finish and close. */

@@ -237,10 +237,17 @@ static const struct config_key config_keys[] = {
 	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
 	{ "tls_ciphers", CFG_T_STRING, CFG_FIELD(cf_tls_ciphers),
 	    1, 1024, NULL, NULL, 0, NULL },
+	{ "tls_client_ca", CFG_T_PATH, CFG_FIELD(cf_tls_client_ca),
+	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
 	{ "tls_key", CFG_T_PATH, CFG_FIELD(cf_tls_key),
 	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
 	{ "tls_min_version", CFG_T_ENUM, CFG_FIELD(cf_tls_min_version),
 	    0, 0, "1.2", NULL, 0, config_enum_tls_version },
+	{ "tls_ocsp_file", CFG_T_PATH, CFG_FIELD(cf_tls_ocsp_file),
+	    1, CFG_PATH_MAX, NULL, NULL, CFG_F_READABLE, NULL },
+	{ "tls_ticket_rotate", CFG_T_DURATION,
+	    CFG_FIELD(cf_tls_ticket_rotate),
+	    CFG_SEC, 3 * CFG_DAY, "12h", NULL, 0, NULL },
 	{ "ws_listen", CFG_T_LISTEN, CFG_FIELD(cf_ws_listen),
 	    0, 0, DEFAULT_WS_LISTEN, NULL, 0, NULL },
 	{ "ws_ping_interval", CFG_T_DURATION, CFG_FIELD(cf_ws_ping_interval),
@@ -258,6 +265,7 @@ static const struct config_key config_keys[] = {
 enum config_rule {
 	CFG_R_EXCLUSIVE,	/* at most one of the two is set */
 	CFG_R_BOTH,		/* both set or neither */
+	CFG_R_NEEDS,		/* the first set only with the second */
 	CFG_R_DIFFER		/* listen addresses that must not overlap */
 };
 
@@ -268,6 +276,8 @@ static const struct config_pair {
 } config_pairs[] = {
 	{ "jwt_secret", "jwt_secret_file", CFG_R_EXCLUSIVE },
 	{ "tls_cert", "tls_key", CFG_R_BOTH },
+	{ "tls_client_ca", "tls_cert", CFG_R_NEEDS },
+	{ "tls_ocsp_file", "tls_cert", CFG_R_NEEDS },
 	{ "api_listen", "ws_listen", CFG_R_DIFFER },
 };
 
@@ -1754,6 +1764,11 @@ config_validate_pair(struct config *cf, const struct config_pair *r,
 		    seta ? b->k_name : a->k_name);
 		return (-1);
 	}
+	if (r->p_rule == CFG_R_NEEDS && seta && !setb) {
+		config_kerr(errs, cf, ia, "%s is set but %s is not; %s needs "
+		    "it", a->k_name, b->k_name, a->k_name);
+		return (-1);
+	}
 	if (r->p_rule == CFG_R_DIFFER && config_listen_overlap(
 	    config_field(cf, a), config_field(cf, b))) {
 		config_kerr(errs, cf, w[ib].w_line ? ib : ia, "%s and %s "
@@ -1769,6 +1784,7 @@ config_validate_pair(struct config *cf, const struct config_pair *r,
 /*
  * config_validate: the checks that span keys or need the system:
  * jwt_secret and jwt_secret_file exclusive, tls_cert and tls_key together,
+ * tls_client_ca and tls_ocsp_file only with tls_cert,
  * api_listen and ws_listen not overlapping, files readable (and
  * jwt_secret_file long enough), control_socket_group a known group.  Keys
  * whose value was rejected by the parser are skipped.  Problems are

@@ -92,6 +92,9 @@ struct config {
 	char			*cf_tls_key;
 	char			*cf_tls_ciphers;	/* TLS 1.2; NULL: default */
 	int			 cf_tls_min_version;	/* 12 or 13 */
+	char			*cf_tls_ocsp_file;	/* DER; NULL: none */
+	char			*cf_tls_client_ca;	/* PEM; NULL: none */
+	int64_t			 cf_tls_ticket_rotate;	/* ms */
 	char			*cf_push_gateway_url;
 	int			 cf_push_gateway_format; /* enum push_format */
 	char			*cf_push_gateway_ca;

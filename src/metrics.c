@@ -83,7 +83,11 @@ static const char *const metrics_ws_ops[SHM_WOP_COUNT] = {
 };
 
 static const char *const metrics_tls_reasons[SHM_TLS_COUNT] = {
-	"timeout", "protocol", "closed", "other"
+	"timeout", "protocol", "closed", "other", "certificate"
+};
+
+static const char *const metrics_tls_kinds[SHM_TLSK_COUNT] = {
+	"full", "resumed"
 };
 
 static const char *const metrics_rejects[SHM_REJ_COUNT] = {
@@ -114,6 +118,7 @@ static metrics_fn	metrics_route_hist;
 static metrics_fn	metrics_ws_op_hist;
 static metrics_fn	metrics_outbox_age;
 static metrics_fn	metrics_tls_failures;
+static metrics_fn	metrics_tls_handshakes;
 
 static void	metrics_hist_add(struct shm_hist *,
 		    const struct metrics_hist_def *, uint64_t);
@@ -191,8 +196,15 @@ const struct metrics_def metrics_defs[] = {
 	    MD_SLOT(ss_timeouts) },
 	{ "routingd_tls_handshake_failures_total", "counter",
 	    "TLS handshakes that failed on the API and WebSocket ports, by "
-	    "reason (timeout, protocol, closed, other).",
+	    "reason (timeout, protocol, closed, other, certificate).",
 	    MD_FN(metrics_tls_failures) },
+	{ "routingd_tls_handshakes_total", "counter",
+	    "TLS handshakes completed on the API and WebSocket ports, by "
+	    "kind (full, resumed: a session ticket was accepted).",
+	    MD_FN(metrics_tls_handshakes) },
+	{ "routingd_tls_ticket_key_rotations_total", "counter",
+	    "Rotations of the TLS session ticket key since the start.",
+	    MD_SHM(sh_tls.st_rotations) },
 	/* the API */
 	{ "routingd_api_requests_total", "counter",
 	    "API requests answered, by route and HTTP status (0: other).",
@@ -743,25 +755,48 @@ metrics_ws_disconnects(struct metrics_buf *mb, const struct shm *sh,
 	    sh->sh_ws.sw_closes, SHM_WC_COUNT);
 }
 
+/* The sum over every role of the slot counter array at off, index i. */
+static uint64_t
+metrics_all_roles(const struct shm *sh, size_t off, int i)
+{
+	uint64_t	 sum = 0;
+	int		 r;
+
+	for (r = 0; r < PROC_NROLES; r++)
+		if (metrics_role(sh, r) != NULL)
+			sum += shm_sum(sh, r, off + (size_t)i *
+			    sizeof(_Atomic uint64_t));
+	return (sum);
+}
+
 /* The slot counters of failed TLS handshakes, summed over every role. */
 static void
 metrics_tls_failures(struct metrics_buf *mb, const struct shm *sh,
     const struct metrics_def *md)
 {
 	_Atomic uint64_t	 sum[SHM_TLS_COUNT];
-	int			 i, r;
+	int			 i;
 
-	for (i = 0; i < SHM_TLS_COUNT; i++) {
-		atomic_init(&sum[i], 0);
-		for (r = 0; r < PROC_NROLES; r++)
-			if (metrics_role(sh, r) != NULL)
-				atomic_init(&sum[i], metrics_load(&sum[i]) +
-				    shm_sum(sh, r, offsetof(struct shm_slot,
-				    ss_tls_failures) + (size_t)i *
-				    sizeof(_Atomic uint64_t)));
-	}
+	for (i = 0; i < SHM_TLS_COUNT; i++)
+		atomic_init(&sum[i], metrics_all_roles(sh,
+		    offsetof(struct shm_slot, ss_tls_failures), i));
 	metrics_labelled(mb, md, "reason", metrics_tls_reasons, sum,
 	    SHM_TLS_COUNT);
+}
+
+/* The slot counters of completed TLS handshakes, summed over every role. */
+static void
+metrics_tls_handshakes(struct metrics_buf *mb, const struct shm *sh,
+    const struct metrics_def *md)
+{
+	_Atomic uint64_t	 sum[SHM_TLSK_COUNT];
+	int			 i;
+
+	for (i = 0; i < SHM_TLSK_COUNT; i++)
+		atomic_init(&sum[i], metrics_all_roles(sh,
+		    offsetof(struct shm_slot, ss_tls_handshakes), i));
+	metrics_labelled(mb, md, "kind", metrics_tls_kinds, sum,
+	    SHM_TLSK_COUNT);
 }
 
 /* metrics_render: see metrics.h. */

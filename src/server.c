@@ -93,6 +93,12 @@
 		    &(s)->s_slot->ss_tls_failures[(r)], 1,		\
 		    memory_order_relaxed);				\
 } while (0)
+#define SERVER_TLS_DONE(s, k) do {					\
+	if ((s)->s_slot != NULL)					\
+		atomic_fetch_add_explicit(				\
+		    &(s)->s_slot->ss_tls_handshakes[(k)], 1,		\
+		    memory_order_relaxed);				\
+} while (0)
 #define SERVER_UNCOUNT(s, f) do {					\
 	if ((s)->s_slot != NULL)					\
 		atomic_fetch_sub_explicit(&(s)->s_slot->f, 1,		\
@@ -1011,6 +1017,8 @@ server_conn_handshake(struct server_conn *c)
 		server_conn_close(c);
 		return;
 	}
+	SERVER_TLS_DONE(c->c_srv, tls_resumed(c->c_ssl) ? SHM_TLSK_RESUMED :
+	    SHM_TLSK_FULL);
 	c->c_state = CS_IDLE;
 	c->c_since = ev_now(c->c_srv->s_loop);
 	server_conn_input(c);

@@ -34,7 +34,7 @@
 #include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	11	/* 2: the rate-limit table; 3: API metrics;
+#define SHM_VERSION	12	/* 2: the rate-limit table; 3: API metrics;
 				   4: settle metrics; 5: WebSocket;
 				   6: held, adopted, overflow, forgotten;
 				   7: sh_roles, sh_restarts by PROC_NROLES;
@@ -44,7 +44,10 @@
 				   10: the push worker's slots and
 				       metrics (sh_push);
 				   11: TLS handshake failures by reason
-				       (ss_tls_failures) */
+				       (ss_tls_failures);
+				   12: TLS session ticket keys (sh_tls),
+				       handshakes by kind, the
+				       "certificate" failure reason */
 #define SHM_SLOTS	260		/* worker slots, shared out by role */
 #define SHM_ROLE_NAME	8		/* bytes of a role name, NUL included */
 
@@ -73,7 +76,17 @@ enum shm_tls_fail {
 				 * common version or cipher */
 	SHM_TLS_CLOSED,		/* the peer closed or reset during it */
 	SHM_TLS_OTHER,		/* any other socket error, no memory */
+	SHM_TLS_CERTIFICATE,	/* tls_client_ca: the client sent no
+				 * certificate or one that does not
+				 * chain to it */
 	SHM_TLS_COUNT
+};
+
+/* Kinds of routingd_tls_handshakes_total{kind}: handshakes completed. */
+enum shm_tls_kind {
+	SHM_TLSK_FULL = 0,	/* a new session */
+	SHM_TLSK_RESUMED,	/* a session ticket was accepted */
+	SHM_TLSK_COUNT
 };
 
 struct shm_slot {
@@ -89,6 +102,7 @@ struct shm_slot {
 	_Atomic uint64_t	ss_bad_requests; /* 4xx framing errors, cumulative */
 	_Atomic uint64_t	ss_timeouts;	/* connections timed out */
 	_Atomic uint64_t	ss_tls_failures[SHM_TLS_COUNT]; /* handshakes */
+	_Atomic uint64_t	ss_tls_handshakes[SHM_TLSK_COUNT]; /* done */
 	struct shm_proc		ss_proc;	/* by the worker; reset on alloc */
 };
 
@@ -233,6 +247,40 @@ struct shm_ws {
 	_Atomic uint32_t	sw_resync[MAX_WORKERS_PER_ROLE];
 };
 
+/*
+ * The TLS session ticket keys (tlskeys.c reads and writes them): made by
+ * the supervisor at start and on every rotation, read by every API and WS
+ * worker for each ticket it issues or opens, so that any worker resumes a
+ * session another one began.  They exist only in this region, never on
+ * disk: a restart makes new ones and every client makes a full handshake.
+ *
+ * Layout (version 12): st_key[0] is the current key (tickets are issued
+ * under it), st_key[1] the previous one (its tickets are still opened,
+ * and renewed under the current key).  A key is SHM_TK_WORDS 64-bit
+ * words: its 16-byte name (the first bytes of every ticket it made), the
+ * 32-byte AES-256-CBC key, the 32-byte HMAC-SHA256 key, in that order,
+ * the bytes of each word in memory order.  st_rotations counts the
+ * rotations since the start (0: the keys made at start).
+ *
+ * st_seq is a sequence lock: the supervisor, the only writer, makes it
+ * odd, writes the words, then makes it even again; a reader copies the
+ * words between two loads of an even, unchanged st_seq, so that it never
+ * uses half of an old key and half of a new one.
+ */
+#define SHM_TK_NAME	16		/* bytes of a key name */
+#define SHM_TK_SECRET	32		/* bytes of each secret */
+#define SHM_TK_WORDS	((SHM_TK_NAME + 2 * SHM_TK_SECRET) / 8)
+
+struct shm_tk {
+	_Atomic uint64_t	tk_w[SHM_TK_WORDS];
+};
+
+struct shm_tls {
+	_Atomic uint64_t	st_seq;		/* odd: being written */
+	_Atomic uint64_t	st_rotations;
+	struct shm_tk		st_key[2];	/* current, previous */
+};
+
 struct shm {
 	uint32_t		sh_magic;
 	uint32_t		sh_version;
@@ -253,6 +301,7 @@ struct shm {
 	struct shm_api		sh_api;		/* API metrics (see above) */
 	struct shm_ws		sh_ws;		/* WebSocket (see above) */
 	struct shm_push		sh_push;	/* push worker (see above) */
+	struct shm_tls		sh_tls;		/* ticket keys (see above) */
 };
 
 /* shm_create: map and initialise a region; fatal on failure. */

@@ -69,6 +69,7 @@
 #include "shm.h"
 #include "supervisor.h"
 #include "tls.h"
+#include "tlskeys.h"
 #include "worker.h"
 
 #define SUP_TICK		0.25	/* s between heartbeat/deadline checks */
@@ -176,6 +177,7 @@ struct sup {
 	ev_child		 s_sigchld;
 	ev_timer		 s_tick;
 	uint64_t		 s_sampled_ms;	/* last sh_sup_proc sample */
+	uint64_t		 s_tk_made_ms;	/* ticket keys last rotated */
 };
 
 static int	sup_listen(const struct listen_addr *, const char **);
@@ -205,6 +207,7 @@ static void	sup_respawn_cb(struct ev_loop *, ev_timer *, int);
 static void	sup_schedule_respawn(struct sup *, struct seat *, uint64_t);
 static void	sup_tick_cb(struct ev_loop *, ev_timer *, int);
 static void	sup_check_heartbeat(struct sup *, struct child *, uint64_t);
+static void	sup_ticket_rotate(struct sup *, uint64_t);
 static void	sup_retire(struct sup *, struct child *, int, uint64_t);
 static void	sup_spawn_all(struct sup *);
 static void	sup_stop(struct sup *, enum sup_state);
@@ -554,6 +557,10 @@ sup_main(struct config *cfg, const struct sup_options *opts)
 	if ((s->s_loop = ev_default_loop(EVBACKEND_EPOLL)) == NULL)
 		fatalx("cannot initialise the event loop");
 	s->s_shm = shm_create();
+	if (tk_init(&s->s_shm->sh_tls) == -1)
+		fatalx("cannot make the TLS session ticket keys: the random "
+		    "generator failed");
+	s->s_tk_made_ms = util_mono_ms();
 	sup_roles_init(s);
 	sup_handoff_init(s);
 	sup_bind_all(s);
@@ -985,6 +992,26 @@ sup_respawn_cb(struct ev_loop *loop, ev_timer *t, int revents)
 /* Heartbeats and deadlines                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Rotate the TLS session ticket keys once tls_ticket_rotate has passed
+ * since the last rotation (a reload's new period counts from there).  A
+ * failure of the random generator keeps the keys and tries again on the
+ * next tick.
+ */
+static void
+sup_ticket_rotate(struct sup *s, uint64_t now)
+{
+	if (now - s->s_tk_made_ms < (uint64_t)s->s_cfg->cf_tls_ticket_rotate)
+		return;
+	if (tk_rotate(&s->s_shm->sh_tls) == -1) {
+		log_warnx("cannot rotate the TLS session ticket keys: the "
+		    "random generator failed");
+		return;
+	}
+	s->s_tk_made_ms = now;
+}
+
+
 static void
 sup_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -996,6 +1023,7 @@ sup_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		metrics_proc_sample(&s->s_shm->sh_sup_proc);
 		s->s_sampled_ms = now;
 	}
+	sup_ticket_rotate(s, now);
 	TAILQ_FOREACH(ch, &s->s_children, ch_entry) {
 		if (ch->ch_retired || s->s_state != SUP_RUNNING) {
 			if (ch->ch_kill_at_ms != 0 && now >= ch->ch_kill_at_ms) {

@@ -302,7 +302,8 @@ worker_http_reconfig(struct worker *w, const struct config *cfg,
 		return;
 	/* renewed certificate files: new connections get them; open ones
 	 * hold a reference to the old context, freed after the last */
-	if (tls_config_ctx(cfg, &tls, err, sizeof(err)) == -1) {
+	if (tls_config_ctx(cfg, w->w_tls_flags, &w->w_shm->sh_tls, &tls, err,
+	    sizeof(err)) == -1) {
 		log_warnx("reload: %s; new connections keep the previous TLS "
 		    "setup", err);
 		tls = w->w_tls;
@@ -317,14 +318,16 @@ worker_http_reconfig(struct worker *w, const struct config *cfg,
 
 /* worker_http_start: see worker.h. */
 int
-worker_http_start(struct worker *w, int64_t max_body,
+worker_http_start(struct worker *w, int tls_flags, int64_t max_body,
     void (*handler)(struct server_conn *, const struct http_request *,
     void *), void *arg)
 {
 	struct server_config	 sc;
 	char			 err[512];
 
-	if (tls_config_ctx(w->w_cfg, &w->w_tls, err, sizeof(err)) == -1) {
+	w->w_tls_flags = tls_flags;
+	if (tls_config_ctx(w->w_cfg, tls_flags, &w->w_shm->sh_tls, &w->w_tls,
+	    err, sizeof(err)) == -1) {
 		log_warnx("cannot serve TLS: %s", err);
 		return (-1);
 	}

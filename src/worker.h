@@ -58,6 +58,7 @@ struct worker {
 	void			*w_ctx;		/* the role's state */
 	struct server		*w_srv;		/* its HTTP server */
 	SSL_CTX			*w_tls;		/* its TLS context, or NULL */
+	int			 w_tls_flags;	/* TLS_F_*, worker_http_start's */
 	struct presence		*w_pr;		/* presence table (shared) */
 	const struct handoff_fds *w_ho;		/* hand-off sockets */
 
@@ -95,7 +96,9 @@ void		 worker_apply_logging(struct worker *, const struct config *);
 
 /*
  * worker_http_reconfig: give the worker's HTTP server the timeouts and
- * client cap of cfg, max_body as the body limit (after wo_config).
+ * client cap of cfg, max_body as the body limit, and a TLS context built
+ * anew from cfg's files with worker_http_start's tls_flags (after
+ * wo_config).
  */
 void		 worker_http_reconfig(struct worker *, const struct config *,
 		    int64_t max_body);
@@ -106,9 +109,12 @@ struct server_conn;
 /*
  * worker_http_start: serve HTTP/1.1 on the worker's listening socket with
  * the configured timeouts and client cap, max_body as the body limit, and
- * handler(conn, req, arg) for every request.  Returns 0, or -1 (logged).
+ * handler(conn, req, arg) for every request; over TLS when tls_cert is
+ * set, with the session ticket keys of shared memory and tls_flags
+ * (TLS_F_* of tls.h) for tls_config_ctx.  Returns 0, or -1 (logged).
  */
-int		 worker_http_start(struct worker *, int64_t max_body,
+int		 worker_http_start(struct worker *, int tls_flags,
+		    int64_t max_body,
 		    void (*handler)(struct server_conn *,
 		    const struct http_request *, void *), void *arg);
 

@@ -760,7 +760,8 @@ ws_init(struct worker *w)
 	ev_init(&x->x_spread, ws_spread_cb);
 	x->x_spread.data = x;
 	x->x_last_sweep = ev_now(w->w_loop);
-	return (worker_http_start(w, WS_MAX_HTTP_BODY, ws_handle, x));
+	/* no client certificates here: tls_client_ca is the API port's */
+	return (worker_http_start(w, 0, WS_MAX_HTTP_BODY, ws_handle, x));
 }
 
 /* The HTTP server of a draining worker has no connection left. */

@@ -38,7 +38,7 @@
 #include "paths.h"
 #include "routingd.h"
 
-#define NKEYS		44		/* keys in config.c's table */
+#define NKEYS		47		/* keys in config.c's table */
 #define BIG		16384		/* bytes of a test config text */
 
 static char	tmpdir[64];		/* /tmp/test_config.XXXXXX */

@@ -233,7 +233,8 @@ test_drained(void **state)
 	free(sh);
 }
 
-/* TLS handshake failures: summed over every slot of every role. */
+/* TLS handshake failures and completions: summed over every slot of
+ * every role; the ticket key rotations from the region. */
 static void
 test_tls_failures(void **state)
 {
@@ -247,6 +248,13 @@ test_tls_failures(void **state)
 	    3);
 	atomic_store(&sh->sh_slots[ws].ss_tls_failures[SHM_TLS_PROTOCOL], 7);
 	atomic_store(&sh->sh_slots[ws].ss_tls_failures[SHM_TLS_OTHER], 1);
+	atomic_store(&sh->sh_slots[api].ss_tls_failures[SHM_TLS_CERTIFICATE],
+	    4);
+	atomic_store(&sh->sh_slots[api].ss_tls_handshakes[SHM_TLSK_FULL], 10);
+	atomic_store(&sh->sh_slots[ws].ss_tls_handshakes[SHM_TLSK_FULL], 6);
+	atomic_store(&sh->sh_slots[ws + 1].ss_tls_handshakes[SHM_TLSK_RESUMED],
+	    9);
+	atomic_store(&sh->sh_tls.st_rotations, 3);
 	render(sh, &t);
 	check_structure(&t);
 	assert_true(has_line(&t,
@@ -257,6 +265,14 @@ test_tls_failures(void **state)
 	    "routingd_tls_handshake_failures_total{reason=\"closed\"} 0"));
 	assert_true(has_line(&t,
 	    "routingd_tls_handshake_failures_total{reason=\"other\"} 1"));
+	assert_true(has_line(&t,
+	    "routingd_tls_handshake_failures_total{reason=\"certificate\"} 4"));
+	assert_true(has_line(&t,
+	    "routingd_tls_handshakes_total{kind=\"full\"} 16"));
+	assert_true(has_line(&t,
+	    "routingd_tls_handshakes_total{kind=\"resumed\"} 9"));
+	assert_true(has_line(&t,
+	    "routingd_tls_ticket_key_rotations_total 3"));
 	free(t.t_buf);
 	free(sh);
 }
