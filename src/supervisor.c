@@ -996,21 +996,27 @@ sup_respawn_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * Rotate the TLS session ticket keys once tls_ticket_rotate has passed
  * since the last rotation (a reload's new period counts from there).  A
  * failure of the random generator keeps the keys and tries again on the
- * next tick.
+ * next tick; it is logged once until a rotation succeeds.
  */
 static void
 sup_ticket_rotate(struct sup *s, uint64_t now)
 {
+	static int	 failing;
+
 	if (now - s->s_tk_made_ms < (uint64_t)s->s_cfg->cf_tls_ticket_rotate)
 		return;
 	if (tk_rotate(&s->s_shm->sh_tls) == -1) {
-		log_warnx("cannot rotate the TLS session ticket keys: the "
-		    "random generator failed");
+		if (!failing)
+			log_warnx("cannot rotate the TLS session ticket keys: "
+			    "the random generator failed; trying again");
+		failing = 1;
 		return;
 	}
+	if (failing)
+		log_info("TLS session ticket keys rotated again");
+	failing = 0;
 	s->s_tk_made_ms = now;
 }
-
 
 static void
 sup_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
