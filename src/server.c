@@ -32,7 +32,11 @@
  *   and less than SERVER_CORK_MAX is queued, the answers wait and leave
  *   together in one send(2) once the conn runs out of complete requests.
  *   A client that pipelines has sent those requests already, so nothing
- *   waits on them; it saves a system call and a wakeup per answer.
+ *   waits on them; it saves a system call and a wakeup per answer.  They
+ *   wait the same way while deferred requests of the conn are pending:
+ *   those were deferred into the same group commit, whose answers all
+ *   come in one turn of the loop, so the answers of a commit leave in one
+ *   send(2) per connection.
  * - The write watcher runs only while output is pending; the read watcher
  *   stops while output exceeds HTTP_MAX_OUT, while the current request
  *   has all the buffer room it may use, after EOF and while closing.
@@ -948,11 +952,13 @@ server_conn_expire(struct server_conn *c, ev_tstamp now)
 	}
 }
 
-/* 1 while answers wait for the pipelined request the handler holds. */
+/* 1 while answers wait for the pipelined request the handler holds, or
+ * for the deferred ones still pending. */
 static int
 server_conn_corked(const struct server_conn *c)
 {
-	return (c->c_state == CS_HANDLER && !c->c_srv->s_draining &&
+	return ((c->c_state == CS_HANDLER || c->c_ntickets > 0) &&
+	    !c->c_srv->s_draining &&
 	    server_buf_pending(&c->c_out) < SERVER_CORK_MAX);
 }
 

@@ -1163,6 +1163,30 @@ test_defer_order(void **state)
 	client_close(cl);
 }
 
+/* The answers of deferred requests wait (corked) while later deferred
+ * ones of the conn are pending, and leave together with the last. */
+static void
+test_defer_cork(void **state)
+{
+	struct client	*cl;
+	struct resp	 r[MAX_RESP];
+
+	start(0);
+	cl = client_open(0);
+	client_send(cl, "GET /defer1 HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "GET /defer2 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(wait_tickets(2));
+	ticket_answer(0);
+	pump(0.05);
+	client_poll(cl);
+	assert_int_equal(cl->len, 0);		/* the second is pending */
+	ticket_answer(1);
+	assert_int_equal(client_wait(cl, r, 2), 2);
+	assert_true(body_is(&r[0], "/defer1"));
+	assert_true(body_is(&r[1], "/defer2"));
+	client_close(cl);
+}
+
 /* A request that cannot be parsed behind deferred ones: their answers
  * first, then the 400, then the close. */
 static void
@@ -1713,6 +1737,7 @@ main(void)
 		TEST(test_drain),
 		TEST(test_drain_fresh),
 		TEST(test_defer_order),
+		TEST(test_defer_cork),
 		TEST(test_defer_then_garbage),
 		TEST(test_defer_limit),
 		TEST(test_defer_client_gone),
