@@ -322,6 +322,7 @@ void
 rbr_run(struct rb *w, uint64_t start)
 {
 	uint64_t	 now, t;
+	int		 j;
 
 	w->t0 = start;
 	w->twarm = start + (uint64_t)(w->o.warmup * 1e6);
@@ -342,6 +343,8 @@ rbr_run(struct rb *w, uint64_t start)
 	default:
 		rbh_fill_all(w);
 		rbr_send_loop(w);
+		for (j = 0; w->ws != NULL && j < w->user_n; j++)
+			w->r.held += w->ws[j].state == WS_OPEN;
 		break;
 	}
 	if (w->o.workload == W_DRAIN) {

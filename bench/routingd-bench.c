@@ -269,15 +269,19 @@ rbm_table(const struct rb_opts *o, const struct rb_result *r,
 	    o->target == T_NCHAN ? "nchan" : "routingd",
 	    o->target == T_NCHAN ? "no tokens, no acknowledgements: nchan "
 	    "has neither" : "HS256 tokens, every message acknowledged");
-	printf("  %-16s %d users, %d senders x pipeline %d, rate ",
-	    "parameters", o->users, o->senders, o->pipeline);
-	if (o->rate > 0)
-		printf("%.0f/s", o->rate);
-	else
-		printf("max");
-	printf(", %d-byte payloads, %d process%s, %d source address%s%s\n",
-	    o->size, o->procs, o->procs > 1 ? "es" : "", o->sources,
-	    o->sources > 1 ? "es" : "", o->tls ? ", TLS" : "");
+	printf("  %-16s %d users", "parameters", o->users);
+	if (rbm_sends(o)) {
+		printf(", %d senders x pipeline %d, rate ", o->senders,
+		    o->pipeline);
+		if (o->rate > 0)
+			printf("%.0f/s", o->rate);
+		else
+			printf("max");
+		printf(", %d-byte payloads", o->size);
+	}
+	printf(", %d process%s, %d source address%s%s\n", o->procs,
+	    o->procs > 1 ? "es" : "", o->sources, o->sources > 1 ? "es" : "",
+	    o->tls ? ", TLS" : "");
 	if (rbm_sends(o)) {
 		printf("  %-16s %g s after %g s of warm-up\n", "measured",
 		    o->seconds, o->warmup);
