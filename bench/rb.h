@@ -43,6 +43,7 @@
 #define RB_MAX_SOURCES	250		/* 127.0.0.1 .. 127.0.0.250 */
 #define RB_CONNS_PER_SOURCE 20000	/* --sources by default */
 #define RB_MAX_PIDS	16		/* --pid */
+#define RB_MAX_ARRAY	100		/* --array */
 #define RB_WARN_MAX	5		/* warnings of each kind printed */
 #define RB_NSTATUS	600		/* HTTP statuses counted */
 
@@ -66,6 +67,7 @@ struct rb_opts {
 	const char	*pub_path;	/* nchan: publish at this + channel */
 	const char	*sub_path;	/* nchan: subscribe at this + channel */
 	int		 users, senders, pipeline, size, procs, sources;
+	int		 array;		/* envelopes per POST /api/send */
 	int		 json, tls;
 	double		 rate, warmup, seconds, grace, settle;
 	int		 pids[RB_MAX_PIDS], npids;

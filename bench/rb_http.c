@@ -4,8 +4,9 @@
  *
  * A sender is one keep-alive HTTP/1.1 connection with up to --pipeline
  * requests in flight (pipelined), answered in order: routingd's POST
- * /api/send of one envelope (Bearer token of sender-K), or nchan's publish
- * (POST of the payload to --pub-path plus the channel, no token).  Its
+ * /api/send of one envelope, or with --array N of a JSON array of N
+ * envelopes to N users in turn (Bearer token of sender-K), or nchan's
+ * publish (POST of the payload to --pub-path plus the channel, no token).  Its
  * ring of message numbers and send times pairs each answer with its
  * request.  Accepted: 202 from routingd; 201 or 202 from nchan (with and
  * without subscribers).  Message numbers go to the users of this process
@@ -108,46 +109,73 @@ rbh_expect(struct rb *w, struct rb_http *h, uint64_t seq, uint64_t now)
 	w->inflight++;
 }
 
-/* Queue the send of one message on h (not written yet). */
+/* One envelope of message seq at p; its length. */
+static size_t
+rbh_envelope(struct rb *w, char *p, uint64_t seq, uint64_t now)
+{
+	char	*q = p;
+
+	q += sprintf(q, "{\"recipientId\":\"bench-%d\",\"encryptedData\":\"",
+	    w->user_lo + (int)(seq % (uint64_t)w->user_n));
+	q += rb_payload(w, q, seq, now);
+	*q++ = '"';
+	*q++ = '}';
+	return ((size_t)(q - p));
+}
+
+/*
+ * Queue the send of --array messages on h (not written yet): nchan's
+ * publish of one, or routingd's POST /api/send of one envelope, or of an
+ * array of them.  The ring keeps the first message's number.
+ */
 static void
 rbh_post(struct rb *w, struct rb_http *h)
 {
-	static const char	 b1[] = "{\"recipientId\":\"bench-";
-	static const char	 b2[] = "\",\"encryptedData\":\"";
-	char			 rcpt[16], *p;
-	uint64_t		 seq = w->seq++, now = rb_now();
-	size_t			 blen, rlen, plen = RB_HEAD_B64 + w->taillen;
+	static char	*body;
+	static size_t	 bcap;
+	uint64_t	 seq = w->seq, now = rb_now();
+	size_t		 blen = 0, plen = RB_HEAD_B64 + w->taillen, need;
+	char		*p;
+	int		 i, n = w->o.target == T_NCHAN ? 1 : w->o.array;
 
-	rb_bits_need(w, seq);
-	rlen = (size_t)snprintf(rcpt, sizeof(rcpt), "%d",
-	    w->user_lo + (int)(seq % (uint64_t)w->user_n));
-	rbh_need(h, 512 + (h->token ? strlen(h->token) : 0) + plen + 64);
+	w->seq += (uint64_t)n;
+	rb_bits_need(w, w->seq);
+	need = (size_t)n * (plen + 64) + 2;
+	if (need > bcap) {
+		bcap = need;
+		body = rb_grow(body, bcap);
+	}
+	if (w->o.target == T_NCHAN)
+		blen = rb_payload(w, body, seq, now);
+	else {
+		if (n > 1)
+			body[blen++] = '[';
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				body[blen++] = ',';
+			blen += rbh_envelope(w, body + blen, seq + (uint64_t)i,
+			    now);
+		}
+		if (n > 1)
+			body[blen++] = ']';
+	}
+	rbh_need(h, 512 + (h->token ? strlen(h->token) : 0) + blen);
 	p = h->wbuf + h->wlen;
-	if (w->o.target == T_NCHAN) {
-		p += sprintf(p, "POST %sbench-%s HTTP/1.1\r\nHost: "
+	if (w->o.target == T_NCHAN)
+		p += sprintf(p, "POST %sbench-%d HTTP/1.1\r\nHost: "
 		    "127.0.0.1:%d\r\nContent-Type: text/plain\r\n"
-		    "Content-Length: %zu\r\n\r\n", w->o.pub_path, rcpt,
-		    w->o.api_port, plen);
-		p += rb_payload(w, p, seq, now);
-	} else {
-		blen = sizeof(b1) - 1 + rlen + sizeof(b2) - 1 + plen + 2;
+		    "Content-Length: %zu\r\n\r\n", w->o.pub_path,
+		    w->user_lo + (int)(seq % (uint64_t)w->user_n),
+		    w->o.api_port, blen);
+	else
 		p += sprintf(p, "POST /api/send HTTP/1.1\r\nHost: "
 		    "127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
 		    "Content-Type: application/json\r\nContent-Length: %zu"
 		    "\r\n\r\n", w->o.api_port, h->token, blen);
-		memcpy(p, b1, sizeof(b1) - 1);
-		p += sizeof(b1) - 1;
-		memcpy(p, rcpt, rlen);
-		p += rlen;
-		memcpy(p, b2, sizeof(b2) - 1);
-		p += sizeof(b2) - 1;
-		p += rb_payload(w, p, seq, now);
-		*p++ = '"';
-		*p++ = '}';
-	}
-	h->wlen = (size_t)(p - h->wbuf);
+	memcpy(p, body, blen);
+	h->wlen = (size_t)(p + blen - h->wbuf);
 	rbh_expect(w, h, seq, now);
-	w->r.posted++;
+	w->r.posted += (uint64_t)n;
 }
 
 /* Queue a drain request for h's user: a fetch, or an ack of ids. */
@@ -251,7 +279,7 @@ rbh_answer(struct rb *w, struct rb_http *h, int status, const char *body,
     size_t clen)
 {
 	uint64_t	 now = rb_now(), seq, sent;
-	int		 ok;
+	int		 ok, i, n;
 
 	seq = h->seq[h->head];
 	sent = h->sendt[h->head];
@@ -267,8 +295,10 @@ rbh_answer(struct rb *w, struct rb_http *h, int status, const char *body,
 		return;
 	}
 	ok = status == 202 || (w->o.target == T_NCHAN && status == 201);
+	n = w->o.target == T_NCHAN ? 1 : w->o.array;
 	if (ok) {
-		rb_accepted(w, seq, sent, now);
+		for (i = 0; i < n; i++)
+			rb_accepted(w, seq + (uint64_t)i, sent, now);
 		return;
 	}
 	w->r.err[E_HTTP_STATUS]++;

@@ -191,7 +191,7 @@ rbm_json(const struct rb_opts *o, const struct rb_result *r,
 	rbm_rates(o, r, &acc, &del);
 	printf("{\"workload\":\"%s\",\"target\":\"%s\",\"tokens\":%s,"
 	    "\"acks\":%s,\"parameters\":{\"users\":%d,\"senders\":%d,"
-	    "\"pipeline\":%d,\"rate\":%.0f,\"size\":%d,\"procs\":%d,"
+	    "\"pipeline\":%d,\"array\":%d,\"rate\":%.0f,\"size\":%d,\"procs\":%d,"
 	    "\"sources\":%d,\"warmup\":%g,\"seconds\":%g,\"tls\":%s},"
 	    "\"accepted_per_s\":%.0f,\"delivered_per_s\":%.0f,"
 	    "\"posted\":%llu,\"accepted\":%llu,\"delivered\":%llu,"
@@ -202,7 +202,7 @@ rbm_json(const struct rb_opts *o, const struct rb_result *r,
 	    o->target == T_NCHAN ? "nchan" : "routingd",
 	    o->target == T_NCHAN ? "false" : "true",
 	    o->target == T_NCHAN ? "false" : "true", o->users, o->senders,
-	    o->pipeline, o->rate, o->size, o->procs, o->sources, o->warmup,
+	    o->pipeline, o->array, o->rate, o->size, o->procs, o->sources, o->warmup,
 	    o->seconds, o->tls ? "true" : "false", acc, del,
 	    (unsigned long long)r->posted, (unsigned long long)r->accepted,
 	    (unsigned long long)r->delivered, (unsigned long long)r->lost,
@@ -273,6 +273,8 @@ rbm_table(const struct rb_opts *o, const struct rb_result *r,
 	if (rbm_sends(o)) {
 		printf(", %d senders x pipeline %d, rate ", o->senders,
 		    o->pipeline);
+		if (o->array > 1)
+			printf("(arrays of %d) ", o->array);
 		if (o->rate > 0)
 			printf("%.0f/s", o->rate);
 		else
@@ -441,8 +443,8 @@ rbm_usage(void)
 	    "routingd|nchan] [--secret-file FILE]\n"
 	    "    [--api-port PORT] [--ws-port PORT] [--port PORT] "
 	    "[--pub-path PATH] [--sub-path PATH]\n"
-	    "    [--users N] [--senders N] [--pipeline N] [--rate MSGS_PER_S] "
-	    "[--size BYTES]\n"
+	    "    [--users N] [--senders N] [--pipeline N] [--array N] "
+	    "[--rate MSGS_PER_S] [--size BYTES]\n"
 	    "    [--procs N] [--sources K] [--warmup S] [--seconds S] "
 	    "[--grace S] [--settle S]\n"
 	    "    [--pid PID ...] workload\n"
@@ -486,6 +488,9 @@ rbm_check(struct rb_opts *o, int rate_set)
 	    o->workload == W_DRAIN || o->workload == W_WSSEND))
 		rbm_bad("offline, drain and wssend are routingd's: nchan has "
 		    "no acknowledged fetch and no WebSocket send");
+	if (o->array > 1 && (o->target == T_NCHAN ||
+	    o->workload == W_WSSEND || !rbm_sends(o)))
+		rbm_bad("--array is for routingd's HTTP sends");
 	if (o->workload == W_IDLE && o->npids == 0)
 		rbm_bad("idle needs --pid (the target's processes)");
 	if (o->workload == W_LATENCY && !rate_set)
@@ -531,6 +536,7 @@ rbm_defaults(struct rb_opts *o)
 	o->users = 1000;
 	o->senders = 8;
 	o->pipeline = 8;
+	o->array = 1;
 	o->size = 256;
 	o->procs = 1;
 	o->warmup = 1;
@@ -554,7 +560,8 @@ rbm_options(struct rb_opts *o, int argc, char **argv)
 		{ "target", 1, NULL, 'T' }, { "pub-path", 1, NULL, 'b' },
 		{ "sub-path", 1, NULL, 'B' }, { "json", 0, NULL, 'j' },
 		{ "tls", 0, NULL, 'L' }, { "help", 0, NULL, 'h' },
-		{ "version", 0, NULL, 'V' }, { NULL, 0, NULL, 0 }
+		{ "version", 0, NULL, 'V' }, { "array", 1, NULL, 'A' },
+		{ NULL, 0, NULL, 0 }
 	};
 	int	 ch, rate_set = 0;
 
@@ -585,6 +592,10 @@ rbm_options(struct rb_opts *o, int argc, char **argv)
 		case 'p':
 			o->pipeline = (int)rbm_num("pipeline", optarg, 1,
 			    RB_MAXPIPE);
+			break;
+		case 'A':
+			o->array = (int)rbm_num("array", optarg, 1,
+			    RB_MAX_ARRAY);
 			break;
 		case 'z':
 			o->size = (int)rbm_num("size", optarg, RB_HEAD,
