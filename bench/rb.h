@@ -210,7 +210,8 @@ void		 rb_put64(unsigned char *, uint64_t);
 uint64_t	 rb_get64(const unsigned char *);
 /* Base64 of in[0..n) into out (not terminated), padded unless url;
  * returns the characters written. */
-size_t		 rb_b64_encode(const unsigned char *, size_t, char *, int);
+size_t		 rb_b64_encode(const unsigned char *, size_t, char *,
+		    int);
 /* Decode n (a multiple of 4) unpadded characters of either alphabet
  * into out; 0, or -1 if one is not base64. */
 int		 rb_b64_decode(const char *, size_t, unsigned char *);

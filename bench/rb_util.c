@@ -165,7 +165,8 @@ rb_b64_encode(const unsigned char *in, size_t n, char *out, int url)
 	uint32_t	 v;
 
 	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = a[v >> 18];
 		out[o++] = a[(v >> 12) & 63];
 		out[o++] = a[(v >> 6) & 63];
@@ -367,8 +368,8 @@ rb_socket(struct rb *w, int port, int gi, int *inprogress, int fatal)
 		src.sin_addr.s_addr = htonl(0x7f000001U +
 		    (uint32_t)(gi % w->o.sources));
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1)
-			rb_fatal("bind to 127.0.0.%d: %s", 1 + gi % w->o.sources,
-			    strerror(errno));
+			rb_fatal("bind to 127.0.0.%d: %s",
+			    1 + gi % w->o.sources, strerror(errno));
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;

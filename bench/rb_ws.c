@@ -72,7 +72,7 @@ rbw_failed(struct rb *w, struct rb_ws *c, enum rb_err err, const char *why)
 	w->r.err[err]++;
 	w->hs_inflight--;
 	rbw_release(w, c);
-	c->state = w->storm ? WS_IDLE : WS_CLOSED;	/* the storm retries */
+	c->state = w->storm ? WS_IDLE : WS_CLOSED;	/* a storm retries */
 	if (!w->storm)
 		w->nfailed++;
 }
@@ -299,7 +299,8 @@ rbw_text(struct rb *w, struct rb_ws *c, const char *t, size_t len)
 {
 	static const char	 msg[] = "{\"type\":\"message\",\"id\":\"";
 	static const char	 empty[] = "{\"type\":\"queue_empty\"";
-	static const char	 sent[] = "{\"type\":\"sent\",\"requestId\":\"";
+	static const char	 sent[] =
+	    "{\"type\":\"sent\",\"requestId\":\"";
 	static const char	 err[] = "{\"type\":\"error\"";
 	static const char	 rid[] = "\"requestId\":\"";
 	const char		*end = t + len, *q;
@@ -466,7 +467,8 @@ rbw_parse(struct rb *w, struct rb_ws *c)
 static void
 rbw_head(struct rb *w, struct rb_ws *c)
 {
-	static const char	 guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	static const char	 guid[] =
+	    "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 	const char		*buf = (const char *)c->rbuf, *end, *v;
 	unsigned char		 sha[SHA_DIGEST_LENGTH];
 	char			 cat[96], want[32], why[160];

@@ -191,7 +191,8 @@ rbm_json(const struct rb_opts *o, const struct rb_result *r,
 	rbm_rates(o, r, &acc, &del);
 	printf("{\"workload\":\"%s\",\"target\":\"%s\",\"tokens\":%s,"
 	    "\"acks\":%s,\"parameters\":{\"users\":%d,\"senders\":%d,"
-	    "\"pipeline\":%d,\"array\":%d,\"rate\":%.0f,\"size\":%d,\"procs\":%d,"
+	    "\"pipeline\":%d,\"array\":%d,\"rate\":%.0f,\"size\":%d,"
+	    "\"procs\":%d,"
 	    "\"sources\":%d,\"warmup\":%g,\"seconds\":%g,\"tls\":%s},"
 	    "\"accepted_per_s\":%.0f,\"delivered_per_s\":%.0f,"
 	    "\"posted\":%llu,\"accepted\":%llu,\"delivered\":%llu,"
@@ -202,7 +203,8 @@ rbm_json(const struct rb_opts *o, const struct rb_result *r,
 	    o->target == T_NCHAN ? "nchan" : "routingd",
 	    o->target == T_NCHAN ? "false" : "true",
 	    o->target == T_NCHAN ? "false" : "true", o->users, o->senders,
-	    o->pipeline, o->array, o->rate, o->size, o->procs, o->sources, o->warmup,
+	    o->pipeline, o->array, o->rate, o->size, o->procs, o->sources,
+	    o->warmup,
 	    o->seconds, o->tls ? "true" : "false", acc, del,
 	    (unsigned long long)r->posted, (unsigned long long)r->accepted,
 	    (unsigned long long)r->delivered, (unsigned long long)r->lost,
@@ -790,5 +792,10 @@ main(int argc, char **argv)
 	else
 		rbm_table(&w.o, &total, d, p, psp);
 	fflush(stdout);
+	free(lat);
+	free(plat);
+	free(pids);
+	free(res);
+	free(go);
 	return (failed);
 }
