@@ -311,11 +311,15 @@ rbm_table(const struct rb_opts *o, const struct rb_result *r,
 		printf("  %-16s %llu accepted, not yet delivered at the end; "
 		    "last delivery %.2f s after it\n", "backlog",
 		    (unsigned long long)r->pending_end, r->drain_s);
-	if (rbm_conns(o))
+	if (rbm_conns(o) && o->workload != W_STORM)
 		printf("  %-16s %llu of %d open (in %.2f s), %llu held for "
 		    "%.2f s\n", "connections", (unsigned long long)r->opened,
 		    o->users, r->open_s, (unsigned long long)r->held,
-		    o->workload == W_STORM ? 0 : r->held_s);
+		    r->held_s);
+	if (o->workload == W_STORM)
+		printf("  %-16s %llu of %d open (in %.2f s), %llu open at the "
+		    "end\n", "connections", (unsigned long long)r->opened,
+		    o->users, r->open_s, (unsigned long long)r->held);
 	if (o->workload == W_STORM)
 		printf("  %-16s %llu reconnected in %.3f s: %.0f connects/s\n",
 		    "storm", (unsigned long long)r->reconnected, r->storm_s,

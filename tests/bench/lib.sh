@@ -20,8 +20,10 @@ bench_need() {
 bench_start() {
 	dir=$(mktemp -d "/var/tmp/$1.XXXXXX")
 	pid=
-	trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null; fi; rm -rf "$dir"' EXIT
+	# (kill and wait may fail, the daemon being gone: under set -e
+	# that would end the cleanup before the rm)
+	trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || :
+		wait "$pid" 2>/dev/null || :; fi; rm -rf "$dir"' EXIT
 	trap 'exit 130' INT TERM
 	{
 		cat <<CONF

@@ -62,8 +62,9 @@ gateway up
 bench_start rtdpush <<CONF
 push_gateway_url = http://127.0.0.1:18090/_matrix/push/v1/notify
 CONF
-trap 'kill "$gw" 2>/dev/null; if [ -n "$pid" ]; then kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null; fi; rm -rf "$dir"' EXIT
+trap 'kill "$gw" 2>/dev/null || :; if [ -n "$pid" ]; then
+	kill "$pid" 2>/dev/null || :; wait "$pid" 2>/dev/null || :; fi
+	rm -rf "$dir"' EXIT
 ctl="./routingctl/routingctl -s $dir/ctl.sock"
 i=0
 while [ $i -lt "$users" ]; do

@@ -67,9 +67,12 @@ ws_workers = 2
 CONF
 secret=$dir/data/jwt.secret
 ng=
-trap 'if [ -n "$ng" ]; then kill "$ng" 2>/dev/null; wait "$ng" 2>/dev/null
-	fi; if [ -n "$pid" ]; then kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null; fi; rm -rf "$dir"' EXIT
+# (each step may fail, nginx or the daemon being gone already: set -e
+# must not end the cleanup half way)
+trap 'if [ -n "$ng" ]; then kill "$ng" 2>/dev/null || :
+	wait "$ng" 2>/dev/null || :; fi
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || :
+	wait "$pid" 2>/dev/null || :; fi; rm -rf "$dir"' EXIT
 
 mkdir -p "$dir/nginx/logs"
 cat > "$dir/nginx/nginx.conf" <<CONF
@@ -84,7 +87,7 @@ events {
 }
 http {
 	access_log off;
-	nchan_shm_size 256m;
+	nchan_shared_memory_size 256m;
 	keepalive_requests 1000000000;
 	keepalive_time 1d;
 	client_body_temp_path $dir/nginx/body;
@@ -137,13 +140,22 @@ run() {
 	python3 - "$dir/$name.$target.json" "$name" "$target" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-print("  %-9s %-14s accepted/s %7.0f delivered/s %7.0f p50 %6.2f ms "
-      "p99 %6.2f ms lost %d errors %d%s" % (
-          sys.argv[3], sys.argv[2], d["accepted_per_s"], d["delivered_per_s"],
-          d["latency_us"]["p50"] / 1000, d["latency_us"]["p99"] / 1000,
-          d["lost"], d["errors_total"],
-          ", PSS %.2f KiB/conn" % d["pss"]["kib_per_connection"]
-          if "pss" in d else ""))
+line = "  %-9s %-13s" % (sys.argv[3], sys.argv[2])
+if "pss" in d:
+    c = d["connections"]
+    line += " %d of %d open, PSS %.2f KiB/conn over %d processes" % (
+        c["opened"], d["parameters"]["users"],
+        d["pss"]["kib_per_connection"], d["pss"]["processes"])
+else:
+    line += (" accepted/s %6.0f delivered/s %6.0f p50 %6.2f ms p99 %6.2f ms"
+             " lost %d" % (d["accepted_per_s"], d["delivered_per_s"],
+                           d["latency_us"]["p50"] / 1000,
+                           d["latency_us"]["p99"] / 1000, d["lost"]))
+    rate = d["parameters"]["rate"]
+    if rate > 0 and d["accepted_per_s"] < 0.95 * rate:
+        line += " (below the %.0f/s asked)" % rate
+line += " errors %d" % d["errors_total"]
+print(line)
 PY
 }
 both() {
