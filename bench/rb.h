@@ -34,6 +34,7 @@
 #define RB_ACK_CAP	(32 + RB_ACK_IDS * (RB_ID_MAX + 3))
 #define RB_HANDSHAKES	256		/* handshakes in progress at once */
 #define RB_STORM_HANDSHAKES 2048	/* the same in a reconnect storm */
+#define RB_RETRY_US	20000		/* storm: a failed one waits this */
 #define RB_SETUP_US	(300ULL * 1000000)	/* setup deadline */
 #define RB_DRAIN_US	(60ULL * 1000000)	/* drain deadline */
 #define RB_CLOSE_US	(2ULL * 1000000)	/* closing handshakes */
@@ -86,6 +87,7 @@ struct rb_ws {
 	int		 dirty;		/* on the pending-ack list */
 	int		 close_sent;
 	int		 inflight;	/* wssend: sends not answered */
+	uint64_t	 retry_at;	/* storm: not before this (us) */
 	char		 key[32];	/* Sec-WebSocket-Key */
 	unsigned char	*rbuf;
 	size_t		 rlen, rcap;

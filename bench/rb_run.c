@@ -19,8 +19,9 @@
  *     for --grace s, or RB_DRAIN_US passed;
  *   drain: the same sends as offline, then a drain of every queue, timed;
  *   idle, connections: hold the WebSockets for --seconds, answering pings;
- *   storm: drop every WebSocket at once and open them all again, at most
- *     RB_STORM_HANDSHAKES at a time, retrying what fails, timed.
+ *   storm: drop every open WebSocket at once and open them all again, at
+ *     most RB_STORM_HANDSHAKES at a time, retrying what fails after
+ *     RB_RETRY_US, timed.
  * Then it closes every WebSocket with 1000 and the HTTP connections.
  */
 
@@ -284,24 +285,30 @@ rbr_hold(struct rb *w)
 	w->r.held_s = (double)(rb_now() - t0) / 1e6;
 }
 
-/* Drop every receiver, open them all again; how long that took. */
+/* Drop every open receiver, open them all again (a failed one again
+ * after RB_RETRY_US); how long that took. */
 static void
 rbr_storm(struct rb *w)
 {
-	uint64_t	 t0, deadline;
+	uint64_t	 t0, deadline, now;
 	int		 j, idle;
 
 	for (j = 0; j < w->user_n; j++)
-		rbw_drop(w, &w->ws[j]);
+		if (w->ws[j].state == WS_OPEN) {
+			rbw_drop(w, &w->ws[j]);
+			w->ws[j].retry_at = 0;
+		}
 	w->storm = 1;
 	t0 = rb_now();
 	deadline = t0 + RB_SETUP_US;
 	for (;;) {
+		now = rb_now();
 		for (idle = 0, j = 0; j < w->user_n; j++) {
 			if (w->ws[j].state != WS_IDLE)
 				continue;
 			idle++;
-			if (w->hs_inflight < RB_STORM_HANDSHAKES)
+			if (w->hs_inflight < RB_STORM_HANDSHAKES &&
+			    w->ws[j].retry_at <= now)
 				(void)rbw_start(w, &w->ws[j]);
 		}
 		if (idle == 0 && w->hs_inflight == 0)

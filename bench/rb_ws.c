@@ -75,6 +75,7 @@ rbw_failed(struct rb *w, struct rb_ws *c, enum rb_err err, const char *why)
 	c->state = w->storm ? WS_IDLE : WS_CLOSED;	/* a storm retries */
 	if (!w->storm)
 		w->nfailed++;
+	c->retry_at = rb_now() + RB_RETRY_US;
 }
 
 static void
@@ -591,6 +592,7 @@ rbw_start(struct rb *w, struct rb_ws *c)
 		c->state = w->storm ? WS_IDLE : WS_CLOSED;
 		if (!w->storm)
 			w->nfailed++;
+		c->retry_at = rb_now() + RB_RETRY_US;
 		return (-1);
 	}
 	c->ssl = rb_tls_new(c->fd);

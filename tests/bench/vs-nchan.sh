@@ -22,6 +22,8 @@
 #   online    1,000 users, 8 senders x pipeline 8, 64 x 8, 200 x 4:
 #             messages delivered per second
 #   latency   10,000 users, 5,000 msgs/s: p50 and p99, send to frame
+#   storm     10,000 WebSockets dropped at once, all reconnecting:
+#             connects/s
 # and prints a table with the ratio routingd / nchan of each row (for
 # latency and memory, lower is better).  Every row runs ROW_SECONDS
 # measured (5 by default, after 1 s of warm-up); for steadier numbers run
@@ -141,7 +143,11 @@ run() {
 import json, sys
 d = json.load(open(sys.argv[1]))
 line = "  %-9s %-13s" % (sys.argv[3], sys.argv[2])
-if "pss" in d:
+if "storm" in d:
+    st = d["storm"]
+    line += " %d reconnected in %.2f s: %.0f connects/s" % (
+        st["reconnected"], st["seconds"], st["connects_per_s"])
+elif "pss" in d:
     c = d["connections"]
     line += " %d of %d open, PSS %.2f KiB/conn over %d processes" % (
         c["opened"], d["parameters"]["users"],
@@ -175,6 +181,7 @@ both online-200x4 --users 1000 --senders 200 --pipeline 4 --seconds "$secs" \
     online
 both latency --users 10000 --procs 2 --senders 50 --pipeline 8 \
     --rate 5000 --seconds "$secs" latency
+both storm --users 10000 --procs 2 storm
 
 python3 - "$dir" "$idle" <<'PY'
 import json, sys
@@ -194,6 +201,8 @@ rows = [
      lambda j: j["latency_us"]["p99"] / 1000),
     ("idle %s WebSockets: PSS KiB/conn" % format(idle, ","), "idle",
      lambda j: j["pss"]["kib_per_connection"]),
+    ("storm, 10,000 reconnecting (connects/s)", "storm",
+     lambda j: j["storm"]["connects_per_s"]),
 ]
 print()
 print("| %-44s | %10s | %10s | %15s |" % ("row", "routingd", "nchan",
