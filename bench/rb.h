@@ -256,11 +256,13 @@ void		 rbh_open(struct rb *);
 /* Keep every pipeline full (unpaced), or post what is due (paced). */
 void		 rbh_fill_all(struct rb *);
 void		 rbh_pace(struct rb *, uint64_t);
-/* epoll event on h. */
+/* The epoll events of h: connect, write what is queued, read and parse
+ * the answers, keep the pipeline full. */
 void		 rbh_event(struct rb *, struct rb_http *, uint32_t);
 /* Drain: start fetching the users of each connection in turn (conn i
  * drains users i, i + n, ...); done when w->ndrained == w->send_n. */
 void		 rbh_drain_start(struct rb *);
+/* Close every HTTP connection of w (no more answers are read). */
 void		 rbh_close_all(struct rb *);
 
 /* rb_ws.c */
@@ -270,6 +272,7 @@ void		 rbh_close_all(struct rb *);
 int		 rbw_start(struct rb *, struct rb_ws *);
 /* Drop c (no closing handshake) and make it idle again. */
 void		 rbw_drop(struct rb *, struct rb_ws *);
+/* The epoll events of c: connect, upgrade, write, read the frames. */
 void		 rbw_event(struct rb *, struct rb_ws *, uint32_t);
 /* Send a masked frame (FIN set) of opcode op on c. */
 void		 rbw_send(struct rb *, struct rb_ws *, int, const void *,

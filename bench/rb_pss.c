@@ -1,6 +1,6 @@
 /*
  * rb_pss.c: the memory of the target, for routingd-bench's idle and
- * connections workloads: the proportional set size (PSS: each page
+ * connections workloads, read by the parent process: the proportional set size (PSS: each page
  * shared by k processes counts 1/k in each) of the given processes and
  * of all their descendants, from the Pss line of /proc/PID/smaps_rollup.
  * PSS summed over processes counts each page once, so a supervisor's pid
