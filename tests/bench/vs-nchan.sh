@@ -10,7 +10,8 @@
 # of /var/tmp (2 worker processes, 127.0.0.1:18190, publish with POST
 # /pub?id=CHANNEL, subscribe with a WebSocket at /sub/CHANNEL, each
 # channel keeping its newest 100 messages for 10 s in nchan's 256 MiB of
-# shared memory, so that a subscriber falling behind misses none)
+# shared memory: a subscriber more than 100 messages behind would miss
+# the older ones, which the generator counts as lost)
 # and starts nginx with it, and starts the built daemon (src/routingd, 2
 # API and 2 WS workers, rate_limit_per_user = 0, every commit fsync'd on
 # the disk of /var/tmp: see lib.sh).  Then the same rows on both, one
