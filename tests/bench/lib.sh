@@ -1,7 +1,7 @@
 # tests/bench/lib.sh: shared by the benchmark scripts (sourced, not run).
 #
-# bench_need TOOL: unless ./src/routingd and TOOL (a load generator, built
-# by make bench, not by make) are there, say so and exit 1.
+# bench_need TOOL: unless ./src/routingd and TOOL (bench/routingd-bench,
+# built by make) are there, say so and exit 1.
 #
 # bench_start NAME [key = value lines on stdin]: start ./src/routingd on
 # loopback ports 18082/18083 with a fresh data_dir under /var/tmp (a real
@@ -12,7 +12,7 @@
 bench_need() {
 	for f in ./src/routingd "$1"; do
 		[ -x "$f" ] && continue
-		echo "${0##*/}: $f is missing: run make bench first" >&2
+		echo "${0##*/}: $f is missing: run make first" >&2
 		exit 1
 	done
 }
@@ -20,8 +20,10 @@ bench_need() {
 bench_start() {
 	dir=$(mktemp -d "/var/tmp/$1.XXXXXX")
 	pid=
-	trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null; fi; rm -rf "$dir"' EXIT
+	# (kill and wait may fail, the daemon being gone: under set -e
+	# that would end the cleanup before the rm)
+	trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || :
+		wait "$pid" 2>/dev/null || :; fi; rm -rf "$dir"' EXIT
 	trap 'exit 130' INT TERM
 	{
 		cat <<CONF

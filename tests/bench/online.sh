@@ -6,8 +6,8 @@
 #
 # Starts the built daemon (src/routingd) on loopback ports 18082/18083
 # with a fresh data_dir under /var/tmp (a real disk: every commit is
-# fsync'd), rate limiting off, then runs tests/bench/rtdws (build it
-# and the daemon first: make bench) twice against it:
+# fsync'd), rate limiting off, then runs bench/routingd-bench (build it
+# and the daemon first: make) twice against it:
 #   a. throughput: 1000 connected users, sends as fast as 400 pipelined
 #      connections get answers; messages received over WebSocket per s
 #   b. latency: 10,000 connected users over 2 client processes, 5000
@@ -19,12 +19,12 @@ set -eu
 cd "$(dirname "$0")/../.."
 api_workers=${API_WORKERS:-2}
 ws_workers=${WS_WORKERS:-2}
-bench=./tests/bench/rtdws
+bench=./bench/routingd-bench
 . ./tests/bench/lib.sh
 bench_need "$bench"
 # 10,000 WebSockets: the daemon and each client process need the fds.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-bench_start rtdws <<CONF
+bench_start online <<CONF
 api_workers = $api_workers
 ws_workers = $ws_workers
 CONF
@@ -67,21 +67,21 @@ show_metrics() {
 	dcount=$(awk '$1 == "routingd_ws_delivery_seconds_count" {
 	    print $2 }' "$dir/metrics")
 }
-# Run rtdws with its CPU time (user+system of it and its children).
+# Run the generator with its CPU time (user+system of it and its children).
 timed() {
 	if [ -x /usr/bin/time ]; then
-		/usr/bin/time -f "  rtdws cpu: %U s user, %S s system, \
+		/usr/bin/time -f "  routingd-bench cpu: %U s user, %S s system, \
 %e s elapsed, max rss %M KiB" "$@"
 	else
 		"$@"
 	fi
 }
 run() {
-	echo "rtdws $*"
+	echo "routingd-bench $*"
 	cpu > "$dir/cpu.before"
 	if ! timed "$bench" --api-port 18082 --ws-port 18083 \
 	    --secret-file "$secret" "$@"; then
-		echo "online.sh: rtdws failed; the daemon's log:" >&2
+		echo "online.sh: routingd-bench failed; the daemon's log:" >&2
 		cat "$dir/routingd.log" >&2
 		exit 1
 	fi
@@ -96,11 +96,11 @@ run() {
 }
 
 echo "(a) throughput"
-run --users 1000 --send-conns 400 --pipeline 4 --rate 0 --warmup 3 \
-    --seconds 10
+run --users 1000 --senders 400 --pipeline 4 --warmup 3 --seconds 10 \
+    online
 echo "(b) latency"
-run --users 10000 --procs 2 --send-conns 50 --rate 5000 --warmup 3 \
-    --seconds 10
+run --users 10000 --procs 2 --senders 50 --rate 5000 --warmup 3 \
+    --seconds 10 latency
 if [ -s "$dir/routingd.log" ]; then
 	echo "daemon log:"
 	sed 's/^/  /' "$dir/routingd.log"

@@ -53,6 +53,9 @@ OTHER_BLOCKS = {
     "cat > gateway.py": "Push notifications: 95-readme-push runs it",
     "cat > push.conf": "Push notifications: 95-readme-push runs it",
     "BOB=$(": "Push notifications: 95-readme-push runs it",
+    "routingd-bench --secret-file": "Benchmarking: a load run against an "
+    "installed daemon; 97-bench-smoke runs routingd-bench (online, idle) "
+    "against a test daemon",
 }
 
 
