@@ -149,6 +149,10 @@ struct ws_conn {
 	uint64_t		 wc_qseq;	/* frames queued in wslay */
 	double			 wc_ctl_tokens;	/* WS_CTL_BURST bucket */
 	ev_tstamp		 wc_ctl_at;	/* its last refill */
+	uint8_t			 wc_pre[14];	/* a frame head held back to go
+						 * with its payload */
+	uint8_t			 wc_prelen;	/* bytes of it */
+	uint8_t			 wc_preoff;	/* of them written */
 	uint64_t		 wc_sent;	/* bytes the kernel took
 						 * (plain; TLS counts its
 						 * own: tls_wire_written) */

@@ -54,6 +54,7 @@
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <linux/sockios.h>
 
@@ -84,6 +85,7 @@
 #define WSC_READ_MAX		(256 * 1024)	/* bytes read per turn */
 #define WSC_FRAMES_MAX		64	/* frame heads read per turn */
 #define WSC_HEAD_MAX		14	/* bytes of a client frame head */
+#define WSC_REC_MAX		16384	/* head + payload in one TLS record */
 
 struct wsc_send_op {
 	struct commit_op sd_op;
@@ -399,21 +401,86 @@ wsc_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 	return (-1);
 }
 
+/*
+ * Write the held frame head (its bytes not yet written) and data in one
+ * call: sendmsg of both on a plain socket, one TLS record when they fit
+ * one (else the head alone first).  Returns what tls_send would, the head
+ * included.
+ */
+static ssize_t
+wsc_write(struct ws_conn *c, const uint8_t *data, size_t len, int flags,
+    int *want)
+{
+	uint8_t		 rec[WSC_REC_MAX];
+	struct iovec	 iov[2];
+	struct msghdr	 msg;
+	size_t		 pre = (size_t)(c->wc_prelen - c->wc_preoff);
+	ssize_t		 r;
+
+	if (pre == 0)
+		return (tls_send(c->wc_ssl, c->wc_fd, data, len, flags, want));
+	if (c->wc_ssl != NULL && pre + len > sizeof(rec))
+		return (tls_send(c->wc_ssl, c->wc_fd, c->wc_pre + c->wc_preoff,
+		    pre, 0, want));
+	if (c->wc_ssl != NULL) {
+		memcpy(rec, c->wc_pre + c->wc_preoff, pre);
+		memcpy(rec + pre, data, len);
+		return (tls_send(c->wc_ssl, c->wc_fd, rec, pre + len, 0,
+		    want));
+	}
+	iov[0].iov_base = c->wc_pre + c->wc_preoff;
+	iov[0].iov_len = pre;
+	iov[1].iov_base = (void *)(uintptr_t)data;
+	iov[1].iov_len = len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	do {
+		r = sendmsg(c->wc_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT |
+		    (flags & MSG_MORE));
+	} while (r == -1 && errno == EINTR);
+	if (r == -1 && errno == EWOULDBLOCK)
+		errno = EAGAIN;
+	return (r);
+}
+
+/*
+ * wslay hands a frame's head (WSLAY_MSG_MORE) and then its payload: the
+ * head is held back and leaves with the payload in one system call (and
+ * over TLS in one record).  Partly written, the head's rest goes first on
+ * the next call.
+ */
 static ssize_t
 wsc_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
     int flags, void *arg)
 {
 	struct ws_conn	*c = arg;
+	size_t		 pre = (size_t)(c->wc_prelen - c->wc_preoff);
 	ssize_t		 r;
 	int		 want = 0;
 
+	if ((flags & WSLAY_MSG_MORE) && pre == 0 && len <= sizeof(c->wc_pre)) {
+		memcpy(c->wc_pre, data, len);
+		c->wc_prelen = (uint8_t)len;
+		c->wc_preoff = 0;
+		return ((ssize_t)len);
+	}
 	c->wc_wr_wants_r = 0;
-	r = tls_send(c->wc_ssl, c->wc_fd, data, len,
-	    (flags & WSLAY_MSG_MORE) ? MSG_MORE : 0, &want);
+	r = wsc_write(c, data, len, (flags & WSLAY_MSG_MORE) ? MSG_MORE : 0,
+	    &want);
 	if (r >= 0) {
 		c->wc_stall_since = 0;
 		c->wc_sent += (uint64_t)r;
-		return (r);
+		if ((size_t)r < pre) {
+			c->wc_preoff += (uint8_t)r;
+			r = -1;
+		} else {
+			c->wc_prelen = c->wc_preoff = 0;
+			r -= (ssize_t)pre;
+		}
+		if (r > 0)
+			return (r);
+		errno = EAGAIN;		/* only the head went: wait */
 	}
 	if (errno == EAGAIN) {
 		c->wc_wr_wants_r = want == TLS_WANT_READ;
