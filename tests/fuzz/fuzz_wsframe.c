@@ -21,8 +21,9 @@
  *    WS_BAD_FRAMES_MAX of them, the filter's verdicts answered with its
  *    close code.  The peer reads everything, nothing or a few bytes a
  *    call.  After every turn wslay's queue must hold no more than those
- *    rules allow (FZ_FRAMES_BOUND frames, FZ_QUEUE_BOUND bytes: one pong
- *    at a time, however many pings a client that never reads sends);
+ *    rules allow (FZ_FRAMES_BOUND frames, FZ_QUEUE_BOUND bytes, and of
+ *    the pongs queued all but one written out, as the frame heads wslay
+ *    writes show, however many pings a client that never reads sends);
  *    the session runs until it makes no more progress, then is freed
  *    (leaks are failures under ASan).
  * A disagreement or a bound passed aborts.
@@ -55,7 +56,6 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
  * pong at a time (RFC 6455 5.5: at most WSF_CTL_MAX bytes each).  A
  * client that never reads can make it hold no more.
  */
-#define FZ_PONGS	16		/* pongs remembered */
 #define FZ_FRAMES_BOUND	(WS_BAD_FRAMES_MAX + 1 + 2)
 #define FZ_QUEUE_BOUND	((WS_BAD_FRAMES_MAX + 1) * \
 			(sizeof(FZ_ERROR_FRAME) - 1) + 2 * WSF_CTL_MAX)
@@ -72,8 +72,11 @@ struct fz_sess {
 	size_t			 s_nread;	/* this turn */
 	uint64_t		 s_qseq;	/* frames queued */
 	uint64_t		 s_pong_seq;
-	uint64_t		 s_pongs[FZ_PONGS];	/* their s_qseq */
-	size_t			 s_npongs;
+	uint64_t		 s_npongs;	/* pongs queued */
+	uint64_t		 s_pongs_out;	/* pongs wslay began to write */
+	uint8_t			 s_ohead[10];	/* the output frame's head */
+	size_t			 s_oheadlen;
+	uint64_t		 s_oleft;	/* its payload bytes left */
 	int			 s_closing;
 	int			 s_bad;
 	unsigned		 s_frags;	/* frames of the message */
@@ -219,7 +222,7 @@ fz_pong(struct fz_sess *s)
 		return (0);
 	fz_queue(s, WSLAY_PONG, s->s_f.wf_pong, s->s_f.wf_ponglen);
 	s->s_pong_seq = s->s_qseq;
-	s->s_pongs[s->s_npongs++ % FZ_PONGS] = s->s_qseq;
+	s->s_npongs++;
 	s->s_f.wf_pong_owed = 0;
 	return (1);
 }
@@ -266,13 +269,47 @@ fz_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 	return (-1);
 }
 
+/*
+ * Follow the frames wslay writes (a server's: no mask) and count the
+ * pongs among them, from their heads.
+ */
+static void
+fz_output(struct fz_sess *s, const uint8_t *p, size_t n)
+{
+	size_t	 need, k;
+
+	while (n > 0) {
+		if (s->s_oleft > 0) {
+			k = n < s->s_oleft ? n : (size_t)s->s_oleft;
+			s->s_oleft -= k;
+			p += k;
+			n -= k;
+			continue;
+		}
+		s->s_ohead[s->s_oheadlen++] = *p++;
+		n--;
+		need = s->s_oheadlen < 2 ? 2 : (s->s_ohead[1] & 0x7f) == 126 ?
+		    4 : (s->s_ohead[1] & 0x7f) == 127 ? 10 : 2;
+		if (s->s_oheadlen < need)
+			continue;
+		if (s->s_ohead[1] & 0x80)
+			fz_fail("session: a server frame is masked", n);
+		if ((s->s_ohead[0] & 0x0f) == WSLAY_PONG)
+			s->s_pongs_out++;
+		s->s_oleft = s->s_ohead[1] & 0x7f;
+		if (need > 2)
+			for (s->s_oleft = 0, k = 2; k < need; k++)
+				s->s_oleft = s->s_oleft << 8 | s->s_ohead[k];
+		s->s_oheadlen = 0;
+	}
+}
+
 static ssize_t
 fz_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
     int flags, void *arg)
 {
 	struct fz_sess	*s = arg;
 
-	(void)data;
 	(void)flags;
 	if (s->s_peer == 1 || len == 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -280,6 +317,7 @@ fz_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 	}
 	if (s->s_peer == 2 && len > 7)
 		len = 7;
+	fz_output(s, data, len);
 	s->s_sent += len;
 	return ((ssize_t)len);
 }
@@ -334,19 +372,16 @@ static void
 fz_bounds(const struct fz_sess *s, int turn)
 {
 	size_t	 q = wslay_event_get_queued_msg_length(s->s_ctx),
-		 c = wslay_event_get_queued_msg_count(s->s_ctx), i, np;
+		 c = wslay_event_get_queued_msg_count(s->s_ctx);
 
 	if (q > FZ_QUEUE_BOUND)
 		fz_fail("session: wslay's queue over the caps", q);
 	if (c > FZ_FRAMES_BOUND)
 		fz_fail("session: too many frames queued", c);
-	/* a pong queued as frame k (counted from 1) may still be queued
-	 * while k > s_qseq - c, the frames sent (wslay sends no frame queued
-	 * after a control frame before it): at most one such pong */
-	for (i = 0, np = 0; i < FZ_PONGS && i < s->s_npongs; i++)
-		np += s->s_pongs[i] > s->s_qseq - c;
-	if (np > 1)
-		fz_fail("session: more than one pong queued", np);
+	/* the pongs wslay holds and has not begun to write */
+	if (s->s_npongs - s->s_pongs_out > 1)
+		fz_fail("session: more than one pong queued",
+		    (size_t)(s->s_npongs - s->s_pongs_out));
 	if (s->s_f.wf_ponglen > WSF_CTL_MAX)
 		fz_fail("session: pong over WSF_CTL_MAX", (size_t)turn);
 }
