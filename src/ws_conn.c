@@ -38,8 +38,8 @@
  *   the output is full: WS_OUT_CAP counts the bytes in wslay's queue plus
  *   WS_MSG_COST per queued frame and the owed pong.  Reads stop too in
  *   the second case: memory per connection is bounded (at most one pong
- *   queued and one owed, whatever a client sends).  The messages stay
- *   queued in LMDB.
+ *   queued, one being written and one owed, whatever a client sends).
+ *   The messages stay queued in LMDB.
  * - One readable event reads at most WSC_READ_MAX bytes and
  *   WSC_FRAMES_MAX frame heads, then yields to the loop; raw bytes read
  *   past that wait in wc_rest for the next turn (a due pull runs it).
@@ -344,9 +344,10 @@ wsc_queue_text(struct ws_conn *c, const char *text, size_t len)
 /*
  * Queue the owed pong unless the last one is still in wslay's queue:
  * wslay sends control frames before any data frame queued after them,
- * so that pong went once as many frames were sent as had been queued up
- * to it.  Meanwhile newer pings only replace the owed payload, so a
- * client that never reads has at most one pong queued and one owed.
+ * so that pong left the queue once as many frames left it as had been
+ * queued up to it.  A frame leaves wslay's queue when wslay begins to
+ * write it, so a client that never reads can hold one pong in the
+ * writing and one queued; newer pings only replace the owed payload.
  * Returns 1 if a pong was queued.
  */
 static int
