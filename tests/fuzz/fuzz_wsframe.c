@@ -22,8 +22,9 @@
  *    close code.  The peer reads everything, nothing or a few bytes a
  *    call.  After every turn wslay's queue must hold no more than those
  *    rules allow (FZ_FRAMES_BOUND frames, FZ_QUEUE_BOUND bytes, and of
- *    the pongs queued all but one written out, as the frame heads wslay
- *    writes show, however many pings a client that never reads sends);
+ *    the pongs queued all but two written whole, as the frames wslay
+ *    writes show: one being written, one queued, however many pings a
+ *    client that never reads sends);
  *    the session runs until it makes no more progress, then is freed
  *    (leaks are failures under ASan).
  * A disagreement or a bound passed aborts.
@@ -53,7 +54,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
  * What may be in wslay's queue: the session answers at most
  * WS_BAD_FRAMES_MAX + 1 messages before its 1008 close, queues one close
  * (ours or wslay's answer to the client's) and, by the pong rule, one
- * pong at a time (RFC 6455 5.5: at most WSF_CTL_MAX bytes each).  A
+ * pong (RFC 6455 5.5: at most WSF_CTL_MAX bytes) besides the one wslay
+ * may be writing, which has left the queue.  A
  * client that never reads can make it hold no more.
  */
 #define FZ_FRAMES_BOUND	(WS_BAD_FRAMES_MAX + 1 + 2)
@@ -73,7 +75,8 @@ struct fz_sess {
 	uint64_t		 s_qseq;	/* frames queued */
 	uint64_t		 s_pong_seq;
 	uint64_t		 s_npongs;	/* pongs queued */
-	uint64_t		 s_pongs_out;	/* pongs wslay began to write */
+	uint64_t		 s_pongs_out;	/* pongs wslay wrote whole */
+	int			 s_opong;	/* the output frame is a pong */
 	uint8_t			 s_ohead[10];	/* the output frame's head */
 	size_t			 s_oheadlen;
 	uint64_t		 s_oleft;	/* its payload bytes left */
@@ -271,7 +274,7 @@ fz_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 
 /*
  * Follow the frames wslay writes (a server's: no mask) and count the
- * pongs among them, from their heads.
+ * pongs among them written whole.
  */
 static void
 fz_output(struct fz_sess *s, const uint8_t *p, size_t n)
@@ -284,6 +287,8 @@ fz_output(struct fz_sess *s, const uint8_t *p, size_t n)
 			s->s_oleft -= k;
 			p += k;
 			n -= k;
+			if (s->s_oleft == 0 && s->s_opong)
+				s->s_pongs_out++;
 			continue;
 		}
 		s->s_ohead[s->s_oheadlen++] = *p++;
@@ -294,12 +299,13 @@ fz_output(struct fz_sess *s, const uint8_t *p, size_t n)
 			continue;
 		if (s->s_ohead[1] & 0x80)
 			fz_fail("session: a server frame is masked", n);
-		if ((s->s_ohead[0] & 0x0f) == WSLAY_PONG)
-			s->s_pongs_out++;
+		s->s_opong = (s->s_ohead[0] & 0x0f) == WSLAY_PONG;
 		s->s_oleft = s->s_ohead[1] & 0x7f;
 		if (need > 2)
 			for (s->s_oleft = 0, k = 2; k < need; k++)
 				s->s_oleft = s->s_oleft << 8 | s->s_ohead[k];
+		if (s->s_oleft == 0 && s->s_opong)
+			s->s_pongs_out++;
 		s->s_oheadlen = 0;
 	}
 }
@@ -378,9 +384,10 @@ fz_bounds(const struct fz_sess *s, int turn)
 		fz_fail("session: wslay's queue over the caps", q);
 	if (c > FZ_FRAMES_BOUND)
 		fz_fail("session: too many frames queued", c);
-	/* the pongs wslay holds and has not begun to write */
-	if (s->s_npongs - s->s_pongs_out > 1)
-		fz_fail("session: more than one pong queued",
+	/* the pongs wslay holds: at most the one it is writing (taken out
+	 * of its queue, so counted as gone by the pong rule) and one queued */
+	if (s->s_npongs - s->s_pongs_out > 2)
+		fz_fail("session: more than two pongs held",
 		    (size_t)(s->s_npongs - s->s_pongs_out));
 	if (s->s_f.wf_ponglen > WSF_CTL_MAX)
 		fz_fail("session: pong over WSF_CTL_MAX", (size_t)turn);
