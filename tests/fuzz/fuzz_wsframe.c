@@ -14,8 +14,8 @@
  *    context (wslay_event_context_server_init with in-memory recv and
  *    send callbacks) driven the way ws_conn.c drives it: reads stop
  *    while the output is full (WS_OUT_CAP, counting WS_MSG_COST a
- *    queued frame and the owed pong), at most WSC_FRAMES_MAX heads and
- *    WSC_READ_MAX bytes a turn, a pong queued only once the previous one
+ *    queued frame and the owed pong), at most FZ_FRAMES_MAX heads and
+ *    FZ_READ_MAX bytes a turn (ws_conn.c's limits), a pong queued only once the previous one
  *    left wslay's queue, each text or binary message answered with an
  *    error frame and the connection closed with 1008 after
  *    WS_BAD_FRAMES_MAX of them, the filter's verdicts answered with its
@@ -24,9 +24,8 @@
  *    rules allow (FZ_FRAMES_BOUND frames, FZ_QUEUE_BOUND bytes, and of
  *    the pongs queued all but two written whole, as the frames wslay
  *    writes show: one being written, one queued, however many pings a
- *    client that never reads sends);
- *    the session runs until it makes no more progress, then is freed
- *    (leaks are failures under ASan).
+ *    client that never reads sends); the session runs until it makes no
+ *    more progress, then is freed (leaks are failures under ASan).
  * A disagreement or a bound passed aborts.
  */
 
@@ -43,7 +42,7 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* as in ws_conn.c */
+/* as WSC_READ_MAX and WSC_FRAMES_MAX in ws_conn.c */
 #define FZ_READ_MAX	(256 * 1024)	/* bytes read per turn */
 #define FZ_FRAMES_MAX	64		/* frame heads read per turn */
 #define FZ_ERROR_FRAME	"{\"type\":\"error\",\"error\":\"invalid_frame\"," \
@@ -52,11 +51,11 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define FZ_TURNS_MAX	4096
 /*
  * What may be in wslay's queue: the session answers at most
- * WS_BAD_FRAMES_MAX + 1 messages before its 1008 close, queues one close
- * (ours or wslay's answer to the client's) and, by the pong rule, one
- * pong (RFC 6455 5.5: at most WSF_CTL_MAX bytes) besides the one wslay
- * may be writing, which has left the queue.  A
- * client that never reads can make it hold no more.
+ * WS_BAD_FRAMES_MAX + 1 messages before its 1008 close, holds one close
+ * (ours, or wslay's own on a protocol error or answering the client's)
+ * and, by the pong rule, one pong (RFC 6455 5.5: at most WSF_CTL_MAX
+ * bytes) besides the one wslay may be writing, which has left the queue.
+ * A client that never reads can make it hold no more.
  */
 #define FZ_FRAMES_BOUND	(WS_BAD_FRAMES_MAX + 1 + 2)
 #define FZ_QUEUE_BOUND	((WS_BAD_FRAMES_MAX + 1) * \
