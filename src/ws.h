@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "config.h"
 #include "qstore.h"
+#include "wsframe.h"
 
 #define WS_USER_BUCKETS		4096	/* user hash chains (2^n) */
 #define WS_MAX_MSG		(1024 * 1024) /* bytes of one client message */
@@ -26,7 +27,6 @@
 #define WS_MSG_COST		128	/* bytes a queued frame costs besides its
 					 * payload (wslay's message, cell and
 					 * copy), counted toward WS_OUT_CAP */
-#define WS_CTL_MAX		125	/* payload bytes of a control frame */
 /*
  * Control frames (ping, pong, close) a client may send: a token bucket of
  * WS_CTL_BURST frames refilled at WS_CTL_RATE a second; a control frame
@@ -133,22 +133,10 @@ struct ws_conn {
 	int			 wc_capped;	/* a pull stopped at WS_OUT_CAP */
 	unsigned		 wc_pushed_now;	/* frames of the current pull */
 	size_t			 wc_nread;	/* bytes read this turn */
-	unsigned		 wc_nframes;	/* frame heads read this turn */
-	/* the client's bytes go through wsc_filter before wslay sees them */
-	uint8_t			 wc_fhead[14];	/* the next frame's head */
-	size_t			 wc_fheadlen;	/* bytes of it so far */
-	uint64_t		 wc_fleft;	/* payload bytes left of it */
-	uint64_t		 wc_foff;	/* its payload bytes seen */
-	int			 wc_fop;	/* its opcode, or -1: wslay's */
-	uint8_t			 wc_fmask[4];
-	uint8_t			 wc_fctl[WS_CTL_MAX]; /* ping payload so far */
-	uint8_t			 wc_pong[WS_CTL_MAX]; /* the owed pong */
-	size_t			 wc_ponglen;
-	int			 wc_pong_owed;	/* a ping is not answered yet */
+	/* the client's bytes go through wsf_filter before wslay sees them */
+	struct wsf		 wc_wsf;	/* its frame state, owed pong */
 	uint64_t		 wc_pong_seq;	/* wc_qseq of the last pong */
 	uint64_t		 wc_qseq;	/* frames queued in wslay */
-	double			 wc_ctl_tokens;	/* WS_CTL_BURST bucket */
-	ev_tstamp		 wc_ctl_at;	/* its last refill */
 	uint8_t			 wc_pre[14];	/* a frame head held back to go
 						 * with its payload */
 	uint8_t			 wc_prelen;	/* bytes of it */

@@ -16,18 +16,18 @@
  * full queue, a rate-limited send, out of memory, a store that failed an
  * ack or a send) are answered the same way but not counted.  What breaks
  * RFC 6455 itself gets no error frame but a close: 1002 (from wslay, or
- * from wsc_filter for what wslay would only drop the TCP connection for:
- * a control frame over WS_CTL_MAX bytes or with FIN=0, a length not in
+ * from wsf_filter for what wslay would only drop the TCP connection for:
+ * a control frame over WSF_CTL_MAX bytes or with FIN=0, a length not in
  * its shortest form), 1007 (bad UTF-8 in a text message), 1009 for a
  * message over WS_MAX_MSG bytes or WS_MAX_FRAGMENTS frames.
  *
- * The client's bytes pass through wsc_filter before wslay parses them: it
- * follows the frame heads, takes valid pings and pongs out of the stream
- * and gives wslay the rest.  A ping makes a pong owed, with the latest
- * ping's payload (RFC 6455 5.5.3 allows answering only the most recent
- * one); wsc_pong queues it once the previous pong has left wslay's
- * queue.  Control frames beyond the WS_CTL_RATE/WS_CTL_BURST bucket close
- * the connection with 1008.
+ * The client's bytes pass through wsf_filter (wsframe.c) before wslay
+ * parses them: it follows the frame heads, takes valid pings and pongs
+ * out of the stream and gives wslay the rest.  A ping makes a pong owed,
+ * with the latest ping's payload (RFC 6455 5.5.3 allows answering only
+ * the most recent one); wsc_pong queues it once the previous pong has
+ * left wslay's queue.  Control frames beyond the WS_CTL_RATE/WS_CTL_BURST
+ * bucket close the connection with 1008.
  *
  * Invariants:
  * - wslay_event_context_free and the free of the connection happen only
@@ -38,8 +38,8 @@
  *   the output is full: WS_OUT_CAP counts the bytes in wslay's queue plus
  *   WS_MSG_COST per queued frame and the owed pong.  Reads stop too in
  *   the second case: memory per connection is bounded (at most one pong
- *   queued and one owed, whatever a client sends).  The messages stay
- *   queued in LMDB.
+ *   queued, one being written and one owed, whatever a client sends).
+ *   The messages stay queued in LMDB.
  * - One readable event reads at most WSC_READ_MAX bytes and
  *   WSC_FRAMES_MAX frame heads, then yields to the loop; raw bytes read
  *   past that wait in wc_rest for the next turn (a due pull runs it).
@@ -84,7 +84,7 @@
 #define WSC_RID_MAX		64	/* bytes of a requestId */
 #define WSC_READ_MAX		(256 * 1024)	/* bytes read per turn */
 #define WSC_FRAMES_MAX		64	/* frame heads read per turn */
-#define WSC_HEAD_MAX		14	/* bytes of a client frame head */
+#define WSC_HEAD_MAX		WSF_HEAD_MAX	/* bytes of a client frame head */
 #define WSC_REC_MAX		16384	/* head + payload in one TLS record */
 
 struct wsc_send_op {
@@ -127,177 +127,12 @@ wsc_count(_Atomic uint64_t *v, uint64_t n)
 /* The client's bytes, before wslay                                    */
 /* ------------------------------------------------------------------ */
 
-/* The length of a client frame head whose first have bytes are in h. */
-static size_t
-wsc_head_need(const uint8_t *h, size_t have)
-{
-	size_t	 n = 2;
-
-	if (have < 2)
-		return (n);
-	if ((h[1] & 0x7f) == 126)
-		n += 2;
-	else if ((h[1] & 0x7f) == 127)
-		n += 8;
-	if (h[1] & 0x80)
-		n += 4;
-	return (n);
-}
-
-/*
- * The payload length of the complete head h (n bytes), or -1 when it is
- * not in its shortest form or has the top bit set (RFC 6455 5.2).
- */
-static int
-wsc_head_len(const uint8_t *h, size_t n, uint64_t *len)
-{
-	size_t	 i, ext = (h[1] & 0x7f) == 126 ? 2 : (h[1] & 0x7f) == 127 ?
-		    8 : 0;
-
-	*len = h[1] & 0x7f;
-	if (ext == 0)
-		return (0);
-	for (*len = 0, i = 0; i < ext && 2 + i < n; i++)
-		*len = *len << 8 | h[2 + i];
-	if ((ext == 2 && *len < 126) || (ext == 8 && (*len < 65536 ||
-	    *len >> 63 != 0)))
-		return (-1);
-	return (0);
-}
-
-/* One more control frame from the client: 0, or -1 past the bucket. */
-static int
-wsc_ctl_charge(struct ws_conn *c)
-{
-	ev_tstamp	 now = wsc_now(c);
-
-	c->wc_ctl_tokens += (now - c->wc_ctl_at) * WS_CTL_RATE;
-	if (c->wc_ctl_tokens > WS_CTL_BURST)
-		c->wc_ctl_tokens = WS_CTL_BURST;
-	c->wc_ctl_at = now;
-	if (c->wc_ctl_tokens < 1.0)
-		return (-1);
-	c->wc_ctl_tokens -= 1.0;
-	return (0);
-}
-
 /* Close c for what its frames did and read nothing more. */
 static void
 wsc_fail(struct ws_conn *c, uint16_t code, const char *why)
 {
 	wsc_close(c, code, why);
 	wslay_event_shutdown_read(c->wc_ctx);
-}
-
-/*
- * A complete frame head in wc_fhead: judge it.  Returns 1 when the frame
- * is ours (a valid ping or pong: read here, never shown to wslay), 0 when
- * it goes to wslay, -1 when it closed the connection: 1002 for a head
- * wslay would only drop the TCP connection for (a control frame over
- * WS_CTL_MAX bytes or fragmented, a length not in its shortest form),
- * 1008 past the control-frame bucket.
- */
-static int
-wsc_head(struct ws_conn *c)
-{
-	const uint8_t	*h = c->wc_fhead;
-	int		 op = h[0] & 0x0f, ctl = op >= 0x8;
-	uint64_t	 len;
-
-	c->wc_nframes++;
-	if (wsc_head_len(h, c->wc_fheadlen, &len) == -1) {
-		wsc_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "bad frame length");
-		return (-1);
-	}
-	if (ctl && (len > WS_CTL_MAX || (h[0] & 0x80) == 0)) {
-		wsc_fail(c, WSLAY_CODE_PROTOCOL_ERROR, len > WS_CTL_MAX ?
-		    "control frame too long" : "fragmented control frame");
-		return (-1);
-	}
-	if (ctl && wsc_ctl_charge(c) == -1) {
-		wsc_fail(c, WSLAY_CODE_POLICY_VIOLATION,
-		    "too many control frames");
-		return (-1);
-	}
-	c->wc_fleft = len;
-	c->wc_foff = 0;
-	c->wc_fop = -1;
-	/* wslay answers what is wrong in a ping or pong (RSV bits, no mask)
-	 * with its own 1002 */
-	if ((op != WSLAY_PING && op != WSLAY_PONG) || (h[0] & 0x70) != 0 ||
-	    (h[1] & 0x80) == 0)
-		return (0);
-	c->wc_fop = op;
-	memcpy(c->wc_fmask, h + c->wc_fheadlen - 4, 4);
-	return (1);
-}
-
-/* The end of a ping or pong of ours: a ping makes a pong owed (the latest
- * ping's payload: RFC 6455 5.5.3 lets us answer only that one). */
-static void
-wsc_ctl_end(struct ws_conn *c)
-{
-	if (c->wc_fop == WSLAY_PING) {
-		memcpy(c->wc_pong, c->wc_fctl, (size_t)c->wc_foff);
-		c->wc_ponglen = (size_t)c->wc_foff;
-		c->wc_pong_owed = 1;
-	}
-	c->wc_fop = -1;
-}
-
-/*
- * Take the client's raw bytes in[0..n) out of the stream: pings and
- * pongs are read here (wsc_head, wsc_ctl_end), every other frame is
- * copied to out for wslay, head included; out may be in - WSC_HEAD_MAX
- * (the head of a frame that began in an earlier read is copied first).
- * Stops at a frame head once WSC_FRAMES_MAX heads were read this turn.
- * *used receives the bytes of in taken (all of them after a close);
- * returns the bytes written to out.
- */
-static size_t
-wsc_filter(struct ws_conn *c, const uint8_t *in, size_t n, uint8_t *out,
-    size_t *used)
-{
-	size_t	 i = 0, o = 0, j, k;
-	int	 r;
-
-	while (i < n) {
-		if (c->wc_fleft > 0) {		/* inside a payload */
-			k = n - i;
-			if (k > c->wc_fleft)
-				k = (size_t)c->wc_fleft;
-			if (c->wc_fop == -1) {
-				memmove(out + o, in + i, k);
-				o += k;
-			} else		/* ours: at most WS_CTL_MAX bytes */
-				for (j = 0; j < k; j++, c->wc_foff++)
-					c->wc_fctl[c->wc_foff] = in[i + j] ^
-					    c->wc_fmask[c->wc_foff % 4];
-			i += k;
-			c->wc_fleft -= k;
-			if (c->wc_fleft == 0 && c->wc_fop != -1)
-				wsc_ctl_end(c);
-			continue;
-		}
-		if (c->wc_fheadlen == 0 && c->wc_nframes >= WSC_FRAMES_MAX)
-			break;			/* the rest next turn */
-		c->wc_fhead[c->wc_fheadlen++] = in[i++];
-		if (c->wc_fheadlen < wsc_head_need(c->wc_fhead,
-		    c->wc_fheadlen))
-			continue;
-		if ((r = wsc_head(c)) == -1) {
-			*used = n;
-			return (0);
-		}
-		if (r == 0) {
-			memmove(out + o, c->wc_fhead, c->wc_fheadlen);
-			o += c->wc_fheadlen;
-		} else if (c->wc_fleft == 0)
-			wsc_ctl_end(c);		/* an empty ping or pong */
-		c->wc_fheadlen = 0;
-	}
-	*used = i;
-	return (o);
 }
 
 /*
@@ -377,8 +212,8 @@ wsc_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 	 * WSC_FRAMES_MAX frames */
 	while (!wsc_out_full(c) && c->wc_nread < WSC_READ_MAX &&
 	    wslay_event_get_read_enabled(ctx) &&
-	    (c->wc_fheadlen > 0 || c->wc_fleft > 0 ||
-	    c->wc_nframes < WSC_FRAMES_MAX)) {
+	    (wsf_mid_frame(&c->wc_wsf) ||
+	    c->wc_wsf.wf_nframes < WSC_FRAMES_MAX)) {
 		room = len - WSC_HEAD_MAX;
 		if (room > WSC_READ_MAX - c->wc_nread)
 			room = WSC_READ_MAX - c->wc_nread;
@@ -388,7 +223,15 @@ wsc_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 			return (-1);
 		}
 		c->wc_last_rx = wsc_now(c);
-		out = wsc_filter(c, raw, (size_t)n, buf, &used);
+		out = wsf_filter(&c->wc_wsf, raw, (size_t)n, buf, &used,
+		    WSC_FRAMES_MAX, wsc_now(c));
+		if (c->wc_wsf.wf_err != WSF_OK) {
+			/* nothing more for wslay, not even the frames
+			 * before the bad head: the connection is closing */
+			wsc_fail(c, wsf_close_code(c->wc_wsf.wf_err),
+			    wsf_strerror(c->wc_wsf.wf_err));
+			out = 0;
+		}
 		c->wc_nread += used;
 		if (wsc_raw_used(c, raw, (size_t)n, used, kept) == -1) {
 			wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
@@ -568,9 +411,10 @@ wsc_queue_text(struct ws_conn *c, const char *text, size_t len)
 /*
  * Queue the owed pong unless the last one is still in wslay's queue:
  * wslay sends control frames before any data frame queued after them,
- * so that pong went once as many frames were sent as had been queued up
- * to it.  Meanwhile newer pings only replace the owed payload, so a
- * client that never reads has at most one pong queued and one owed.
+ * so that pong left the queue once as many frames left it as had been
+ * queued up to it.  A frame leaves wslay's queue when wslay begins to
+ * write it, so a client that never reads can hold one pong in the
+ * writing and one queued; newer pings only replace the owed payload.
  * Returns 1 if a pong was queued.
  */
 static int
@@ -578,15 +422,16 @@ wsc_pong(struct ws_conn *c)
 {
 	uint64_t	 sent;
 
-	if (!c->wc_pong_owed || c->wc_closing || c->wc_dead)
+	if (!c->wc_wsf.wf_pong_owed || c->wc_closing || c->wc_dead)
 		return (0);
 	sent = c->wc_qseq - wslay_event_get_queued_msg_count(c->wc_ctx);
 	if (c->wc_pong_seq != 0 && sent < c->wc_pong_seq)
 		return (0);
-	if (wsc_queue(c, WSLAY_PONG, c->wc_pong, c->wc_ponglen) == -1)
+	if (wsc_queue(c, WSLAY_PONG, c->wc_wsf.wf_pong,
+	    c->wc_wsf.wf_ponglen) == -1)
 		return (0);
 	c->wc_pong_seq = c->wc_qseq;
-	c->wc_pong_owed = 0;
+	c->wc_wsf.wf_pong_owed = 0;
 	return (1);
 }
 
@@ -680,8 +525,8 @@ wsc_out_full(const struct ws_conn *c)
 
 	n = wslay_event_get_queued_msg_length(c->wc_ctx) +
 	    wslay_event_get_queued_msg_count(c->wc_ctx) * WS_MSG_COST;
-	if (c->wc_pong_owed)
-		n += WS_MSG_COST + c->wc_ponglen;
+	if (c->wc_wsf.wf_pong_owed)
+		n += WS_MSG_COST + c->wc_wsf.wf_ponglen;
 	return (n >= WS_OUT_CAP);
 }
 
@@ -1169,9 +1014,7 @@ wsc_new(struct ws *x, int fd, SSL *ssl, const char *head, size_t hlen,
 	(void)strcpy(c->wc_device, id->ai_device);
 	c->wc_serial = ++x->x_serial;
 	c->wc_last_rx = c->wc_last_ping = c->wc_since = ev_now(loop);
-	c->wc_fop = -1;
-	c->wc_ctl_tokens = WS_CTL_BURST;
-	c->wc_ctl_at = ev_now(loop);
+	wsf_init(&c->wc_wsf, WS_CTL_RATE, WS_CTL_BURST, ev_now(loop));
 	c->wc_sent = hlen;
 	qs_cursor_init(&c->wc_cur);
 	ev_io_init(&c->wc_rio, wsc_io_cb, fd, EV_READ);
@@ -1307,7 +1150,7 @@ wsc_run(struct ws_conn *c, int readable)
 		return;
 	c->wc_busy++;
 	c->wc_nread = 0;
-	c->wc_nframes = 0;
+	wsf_turn(&c->wc_wsf);
 	if ((readable || c->wc_restoff < c->wc_restlen) &&
 	    wslay_event_want_read(c->wc_ctx) &&
 	    wslay_event_recv(c->wc_ctx) != 0)

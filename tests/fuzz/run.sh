@@ -20,7 +20,7 @@ case $secs in
 esac
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${BUILDDIR:-$(pwd)}
-targets="fuzz_b64 fuzz_config fuzz_http fuzz_ipc fuzz_json fuzz_jwt"
+targets="fuzz_b64 fuzz_config fuzz_http fuzz_ipc fuzz_json fuzz_jwt fuzz_wsframe"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/rtd-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT INT TERM
 # Leaks are failures; bounded memory: -rss_limit_mb and -malloc_limit_mb.

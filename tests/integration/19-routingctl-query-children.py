@@ -27,7 +27,7 @@ def test():
                  for _ in range(24)]
         ok = busy = 0
         for p in procs:
-            out, err = p.communicate(timeout=30)
+            out, err = p.communicate(timeout=30 * rtd.TIMEOUT_SCALE)
             if p.returncode == 0:
                 ok += 1
                 rtd.check(b'"queued":300' in out, "a full answer (%r)"

@@ -27,6 +27,14 @@ ROUTINGCTL = os.environ.get("ROUTINGCTL", "routingctl/routingctl")
 TESTDIR = os.environ.get("RTD_TESTDIR", "/tmp")
 SKIP = 77
 
+# Slow runs (the valgrind run of tests/valgrind/check.py, 10-50 times
+# slower) multiply every wait_for, wait_ready, wait_exit and routingctl
+# timeout by RTD_TIMEOUT_SCALE, and with RTD_STOP_GRACE=S a Daemon's
+# stop() sends SIGTERM and waits up to S seconds before the SIGKILL, so
+# that every process exits and writes its leak report.
+TIMEOUT_SCALE = float(os.environ.get("RTD_TIMEOUT_SCALE", "1"))
+STOP_GRACE = float(os.environ.get("RTD_STOP_GRACE", "0"))
+
 # The HS256 secret of API tests (jwt_secret = TEST_SECRET in their config).
 TEST_SECRET = "rtd-test-secret-0123456789abcdef0123456789abcdef"
 
@@ -81,7 +89,9 @@ def check_expected():
 
 
 def wait_for(pred, timeout, what, step=0.05):
-    """Poll pred() until true; fail with what after timeout seconds."""
+    """Poll pred() until true; fail with what after timeout seconds
+    (times TIMEOUT_SCALE)."""
+    timeout *= TIMEOUT_SCALE
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -141,9 +151,15 @@ def run(test):
 
 
 def proc_title(pid):
+    """The title routingd set in argv (ps), or under valgrind, whose argv
+    that is not, the 15-byte comm name ("routingd: api 0")."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return f.read().split(b"\0")[0].decode(errors="replace")
+            title = f.read().split(b"\0")[0].decode(errors="replace")
+        if os.path.basename(title).startswith("valgrind"):
+            with open("/proc/%d/comm" % pid) as f:
+                title = f.read().rstrip("\n")
+        return title
     except OSError:
         return None
 
@@ -288,6 +304,7 @@ class Daemon:
         os.kill(self.pid, sig)
 
     def wait_exit(self, timeout):
+        timeout *= TIMEOUT_SCALE
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -296,6 +313,12 @@ class Daemon:
     def stop(self):
         if self.proc is None:
             return
+        if self.proc.poll() is None and STOP_GRACE > 0:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(STOP_GRACE)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -419,7 +442,8 @@ class Daemon:
     def ctl(self, *args, sock=None, timeout=30):
         """Run routingctl: (exit status, stdout, stderr)."""
         cmd = [ROUTINGCTL, "-s", sock or self.sock] + list(args)
-        p = subprocess.run(cmd, capture_output=True, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True,
+                           timeout=timeout * TIMEOUT_SCALE)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
 
     def ctl_json(self, *args):
