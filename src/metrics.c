@@ -284,6 +284,10 @@ const struct metrics_def metrics_defs[] = {
 	/* WebSockets and hand-offs */
 	{ "routingd_ws_connections", "gauge",
 	    "Open WebSocket connections.", MD_SHM(sh_ws.sw_active) },
+	{ "routingd_ws_connections_asleep", "gauge",
+	    "Open WebSocket connections asleep: idle, their wslay context "
+	    "freed until the next byte in or frame out.",
+	    MD_SHM(sh_ws.sw_asleep) },
 	{ "routingd_ws_connects_total", "counter",
 	    "WebSocket upgrades completed.", MD_SHM(sh_ws.sw_connects) },
 	{ "routingd_ws_rejects_total", "counter",

@@ -34,7 +34,7 @@
 #include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	12	/* 2: the rate-limit table; 3: API metrics;
+#define SHM_VERSION	13	/* 2: the rate-limit table; 3: API metrics;
 				   4: settle metrics; 5: WebSocket;
 				   6: held, adopted, overflow, forgotten;
 				   7: sh_roles, sh_restarts by PROC_NROLES;
@@ -47,7 +47,8 @@
 				       (ss_tls_failures);
 				   12: TLS session ticket keys (sh_tls),
 				       handshakes by kind, the
-				       "certificate" failure reason */
+				       "certificate" failure reason;
+				   13: WebSockets asleep (sw_asleep) */
 #define SHM_SLOTS	260		/* worker slots, shared out by role */
 #define SHM_ROLE_NAME	8		/* bytes of a role name, NUL included */
 
@@ -233,6 +234,8 @@ enum shm_ws_op {
  */
 struct shm_ws {
 	_Atomic uint64_t	sw_active;		/* open WebSockets */
+	_Atomic uint64_t	sw_asleep;		/* of them without a
+							   wslay context */
 	_Atomic uint64_t	sw_connects;		/* upgrades done */
 	_Atomic uint64_t	sw_rejects;		/* upgrades refused */
 	_Atomic uint64_t	sw_closes[SHM_WC_COUNT];

@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -418,6 +419,7 @@ ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct ws_conn	*c, *next;
 	ev_tstamp	 now = ev_now(loop);
 	int64_t		 real_s = (int64_t)time(NULL);
+	int		 slept = 0;
 
 	ws_drained_check(x);
 	ws_release_configs(x);
@@ -432,8 +434,11 @@ ws_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 	for (c = TAILQ_FIRST(&x->x_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, wc_entry);
-		wsc_tick(c, now, real_s);
+		slept += wsc_tick(c, now, real_s);
 	}
+	/* give the freed contexts' pages back (they sit among live ones) */
+	if (slept > 0)
+		(void)malloc_trim(0);
 	if (x->x_seat >= 0 && x->x_pr != NULL)
 		ws_presence_tidy(x);
 }

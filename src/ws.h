@@ -148,6 +148,9 @@ struct ws_conn {
 						 * at the last sample */
 	ev_tstamp		 wc_kstall_since; /* kernel queue stuck, or 0 */
 	unsigned		 wc_frags;	/* frames of the message */
+	int			 wc_msg_open;	/* a fragmented message is
+						 * partly received */
+	int			 wc_asleep;	/* wc_ctx freed by wsc_sleep */
 	uint16_t		 wc_close_code;	/* sent or received */
 	ev_tstamp		 wc_last_rx;
 	ev_tstamp		 wc_last_ping;
@@ -196,8 +199,13 @@ void		 wsc_pull(struct ws_conn *);
 
 /* wsc_tick: per-second duties of a connection at now (ping, timeouts,
  * token expiry, write stall: routingd's output blocked, or the kernel's
- * send queue unacknowledged, for send_timeout). */
-void		 wsc_tick(struct ws_conn *, ev_tstamp now, int64_t real_s);
+ * send queue unacknowledged, for send_timeout), and its sleep: a
+ * connection that read nothing for WSC_SLEEP_AFTER and has nothing under
+ * way in wslay (no frame queued or partly read, no message partly
+ * received, no pong owed, not closing) frees its wslay context (most of
+ * its memory), made again by the next byte in or frame out.  Returns 1
+ * if it went to sleep now, else 0. */
+int		 wsc_tick(struct ws_conn *, ev_tstamp now, int64_t real_s);
 
 /* wsc_kill: close the socket at once and free the connection (drain
  * deadline, shutdown). */

@@ -49,6 +49,11 @@
  *   empty and not acknowledged any further (SIOCOUTQ, sampled per tick).
  * - Per-connection trouble never logs: it becomes a close code and a
  *   counter.
+ * - A connection sleeps (wc_ctx NULL, wsc_sleep from its tick) only
+ *   between whole frames and whole messages, with nothing queued, no pong
+ *   owed and no close begun, so that a new wslay context (wsc_wake, before
+ *   any read, queued frame or close) carries on exactly where the freed
+ *   one was.  Asleep, it wants to read and has nothing to write.
  */
 
 #include <sys/types.h>
@@ -86,6 +91,7 @@
 #define WSC_FRAMES_MAX		64	/* frame heads read per turn */
 #define WSC_HEAD_MAX		WSF_HEAD_MAX	/* bytes of a client frame head */
 #define WSC_REC_MAX		16384	/* head + payload in one TLS record */
+#define WSC_SLEEP_AFTER		2.0	/* s without input before a sleep */
 
 struct wsc_send_op {
 	struct commit_op sd_op;
@@ -127,12 +133,40 @@ wsc_count(_Atomic uint64_t *v, uint64_t n)
 /* The client's bytes, before wslay                                    */
 /* ------------------------------------------------------------------ */
 
+static int	wsc_wake(struct ws_conn *);
+
+/* wslay's view of c; a sleeping connection (no context) wants to read,
+ * has nothing to write and nothing queued. */
+static int
+wsc_want_read(const struct ws_conn *c)
+{
+	return (c->wc_ctx == NULL || wslay_event_want_read(c->wc_ctx));
+}
+
+static int
+wsc_want_write(const struct ws_conn *c)
+{
+	return (c->wc_ctx != NULL && wslay_event_want_write(c->wc_ctx));
+}
+
+static size_t
+wsc_queued(const struct ws_conn *c, size_t *bytes)
+{
+	if (c->wc_ctx == NULL) {
+		*bytes = 0;
+		return (0);
+	}
+	*bytes = wslay_event_get_queued_msg_length(c->wc_ctx);
+	return (wslay_event_get_queued_msg_count(c->wc_ctx));
+}
+
 /* Close c for what its frames did and read nothing more. */
 static void
 wsc_fail(struct ws_conn *c, uint16_t code, const char *why)
 {
 	wsc_close(c, code, why);
-	wslay_event_shutdown_read(c->wc_ctx);
+	if (c->wc_ctx != NULL)
+		wslay_event_shutdown_read(c->wc_ctx);
 }
 
 /*
@@ -349,6 +383,7 @@ wsc_frame_start_cb(wslay_event_context_ptr ctx,
 	}
 	if (arg->opcode >= 0x8)
 		return;			/* control frames are never fragments */
+	c->wc_msg_open = !arg->fin;
 	if (arg->opcode != WSLAY_CONTINUATION_FRAME)
 		c->wc_frags = 0;
 	if (++c->wc_frags > WS_MAX_FRAGMENTS)
@@ -395,7 +430,7 @@ wsc_queue(struct ws_conn *c, uint8_t opcode, const void *data, size_t len)
 	m.opcode = opcode;
 	m.msg = data;
 	m.msg_length = len;
-	if (wslay_event_queue_msg(c->wc_ctx, &m) != 0)
+	if (wsc_wake(c) == -1 || wslay_event_queue_msg(c->wc_ctx, &m) != 0)
 		return (-1);
 	c->wc_qseq++;
 	return (0);
@@ -421,10 +456,11 @@ static int
 wsc_pong(struct ws_conn *c)
 {
 	uint64_t	 sent;
+	size_t		 bytes;
 
 	if (!c->wc_wsf.wf_pong_owed || c->wc_closing || c->wc_dead)
 		return (0);
-	sent = c->wc_qseq - wslay_event_get_queued_msg_count(c->wc_ctx);
+	sent = c->wc_qseq - wsc_queued(c, &bytes);
 	if (c->wc_pong_seq != 0 && sent < c->wc_pong_seq)
 		return (0);
 	if (wsc_queue(c, WSLAY_PONG, c->wc_wsf.wf_pong,
@@ -521,10 +557,10 @@ wsc_unavailable(struct ws_conn *c, const char *msg)
 static int
 wsc_out_full(const struct ws_conn *c)
 {
-	size_t	 n;
+	size_t	 n, bytes;
 
-	n = wslay_event_get_queued_msg_length(c->wc_ctx) +
-	    wslay_event_get_queued_msg_count(c->wc_ctx) * WS_MSG_COST;
+	n = wsc_queued(c, &bytes) * WS_MSG_COST;
+	n += bytes;
 	if (c->wc_wsf.wf_pong_owed)
 		n += WS_MSG_COST + c->wc_wsf.wf_ponglen;
 	return (n >= WS_OUT_CAP);
@@ -992,8 +1028,7 @@ wsc_new(struct ws *x, int fd, SSL *ssl, const char *head, size_t hlen,
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (restlen > 0 && (c->wc_rest = malloc(restlen)) == NULL) ||
 	    wsc_write_head(ssl, fd, head, hlen) == -1 ||
-	    wslay_event_context_server_init(&c->wc_ctx, &wsc_callbacks,
-	    c) != 0) {
+	    wsc_wake(c) == -1) {
 		if (c != NULL)
 			free(c->wc_rest);
 		free(c);
@@ -1001,7 +1036,6 @@ wsc_new(struct ws *x, int fd, SSL *ssl, const char *head, size_t hlen,
 		close(fd);
 		return (NULL);
 	}
-	wslay_event_config_set_max_recv_msg_length(c->wc_ctx, WS_MAX_MSG);
 	if (restlen > 0)
 		memcpy(c->wc_rest, rest, restlen);
 	c->wc_restlen = restlen;
@@ -1037,6 +1071,10 @@ wsc_close(struct ws_conn *c, uint16_t code, const char *why)
 	c->wc_closing = 1;
 	c->wc_close_code = code;
 	c->wc_close_at = wsc_now(c) + WS_CLOSE_WAIT;
+	if (wsc_wake(c) == -1) {
+		wsc_kill(c);		/* no memory for the close frame */
+		return;
+	}
 	if (wslay_event_queue_close(c->wc_ctx, code, (const uint8_t *)why,
 	    why != NULL ? strlen(why) : 0) == 0)
 		c->wc_qseq++;
@@ -1057,7 +1095,8 @@ wsc_close_code(const struct ws_conn *c)
 {
 	uint16_t	 code = c->wc_close_code;
 
-	if (code == 0 && wslay_event_get_close_sent(c->wc_ctx))
+	if (code == 0 && c->wc_ctx != NULL &&
+	    wslay_event_get_close_sent(c->wc_ctx))
 		code = wslay_event_get_status_code_sent(c->wc_ctx);
 	if (code == 0 || code == WSLAY_CODE_NO_STATUS_RCVD)
 		code = WSLAY_CODE_ABNORMAL_CLOSURE;
@@ -1078,7 +1117,11 @@ wsc_free(struct ws_conn *c)
 		close(c->wc_fd);
 	wsc_count(&x->x_shm->sh_ws.sw_closes[ws_close_index(
 	    wsc_close_code(c))], 1);
-	wslay_event_context_free(c->wc_ctx);
+	if (c->wc_ctx != NULL)
+		wslay_event_context_free(c->wc_ctx);
+	if (c->wc_asleep)
+		atomic_fetch_sub_explicit(&x->x_shm->sh_ws.sw_asleep, 1,
+		    memory_order_relaxed);
 	atomic_fetch_sub_explicit(&x->x_shm->sh_ws.sw_active, 1,
 	    memory_order_relaxed);
 	free(c->wc_rest);
@@ -1107,13 +1150,13 @@ wsc_settle(struct ws_conn *c)
 		return;
 	if (!c->wc_dead) {
 		if ((c->wc_capped || (c->wc_restoff < c->wc_restlen &&
-		    wslay_event_want_read(c->wc_ctx))) && !wsc_out_full(c)) {
+		    wsc_want_read(c))) && !wsc_out_full(c)) {
 			c->wc_capped = 0;	/* room again: pull, read on */
 			ws_due(c->wc_ws, c);
 		}
-		rd = wslay_event_want_read(c->wc_ctx) && !wsc_out_full(c);
-		wr = wslay_event_want_write(c->wc_ctx);
-		if (!wslay_event_want_read(c->wc_ctx) && !wr)
+		rd = wsc_want_read(c) && !wsc_out_full(c);
+		wr = wsc_want_write(c);
+		if (!wsc_want_read(c) && !wr)
 			c->wc_dead = 1;	/* both closes done: TCP goes */
 		else {
 			if (rd && tls_pending(c->wc_ssl) > 0)
@@ -1152,12 +1195,15 @@ wsc_run(struct ws_conn *c, int readable)
 	c->wc_nread = 0;
 	wsf_turn(&c->wc_wsf);
 	if ((readable || c->wc_restoff < c->wc_restlen) &&
+	    wsc_wake(c) == -1)
+		c->wc_dead = 1;		/* no memory to wake up */
+	if (!c->wc_dead && (readable || c->wc_restoff < c->wc_restlen) &&
 	    wslay_event_want_read(c->wc_ctx) &&
 	    wslay_event_recv(c->wc_ctx) != 0)
 		c->wc_dead = 1;
 	if (!c->wc_dead)
 		(void)wsc_pong(c);
-	if (!c->wc_dead && wslay_event_want_write(c->wc_ctx) &&
+	if (!c->wc_dead && wsc_want_write(c) &&
 	    wslay_event_send(c->wc_ctx) != 0)
 		c->wc_dead = 1;
 	/* the write may have taken the last pong: the owed one goes now */
@@ -1208,38 +1254,88 @@ wsc_kernel_stalled(struct ws_conn *c, ev_tstamp now, double stall)
 	return (now - c->wc_kstall_since > stall);
 }
 
+/*
+ * Make c's wslay context if it sleeps (or is new).  0, or -1 without
+ * memory.  Nothing of wslay's state is lost by a sleep: a connection only
+ * sleeps between whole frames and whole messages with nothing queued.
+ */
+static int
+wsc_wake(struct ws_conn *c)
+{
+	if (c->wc_ctx != NULL)
+		return (0);
+	if (wslay_event_context_server_init(&c->wc_ctx, &wsc_callbacks,
+	    c) != 0) {
+		c->wc_ctx = NULL;
+		return (-1);
+	}
+	wslay_event_config_set_max_recv_msg_length(c->wc_ctx, WS_MAX_MSG);
+	if (c->wc_asleep) {
+		c->wc_asleep = 0;
+		atomic_fetch_sub_explicit(&c->wc_ws->x_shm->sh_ws.sw_asleep,
+		    1, memory_order_relaxed);
+	}
+	return (0);
+}
+
+/* Free c's wslay context if nothing is under way in it (see wsc_tick).
+ * 1 if it did. */
+static int
+wsc_sleep(struct ws_conn *c, ev_tstamp now)
+{
+	size_t	 bytes;
+
+	if (c->wc_ctx == NULL || c->wc_dead || c->wc_closing || c->wc_busy ||
+	    now - c->wc_last_rx < WSC_SLEEP_AFTER ||
+	    wsc_queued(c, &bytes) > 0 || wslay_event_want_write(c->wc_ctx) ||
+	    !wslay_event_want_read(c->wc_ctx) ||
+	    wslay_event_get_close_received(c->wc_ctx) ||
+	    wslay_event_get_close_sent(c->wc_ctx) ||
+	    wsf_mid_frame(&c->wc_wsf) || c->wc_msg_open ||
+	    c->wc_wsf.wf_pong_owed || c->wc_prelen != 0 ||
+	    c->wc_restoff < c->wc_restlen)
+		return (0);
+	wslay_event_context_free(c->wc_ctx);
+	c->wc_ctx = NULL;
+	c->wc_asleep = 1;
+	wsc_count(&c->wc_ws->x_shm->sh_ws.sw_asleep, 1);
+	return (1);
+}
+
 /* wsc_tick: see ws.h. */
-void
+int
 wsc_tick(struct ws_conn *c, ev_tstamp now, int64_t real_s)
 {
 	double	 ping = c->wc_ws->x_cfg->cf_ws_ping_interval / 1000.0;
 	double	 stall = c->wc_ws->x_cfg->cf_send_timeout / 1000.0;
 
 	if (c->wc_dead)
-		return;
+		return (0);
 	if (stall > 0 && ((c->wc_stall_since != 0 &&
 	    now - c->wc_stall_since > stall) ||
 	    wsc_kernel_stalled(c, now, stall))) {
 		c->wc_close_code = WSLAY_CODE_POLICY_VIOLATION;
 		wsc_kill(c);	/* the peer reads nothing: no close frame */
-		return;
+		return (0);
 	}
 	if (c->wc_closing) {
 		if (now >= c->wc_close_at)
 			wsc_kill(c);
-		return;
+		return (0);
 	}
 	if (c->wc_exp != 0 && real_s >= c->wc_exp) {
 		wsc_close(c, 4401, "token expired");
-		return;
+		return (0);
 	}
 	if (ping > 0 && now - c->wc_last_rx > 2 * ping) {
 		wsc_close(c, WSLAY_CODE_POLICY_VIOLATION, "no pong");
-		return;
+		return (0);
 	}
 	if (ping > 0 && now - c->wc_last_ping >= ping) {
 		c->wc_last_ping = now;
 		(void)wsc_queue(c, WSLAY_PING, NULL, 0);
 		wsc_run(c, 0);
+		return (0);
 	}
+	return (wsc_sleep(c, now));
 }
