@@ -7,11 +7,15 @@
 # that needs a tool or a Python module missing from Build-Depends fails
 # (or, for the optional tools, skips), so a pass proves the list complete.
 #
-# The build runs as user nobody (as Debian's build daemons build as a
-# user without privileges) in a network namespace of its own with only a
-# loopback interface: the integration tests bind fixed loopback ports
-# (8082, 8083) that must not meet anything else running on this machine,
-# and no test may reach the network.
+# The build runs as user builder, made for it, without privileges (as
+# Debian's build daemons build), in a network namespace of its own with
+# only a loopback interface: the integration tests bind fixed loopback
+# ports (8082, 8083) that must not meet anything else running on this
+# machine, and no test may reach the network.  The root gets what a build
+# daemon's chroot has besides its packages: an /etc/hosts naming localhost
+# (the TLS tests of test_pushhttp connect to "localhost"), and builder is
+# a member of group adm (08-sighup-reload sets control_socket_group = adm,
+# which only a member may give the control socket).
 #
 # Needs root, mmdebstrap, unshare and ip (iproute2), and a Debian mirror
 # (MIRROR, default http://deb.debian.org/debian).  The root lives under
@@ -83,9 +87,16 @@ echo "$PROG: mmdebstrap --variant=buildd $SUITE into $root" >&2
 mmdebstrap --quiet --variant=buildd "$SUITE" "$root" "$MIRROR" \
     >"$outdir/mmdebstrap.log" 2>&1 ||
     skip "mmdebstrap $SUITE $MIRROR failed (see $outdir/mmdebstrap.log)"
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+    >"$root/etc/hosts"
+echo 'builder:x:2000:2000:build user:/build:/bin/sh' >>"$root/etc/passwd"
+echo 'builder:x:2000:' >>"$root/etc/group"
+sed -i 's/^\(adm:x:[0-9]*:\)$/\1builder/; s/^\(adm:x:[0-9]*:.\+\)$/\1,builder/' \
+    "$root/etc/group"
+grep -q '^adm:.*builder' "$root/etc/group" || die "could not add builder to adm"
 mkdir -p "$root/build"
 cp -R "$srcdir" "$root/build/$name"
-chown -R nobody:nogroup "$root/build"
+chown -R 2000:2000 "$root/build"
 
 # chroot with /proc, /dev and /dev/shm (the daemon's shared memory) in
 # a mount namespace of its own, so nothing stays mounted afterwards.
@@ -120,9 +131,10 @@ inroot host "$root" env DEBIAN_FRONTEND=noninteractive apt-get build-dep \
 inroot host "$root" dpkg-query -W -f '${Package} ${Version}\n' \
     >"$outdir/installed.txt"
 
-echo "$PROG: dpkg-buildpackage -us -uc -b as nobody, loopback only" >&2
+echo "$PROG: dpkg-buildpackage -us -uc -b as builder, loopback only" >&2
 rc=0
-inroot net --userspec=nobody:nogroup "$root" env HOME=/build \
+inroot net --userspec=builder:builder --groups=builder,adm "$root" \
+    env HOME=/build USER=builder LOGNAME=builder \
     DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-}" sh -c \
     "cd /build/$name && dpkg-buildpackage -us -uc -b" \
     >"$outdir/build.log" 2>&1 || rc=$?
