@@ -29,6 +29,7 @@ rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\
 	-e "s|/routingd-$version/|/routingd/|" \
 	-e 's/\.\(gz\|bz2\|xz\|zst\)$//' | sort >$tmp/got
 sort >$tmp/want <<'LIST'
+-rw-r--r-- root root /etc/logrotate.d/routingd
 drwxr-xr-x root root /etc/routingd
 -rw-r--r-- root root /etc/routingd/routingd.conf
 drwxr-x--- routingd routingd /run/routingd
@@ -60,6 +61,9 @@ flags=$(rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm")
 echo "$flags" | grep -qx 'cn /etc/routingd/routingd.conf' &&
     ok "routingd.conf is %config(noreplace)" ||
     bad "routingd.conf is %config(noreplace)"
+echo "$flags" | grep -qx 'cn /etc/logrotate.d/routingd' &&
+    ok "the logrotate entry is %config(noreplace)" ||
+    bad "the logrotate entry is %config(noreplace)"
 echo "$flags" | grep -qx 'g /run/routingd' &&
     ok "/run/routingd is a %ghost" || bad "/run/routingd is a %ghost"
 
