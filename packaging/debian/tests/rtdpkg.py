@@ -9,8 +9,9 @@ No systemd runs here, so start() does what the unit asks of systemd: it
 takes ExecStartPre= and ExecStart= from the installed unit file, creates
 RuntimeDirectory (/run/routingd, 0750) and StateDirectory
 (/var/lib/routingd, 0700) owned by User=/Group=, runs both command lines
-as that user and group with no supplementary groups, UMask=0077 and the
-environment systemd gives a service, and stands in for systemd's notify
+as that user and group with no supplementary groups, UMask=0077 and an
+environment like systemd's (PATH, LANG, HOME, USER, LOGNAME, SHELL,
+NOTIFY_SOCKET), and stands in for systemd's notify
 socket (NOTIFY_SOCKET, Type=notify): it waits for READY=1 as systemd
 would.  What it does not do: the unit's sandboxing (ProtectSystem=,
 SystemCallFilter=, ...) and its resource limits.
