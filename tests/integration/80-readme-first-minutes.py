@@ -53,6 +53,8 @@ OTHER_BLOCKS = {
     "cat > gateway.py": "Push notifications: 95-readme-push runs it",
     "cat > push.conf": "Push notifications: 95-readme-push runs it",
     "BOB=$(": "Push notifications: 95-readme-push runs it",
+    "packaging/build-deb.sh": "Packages: make package-test "
+    "(packaging/test.sh, .ci/run step 5) builds, installs and tests them",
 }
 
 
