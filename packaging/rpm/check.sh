@@ -23,8 +23,8 @@ ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
 
 version=$(rpm -qp --qf '%{VERSION}' "$rpm")
-rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]' \
-    "$rpm" | grep -v ' /usr/lib/\.build-id' |
+qf='[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]'
+rpm -qp --qf "$qf" "$rpm" | grep -v ' /usr/lib/\.build-id' |
     sed -e "s|/routingd-$version\$|/routingd|" \
 	-e "s|/routingd-$version/|/routingd/|" \
 	-e 's/\.\(gz\|bz2\|xz\|zst\)$//' | sort >$tmp/got
