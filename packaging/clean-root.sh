@@ -91,8 +91,8 @@ printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
     >"$root/etc/hosts"
 echo 'builder:x:2000:2000:build user:/build:/bin/sh' >>"$root/etc/passwd"
 echo 'builder:x:2000:' >>"$root/etc/group"
-sed -i 's/^\(adm:x:[0-9]*:\)$/\1builder/; s/^\(adm:x:[0-9]*:.\+\)$/\1,builder/' \
-    "$root/etc/group"
+sed -i -e 's/^\(adm:x:[0-9]*:\)$/\1builder/' -e t \
+    -e 's/^\(adm:x:[0-9]*:.\+\)$/\1,builder/' "$root/etc/group"
 grep -q '^adm:.*builder' "$root/etc/group" || die "could not add builder to adm"
 mkdir -p "$root/build"
 cp -R "$srcdir" "$root/build/$name"
@@ -145,6 +145,6 @@ if [ "$rc" -ne 0 ]; then
 	tail -n 40 "$outdir/build.log" >&2
 	die "the build in the clean root failed (see $outdir/build.log)"
 fi
-grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' "$outdir/build.log" >&2 ||
-    true
+grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' "$outdir/build.log" \
+    >&2 || true
 echo "$PROG: built and tested in a clean $SUITE root" >&2

@@ -192,8 +192,8 @@ else
 	rc=$?
 	case $rc in
 	0)	pass clean-root
-		grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' "$work/clean-root.log" |
-		    sed 's/^/  | /' ;;
+		grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' \
+		    "$work/clean-root.log" | sed 's/^/  | /' ;;
 	77)	skip clean-root "$(grep SKIP: "$work/clean-root.log" |
 		    sed 's/.*SKIP: //')" ;;
 	*)	tail -n 30 "$work/clean-root.log" | sed 's/^/  | /'
