@@ -12,9 +12,13 @@
 #      directory, copies packaging/debian in as debian/;
 #   4. runs `dpkg-buildpackage -us -uc -b` there;
 #   5. copies the .deb, .buildinfo and .changes files into OUTDIR.
+# With -p it stops after step 3: OUTDIR gets the .orig tarball and the
+# unpacked source tree with debian/ (its path is printed), for a build
+# elsewhere (packaging/clean-root.sh builds it in a fresh Debian root).
 #
-# Usage: packaging/build-deb.sh [-k] [-t TARBALL] OUTDIR
+# Usage: packaging/build-deb.sh [-kp] [-t TARBALL] OUTDIR
 #   -k          keep the scratch directory (its path is printed)
+#   -p          prepare the source tree in OUTDIR, do not build
 #   -t TARBALL  build from this routingd-VERSION.tar.gz
 #
 # DEB_BUILD_OPTIONS passes through, e.g. DEB_BUILD_OPTIONS=nocheck to skip
@@ -27,7 +31,7 @@ PROG=build-deb.sh
 
 usage()
 {
-	echo "usage: $PROG [-k] [-t tarball] outdir" >&2
+	echo "usage: $PROG [-kp] [-t tarball] outdir" >&2
 	exit 2
 }
 
@@ -38,10 +42,12 @@ die()
 }
 
 keep=0
+prepare=0
 tarball=
-while getopts kt: opt; do
+while getopts kpt: opt; do
 	case $opt in
 	k)	keep=1 ;;
+	p)	prepare=1 ;;
 	t)	tarball=$OPTARG ;;
 	*)	usage ;;
 	esac
@@ -115,6 +121,14 @@ srcdir=$scratch/$source-$upversion
 rm -rf "$srcdir/debian"
 cp -R "$debdir" "$srcdir/debian"
 chmod 0755 "$srcdir/debian/rules"
+
+if [ "$prepare" -eq 1 ]; then
+	rm -rf "$outdir/$source-$upversion"
+	mv "$srcdir" "$outdir/"
+	mv "$scratch/${source}_$upversion.orig.tar.gz" "$outdir/"
+	echo "$outdir/$source-$upversion"
+	exit 0
+fi
 
 # 4. Build.
 echo "$PROG: dpkg-buildpackage -us -uc -b in $srcdir" >&2

@@ -6,6 +6,9 @@
  * supervisor; routingd never forks into the background.  Which
  * configuration: -f FILE if given; else the system file if it exists;
  * else the embedded local defaults (loopback ports, ./routingd-data).
+ * Before the supervisor forks anything, the store is opened once and
+ * closed again (routingd_store): a store this build cannot use stops the
+ * start there.
  */
 
 #include <sys/types.h>
@@ -20,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "paths.h"
+#include "qstore.h"
 #include "routingd.h"
 #include "supervisor.h"
 #include "tls.h"
@@ -29,6 +33,7 @@ static void	routingd_help(void) __attribute__((noreturn));
 static struct config *routingd_config(const char *, int, struct cfg_errors *);
 static int	routingd_check(const char *, struct config *,
 		    const struct cfg_errors *, int);
+static void	routingd_store(const struct config *);
 
 static void
 usage(void)
@@ -195,6 +200,28 @@ main(int argc, char *argv[])
 		fatal("cannot open log_file %s", cfg->cf_log_file);
 	if (sup_prepare_state(cfg, &errstr) == -1)
 		fatal("%s: %s", cfg->cf_data_dir, errstr);
+	routingd_store(cfg);
 	sup_main(cfg, &opts);
 	/* NOTREACHED */
+}
+
+/*
+ * Open the store once, in this process, before any worker exists, and
+ * close it again: an older schema is migrated here, and a store this build
+ * cannot use (a newer schema, left by a newer routingd after a downgrade,
+ * or no routingd store at all) stops the start with one message and exit
+ * status 1, instead of every worker failing and being respawned while the
+ * daemon never gets ready.  A refused store is not written to.
+ */
+static void
+routingd_store(const struct config *cfg)
+{
+	struct qstore	*qs;
+	const char	*err = NULL;
+
+	if ((qs = qs_open(cfg->cf_data_dir, (uint64_t)cfg->cf_store_max_size,
+	    &err)) == NULL)
+		fatalx("cannot open the store in %s: %s; not starting",
+		    cfg->cf_data_dir, err != NULL ? err : "unknown error");
+	qs_close(qs);
 }

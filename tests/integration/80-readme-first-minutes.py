@@ -56,6 +56,8 @@ OTHER_BLOCKS = {
     "routingd-bench --secret-file": "Benchmarking: a load run against an "
     "installed daemon; 97-bench-smoke runs routingd-bench (online, idle) "
     "against a test daemon",
+    "packaging/build-deb.sh": "Packages: make package-test "
+    "(packaging/test.sh, .ci/run step 5) builds, installs and tests them",
 }
 
 
