@@ -2,9 +2,9 @@
  * qstore.h: the durable per-device message queue on LMDB.
  *
  * Every worker (API and WS) calls qs_open() AFTER fork and gets its own
- * handle; all of them share the files under data_dir.  (The supervisor
- * opens and closes the store once before its first fork, to refuse a
- * store it cannot use: routingd.c.)  Writes are grouped
+ * handle; all of them share the files under data_dir.  (Before the
+ * supervisor starts, a short-lived child of it opens and closes the store
+ * once, to refuse a store this build cannot use: routingd.c.)  Writes are grouped
  * by the caller: one batch (one LMDB write txn, one fsync'd commit) per
  * event-loop iteration, and inside it one sub-transaction per client
  * request, so a failing request rolls back alone.  Reads are short read

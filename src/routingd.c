@@ -6,12 +6,13 @@
  * supervisor; routingd never forks into the background.  Which
  * configuration: -f FILE if given; else the system file if it exists;
  * else the embedded local defaults (loopback ports, ./routingd-data).
- * Before the supervisor forks anything, the store is opened once and
- * closed again (routingd_store): a store this build cannot use stops the
- * start there.
+ * Before the supervisor forks its workers, a child opens the store once
+ * and closes it again (routingd_store): a store this build cannot use
+ * stops the start there.
  */
 
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
@@ -206,22 +207,39 @@ main(int argc, char *argv[])
 }
 
 /*
- * Open the store once, in this process, before any worker exists, and
- * close it again: an older schema is migrated here, and a store this build
- * cannot use (a newer schema, left by a newer routingd after a downgrade,
- * or no routingd store at all) stops the start with one message and exit
- * status 1, instead of every worker failing and being respawned while the
- * daemon never gets ready.  A refused store is not written to.
+ * Open the store once before any worker exists, and close it again: an
+ * older schema is migrated here, and a store this build cannot use (a
+ * newer schema, left by a newer routingd after a downgrade, or no routingd
+ * store at all) stops the start with one message and exit status 1,
+ * instead of every worker failing and being respawned while the daemon
+ * never gets ready.  A refused store is not written to.  The store is
+ * opened in a child that exits after it, so that the supervisor itself
+ * never opens LMDB (no LMDB handle or lock can be inherited by a worker).
  */
 static void
 routingd_store(const struct config *cfg)
 {
 	struct qstore	*qs;
 	const char	*err = NULL;
+	pid_t		 pid;
+	int		 status;
 
-	if ((qs = qs_open(cfg->cf_data_dir, (uint64_t)cfg->cf_store_max_size,
-	    &err)) == NULL)
-		fatalx("cannot open the store in %s: %s; not starting",
-		    cfg->cf_data_dir, err != NULL ? err : "unknown error");
-	qs_close(qs);
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		if ((qs = qs_open(cfg->cf_data_dir,
+		    (uint64_t)cfg->cf_store_max_size, &err)) == NULL) {
+			log_warnx("cannot open the store in %s: %s; not "
+			    "starting", cfg->cf_data_dir, err != NULL ? err :
+			    "unknown error");
+			_exit(1);
+		}
+		qs_close(qs);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			fatal("waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		exit(1);	/* the child said why */
 }

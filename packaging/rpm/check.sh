@@ -36,12 +36,14 @@ drwxr-x--- routingd routingd /run/routingd
 -rw-r--r-- root root /usr/lib/systemd/system/routingd.service
 -rw-r--r-- root root /usr/lib/sysusers.d/routingd.conf
 -rw-r--r-- root root /usr/lib/tmpfiles.d/routingd.conf
+-rwxr-xr-x root root /usr/bin/routingd-bench
 -rwxr-xr-x root root /usr/sbin/routingctl
 -rwxr-xr-x root root /usr/sbin/routingd
 drwxr-xr-x root root /usr/share/doc/routingd
 -rw-r--r-- root root /usr/share/doc/routingd/README.md
 drwxr-xr-x root root /usr/share/licenses/routingd
 -rw-r--r-- root root /usr/share/licenses/routingd/LICENSE
+-rw-r--r-- root root /usr/share/man/man1/routingd-bench.1
 -rw-r--r-- root root /usr/share/man/man5/routingd.conf.5
 -rw-r--r-- root root /usr/share/man/man8/routingctl.8
 -rw-r--r-- root root /usr/share/man/man8/routingd.8
