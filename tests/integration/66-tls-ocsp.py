@@ -54,12 +54,7 @@ def stapled(port, ca):
 
 
 def check_file(keys):
-    conf = os.path.join(rtd.TESTDIR, "t66-check.conf")
-    with open(conf, "w") as f:
-        f.write("".join("%s = %s\n" % kv for kv in keys.items()))
-    p = subprocess.run([rtd.ROUTINGD, "-n", "-f", conf], capture_output=True,
-                       text=True)
-    return p.returncode, p.stdout + p.stderr
+    return rtd.config_check(keys, "t66-check.conf")
 
 
 def test():

@@ -55,12 +55,7 @@ def py_hello(port, ctx, session=None):
 
 
 def check_file(keys):
-    conf = os.path.join(rtd.TESTDIR, "t67-check.conf")
-    with open(conf, "w") as f:
-        f.write("".join("%s = %s\n" % kv for kv in keys.items()))
-    p = subprocess.run([rtd.ROUTINGD, "-n", "-f", conf], capture_output=True,
-                       text=True)
-    return p.returncode, p.stdout + p.stderr
+    return rtd.config_check(keys, "t67-check.conf")
 
 
 def test():

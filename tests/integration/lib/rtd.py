@@ -224,6 +224,18 @@ def http_raw(port, data, timeout=5.0, host="127.0.0.1"):
         return b"".join(chunks)
 
 
+def config_check(keys, name):
+    """routingd -n on a file of keys (a dict) written to TESTDIR/name:
+    (exit status, stdout and stderr together)."""
+    os.makedirs(TESTDIR, exist_ok=True)
+    conf = os.path.join(TESTDIR, name)
+    with open(conf, "w") as f:
+        f.write("".join("%s = %s\n" % kv for kv in keys.items()))
+    p = subprocess.run([ROUTINGD, "-n", "-f", conf], capture_output=True,
+                       text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
 class Daemon:
     """One routingd instance with its own directory, ports and config.
     API tests pass jwt_secret=TEST_SECRET (see api_daemon).  With
