@@ -11,7 +11,8 @@ the same connection deletes it), goes back to sleep, wakes for a ping
 (answered with a pong) and for a close (answered with the close
 handshake); the gauge follows.  With 300 idle connections the WS
 worker's resident memory falls by at least a third of what they took
-once they sleep (malloc_trim gives the freed contexts' pages back)."""
+once they sleep (malloc_trim gives the freed contexts' pages back; not
+checked in an AddressSanitizer build, whose allocator keeps them)."""
 
 import json
 import time
@@ -81,6 +82,12 @@ def test():
         rtd.wait_for(lambda: asleep(d) == 2, 8, "the gauge drops with the "
                      "closed connection")
 
+        if rtd.sanitized():
+            print("# memory part skipped: an AddressSanitizer build keeps "
+                  "freed memory in its quarantine")
+            for ws in (half, frag):
+                ws.close()
+            return
         before = rss_kb(d)
         many = [wsraw.connect(d.ws_port, rtd.token("u%d" % i))
                 for i in range(300)]

@@ -224,6 +224,16 @@ def http_raw(port, data, timeout=5.0, host="127.0.0.1"):
         return b"".join(chunks)
 
 
+def sanitized():
+    """True if the daemon is an AddressSanitizer build (its allocator
+    keeps freed memory: memory figures mean nothing there)."""
+    try:
+        p = subprocess.run(["ldd", ROUTINGD], capture_output=True, text=True)
+    except OSError:
+        return False
+    return "libasan" in p.stdout
+
+
 def config_check(keys, name):
     """routingd -n on a file of keys (a dict) written to TESTDIR/name:
     (exit status, stdout and stderr together)."""
