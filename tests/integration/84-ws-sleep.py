@@ -12,7 +12,8 @@ the same connection deletes it), goes back to sleep, wakes for a ping
 handshake); the gauge follows.  With 300 idle connections the WS
 worker's resident memory falls by at least a third of what they took
 once they sleep (malloc_trim gives the freed contexts' pages back; not
-checked in an AddressSanitizer build, whose allocator keeps them)."""
+checked in an AddressSanitizer build or under valgrind, whose allocators
+keep them)."""
 
 import json
 import time
@@ -83,8 +84,8 @@ def test():
                      "closed connection")
 
         if rtd.sanitized():
-            print("# memory part skipped: an AddressSanitizer build keeps "
-                  "freed memory in its quarantine")
+            print("# memory part skipped: AddressSanitizer and valgrind "
+                  "keep freed memory")
             for ws in (half, frag):
                 ws.close()
             return

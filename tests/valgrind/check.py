@@ -12,7 +12,8 @@ that exec the real binaries under
 
 DIR is $RTD_TESTDIR/valgrind/<test>.  routingd forks its workers (no
 exec), so memcheck follows them and every process writes its own log.
-The tests run with RTD_TIMEOUT_SCALE (default 10: rtd.py's waits) and
+The tests run with RTD_VALGRIND=1 (rtd.sanitized(): tests leave out
+memory figures), RTD_TIMEOUT_SCALE (default 10: rtd.py's waits) and
 RTD_STOP_GRACE (default 120 s: a Daemon stops with SIGTERM, so that its
 processes exit and check their leaks), each with at most
 RTD_VG_TEST_TIMEOUT seconds (default 900).
@@ -94,6 +95,7 @@ def main(tests):
         env = dict(os.environ)
         env.setdefault("RTD_TIMEOUT_SCALE", "10")
         env.setdefault("RTD_STOP_GRACE", "120")
+        env["RTD_VALGRIND"] = "1"       # rtd.sanitized(): no memory figures
         env["ROUTINGD"] = os.path.join(logdir, "routingd")
         env["ROUTINGCTL"] = os.path.join(logdir, "routingctl")
         wrapper(env["ROUTINGD"], real_d, logdir)
