@@ -1479,6 +1479,8 @@ server_respond(struct server_conn *c, int status, const char *ctype,
 		if ((t = server_ticket_new(c)) == NULL ||
 		    server_ticket_fill(t, status, ctype, extra, body,
 		    len) == -1) {
+			if (t != NULL)
+				t->t_done = 1;	/* dropped by tickets_out */
 			server_conn_close(c);
 			c->c_state = CS_CLOSING;
 		} else

@@ -13,7 +13,8 @@
  * from the same region the API workers render GET /metrics from.
  *
  * Invariants:
- * - It never opens LMDB (workers and query children open it after fork).
+ * - It never opens LMDB (workers, query children and the start-time
+ *   store check's child, routingd.c, open it after fork).
  * - A query child is not a worker: it has no seat, no slot and no
  *   channel, is reaped by pid (sup_query_reaped) before the workers are
  *   searched, and is never respawned; at most QUERY_MAX run at once.
