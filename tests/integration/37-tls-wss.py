@@ -24,15 +24,7 @@ def serial_of(ws):
 
 
 def https_serial(d, ctx):
-    import http.client
-    c = http.client.HTTPSConnection("127.0.0.1", d.api_port, context=ctx,
-                                    timeout=5)
-    try:
-        c.request("GET", "/healthz")
-        c.getresponse().read()
-        return c.sock.getpeercert()["serialNumber"]
-    finally:
-        c.close()
+    return tlscerts.https_serial(d.api_port, ctx)
 
 
 async def live(d, ws, alice, what, data="aGVsbG8="):

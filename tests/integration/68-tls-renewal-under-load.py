@@ -102,16 +102,7 @@ def relink(live, name, target):
 
 
 def https_serial(d, ctx):
-    c = http.client.HTTPSConnection("127.0.0.1", d.api_port, context=ctx,
-                                    timeout=5)
-    try:
-        c.connect()
-        serial = c.sock.getpeercert()["serialNumber"]
-        c.request("GET", "/healthz")
-        c.getresponse().read()
-        return serial
-    finally:
-        c.close()
+    return tlscerts.https_serial(d.api_port, ctx)
 
 
 async def wss_serial(d):

@@ -3,6 +3,7 @@
     tlscerts.require()        # exit 77 (skipped), saying why, without it
     ca, ca_key = tlscerts.make_ca(tmp, "test")
     crt, key = tlscerts.make_cert(tmp, "srv", ca, ca_key, serial=1)
+    serial = tlscerts.https_serial(port, ssl_context)
 """
 
 import os
@@ -54,3 +55,21 @@ def make_cert(dirpath, name, ca, ca_key, serial, key=None):
          "-set_serial", str(serial), "-out", crt, "-days", "2", "-extfile",
          ext)
     return crt, key
+
+
+def https_serial(port, ctx):
+    """The serial number of the certificate the https server on port
+    presents (read right after the handshake: an answer with
+    Connection: close, as a reload's old worker gives, closes the
+    socket), after one GET /healthz on the connection."""
+    import http.client
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx,
+                                    timeout=5)
+    try:
+        c.connect()
+        serial = c.sock.getpeercert()["serialNumber"]
+        c.request("GET", "/healthz")
+        c.getresponse().read()
+        return serial
+    finally:
+        c.close()
