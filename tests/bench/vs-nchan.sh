@@ -4,9 +4,10 @@
 #
 #   [ROW_SECONDS=S] tests/bench/vs-nchan.sh
 #
-# Installs nothing: it needs nginx and its nchan module (Debian:
-# apt-get install nginx-light libnginx-mod-nchan) and says so when they
-# are missing.  It writes an nginx configuration under a fresh directory
+# It needs nginx and its nchan module: when they are missing and it runs
+# as root it installs them from Debian (apt-get install nginx-light
+# libnginx-mod-nchan, and stops the nginx service the package starts);
+# otherwise it names the packages and exits.  It writes an nginx configuration under a fresh directory
 # of /var/tmp (2 worker processes, 127.0.0.1:18190, publish with POST
 # /pub?id=CHANNEL, subscribe with a WebSocket at /sub/CHANNEL, each
 # channel keeping its newest 100 messages for 10 s in nchan's 256 MiB of
@@ -41,11 +42,23 @@ ngport=18190
 bench_need "$bench"
 
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
-mod=
-for m in /usr/lib/nginx/modules/ngx_nchan_module.so \
-    /usr/share/nginx/modules/ngx_nchan_module.so; do
-	[ -f "$m" ] && { mod=$m; break; }
-done
+vs_find_mod() {
+	mod=
+	for m in /usr/lib/nginx/modules/ngx_nchan_module.so \
+	    /usr/share/nginx/modules/ngx_nchan_module.so; do
+		[ -f "$m" ] && { mod=$m; break; }
+	done
+}
+vs_find_mod
+if { [ ! -x "$nginx" ] || [ -z "$mod" ]; } && [ "$(id -u)" -eq 0 ]; then
+	echo "vs-nchan.sh: installing nginx-light libnginx-mod-nchan" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    nginx-light libnginx-mod-nchan >/dev/null
+	# the package starts its own nginx on port 80; this script runs its own
+	systemctl stop nginx 2>/dev/null || :
+	nginx=$(command -v nginx || echo /usr/sbin/nginx)
+	vs_find_mod
+fi
 if [ ! -x "$nginx" ] || [ -z "$mod" ]; then
 	echo "vs-nchan.sh: needs nginx and its nchan module:" \
 	    "apt-get install nginx-light libnginx-mod-nchan" >&2
