@@ -118,6 +118,7 @@ api_open(struct api *a)
 		    a->a_cfg->cf_data_dir, err != NULL ? err : "unknown");
 		return (-1);
 	}
+	qs_seq_floor(a->a_qs, &a->a_shm->sh_seq_hw, &a->a_shm->sh_seq_jumped);
 	/* a push job in the same commit as each message, when served */
 	qs_push_config(a->a_qs, a->a_cfg->cf_push_gateway_url != NULL,
 	    (uint64_t)a->a_cfg->cf_push_coalesce);

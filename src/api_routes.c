@@ -252,7 +252,8 @@ api_send_apply(struct qstore *qs, struct commit_op *op)
 {
 	struct api_send_op	*so = (struct api_send_op *)op;
 
-	return (ms_apply(qs, so->so_b, so->so_call.ac_api->a_cfg));
+	return (ms_apply(qs, so->so_b, so->so_call.ac_api->a_cfg,
+	    so->so_call.ac_api->a_ho));
 }
 
 static void

@@ -16,6 +16,10 @@
  * Invariants:
  * - No answer is written while the write txn is open: o_done runs after
  *   qs_batch_commit returned, for every op of the batch.
+ * - The one thing sent while it is open is the batch's early record
+ *   (handoff.h: the device copies of the ops that succeeded, MSG_DONTWAIT,
+ *   just before the commit), and only if qs_batch_publishable says its
+ *   ids will never name another message.
  * - An op is in exactly one place: the pending queue, the batch being
  *   run, or freed by its o_done.  Ops submitted from inside an o_done
  *   (a pipelined request dispatched by an answer) wait for the next
@@ -126,24 +130,29 @@ commit_take(struct commit *cm, struct commit_list *list)
 	return (n);
 }
 
-/* Apply one op, in its own sub-transaction unless fast and o_single;
- * remember its result. */
+/*
+ * Apply one op, in its own sub-transaction unless fast and o_single;
+ * remember its result.  The early copies it staged are dropped if it
+ * failed (a failed fast op wrote nothing or poisoned the batch, which is
+ * then replayed from a reset).
+ */
 static void
 commit_apply(struct commit *cm, struct commit_op *op, int fast)
 {
 	int	 r;
 
-	if (fast && op->o_single) {
-		op->o_result = op->o_apply(cm->cm_qs, op);
-		return;
-	}
-	if ((r = qs_sub_begin(cm->cm_qs)) == QS_OK) {
+	ho_early_mark(cm->cm_ho);
+	if (fast && op->o_single)
+		r = op->o_apply(cm->cm_qs, op);
+	else if ((r = qs_sub_begin(cm->cm_qs)) == QS_OK) {
 		r = op->o_apply(cm->cm_qs, op);
 		if (r == QS_OK)
 			r = qs_sub_commit(cm->cm_qs);
 		else
 			qs_sub_abort(cm->cm_qs);
 	}
+	if (r != QS_OK)
+		ho_early_undo(cm->cm_ho);
 	op->o_result = r;
 }
 
@@ -156,6 +165,7 @@ commit_batch(struct commit *cm, struct commit_list *list, size_t n)
 	int			 r, fast;
 
 	for (fast = 1;; fast = 0) {
+		ho_early_reset(cm->cm_ho);
 		if ((r = qs_batch_begin(cm->cm_qs)) != QS_OK)
 			return (r);
 		TAILQ_FOREACH(op, list, o_entry) {
@@ -169,6 +179,12 @@ commit_batch(struct commit *cm, struct commit_list *list, size_t n)
 		atomic_fetch_add_explicit(&cm->cm_shm->sh_api.sa_batch_replays,
 		    1, memory_order_relaxed);
 	}
+	/* the copies go out while the commit runs, if their ids may */
+	if (qs_batch_publishable(cm->cm_qs) &&
+	    qs_batch_failed(cm->cm_qs) == QS_OK)
+		ho_early_flush(cm->cm_ho);
+	else
+		ho_early_reset(cm->cm_ho);
 	t0 = util_mono_us();
 	r = qs_batch_commit(cm->cm_qs);
 	metrics_observe(cm->cm_shm, SHM_H_COMMIT, util_mono_us() - t0);

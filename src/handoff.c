@@ -3,14 +3,18 @@
  * the API workers after their commits and by the WS workers after a send
  * over a WebSocket; and the supervisor's socketpairs.
  *
- * Owns one pending IPC_DOORBELL record per WS seat (allocated on first
- * use).  Invariants:
+ * Owns one pending IPC_DOORBELL record and one staged IPC_EARLY record
+ * per WS seat (each allocated on first use).  Invariants:
  * - A user appears in a seat's record only if the presence table named
  *   that seat (or there is no table); duplicates within a record are
  *   allowed (the receiver coalesces).
  * - Nothing here blocks: sends are MSG_DONTWAIT on non-blocking sockets,
  *   and a refused record is dropped, counted and answered by a resync
  *   flag, never retried.
+ * - An early record holds only copies of ops that succeeded in the batch
+ *   about to commit (commit.c marks, undoes and resets it), and is sent
+ *   only when the batch's ids are publishable; a refused one is dropped
+ *   without a resync: the doorbell after the commit still comes.
  */
 
 #include <sys/types.h>
@@ -26,6 +30,7 @@
 #include "handoff.h"
 #include "ipc.h"
 #include "presence.h"
+#include "qstore.h"
 #include "shm.h"
 
 /* One seat's record being filled: struct ipc_doorbell, then users. */
@@ -35,12 +40,24 @@ struct ho_pending {
 	uint32_t	 hp_n;
 };
 
+/* One seat's early record being staged: struct ipc_early, then copies;
+ * the mark is where the current op's copies began (ho_early_undo). */
+struct ho_early {
+	unsigned char	 he_buf[HO_EARLY_MAX];
+	size_t		 he_len;
+	uint32_t	 he_n;
+	size_t		 he_mark_len;
+	uint32_t	 he_mark_n;
+};
+
 struct handoff {
 	struct shm		*h_shm;
 	const struct presence	*h_pr;
 	int			 h_n;
 	int			 h_fd[MAX_WORKERS_PER_ROLE];
 	struct ho_pending	*h_pend[MAX_WORKERS_PER_ROLE];
+	struct ho_early		*h_early[MAX_WORKERS_PER_ROLE];
+	int			 h_early_off;	/* out of memory once */
 };
 
 static void	ho_send(struct handoff *, int, uint64_t);
@@ -105,8 +122,10 @@ ho_free(struct handoff *h)
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < h->h_n; i++)
+	for (i = 0; i < h->h_n; i++) {
 		free(h->h_pend[i]);
+		free(h->h_early[i]);
+	}
 	free(h);
 }
 
@@ -230,4 +249,137 @@ ho_flush(struct handoff *h, uint64_t commit_us)
 		return;
 	for (i = 0; i < h->h_n; i++)
 		ho_send(h, i, commit_us);
+}
+
+/* ------------------------------------------------------------------ */
+/* Early records                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Seat i's early record, allocated on first use; NULL when out of
+ * memory (early delivery is then off for this process: only latency). */
+static struct ho_early *
+ho_early_seat(struct handoff *h, int i)
+{
+	if (h->h_early[i] == NULL && !h->h_early_off &&
+	    (h->h_early[i] = calloc(1, sizeof(*h->h_early[i]))) == NULL)
+		h->h_early_off = 1;
+	return (h->h_early[i]);
+}
+
+/* Append one copy to e if it fits (else it is left to the doorbell). */
+static void
+ho_early_put(struct ho_early *e, const struct ipc_early_copy *ec,
+    const char *user, const char *device, const char *env)
+{
+	size_t	 need = sizeof(*ec) + ec->ec_ulen + ec->ec_dlen + ec->ec_envlen;
+	unsigned char	*p;
+
+	if (e->he_len == 0)
+		e->he_len = e->he_mark_len = sizeof(struct ipc_early);
+	if (need > sizeof(e->he_buf) - e->he_len)
+		return;
+	p = e->he_buf + e->he_len;
+	memcpy(p, ec, sizeof(*ec));
+	memcpy(p + sizeof(*ec), user, ec->ec_ulen);
+	memcpy(p + sizeof(*ec) + ec->ec_ulen, device, ec->ec_dlen);
+	memcpy(p + sizeof(*ec) + ec->ec_ulen + ec->ec_dlen, env,
+	    ec->ec_envlen);
+	e->he_len += need;
+	e->he_n++;
+}
+
+/* ho_early_add: see handoff.h. */
+void
+ho_early_add(struct handoff *h, const char *user, int lane, uint64_t seq,
+    const char *env, size_t len, const struct qs_copy *copies, size_t n)
+{
+	struct ipc_early_copy	 ec;
+	struct ho_early		*e;
+	uint64_t		 seats;
+	size_t			 ulen, dlen, k;
+	int			 i;
+
+	if (h == NULL || h->h_n == 0 || n == 0 ||
+	    (ulen = strlen(user)) == 0 || ulen > 255 || len > HO_EARLY_MAX)
+		return;
+	seats = h->h_pr != NULL ? pr_lookup_user(h->h_pr, user) : ~0ULL;
+	for (i = 0; i < h->h_n; i++) {
+		if (!((seats >> i) & 1) || (e = ho_early_seat(h, i)) == NULL)
+			continue;
+		for (k = 0; k < n; k++) {
+			if ((dlen = strlen(copies[k].cp_device)) > 255)
+				continue;
+			memset(&ec, 0, sizeof(ec));
+			ec.ec_seq = seq;
+			ec.ec_prev[0] = copies[k].cp_prev[0];
+			ec.ec_prev[1] = copies[k].cp_prev[1];
+			ec.ec_dropped = copies[k].cp_dropped;
+			ec.ec_envlen = (uint32_t)len;
+			ec.ec_lane = (uint8_t)lane;
+			ec.ec_ulen = (uint8_t)ulen;
+			ec.ec_dlen = (uint8_t)dlen;
+			ho_early_put(e, &ec, user, copies[k].cp_device, env);
+		}
+	}
+}
+
+/* ho_early_mark: see handoff.h. */
+void
+ho_early_mark(struct handoff *h)
+{
+	int	 i;
+
+	for (i = 0; h != NULL && i < h->h_n; i++)
+		if (h->h_early[i] != NULL) {
+			h->h_early[i]->he_mark_len = h->h_early[i]->he_len;
+			h->h_early[i]->he_mark_n = h->h_early[i]->he_n;
+		}
+}
+
+/* ho_early_undo: see handoff.h. */
+void
+ho_early_undo(struct handoff *h)
+{
+	int	 i;
+
+	for (i = 0; h != NULL && i < h->h_n; i++)
+		if (h->h_early[i] != NULL) {
+			h->h_early[i]->he_len = h->h_early[i]->he_mark_len;
+			h->h_early[i]->he_n = h->h_early[i]->he_mark_n;
+		}
+}
+
+/* ho_early_reset: see handoff.h. */
+void
+ho_early_reset(struct handoff *h)
+{
+	int	 i;
+
+	for (i = 0; h != NULL && i < h->h_n; i++)
+		if (h->h_early[i] != NULL)
+			h->h_early[i]->he_len = h->h_early[i]->he_n =
+			    h->h_early[i]->he_mark_len =
+			    h->h_early[i]->he_mark_n = 0;
+}
+
+/* ho_early_flush: see handoff.h. */
+void
+ho_early_flush(struct handoff *h)
+{
+	struct ipc_early	 ie;
+	struct ho_early		*e;
+	int			 i;
+
+	for (i = 0; h != NULL && i < h->h_n; i++) {
+		if ((e = h->h_early[i]) == NULL || e->he_n == 0)
+			continue;
+		memset(&ie, 0, sizeof(ie));
+		ie.ie_sent_us = util_mono_us();
+		ie.ie_n = e->he_n;
+		memcpy(e->he_buf, &ie, sizeof(ie));
+		if (h->h_fd[i] != -1)	/* refused: the doorbell follows */
+			(void)ipc_send(h->h_fd[i], IPC_EARLY, IPC_VERSION,
+			    e->he_buf, e->he_len, 1);
+	}
+	ho_early_reset(h);
 }

@@ -14,7 +14,21 @@
  * committed messages): LMDB is the truth.  A sender never blocks: when a
  * socket is full the record is dropped, counted, and the seat's resync
  * flag in shared memory is set, so that worker catches every connection
- * up from LMDB.  It never sends while an LMDB write txn is open.
+ * up from LMDB.  A doorbell is never sent while an LMDB write txn is
+ * open.
+ *
+ * Early records (IPC_EARLY) are the one exception, by design: the device
+ * copies a batch made, staged while its txn runs (ho_early_add) and sent
+ * just before its commit (ho_early_flush), so that a connection already
+ * at the end of its queue gets the message while the fsync runs.  The
+ * send is MSG_DONTWAIT and a refused or dropped record is not retried
+ * (the doorbell after the commit wakes the usual pull), so the writer
+ * lock is never held waiting on a socket.  A record that would pass
+ * HO_EARLY_MAX keeps the copies that fit; the others, like everything
+ * for a connection that is behind, come from LMDB.  A message whose
+ * commit then fails may have been seen by its recipient: at-least-once
+ * allows that, and its id is never given to another message (see
+ * qs_seq_floor).
  */
 
 #ifndef HANDOFF_H
@@ -29,9 +43,13 @@
 #define HO_EPHEMERAL_MAX	(IPC_MAX_PAYLOAD - \
 				    sizeof(struct ipc_ephemeral) - 2 * 255)
 
+/* The most bytes of copies one early record stages per seat and batch. */
+#define HO_EARLY_MAX		(32 * 1024)
+
 struct shm;
 struct presence;
 struct handoff;
+struct qs_copy;
 
 /* The sockets of every WS seat, as the supervisor made them. */
 struct handoff_fds {
@@ -80,5 +98,35 @@ int		 ho_ephemeral(struct handoff *h, const char *user,
  * resync.
  */
 void		 ho_flush(struct handoff *h, uint64_t commit_us);
+
+/*
+ * ho_early_add: stage, for every WS seat the presence table names for
+ * user, the n device copies (from qs_effects) of message seq (lane,
+ * envelope JSON env of len bytes) in that seat's early record; a copy
+ * that does not fit is left out (the seat's connections then pull it).
+ * Call inside the write txn, between ho_early_mark and the op's end.
+ */
+void		 ho_early_add(struct handoff *h, const char *user, int lane,
+		    uint64_t seq, const char *env, size_t len,
+		    const struct qs_copy *copies, size_t n);
+
+/* ho_early_mark: remember where the next op's copies begin. */
+void		 ho_early_mark(struct handoff *h);
+
+/* ho_early_undo: drop the copies staged since ho_early_mark (the op
+ * failed and its sub-transaction was rolled back). */
+void		 ho_early_undo(struct handoff *h);
+
+/* ho_early_reset: drop every staged copy (the batch is aborted, or its
+ * ids may not be shown before the commit). */
+void		 ho_early_reset(struct handoff *h);
+
+/*
+ * ho_early_flush: send each seat's staged record, MSG_DONTWAIT, and
+ * empty them.  Call just before committing the batch that made the
+ * copies, and only if qs_batch_publishable.  Never blocks; a refused
+ * record is dropped (the doorbell after the commit covers it).
+ */
+void		 ho_early_flush(struct handoff *h);
 
 #endif /* HANDOFF_H */

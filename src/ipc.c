@@ -81,6 +81,7 @@ static const struct ipc_typeinfo ipc_types[] = {
 	{ IPC_PROC_RETIRE, "IPC_PROC_RETIRE", sizeof(struct ipc_retire) },
 	{ IPC_DOORBELL, "IPC_DOORBELL", IPC_SIZE_VARIABLE },
 	{ IPC_EPHEMERAL, "IPC_EPHEMERAL", IPC_SIZE_VARIABLE },
+	{ IPC_EARLY, "IPC_EARLY", IPC_SIZE_VARIABLE },
 };
 
 static const struct ipc_typeinfo	*ipc_typeinfo(uint32_t);
@@ -88,6 +89,7 @@ static int	 ipc_check_workers(const void *, size_t);
 static int	 ipc_check_size(uint32_t, const void *, size_t);
 static int	 ipc_check_doorbell(const void *, size_t);
 static int	 ipc_check_ephemeral(const void *, size_t);
+static int	 ipc_check_early(const void *, size_t);
 static int	 ipc_check_stats(const void *, size_t);
 
 static const struct ipc_typeinfo *
@@ -137,6 +139,36 @@ ipc_ephemeral_parse(const void *payload, size_t len, char *user, char *id,
 	*env = (const char *)p + ie.ie_ulen + ie.ie_idlen;
 	*envlen = ie.ie_envlen;
 	return (0);
+}
+
+/* ipc_early_next: see ipc.h. */
+int
+ipc_early_next(const void *payload, size_t len, size_t *off,
+    struct ipc_early_copy *ec, char *user, char *device, size_t cap,
+    const char **env)
+{
+	const unsigned char	*p = payload;
+	size_t			 need;
+
+	if (*off < sizeof(struct ipc_early) || *off > len)
+		return (-1);
+	if (*off == len)
+		return (0);
+	if (len - *off < sizeof(*ec))
+		return (-1);
+	memcpy(ec, p + *off, sizeof(*ec));
+	need = sizeof(*ec) + ec->ec_ulen + ec->ec_dlen + (size_t)ec->ec_envlen;
+	if (ec->ec_ulen == 0 || ec->ec_dlen == 0 || ec->ec_ulen >= cap ||
+	    ec->ec_dlen >= cap || ec->ec_lane > 1 || len - *off < need)
+		return (-1);
+	p += *off + sizeof(*ec);
+	memcpy(user, p, ec->ec_ulen);
+	user[ec->ec_ulen] = '\0';
+	memcpy(device, p + ec->ec_ulen, ec->ec_dlen);
+	device[ec->ec_dlen] = '\0';
+	*env = (const char *)p + ec->ec_ulen + ec->ec_dlen;
+	*off += need;
+	return (1);
 }
 
 /* ipc_doorbell_next: see ipc.h. */
@@ -246,6 +278,27 @@ ipc_check_ephemeral(const void *payload, size_t len)
 	    &envlen) == 0 ? IPC_OK : IPC_BADSIZE);
 }
 
+/* Every copy of an IPC_EARLY payload parses and ie_n counts them. */
+static int
+ipc_check_early(const void *payload, size_t len)
+{
+	struct ipc_early	 ie;
+	struct ipc_early_copy	 ec;
+	char			 user[256], device[256];
+	const char		*env;
+	size_t			 off = sizeof(ie);
+	uint32_t		 n = 0;
+	int			 r;
+
+	if (len < sizeof(ie))
+		return (IPC_BADSIZE);
+	memcpy(&ie, payload, sizeof(ie));
+	while ((r = ipc_early_next(payload, len, &off, &ec, user, device,
+	    sizeof(user), &env)) == 1)
+		n++;
+	return (r == 0 && n == ie.ie_n ? IPC_OK : IPC_BADSIZE);
+}
+
 static int
 ipc_check_stats(const void *payload, size_t len)
 {
@@ -273,6 +326,8 @@ ipc_check_size(uint32_t type, const void *payload, size_t len)
 			return (ipc_check_doorbell(payload, len));
 		if (type == IPC_EPHEMERAL)
 			return (ipc_check_ephemeral(payload, len));
+		if (type == IPC_EARLY)
+			return (ipc_check_early(payload, len));
 		if (type == IPC_PROC_CONFIG)	/* any text that fits */
 			return (IPC_OK);
 		if (type == IPC_CTL_STATS_REPLY)

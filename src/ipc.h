@@ -22,14 +22,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPC_VERSION		8	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
+#define IPC_VERSION		9	/* 2: IPC_DOORBELL, IPC_EPHEMERAL;
 				   3: the status reply by role;
 				   4: IPC_CTL_TOKEN;
 				   5: store queries (130..);
 				   6: drain, undrain, the reload reply,
 				   config in place, retire;
 				   7: IPC_CTL_STATS (150..);
-				   8: presence since and mode */
+				   8: presence since and mode;
+				   9: IPC_EARLY */
 #define IPC_MAX_PAYLOAD		(60 * 1024)	/* bytes after the header */
 #define IPC_MAX_MSG		(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
@@ -82,6 +83,36 @@ enum ipc_type {
 	/* API or WS worker -> WS worker (hand-off socket): 500.. */
 	IPC_DOORBELL = 500,		/* struct ipc_doorbell + users */
 	IPC_EPHEMERAL,			/* struct ipc_ephemeral + bytes */
+	IPC_EARLY,			/* struct ipc_early + copies */
+};
+
+/*
+ * IPC_EARLY: device copies of messages whose write txn is about to
+ * commit, sent by the committing worker just before the commit (the one
+ * send made while a write txn is open: MSG_DONTWAIT, never blocking):
+ * struct ipc_early, then ie_n times struct ipc_early_copy followed by
+ * ec_ulen bytes of user id, ec_dlen bytes of device id and ec_envlen
+ * bytes of envelope JSON.  A WS worker frames a copy at once for a
+ * connection of that device whose cursor is at or past every ec_prev
+ * (so the copy is the next message of its queue) and leaves the rest to
+ * the doorbell that follows the commit.  A record lost changes nothing
+ * but latency.
+ */
+struct ipc_early {
+	uint64_t	ie_sent_us;		/* monotonic us, before commit */
+	uint32_t	ie_n;			/* copies that follow */
+	uint32_t	ie_pad;
+};
+
+struct ipc_early_copy {
+	uint64_t	ec_seq;			/* the message's seq */
+	uint64_t	ec_prev[2];		/* struct qs_copy's cp_prev */
+	uint32_t	ec_dropped;		/* the queue's drop marker */
+	uint32_t	ec_envlen;
+	uint8_t		ec_lane;
+	uint8_t		ec_ulen;
+	uint8_t		ec_dlen;
+	uint8_t		ec_pad[5];
 };
 
 /*
@@ -400,6 +431,17 @@ int		 ipc_doorbell_next(const void *payload, size_t len,
 int		 ipc_ephemeral_parse(const void *payload, size_t len,
 		    char *user, char *id, size_t cap, const char **env,
 		    size_t *envlen);
+
+/*
+ * ipc_early_next: step through the copies of a decoded IPC_EARLY payload
+ * (len bytes); *off starts at sizeof(struct ipc_early).  The next copy's
+ * header goes to *ec, its user and device are copied NUL-terminated (cap
+ * bytes each), *env points into payload.  Returns 1, 0 at the end, -1 if
+ * the payload is malformed.
+ */
+int		 ipc_early_next(const void *payload, size_t len, size_t *off,
+		    struct ipc_early_copy *ec, char *user, char *device,
+		    size_t cap, const char **env);
 
 /* ipc_strfix: force NUL termination of a fixed-size string field. */
 #define ipc_strfix(field)	((field)[sizeof(field) - 1] = '\0')

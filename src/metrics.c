@@ -299,6 +299,10 @@ const struct metrics_def metrics_defs[] = {
 	{ "routingd_ws_messages_pushed_total", "counter",
 	    "Message frames written to WebSockets.",
 	    MD_SHM(sh_ws.sw_pushed) },
+	{ "routingd_ws_early_deliveries_total", "counter",
+	    "Of them, stored messages written before their commit finished "
+	    "(early delivery).",
+	    MD_SHM(sh_ws.sw_early) },
 	{ "routingd_ws_acks_total", "counter",
 	    "Message copies deleted by WebSocket acks.",
 	    MD_SHM(sh_ws.sw_acked) },

@@ -96,7 +96,8 @@ ms_parse(struct ms_batch *b, const struct json_doc *doc, const int *toks,
 
 /* ms_apply: see msgsend.h. */
 int
-ms_apply(struct qstore *qs, struct ms_batch *b, const struct config *cfg)
+ms_apply(struct qstore *qs, struct ms_batch *b, const struct config *cfg,
+    struct handoff *ho)
 {
 	struct qs_effects fx;
 	struct ms_item	*it;
@@ -115,6 +116,10 @@ ms_apply(struct qstore *qs, struct ms_batch *b, const struct config *cfg)
 		if (r != QS_OK)
 			return (r);
 		qs_effects(qs, &fx);
+		if (ho != NULL && !fx.ef_held)
+			ho_early_add(ho, it->mi_msg.em_recipient, fx.ef_lane,
+			    fx.ef_seq, it->mi_msg.em_data, it->mi_msg.em_len,
+			    fx.ef_copies, fx.ef_ncopies);
 		b->mb_held += fx.ef_held;
 		b->mb_overflow += fx.ef_overflow;
 	}

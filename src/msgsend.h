@@ -70,11 +70,13 @@ int		 ms_parse(struct ms_batch *b, const struct json_doc *doc,
  * ms_apply: queue every stored item (qs_enqueue with the configured TTL
  * and queue cap) in the current txn, counting in mb_held and mb_overflow
  * what qs_effects reports (recounted from zero on every call, since a
- * replayed batch applies again); a QS_* result (the first failure: the
- * caller's sub-transaction makes the batch all or nothing).
+ * replayed batch applies again), and staging each device copy in ho's
+ * early records (ho_early_add; ho may be NULL: none); a QS_* result (the
+ * first failure: the caller's sub-transaction makes the batch all or
+ * nothing).
  */
 int		 ms_apply(struct qstore *qs, struct ms_batch *b,
-		    const struct config *cfg);
+		    const struct config *cfg, struct handoff *ho);
 
 /*
  * ms_announce: after the commit: ring the doorbell of every stored item's

@@ -335,6 +335,12 @@ struct qstore {
 	size_t		 qs_sub_ops;		/* qs_ops at qs_sub_begin */
 	size_t		 qs_sub_bytes;		/* qs_bytes at qs_sub_begin */
 	struct qs_effects qs_fx;		/* of the last write call */
+	struct qs_copy	*qs_copies;		/* qs_fx.ef_copies' storage */
+	size_t		 qs_copies_cap;
+	_Atomic uint64_t *qs_seq_hw;		/* qs_seq_floor, or NULL */
+	_Atomic uint32_t *qs_seq_jumped;
+	uint64_t	 qs_jump_base;		/* seq the batch jumped to, 0 */
+	int		 qs_seq_unsafe;		/* batch ids not publishable */
 	unsigned char	 qs_idle_pos[QS_QKEY_MAX]; /* next key to sweep */
 	size_t		 qs_idle_len;		/* 0: from the start */
 	int		 qs_outbox;		/* qs_push_config enabled */
@@ -782,7 +788,8 @@ qs_push_decode(struct qs_push *pu, const MDB_val *v)
 /* Message ids                                                         */
 /* ------------------------------------------------------------------ */
 
-static void
+/* qs_msgid_format: see qstore.h. */
+void
 qs_msgid_format(char *buf, int lane, uint64_t seq)
 {
 	static const char	 hex[] = "0123456789abcdef";
@@ -919,6 +926,8 @@ qs_mine(const struct qstore *qs)
 }
 
 static int	qs_reopen(struct qstore *);
+static int	qs_meta_get(struct qstore *, MDB_txn *, const char *,
+		    uint64_t *);
 
 /* QS_OK if the handle may be used in this process (and has an env:
  * after a failed reopen, the next call tries again). */
@@ -1076,6 +1085,8 @@ qs_batch_begin(struct qstore *qs)
 		return (rc);
 	qs->qs_batch_rc = QS_OK;
 	qs->qs_ops = qs->qs_bytes = 0;
+	qs->qs_jump_base = 0;
+	qs->qs_seq_unsafe = 0;
 	return (QS_OK);
 }
 
@@ -1103,8 +1114,9 @@ qs_commit(struct qstore *qs, MDB_txn *txn, const char *what)
 int
 qs_batch_commit(struct qstore *qs)
 {
-	MDB_txn	*txn;
-	int	 rc;
+	MDB_txn		*txn;
+	uint64_t	 stored;
+	int		 rc, jumped;
 
 	if ((rc = qs_check(qs)) != QS_OK)
 		return (rc);
@@ -1117,7 +1129,13 @@ qs_batch_commit(struct qstore *qs)
 		mdb_txn_abort(txn);
 		return (qs->qs_batch_rc);
 	}
-	return (qs_commit(qs, txn, "mdb_txn_commit"));
+	/* the run's jump is durable once a commit stores a counter past it */
+	jumped = qs->qs_jump_base != 0 && qs_meta_get(qs, txn, "next_seq",
+	    &stored) == QS_OK && stored > qs->qs_jump_base;
+	if ((rc = qs_commit(qs, txn, "mdb_txn_commit")) == QS_OK && jumped)
+		atomic_store_explicit(qs->qs_seq_jumped, 1,
+		    memory_order_release);
+	return (rc);
 }
 
 void
@@ -1380,6 +1398,62 @@ qs_meta_next(struct qstore *qs, MDB_txn *txn, const char *name,
 		return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
 		    "meta %s missing", name) : rc);
 	return (qs_meta_put(qs, txn, name, *val + 1));
+}
+
+/*
+ * Draw the next message seq: the stored counter, or the run's high-water
+ * mark when that is ahead (a rolled-back txn drew seqs the counter
+ * forgot), plus QS_SEQ_JUMP until a jump of this run is durable.  See
+ * qs_seq_floor.
+ */
+static int
+qs_seq_next(struct qstore *qs, MDB_txn *txn, uint64_t *seq)
+{
+	uint64_t	 stored, base, hw;
+	int		 rc;
+
+	if ((rc = qs_meta_get(qs, txn, "next_seq", &stored)) != QS_OK)
+		return (rc == QS_NOTFOUND ? qs_seterr(qs, QS_CORRUPT,
+		    "meta next_seq missing") : rc);
+	base = stored;
+	if (qs->qs_seq_hw != NULL) {
+		hw = atomic_load_explicit(qs->qs_seq_hw, memory_order_acquire);
+		if (hw > base)
+			base = hw;
+		if (atomic_load_explicit(qs->qs_seq_jumped,
+		    memory_order_acquire) == 0) {
+			if (base > UINT64_MAX / 2)
+				return (qs_seterr(qs, QS_CORRUPT,
+				    "message seqs exhausted"));
+			base += QS_SEQ_JUMP;
+			qs->qs_jump_base = base;
+			qs->qs_seq_unsafe = 1;
+		} else if (base - stored >= QS_SEQ_JUMP / 2)
+			qs->qs_seq_unsafe = 1;
+		/* only writers holding LMDB's write lock get here */
+		atomic_store_explicit(qs->qs_seq_hw, base + 1,
+		    memory_order_release);
+	}
+	*seq = base;
+	return (qs_meta_put(qs, txn, "next_seq", base + 1));
+}
+
+/* qs_seq_floor: see qstore.h. */
+void
+qs_seq_floor(struct qstore *qs, _Atomic uint64_t *hw,
+    _Atomic uint32_t *jumped)
+{
+	qs->qs_seq_hw = jumped != NULL ? hw : NULL;
+	qs->qs_seq_jumped = hw != NULL ? jumped : NULL;
+}
+
+/* qs_batch_publishable: see qstore.h. */
+int
+qs_batch_publishable(const struct qstore *qs)
+{
+	return (qs != NULL && qs->qs_batch != NULL && qs->qs_seq_hw != NULL &&
+	    !qs->qs_seq_unsafe && atomic_load_explicit(qs->qs_seq_jumped,
+	    memory_order_acquire) != 0);
 }
 
 /* Count one held queue more (delta 1) or fewer (-1) in meta. */
@@ -2060,6 +2134,7 @@ qs_open(const char *dir, uint64_t mapsize, const char **errstr)
 	if (qs->qs_env != NULL)
 		mdb_env_close(qs->qs_env);
 	free(qs->qs_dir);
+	free(qs->qs_copies);
 	free(qs);
  fail:
 	if (errstr != NULL)
@@ -2355,6 +2430,88 @@ qs_overflow(struct qstore *qs, MDB_txn *txn, const struct qs_qkey *k,
 	return (qs_queue_fix(qs, txn, k, &q));
 }
 
+/* The newest seq of lane in queue qid's settled messages (msgs); 0: none. */
+static int
+qs_lane_last(struct qstore *qs, MDB_txn *txn, uint64_t qid, int lane,
+    uint64_t *seq)
+{
+	unsigned char	 mk[QS_MKEY_LEN];
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc, mrc;
+
+	*seq = 0;
+	if ((rc = qs_cursor(qs, txn, QS_DB_MSGS, &c)) != QS_OK)
+		return (rc);
+	qs_mkey_make(mk, qid, lane, UINT64_MAX);
+	k.mv_data = mk;
+	k.mv_size = sizeof(mk);
+	mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (mrc == 0 && k.mv_size == sizeof(mk) && memcmp(k.mv_data, mk,
+	    sizeof(mk)) == 0)
+		mrc = 0;		/* seq UINT64_MAX itself: the last */
+	else if (mrc == 0)
+		mrc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+	else if (mrc == MDB_NOTFOUND)
+		mrc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (mrc == 0 && k.mv_size == QS_MKEY_LEN &&
+	    memcmp(k.mv_data, mk, 9) == 0)
+		*seq = qs_be64_get((const unsigned char *)k.mv_data + 9);
+	else if (mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = qs_mdberr(qs, "mdb_cursor_get msgs", mrc);
+	mdb_cursor_close(c);
+	return (rc);
+}
+
+/*
+ * Note the copy about to go into queue q (device key k, q as read, before
+ * this copy) in qs_fx.ef_copies: per lane the newest seq that may still
+ * be queued (the ring's newest log copy; without one, the newest settled
+ * message, which is where adopted held messages sit).
+ */
+static int
+qs_copy_note(struct qstore *qs, MDB_txn *txn, const MDB_val *k,
+    const struct qs_queue *q)
+{
+	const unsigned char	*kp = k->mv_data;
+	struct qs_copy		*cp;
+	size_t			 ulen, dlen, n = qs->qs_fx.ef_ncopies;
+	uint32_t		 settled;
+	int			 lane, i, rc;
+
+	ulen = kp[0];
+	if (k->mv_size < ulen + 2 || (dlen = kp[1 + ulen]) == 0 ||
+	    k->mv_size != ulen + 2 + dlen || dlen > ID_MAX)
+		return (qs_seterr(qs, QS_CORRUPT, "bad queues key"));
+	if (n == qs->qs_copies_cap) {
+		size_t	 cap = n ? 2 * n : 8;
+
+		if ((cp = reallocarray(qs->qs_copies, cap, sizeof(*cp))) ==
+		    NULL)
+			return (qs_seterr(qs, QS_ERR, "out of memory"));
+		qs->qs_copies = cp;
+		qs->qs_copies_cap = cap;
+	}
+	cp = &qs->qs_copies[n];
+	memcpy(cp->cp_device, kp + 2 + ulen, dlen);
+	cp->cp_device[dlen] = '\0';
+	cp->cp_dropped = q->q_dropped;
+	settled = q->q_count - q->q_log[QS_LANE_HIGH] - q->q_log[QS_LANE_NORMAL];
+	for (lane = 0; lane < QS_NLANES; lane++) {
+		cp->cp_prev[lane] = 0;
+		for (i = 0; i < QS_RING; i++)
+			if (q->q_ring[lane][i] != 0)
+				cp->cp_prev[lane] = q->q_ring[lane][i];
+		if (cp->cp_prev[lane] == 0 && settled > 0 &&
+		    (rc = qs_lane_last(qs, txn, q->q_qid, lane,
+		    &cp->cp_prev[lane])) != QS_OK)
+			return (rc);
+	}
+	qs->qs_fx.ef_copies = qs->qs_copies;
+	qs->qs_fx.ef_ncopies = n + 1;
+	return (QS_OK);
+}
+
 /*
  * Count one more copy in every queue of the user (prefix pfx) that
  * receives it: its devices, or only its held queue when held is set:
@@ -2386,6 +2543,8 @@ qs_enq_fanout(struct qstore *qs, MDB_txn *txn, const unsigned char *pfx,
 		}
 		memcpy(kb, k.mv_data, k.mv_size);
 		k.mv_data = kb;
+		if (!held && (rc = qs_copy_note(qs, txn, &k, &q)) != QS_OK)
+			break;
 		qids[i++] = q.q_qid;
 		q.q_count++;
 		q.q_bytes += nm->n_len;
@@ -2457,7 +2616,7 @@ qs_enqueue_txn(struct qstore *qs, MDB_txn *txn, const char *user,
 	    (qids = calloc(n, sizeof(*qids))) == NULL)
 		rc = qs_seterr(qs, QS_ERR, "out of memory");
 	if (rc == QS_OK)
-		rc = qs_meta_next(qs, txn, "next_seq", &nm->n_seq);
+		rc = qs_seq_next(qs, txn, &nm->n_seq);
 	for (i = 0; rc == QS_OK && i < es.es_nfull; i++)
 		rc = qs_overflow(qs, txn, &es.es_full[i], nm->n_seq);
 	if (rc == QS_OK && (rc = qs_enq_fanout(qs, txn, uk, uklen,
@@ -2466,8 +2625,11 @@ qs_enqueue_txn(struct qstore *qs, MDB_txn *txn, const char *user,
 	if (rc == QS_OK && qs->qs_outbox && es.es_ndev > 0)
 		rc = qs_outbox_enqueue(qs, txn, uk, uklen, nm->n_prio,
 		    nm->n_enqueued);
-	if (rc == QS_OK)
+	if (rc == QS_OK) {
 		qs->qs_fx.ef_held = es.es_ndev == 0;
+		qs->qs_fx.ef_seq = nm->n_seq;
+		qs->qs_fx.ef_lane = nm->n_lane;
+	}
 	if (qids != stackq)
 		free(qids);
 	free(es.es_full);

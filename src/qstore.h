@@ -41,6 +41,7 @@
 #ifndef QSTORE_H
 #define QSTORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,7 @@
 #define QS_LANE_HIGH		0	/* lanes in delivery order */
 #define QS_LANE_NORMAL		1
 #define QS_NLANES		2
+#define QS_SEQ_JUMP		(1ULL << 32)	/* seqs skipped per run */
 #define QS_DEFAULT_MAPSIZE	(8ULL * 1024 * 1024 * 1024)	/* bytes */
 #define QS_MAXREADERS		512	/* reader slots (1st opener fixes) */
 #define QS_MAXDBS		12	/* named databases (per open env) */
@@ -93,6 +95,19 @@ struct qs_cursor {
 	uint64_t	 qc_seen_ms;		/* last-seen time */
 };
 
+/*
+ * One device copy a qs_enqueue made, for early delivery (see
+ * qs_seq_floor): the device, what its queue held before the copy (the
+ * newest seq per lane that may still be in it, 0: none) and its drop
+ * marker after it.  A reader whose cursor is at or past every cp_prev has
+ * had every message of the queue, so the copy is its next one.
+ */
+struct qs_copy {
+	char		 cp_device[ID_MAX + 1];
+	uint64_t	 cp_prev[QS_NLANES];
+	uint32_t	 cp_dropped;
+};
+
 /* What the last write call on a handle did (qs_effects). */
 struct qs_effects {
 	int		 ef_held;	/* qs_enqueue: held (user had no device) */
@@ -100,6 +115,12 @@ struct qs_effects {
 					   full device queues */
 	int		 ef_created;	/* a device became known */
 	size_t		 ef_adopted;	/* held copies it adopted */
+	uint64_t	 ef_seq;	/* qs_enqueue: the message's seq */
+	int		 ef_lane;	/* qs_enqueue: its lane */
+	const struct qs_copy *ef_copies; /* qs_enqueue: its device copies
+					   (owned by the handle, valid until
+					   its next write call) */
+	size_t		 ef_ncopies;
 };
 
 /* Called by qs_forget_idle for an idle device, inside the write txn (no
@@ -278,6 +299,28 @@ int		 qs_batch_begin(struct qstore *);
  * of the batch all failed).
  */
 int		 qs_batch_commit(struct qstore *);
+
+/*
+ * qs_seq_floor: share the message sequence counter's high-water mark with
+ * the other writers of this run (hw and jumped in shared memory, zero
+ * when the run starts; NULL, NULL: off, the default).  With it a message
+ * seq is never drawn twice in a run, even when the txn that drew it was
+ * rolled back or its process died, so an id handed out before its commit
+ * (early delivery) names only that message.  The first seq drawn in a run
+ * jumps QS_SEQ_JUMP past the stored counter, so ids handed out by an
+ * earlier run that crashed before their commit are not drawn again
+ * either; *jumped becomes 1 once a commit made that jump durable.
+ */
+void		 qs_seq_floor(struct qstore *, _Atomic uint64_t *hw,
+		    _Atomic uint32_t *jumped);
+
+/*
+ * qs_batch_publishable: 1 if the ids drawn in the open batch may be
+ * shown before its commit (qs_seq_floor is set, this run's jump is
+ * durable and the high-water mark is within QS_SEQ_JUMP / 2 of the
+ * stored counter), else 0.
+ */
+int		 qs_batch_publishable(const struct qstore *);
 
 /* qs_batch_abort: drop the batch and everything in it; no-op without. */
 void		 qs_batch_abort(struct qstore *);
@@ -615,6 +658,9 @@ int		 qs_push_disconnect(struct qstore *, const char *user,
 
 /* ---- Ids ------------------------------------------------------------ */
 
+/* qs_msgid_format: the id of the message seq of lane into buf (room for
+ * QS_MSGID_SIZE): its lane letter and 16 lowercase hex digits. */
+void		 qs_msgid_format(char *buf, int lane, uint64_t seq);
 
 /* qs_msgid_parse: the lane and sequence number of message id s; QS_OK or
  * QS_BADID for anything this module did not make. */

@@ -34,7 +34,7 @@
 #include "routingd.h"
 
 #define SHM_MAGIC	0x52544453u	/* "RTDS" */
-#define SHM_VERSION	13	/* 2: the rate-limit table; 3: API metrics;
+#define SHM_VERSION	14	/* 2: the rate-limit table; 3: API metrics;
 				   4: settle metrics; 5: WebSocket;
 				   6: held, adopted, overflow, forgotten;
 				   7: sh_roles, sh_restarts by PROC_NROLES;
@@ -48,7 +48,10 @@
 				   12: TLS session ticket keys (sh_tls),
 				       handshakes by kind, the
 				       "certificate" failure reason;
-				   13: WebSockets asleep (sw_asleep) */
+				   13: WebSockets asleep (sw_asleep);
+				   14: the message seq high-water mark
+				       (sh_seq_hw, sh_seq_jumped), early
+				       deliveries (sw_early) */
 #define SHM_SLOTS	260		/* worker slots, shared out by role */
 #define SHM_ROLE_NAME	8		/* bytes of a role name, NUL included */
 
@@ -240,6 +243,8 @@ struct shm_ws {
 	_Atomic uint64_t	sw_rejects;		/* upgrades refused */
 	_Atomic uint64_t	sw_closes[SHM_WC_COUNT];
 	_Atomic uint64_t	sw_pushed;		/* message frames */
+	_Atomic uint64_t	sw_early;		/* of them sent before
+							   their commit */
 	_Atomic uint64_t	sw_acked;		/* copies deleted */
 	_Atomic uint64_t	sw_handoff_sent;	/* doorbell records */
 	_Atomic uint64_t	sw_handoff_dropped;
@@ -297,6 +302,11 @@ struct shm {
 	_Atomic uint64_t	sh_restarts[PROC_NROLES]; /* by role */
 	_Atomic uint64_t	sh_reloads;
 	_Atomic uint64_t	sh_heartbeat_kills;
+	_Atomic uint64_t	sh_seq_hw;	/* next message seq any writer
+						   of this run may draw, 0:
+						   none yet (qs_seq_floor) */
+	_Atomic uint32_t	sh_seq_jumped;	/* the run's seq jump is
+						   durable (qs_seq_floor) */
 	struct shm_role		sh_roles[PROC_NROLES];	/* by role */
 	struct shm_proc		sh_sup_proc;	/* the supervisor's own */
 	struct shm_slot		sh_slots[SHM_SLOTS];

@@ -278,6 +278,27 @@ ws_ephemeral(struct ws *x, const void *payload, size_t len)
 			wsc_ephemeral(c, id, env, envlen, ie.ie_commit_us);
 }
 
+/* Copies of messages about to commit: to each connection of their
+ * device that is at the end of its queue (wsc_early decides). */
+static void
+ws_early(struct ws *x, const void *payload, size_t len)
+{
+	struct ipc_early_copy	 ec;
+	struct ws_conn		*c;
+	char			 user[ID_MAX + 1], device[ID_MAX + 1];
+	const char		*env;
+	size_t			 off = sizeof(struct ipc_early);
+
+	while (ipc_early_next(payload, len, &off, &ec, user, device,
+	    sizeof(user), &env) == 1)
+		TAILQ_FOREACH(c, &x->x_users[ws_bucket(user)], wc_uentry)
+			if (strcmp(c->wc_user, user) == 0 &&
+			    strcmp(c->wc_device, device) == 0)
+				(void)wsc_early(c, ec.ec_lane, ec.ec_seq,
+				    ec.ec_prev, ec.ec_dropped, env,
+				    ec.ec_envlen);
+}
+
 static void
 ws_recv_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -298,6 +319,8 @@ ws_recv_cb(struct ev_loop *loop, ev_io *w, int revents)
 			ws_doorbell(x, payload, hdr.ih_len);
 		else if (hdr.ih_type == IPC_EPHEMERAL)
 			ws_ephemeral(x, payload, hdr.ih_len);
+		else if (hdr.ih_type == IPC_EARLY)
+			ws_early(x, payload, hdr.ih_len);
 	}
 }
 
@@ -700,6 +723,7 @@ ws_open(struct ws *x)
 		    x->x_cfg->cf_data_dir, err != NULL ? err : "unknown");
 		return (-1);
 	}
+	qs_seq_floor(x->x_qs, &x->x_shm->sh_seq_hw, &x->x_shm->sh_seq_jumped);
 	qs_push_config(x->x_qs, x->x_cfg->cf_push_gateway_url != NULL,
 	    (uint64_t)x->x_cfg->cf_push_coalesce);
 	if ((x->x_auth = auth_new(x->x_cfg, &err)) == NULL) {

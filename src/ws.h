@@ -178,6 +178,18 @@ struct ws_conn	*wsc_new(struct ws *, int fd, SSL *ssl, const char *head,
 /* wsc_close: queue a close frame with code (once) and stop pulling. */
 void		 wsc_close(struct ws_conn *, uint16_t code, const char *why);
 
+/*
+ * wsc_early: push the copy seq (lane, envelope env of len bytes) of an
+ * early record (IPC_EARLY) before its commit, if it is this connection's
+ * next message: push mode, admitted, backlog sent, window and output not
+ * full, the drop marker told is the queue's, and the cursor at or past
+ * prev in every lane.  Otherwise nothing: the doorbell after the commit
+ * pulls it.  1 if it was framed, else 0.
+ */
+int		 wsc_early(struct ws_conn *, int lane, uint64_t seq,
+		    const uint64_t prev[2], uint32_t dropped, const char *env,
+		    size_t len);
+
 /* wsc_ephemeral: push an ephemeral message (never stored, not counted in
  * the window, dropped when the output is full or in poke mode). */
 void		 wsc_ephemeral(struct ws_conn *, const char *id,

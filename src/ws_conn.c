@@ -652,6 +652,33 @@ wsc_push_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
 	return (0);
 }
 
+/* wsc_early: see ws.h. */
+int
+wsc_early(struct ws_conn *c, int lane, uint64_t seq, const uint64_t prev[2],
+    uint32_t dropped, const char *env, size_t len)
+{
+	char	 id[QS_MSGID_SIZE];
+	int	 l;
+
+	if (c->wc_mode != WS_MODE_PUSH || !c->wc_admitted || c->wc_closing ||
+	    c->wc_dead || !c->wc_backlog_done || c->wc_told != dropped ||
+	    c->wc_inflight >= (uint32_t)c->wc_ws->x_cfg->cf_ws_window ||
+	    wsc_out_full(c) || lane < 0 || lane >= QS_NLANES ||
+	    c->wc_cur.qc_last[lane] >= seq)
+		return (0);
+	for (l = 0; l < QS_NLANES; l++)
+		if (c->wc_cur.qc_last[l] < prev[l])
+			return (0);	/* behind: the pull keeps the order */
+	qs_msgid_format(id, lane, seq);
+	if (wsc_message_frame(c, id, 0, env, len) == -1)
+		return (0);
+	c->wc_cur.qc_last[lane] = seq;
+	c->wc_inflight++;
+	wsc_count(&c->wc_ws->x_shm->sh_ws.sw_early, 1);
+	wsc_run(c, 0);
+	return (1);
+}
+
 /* wsc_ephemeral: see ws.h. */
 void
 wsc_ephemeral(struct ws_conn *c, const char *id, const char *env, size_t len,
@@ -804,7 +831,8 @@ wsc_send_apply(struct qstore *qs, struct commit_op *op)
 {
 	struct wsc_send_op	*sd = (struct wsc_send_op *)op;
 
-	return (ms_apply(qs, sd->sd_b, sd->sd_conn->wc_ws->x_cfg));
+	return (ms_apply(qs, sd->sd_b, sd->sd_conn->wc_ws->x_cfg,
+	    sd->sd_conn->wc_ws->x_ho));
 }
 
 /* Announce, then {"type":"sent","requestId":rid,"ids":[...]}. */
