@@ -327,7 +327,9 @@ const struct metrics_def metrics_defs[] = {
 	    MD_HIST(SHM_H_BATCH) },
 	{ "routingd_ws_delivery_seconds", "histogram",
 	    "Live delivery latency: from the durable commit that rang a "
-	    "connection to the frames of its next pull (one sample each).",
+	    "connection to the frames of its next pull (one sample each); "
+	    "for an early delivery, from its hand-off just before the "
+	    "commit to its frame.",
 	    MD_HIST(SHM_H_DELIVERY) },
 	{ "routingd_ws_op_duration_seconds", "histogram",
 	    "WebSocket client operations by op, from the frame to its "

@@ -19,7 +19,11 @@
  * - Every log entry is newer (a higher sequence number) than every settled
  *   message: a settle always takes the oldest log entries.
  * - Sequence numbers come from one counter in meta and are never reused,
- *   so a message id is never reused.
+ *   so a message id is never reused.  With qs_seq_floor a seq drawn by a
+ *   txn that was rolled back (or whose process died) is not drawn again
+ *   either: the next draw takes the run's shared high-water mark when it
+ *   is ahead of the counter, and a run's first draw jumps QS_SEQ_JUMP, so
+ *   ids shown before their commit (early delivery) stay unique.
  * - No I/O but LMDB's inside a txn; nothing that points into the map
  *   outlives its txn (callbacks copy), or an update of the txn (a put may
  *   move what an earlier get pointed to).

@@ -376,7 +376,8 @@ void		 qs_sub_abort(struct qstore *);
  * cap first loses its oldest message (the normal lane's, else the high
  * lane's) and its drop marker grows; a held queue at the cap refuses the
  * message: nothing is written and QS_FULL returned.  qs_effects tells
- * whether the message was held and how many copies were dropped.  With
+ * whether the message was held, how many copies were dropped, the
+ * message's seq and lane, and its device copies (struct qs_copy).  With
  * the outbox on (qs_push_config), every device of user that has a push
  * target gets its push job made pending or brought up to date in the
  * same txn (see qs_push_config); a held message makes no job.

@@ -15,7 +15,10 @@
  * connection of those users pulls from LMDB after its cursor.  A doorbell
  * is only a hint: a resync flag (set by a sender that had to drop one),
  * and a sweep every WS_SWEEP_INTERVAL make every connection pull anyway,
- * so a lost doorbell costs latency, never a message.
+ * so a lost doorbell costs latency, never a message.  An early record
+ * (IPC_EARLY, sent just before a commit) may frame a message sooner for
+ * a connection at the end of its queue (wsc_early); the doorbell after
+ * the commit still comes, and its pull skips what the cursor passed.
  *
  * Invariants:
  * - A connection is in x_users and in the presence table exactly while
@@ -283,12 +286,14 @@ ws_ephemeral(struct ws *x, const void *payload, size_t len)
 static void
 ws_early(struct ws *x, const void *payload, size_t len)
 {
+	struct ipc_early	 ie;
 	struct ipc_early_copy	 ec;
 	struct ws_conn		*c;
 	char			 user[ID_MAX + 1], device[ID_MAX + 1];
 	const char		*env;
-	size_t			 off = sizeof(struct ipc_early);
+	size_t			 off = sizeof(ie);
 
+	memcpy(&ie, payload, sizeof(ie));	/* ipc_decode checked it */
 	while (ipc_early_next(payload, len, &off, &ec, user, device,
 	    sizeof(user), &env) == 1)
 		TAILQ_FOREACH(c, &x->x_users[ws_bucket(user)], wc_uentry)
@@ -296,7 +301,7 @@ ws_early(struct ws *x, const void *payload, size_t len)
 			    strcmp(c->wc_device, device) == 0)
 				(void)wsc_early(c, ec.ec_lane, ec.ec_seq,
 				    ec.ec_prev, ec.ec_dropped, env,
-				    ec.ec_envlen);
+				    ec.ec_envlen, ie.ie_sent_us);
 }
 
 static void

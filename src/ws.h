@@ -184,11 +184,12 @@ void		 wsc_close(struct ws_conn *, uint16_t code, const char *why);
  * next message: push mode, admitted, backlog sent, window and output not
  * full, the drop marker told is the queue's, and the cursor at or past
  * prev in every lane.  Otherwise nothing: the doorbell after the commit
- * pulls it.  1 if it was framed, else 0.
+ * pulls it.  sent_us (monotonic, 0: none) is when the record left, for
+ * the delivery histogram.  1 if it was framed, else 0.
  */
 int		 wsc_early(struct ws_conn *, int lane, uint64_t seq,
 		    const uint64_t prev[2], uint32_t dropped, const char *env,
-		    size_t len);
+		    size_t len, uint64_t sent_us);
 
 /* wsc_ephemeral: push an ephemeral message (never stored, not counted in
  * the window, dropped when the output is full or in poke mode). */

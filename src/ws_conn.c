@@ -40,6 +40,10 @@
  *   the second case: memory per connection is bounded (at most one pong
  *   queued, one being written and one owed, whatever a client sends).
  *   The messages stay queued in LMDB.
+ * - A message is framed before its commit (wsc_early) only when the
+ *   cursor is at or past every lane's newest seq its queue held before it
+ *   and the drop marker told is the queue's, so it is the queue's next
+ *   message; it advances the cursor and the window as a pulled one does.
  * - One readable event reads at most WSC_READ_MAX bytes and
  *   WSC_FRAMES_MAX frame heads, then yields to the loop; raw bytes read
  *   past that wait in wc_rest for the next turn (a due pull runs it).
@@ -655,7 +659,7 @@ wsc_push_cb(void *arg, const char *id, int priority, uint64_t enqueued_ms,
 /* wsc_early: see ws.h. */
 int
 wsc_early(struct ws_conn *c, int lane, uint64_t seq, const uint64_t prev[2],
-    uint32_t dropped, const char *env, size_t len)
+    uint32_t dropped, const char *env, size_t len, uint64_t sent_us)
 {
 	char	 id[QS_MSGID_SIZE];
 	int	 l;
@@ -675,6 +679,9 @@ wsc_early(struct ws_conn *c, int lane, uint64_t seq, const uint64_t prev[2],
 	c->wc_cur.qc_last[lane] = seq;
 	c->wc_inflight++;
 	wsc_count(&c->wc_ws->x_shm->sh_ws.sw_early, 1);
+	if (sent_us != 0)
+		metrics_observe(c->wc_ws->x_shm, SHM_H_DELIVERY,
+		    util_mono_us() - sent_us);
 	wsc_run(c, 0);
 	return (1);
 }

@@ -124,6 +124,95 @@ test_ipc_roundtrip_all(void **state)
 	}
 }
 
+/* An early record of n copies (user, device, env, lane per copy) into
+ * buf claiming n_claimed; its length. */
+static size_t
+test_early(unsigned char *buf, uint32_t n_claimed, uint32_t n, int lane)
+{
+	struct ipc_early	 ie;
+	struct ipc_early_copy	 ec;
+	size_t			 off = sizeof(ie);
+	uint32_t		 i;
+
+	memset(&ie, 0, sizeof(ie));
+	ie.ie_n = n_claimed;
+	memcpy(buf, &ie, sizeof(ie));
+	for (i = 0; i < n; i++) {
+		memset(&ec, 0, sizeof(ec));
+		ec.ec_seq = 100 + i;
+		ec.ec_prev[0] = 7;
+		ec.ec_prev[1] = 99 + i;
+		ec.ec_dropped = i;
+		ec.ec_lane = (uint8_t)lane;
+		ec.ec_ulen = 5;
+		ec.ec_dlen = 3;
+		ec.ec_envlen = 2;
+		memcpy(buf + off, &ec, sizeof(ec));
+		memcpy(buf + off + sizeof(ec), "alicepc1{}", 10);
+		off += sizeof(ec) + 10;
+	}
+	return (off);
+}
+
+static void
+test_ipc_early(void **state)
+{
+	unsigned char		 pl[512];
+	struct ipc_early_copy	 ec;
+	struct ipc_hdr		 hdr;
+	const void		*payload;
+	const char		*env;
+	char			 user[16], device[16];
+	size_t			 len, off;
+	ssize_t			 n;
+	uint32_t		 i;
+
+	len = test_early(pl, 2, 2, 1);
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_EARLY, IPC_VERSION,
+	    pl, len);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_OK);
+	off = sizeof(struct ipc_early);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(ipc_early_next(payload, len, &off, &ec, user,
+		    device, sizeof(user), &env), 1);
+		assert_string_equal(user, "alice");
+		assert_string_equal(device, "pc1");
+		assert_int_equal(ec.ec_seq, 100 + i);
+		assert_int_equal(ec.ec_prev[1], 99 + i);
+		assert_int_equal(ec.ec_dropped, i);
+		assert_int_equal(ec.ec_envlen, 2);
+		assert_memory_equal(env, "{}", 2);
+	}
+	assert_int_equal(ipc_early_next(payload, len, &off, &ec, user, device,
+	    sizeof(user), &env), 0);
+	/* a count that disagrees, a cut copy, a bad lane: rejected */
+	len = test_early(pl, 3, 2, 1);
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_EARLY, IPC_VERSION,
+	    pl, len);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_BADSIZE);
+	len = test_early(pl, 2, 2, 1);
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_EARLY, IPC_VERSION,
+	    pl, len - 1);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_BADSIZE);
+	len = test_early(pl, 1, 1, 2);
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_EARLY, IPC_VERSION,
+	    pl, len);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_BADSIZE);
+	/* shorter than its header; a user longer than the caller's buffer */
+	n = ipc_encode(test_buf, sizeof(test_buf), IPC_EARLY, IPC_VERSION,
+	    pl, 4);
+	assert_int_equal(ipc_decode(test_buf, (size_t)n, &hdr, &payload),
+	    IPC_BADSIZE);
+	len = test_early(pl, 1, 1, 0);
+	off = sizeof(struct ipc_early);
+	assert_int_equal(ipc_early_next(pl, len, &off, &ec, user, device, 4,
+	    &env), -1);
+}
+
 /* The new sizes are enforced; a config text of any length is taken. */
 static void
 test_ipc_drain_reload(void **state)
@@ -623,6 +712,7 @@ main(void)
 		cmocka_unit_test(test_ipc_drain_reload),
 		cmocka_unit_test(test_ipc_roundtrip_stats),
 		cmocka_unit_test(test_ipc_doorbell),
+		cmocka_unit_test(test_ipc_early),
 		cmocka_unit_test(test_ipc_truncated),
 		cmocka_unit_test(test_ipc_oversize),
 		cmocka_unit_test(test_ipc_trailing),

@@ -3033,6 +3033,122 @@ bench(const char *base)
 	return (rc);
 }
 
+/* ------------------------------------------------------------------ */
+/* Early delivery: the seq floor, the run's jump, the copies' prev     */
+/* ------------------------------------------------------------------ */
+
+/* The seq of id, which must parse. */
+static uint64_t
+seq_of(const char *id)
+{
+	uint64_t	 seq;
+	int		 lane;
+
+	assert_int_equal(qs_msgid_parse(id, &lane, &seq), QS_OK);
+	return (seq);
+}
+
+/* One message to user in a batch of its own; *pub gets whether the
+ * batch was publishable after the enqueue; its effects into *fx. */
+static uint64_t
+early_send(struct qstore *qs, const char *user, int prio, int *pub,
+    struct qs_effects *fx, struct qs_copy *copy0)
+{
+	char	 id[QS_MSGID_SIZE];
+
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_enqueue(qs, user, "x", 1, prio, 1000, TTL, QMAX,
+	    id), QS_OK);
+	qs_effects(qs, fx);
+	if (fx->ef_ncopies > 0)
+		*copy0 = fx->ef_copies[0];
+	*pub = qs_batch_publishable(qs);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_int_equal(fx->ef_seq, seq_of(id));
+	return (seq_of(id));
+}
+
+static void
+test_early_seqs(void **state)
+{
+	struct fix		*f = *state;
+	struct qstore		*qs = f->qs;
+	struct qs_effects	 fx;
+	struct qs_copy		 cp;
+	_Atomic uint64_t	 hw = 0;
+	_Atomic uint32_t	 jumped = 0;
+	char			 id[QS_MSGID_SIZE];
+	uint64_t		 s1, s2, s3, s4, sh, sb;
+	int			 pub;
+
+	touch_fx(qs, "alice", "phone", 1000, 0, &fx);
+	qs_seq_floor(qs, &hw, &jumped);
+
+	/* the run's first seq jumps; not publishable until that is durable */
+	s1 = early_send(qs, "alice", 0, &pub, &fx, &cp);
+	assert_true(s1 > QS_SEQ_JUMP);
+	assert_int_equal(pub, 0);
+	assert_int_equal(jumped, 1);
+	assert_true(hw == s1 + 1);
+
+	/* then publishable, with the device copy naming its predecessor */
+	s2 = early_send(qs, "alice", 0, &pub, &fx, &cp);
+	assert_true(s2 == s1 + 1);
+	assert_int_equal(pub, 1);
+	assert_int_equal(fx.ef_ncopies, 1);
+	assert_string_equal(cp.cp_device, "phone");
+	assert_true(cp.cp_prev[QS_LANE_NORMAL] == s1);
+	assert_true(cp.cp_prev[QS_LANE_HIGH] == 0);
+	assert_int_equal(fx.ef_lane, QS_LANE_NORMAL);
+
+	/* a rolled-back draw is never drawn again */
+	assert_int_equal(qs_batch_begin(qs), QS_OK);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	assert_int_equal(qs_enqueue(qs, "alice", "y", 1, 0, 1000, TTL, QMAX,
+	    id), QS_OK);
+	s3 = seq_of(id);
+	qs_sub_abort(qs);
+	assert_int_equal(qs_sub_begin(qs), QS_OK);
+	assert_int_equal(qs_enqueue(qs, "alice", "z", 1, 0, 1000, TTL, QMAX,
+	    id), QS_OK);
+	assert_int_equal(qs_sub_commit(qs), QS_OK);
+	s4 = seq_of(id);
+	assert_int_equal(qs_batch_commit(qs), QS_OK);
+	assert_true(s3 == s2 + 1 && s4 == s3 + 1);
+
+	/* a held message, adopted into msgs by a new device, is its prev */
+	sh = early_send(qs, "bob", 0, &pub, &fx, &cp);
+	assert_int_equal(fx.ef_held, 1);
+	assert_int_equal(fx.ef_ncopies, 0);
+	touch_fx(qs, "bob", "pc", 2000, 0, &fx);
+	assert_int_equal(fx.ef_adopted, 1);
+	sb = early_send(qs, "bob", 0, &pub, &fx, &cp);
+	assert_true(sb > sh);
+	assert_int_equal(fx.ef_ncopies, 1);
+	assert_string_equal(cp.cp_device, "pc");
+	assert_true(cp.cp_prev[QS_LANE_NORMAL] == sh);
+
+	/* a high-water mark far ahead of the counter: not publishable */
+	hw = s4 + QS_SEQ_JUMP;
+	s1 = early_send(qs, "alice", 9, &pub, &fx, &cp);
+	assert_true(s1 == s4 + QS_SEQ_JUMP);
+	assert_int_equal(pub, 0);
+	assert_int_equal(fx.ef_lane, QS_LANE_HIGH);
+	assert_true(cp.cp_prev[QS_LANE_NORMAL] == s4);
+
+	/* a new run (fresh shared memory) jumps past everything stored */
+	hw = 0;
+	jumped = 0;
+	s2 = early_send(qs, "alice", 0, &pub, &fx, &cp);
+	assert_true(s2 == s1 + 1 + QS_SEQ_JUMP);
+	assert_int_equal(pub, 0);
+	assert_true(cp.cp_prev[QS_LANE_HIGH] == s1);
+	qs_seq_floor(qs, NULL, NULL);
+	s3 = early_send(qs, "alice", 0, &pub, &fx, &cp);
+	assert_true(s3 == s2 + 1);
+	assert_int_equal(pub, 0);		/* no floor: never */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -3068,6 +3184,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_ring, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_after, fix_setup,
+		    fix_teardown),
+		cmocka_unit_test_setup_teardown(test_early_seqs, fix_setup,
 		    fix_teardown),
 		cmocka_unit_test_setup_teardown(test_held_adopt, fix_setup,
 		    fix_teardown),
