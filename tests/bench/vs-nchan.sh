@@ -52,8 +52,12 @@ vs_find_mod() {
 vs_find_mod
 if { [ ! -x "$nginx" ] || [ -z "$mod" ]; } && [ "$(id -u)" -eq 0 ]; then
 	echo "vs-nchan.sh: installing nginx-light libnginx-mod-nchan" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    nginx-light libnginx-mod-nchan >/dev/null
+	if ! out=$(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    nginx-light libnginx-mod-nchan 2>&1); then
+		printf '%s\n' "$out" >&2
+		echo "vs-nchan.sh: apt-get install failed" >&2
+		exit 1
+	fi
 	# the package starts its own nginx on port 80; this script runs its own
 	systemctl stop nginx 2>/dev/null || :
 	nginx=$(command -v nginx || echo /usr/sbin/nginx)
