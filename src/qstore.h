@@ -281,7 +281,8 @@ const char	*qs_lasterr(const struct qstore *);
  * qs_batch_begin: open the batch (one write txn; it takes the env-wide
  * write lock until commit or abort, so open it just before the first write
  * of an iteration and commit it in ev_prepare).  Never do other I/O while
- * it is open.  QS_ERR if a batch is already open; QS_MAPFULL,
+ * it is open (commit.c's one exception, the early record, is a single
+ * non-blocking send just before the commit).  QS_ERR if a batch is already open; QS_MAPFULL,
  * QS_READERSFULL or QS_ERR from LMDB.
  */
 int		 qs_batch_begin(struct qstore *);
