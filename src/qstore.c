@@ -2138,7 +2138,6 @@ qs_open(const char *dir, uint64_t mapsize, const char **errstr)
 	if (qs->qs_env != NULL)
 		mdb_env_close(qs->qs_env);
 	free(qs->qs_dir);
-	free(qs->qs_copies);
 	free(qs);
  fail:
 	if (errstr != NULL)
@@ -2157,6 +2156,7 @@ qs_close(struct qstore *qs)
 		mdb_env_close(qs->qs_env);	/* NULL is fine */
 	}
 	free(qs->qs_dir);
+	free(qs->qs_copies);
 	free(qs);
 }
 

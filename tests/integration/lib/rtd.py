@@ -356,6 +356,11 @@ class Daemon:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        # A killed worker may still hold a listening socket for a moment:
+        # wait until the group is gone, so a start right after binds.
+        deadline = time.monotonic() + 10 * TIMEOUT_SCALE
+        while live_procs(2, self.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.stderr.close()
         self.proc = None
 
